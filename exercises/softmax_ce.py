@@ -1,0 +1,38 @@
+"""Softmax output layer and cross-entropy loss (part: softmax_ce).
+
+A batch has one column per example: z(L) and a(L) are (10, m), y is one-hot (10, m).
+The loss is the MEAN cross-entropy over the m examples, so every gradient carries a 1/m.
+"""
+import numpy as np
+
+
+def softmax(z):
+    """Column-wise softmax:  a_k = exp(z_k) / sum_j exp(z_j)  for each column of z.
+
+    Shapes: z is (n, m); returns (n, m) whose columns are positive and sum to 1.
+    Must be stable for logits of 1000 (no overflow, no NaN).
+    Hint: softmax(z) = softmax(z - c) for any constant c per column; take c = the column's max.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("softmax is not implemented yet")
+
+
+def cross_entropy(a, y):
+    """Mean cross-entropy:  L = -(1/m) sum_i sum_k y_ki log a_ki.
+
+    Shapes: a (n, m) softmax outputs, y (n, m) one-hot labels; returns a float.
+    Hint: m = y.shape[1] (columns are examples). Guard log(0) with np.maximum(a, 1e-12).
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("cross_entropy is not implemented yet")
+
+
+def output_delta(a, y):
+    """The output layer's error:  delta(L) = grad_a L  (*)  f'(z(L)),
+    which for softmax + mean cross-entropy collapses to  (a - y) / m.
+
+    Shapes: a (n, m), y (n, m); returns (n, m).
+    Hint: it is dL/dz(L) -- the gradient with respect to the logits, averaged over the batch.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("output_delta is not implemented yet")

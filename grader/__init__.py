@@ -1,0 +1,1 @@
+"""The autograder for "neural networks from scratch with NumPy"."""

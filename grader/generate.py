@@ -1,0 +1,146 @@
+"""`grade generate`: write the student version (exercises/) from the reference (solutions/).
+
+solutions/ is the one source of truth. Each blank's body sits between nbgrader's
+`### BEGIN SOLUTION` and `### END SOLUTION` markers; in exercises/ that body becomes
+`# YOUR CODE HERE` and a NotImplementedError naming the blank. Other files are copied
+as they are. The grader's trusted copy of the provided network, and the test vectors the
+value checks compare against, are written from the same source, so nothing drifts.
+"""
+import ast
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+GRADER = Path(__file__).resolve().parent
+PROVIDED = GRADER / "provided" / "network.py"
+VECTORS = GRADER / "vectors.json"
+
+
+class GenerateError(Exception):
+    pass
+
+
+def enclosing_functions(source, path):
+    """Map each line number to the name of the innermost function containing it."""
+    try:
+        tree = ast.parse(source, filename=str(path))
+    except SyntaxError as exc:
+        raise GenerateError(f"{path}:{exc.lineno}: not valid Python: {exc.msg}") from None
+    owner = {}
+    for node in ast.walk(tree):  # outer functions come first, inner ones overwrite them
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for line in range(node.lineno, node.end_lineno + 1):
+                owner[line] = node.name
+    return owner
+
+
+def strip_solutions(source, path):
+    """The student version of one file: every marked body replaced by a stub."""
+    owner = enclosing_functions(source, path)
+    out, inside = [], None
+    for number, line in enumerate(source.splitlines(keepends=True), start=1):
+        marker = line.strip()
+        if marker == BEGIN:
+            if inside:
+                raise GenerateError(f"{path}:{number}: {BEGIN} inside the block opened at line {inside}")
+            if number not in owner:
+                raise GenerateError(f"{path}:{number}: {BEGIN} outside any function")
+            inside = number
+            indent = line[:len(line) - len(line.lstrip())]
+            out.append(f"{indent}# YOUR CODE HERE\n")
+            out.append(f'{indent}raise NotImplementedError("{owner[number]} is not implemented yet")\n')
+        elif marker == END:
+            if not inside:
+                raise GenerateError(f"{path}:{number}: {END} without a {BEGIN}")
+            inside = None
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise GenerateError(f"{path}:{inside}: {BEGIN} is never closed by {END}")
+    return "".join(out)
+
+
+def student_files(solutions):
+    """{relative path: text} of everything exercises/ should hold."""
+    files = {}
+    for path in sorted(Path(solutions).rglob("*")):
+        rel = path.relative_to(solutions)
+        if path.is_dir() or "__pycache__" in rel.parts or path.suffix == ".pyc":
+            continue
+        text = path.read_text(encoding="utf-8")
+        files[str(rel)] = strip_solutions(text, path) if path.suffix == ".py" else text
+    if not files:
+        raise GenerateError(f"{solutions}: no files to generate from")
+    return files
+
+
+def vectors_text(vectors):
+    """One case per line: readable diffs, exact floats (repr round-trips)."""
+    lines = [f"  {json.dumps(name)}: {json.dumps(case)}" for name, case in sorted(vectors.items())]
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+def same_vectors(text_a, text_b):
+    """Do two vector files agree to 1e-12? (BLAS may differ in the last bits across machines.)"""
+    a, b = json.loads(text_a), json.loads(text_b)
+    if a.keys() != b.keys():
+        return False
+    for name in a:
+        flat_a, flat_b = json.dumps(a[name], sort_keys=True), json.dumps(b[name], sort_keys=True)
+        if flat_a == flat_b:
+            continue
+        try:
+            va, vb = np.array(_numbers(a[name])), np.array(_numbers(b[name]))
+        except ValueError:
+            return False
+        if va.shape != vb.shape or not np.allclose(va, vb, rtol=1e-12, atol=1e-15):
+            return False
+    return True
+
+
+def _numbers(x):
+    if isinstance(x, dict):
+        return [n for k in sorted(x) for n in _numbers(x[k])]
+    if isinstance(x, list):
+        return [n for v in x for n in _numbers(v)]
+    return [float(x)]
+
+
+def atomic_write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def generate(solutions, exercises, check=False, call_timeout=10.0):
+    """Write (or with check=True, compare) exercises/, the provided copy and the vectors.
+    Returns the list of paths that were (or, when checking, would be) changed. Files in
+    exercises/ that solutions/ lacks are listed but never deleted: they may be someone's work."""
+    from grader.vectors import record  # imports the sandbox; keep `strip_solutions` light
+
+    solutions, exercises = Path(solutions), Path(exercises)
+    wanted = {exercises / rel: text for rel, text in student_files(solutions).items()}
+    network = solutions / "network.py"
+    if not network.is_file():
+        raise GenerateError(f"{network}: missing; the grader's provided network is copied from it")
+    wanted[PROVIDED] = network.read_text(encoding="utf-8")
+    new_vectors = vectors_text(record(solutions, call_timeout))
+
+    changed = [p for p, text in wanted.items() if not p.is_file() or p.read_text(encoding="utf-8") != text]
+    old_vectors = VECTORS.read_text(encoding="utf-8") if VECTORS.is_file() else None
+    if old_vectors is None or not same_vectors(old_vectors, new_vectors):
+        changed.append(VECTORS)
+    extra = [p for p in sorted(exercises.rglob("*.py")) if p not in wanted and "__pycache__" not in p.parts]
+    if check:
+        return changed + extra
+    for path in changed:
+        atomic_write(path, new_vectors if path == VECTORS else wanted[path])
+    shutil.rmtree(exercises / "__pycache__", ignore_errors=True)
+    return changed + extra

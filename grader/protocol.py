@@ -1,0 +1,115 @@
+"""The wire format between the grader and the child process that runs student code.
+
+A message is a JSON header followed by raw array buffers. Nothing is pickled: the parent
+decodes only numbers, strings, lists, dicts and arrays of a few plain dtypes, so a
+hostile child can send wrong values but never code.
+"""
+import json
+import os
+import struct
+
+import numpy as np
+
+DTYPES = {"float64", "float32", "uint8", "int64", "bool"}
+MAX_MESSAGE = 1 << 30  # no legitimate message comes near 1 GiB
+
+
+class ProtocolError(Exception):
+    """The other side sent something that is not a well-formed message."""
+
+
+def pack(obj):
+    """Encode obj (dicts, lists, scalars, ndarrays) as one length-prefixed message."""
+    arrays = []
+
+    def encode(x):
+        if isinstance(x, np.ndarray):
+            arrays.append(x)  # tobytes() writes C order; ascontiguousarray would make 0-d arrays 1-d
+            return {"$array": len(arrays) - 1}
+        if isinstance(x, dict):
+            return {str(k): encode(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [encode(v) for v in x]
+        if isinstance(x, np.generic):
+            return x.item()
+        return x
+
+    body = encode(obj)
+    header = json.dumps({"body": body, "arrays": [[a.dtype.name, list(a.shape)] for a in arrays]})
+    header = header.encode()
+    parts = [struct.pack("<Q", len(header)), header] + [a.tobytes() for a in arrays]
+    size = sum(len(p) for p in parts)
+    return struct.pack("<Q", size) + b"".join(parts)
+
+
+def unpack(payload):
+    """Decode a message body made by pack(); raise ProtocolError on anything malformed."""
+    try:
+        (hlen,) = struct.unpack_from("<Q", payload, 0)
+        header = json.loads(bytes(payload[8:8 + hlen]))
+        offset = 8 + hlen
+        arrays = []
+        for dtype, shape in header["arrays"]:
+            if dtype not in DTYPES or not all(isinstance(n, int) and n >= 0 for n in shape):
+                raise ProtocolError(f"array of dtype {dtype!r} and shape {shape!r} is not allowed")
+            nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+            if offset + nbytes > len(payload):
+                raise ProtocolError("message ends inside an array")
+            arrays.append(np.frombuffer(payload, dtype, int(np.prod(shape)), offset).reshape(shape))
+            offset += nbytes
+    except ProtocolError:
+        raise
+    except Exception as exc:  # malformed JSON, struct, shapes: all the same verdict
+        raise ProtocolError(f"malformed message: {exc}") from None
+
+    def decode(x):
+        if isinstance(x, dict):
+            if set(x) == {"$array"}:
+                return arrays[x["$array"]]
+            return {k: decode(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [decode(v) for v in x]
+        return x
+
+    try:
+        return decode(header["body"])
+    except (IndexError, TypeError, KeyError) as exc:
+        raise ProtocolError(f"malformed message: {exc}") from None
+
+
+def write_message(fd, obj):
+    data = memoryview(pack(obj))
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def read_exactly(fd, n, wait=None):
+    """Read n bytes from fd; wait(fd) is called before each read (it may raise on timeout).
+    Returns None on end of file before the first byte."""
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
+    while got < n:
+        if wait is not None:
+            wait(fd)
+        chunk = os.read(fd, min(n - got, 1 << 20))
+        if not chunk:
+            if got == 0:
+                return None
+            raise ProtocolError(f"connection closed after {got} of {n} bytes")
+        view[got:got + len(chunk)] = chunk
+        got += len(chunk)
+    return buf
+
+
+def read_message(fd, wait=None):
+    """Read one message; None on a clean end of file."""
+    head = read_exactly(fd, 8, wait)
+    if head is None:
+        return None
+    (size,) = struct.unpack("<Q", head)
+    if size > MAX_MESSAGE:
+        raise ProtocolError(f"message of {size} bytes is larger than the {MAX_MESSAGE} allowed")
+    payload = read_exactly(fd, size, wait)
+    if payload is None:
+        raise ProtocolError("connection closed inside a message")
+    return unpack(payload)

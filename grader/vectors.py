@@ -1,0 +1,112 @@
+"""Test vectors: inputs the grader picks, and the reference's outputs for them.
+
+`grade generate` runs solutions/ on these inputs (through the sandbox, like any
+submission) and stores both in grader/vectors.json, so value checks need no solutions/.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+
+from grader.sandbox import Sandbox
+
+SEED = 20261124
+VECTORS = Path(__file__).resolve().parent / "vectors.json"
+
+
+def away_from_zero(rng, shape, low=0.1, high=2.0):
+    """Random entries with |z| >= low: ReLU's kink at 0 has no agreed derivative."""
+    return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(low, high, size=shape)
+
+
+def one_hot(labels, n):
+    return np.eye(n)[:, labels]
+
+
+def probabilities(rng, n, m):
+    """Columns that are valid softmax outputs (positive, summing to 1) without calling softmax."""
+    return rng.dirichlet(np.ones(n), size=m).T
+
+
+def small_net(rng, sizes, m):
+    """Parameters of a small ReLU net with every hidden z away from the kink."""
+    params = {}
+    for l in range(1, len(sizes)):
+        params[f"W{l}"] = rng.standard_normal((sizes[l], sizes[l - 1])) * np.sqrt(2.0 / sizes[l - 1])
+        params[f"b{l}"] = away_from_zero(rng, (sizes[l], 1), 0.05, 0.3)
+    X = rng.standard_normal((sizes[0], m))
+    y = one_hot(rng.integers(0, sizes[-1], size=m), sizes[-1])
+    return params, X, y
+
+
+def affine_cache(params, X, output):
+    """The forward cache from affine maps and ReLU; output(z) gives the last layer's a."""
+    L = len(params) // 2
+    cache, a = {"a0": X}, X
+    for l in range(1, L + 1):
+        z = params[f"W{l}"] @ a + params[f"b{l}"]
+        a = output(z) if l == L else np.maximum(z, 0)
+        cache[f"z{l}"], cache[f"a{l}"] = z, a
+    return cache
+
+
+def cases(softmax):
+    """name -> (blank, args). softmax is the reference's, needed to build a real cache."""
+    rng = np.random.default_rng(SEED)
+    z = away_from_zero(rng, (4, 5))
+    wide = rng.uniform(-6, 6, size=(4, 5))
+    logits = rng.standard_normal((10, 6)) * 3
+    a, y = probabilities(rng, 10, 6), one_hot(rng.integers(0, 10, size=6), 10)
+    params, X, y_net = small_net(rng, [6, 5, 4, 3], 4)
+    small, _, _ = small_net(rng, [4, 3, 2], 1)
+    grads, _, _ = small_net(rng, [4, 3, 2], 1)
+    return {
+        "relu": ("relu", [z]),
+        "relu_prime": ("relu_prime", [z]),
+        "sigmoid": ("sigmoid", [wide]),
+        "sigmoid_prime": ("sigmoid_prime", [wide]),
+        "softmax": ("softmax", [logits]),
+        "cross_entropy": ("cross_entropy", [a, y]),
+        "output_delta": ("output_delta", [a, y]),
+        "hidden_delta": ("hidden_delta", [rng.standard_normal((3, 5)), rng.standard_normal((3, 6)),
+                                          away_from_zero(rng, (5, 6))]),
+        "backward": ("backward", [params, affine_cache(params, X, softmax), y_net]),
+        "layer_gradients": ("layer_gradients", [rng.standard_normal((5, 6)), rng.standard_normal((4, 6))]),
+        "sgd_update": ("sgd_update", [small, grads, 0.1]),
+    }
+
+
+def to_json(x):
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, dict):
+        return {k: to_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [to_json(v) for v in x]
+    return float(x)
+
+
+def from_json(x):
+    if isinstance(x, dict):
+        return {k: from_json(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return np.array(x, dtype=np.float64)
+    return x
+
+
+def record(solutions, call_timeout=10.0):
+    """Run the reference on every case: name -> {"fn", "args", "expected"} (JSON-ready)."""
+    with Sandbox(solutions, call_timeout) as reference:
+        table = cases(lambda z: reference.call("softmax", z))
+        out = {}
+        for name, (fn, args) in table.items():
+            expected = reference.call(fn, *args)
+            out[name] = {"fn": fn, "args": [to_json(a) for a in args], "expected": to_json(expected)}
+    return out
+
+
+def load(path=VECTORS):
+    """name -> (args, expected) as float64 arrays (dicts of arrays for params)."""
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {name: ([from_json(a) for a in case["args"]], from_json(case["expected"]))
+            for name, case in raw.items()}

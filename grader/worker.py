@@ -1,0 +1,176 @@
+"""The child process: imports the submission and runs blank functions on request.
+
+This module runs ONLY in the child (see sandbox.py). Whatever the student's code does
+here -- patch numpy, print, raise, exit -- the parent sees only the messages below:
+plain arrays or an error description.
+"""
+import importlib
+import importlib.util
+import os
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from grader.blanks import BLANKS
+from grader.protocol import read_message, write_message
+
+PROVIDED_NETWORK = Path(__file__).resolve().parent / "provided" / "network.py"
+
+
+class BadReturn(Exception):
+    """The student's function returned something that is not what the blank promises."""
+
+
+def to_array(value, what):
+    try:
+        return np.array(value, dtype=np.float64)
+    except Exception:
+        raise BadReturn(f"{what} is a {type(value).__name__}, not an array of numbers") from None
+
+
+def plain(value, returns, fn):
+    """Turn a return value into the plain arrays the parent expects (float64, no subclasses)."""
+    if returns == "array":
+        return to_array(value, f"{fn} returned a value that")
+    if returns == "scalar":
+        arr = to_array(value, f"{fn} returned a value that")
+        if arr.size != 1:
+            raise BadReturn(f"{fn} returned an array of shape {arr.shape}; expected a single number")
+        return arr.reshape(())
+    if returns == "pair":
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            raise BadReturn(f"{fn} returned a {type(value).__name__}; expected a pair (dW, db)")
+        return [to_array(v, f"{fn}'s {k}") for k, v in zip(("dW", "db"), value)]
+    if returns == "dict":
+        if not isinstance(value, dict):
+            raise BadReturn(f"{fn} returned a {type(value).__name__}; expected a dict like {{'W1': ..., 'b1': ...}}")
+        return {str(k): to_array(v, f"{fn}'s [{k!r}]") for k, v in value.items()}
+    raise ValueError(returns)
+
+
+class Submission:
+    def __init__(self, folder):
+        self.folder = str(Path(folder).resolve())
+        sys.path.insert(0, self.folder)
+        self.modules = {}
+
+    def function(self, name):
+        blank = BLANKS[name]
+        if blank.module not in self.modules:
+            self.modules[blank.module] = importlib.import_module(blank.module)
+        fn = getattr(self.modules[blank.module], name, None)
+        if not callable(fn):
+            raise LookupError(f"{blank.module}.py defines no function {name}")
+        return fn
+
+    def where(self, tb):
+        """The innermost line of the traceback that is in the student's own files."""
+        for frame in reversed(traceback.extract_tb(tb)):
+            if frame.filename.startswith(self.folder + os.sep):
+                return f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}: {(frame.line or '').strip()}"
+        return None
+
+    def describe(self, exc, fn):
+        """An error message for an exception raised while running fn."""
+        where = self.where(exc.__traceback__)
+        if isinstance(exc, NotImplementedError):
+            inner = where.split(" in ")[1].split(":")[0] if where else fn
+            if inner != fn:
+                return {"kind": "not_implemented", "message": f"{inner} is not implemented yet (called by {fn})"}
+            return {"kind": "not_implemented", "message": f"{fn} is not implemented yet"}
+        if isinstance(exc, SystemExit):
+            return {"kind": "exit", "message": f"{fn} called sys.exit({exc.code!r})", "where": where}
+        if isinstance(exc, SyntaxError):
+            return {"kind": "exception", "message": f"SyntaxError in {Path(exc.filename or '?').name} line {exc.lineno}: {exc.msg}"}
+        text = f"{type(exc).__name__}: {exc}".strip()
+        return {"kind": "exception", "message": f"{fn} raised {text}", "where": where}
+
+
+def run(submission, fn, args, returns, echo):
+    """Call one blank; returns the reply message (result or error)."""
+    try:
+        func = submission.function(fn)
+    except BaseException as exc:
+        reply = submission.describe(exc, fn)
+        if reply["kind"] == "exception" and not isinstance(exc, SyntaxError):
+            reply["message"] = f"importing {BLANKS[fn].module}.py failed: " + reply["message"].split(" raised ", 1)[-1]
+        return {"ok": False, **reply}
+    try:
+        with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+            warnings.simplefilter("always")
+            value = func(*args)
+        result = plain(value, returns, fn)
+    except BadReturn as exc:
+        return {"ok": False, "kind": "bad_return", "message": str(exc)}
+    except BaseException as exc:
+        return {"ok": False, **submission.describe(exc, fn)}
+    reply = {"ok": True, "result": result, "warnings": sorted({f"{w.category.__name__}: {w.message}" for w in caught})}
+    if echo:
+        reply["args_after"] = [to_array(a, "argument") if isinstance(a, np.ndarray) else
+                               {k: np.array(v) for k, v in a.items()} if isinstance(a, dict) else a for a in args]
+    return reply
+
+
+def train(submission, fd, request):
+    """Train with the grader's own provided loop and the student's blanks; send progress."""
+    for name in ("relu", "softmax", "cross_entropy", "backward", "sgd_update"):
+        try:
+            submission.function(name)
+        except BaseException as exc:
+            return {"ok": False, **submission.describe(exc, name)}
+    spec = importlib.util.spec_from_file_location("_grader_network", PROVIDED_NETWORK)
+    net = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(net)
+    data = request["data"]
+    X_train = (data["train_images"].T / np.float32(255)).astype(np.float32)
+    X_test = (data["test_images"].T / np.float32(255)).astype(np.float32)
+    budget = request["budget"]
+
+    def on_epoch(epoch, history):
+        write_message(fd, {"progress": epoch, "total": budget["epochs"]})
+
+    start = time.perf_counter()
+    try:
+        params = net.init_params(request["sizes"], budget["seed"])
+        with np.errstate(all="ignore"):
+            params, history = net.train(params, X_train, data["train_labels"].astype(np.int64), X_test,
+                                        data["test_labels"].astype(np.int64), budget["epochs"],
+                                        budget["batch_size"], budget["learning_rate"], budget["seed"], on_epoch)
+        result = {"params": plain(params, "dict", "training"),
+                  "history": {k: to_array(v, "history") for k, v in history.items()}}
+    except BadReturn as exc:
+        return {"ok": False, "kind": "bad_return", "message": str(exc)}
+    except BaseException as exc:
+        reply = submission.describe(exc, "training")
+        return {"ok": False, **reply}
+    return {"ok": True, "result": result, "seconds": time.perf_counter() - start}
+
+
+def main(rfd, wfd, folder):
+    submission = Submission(folder)
+    while True:
+        request = read_message(rfd)
+        if request is None:
+            return
+        if request["op"] == "call":
+            reply = run(submission, request["fn"], request["args"], BLANKS[request["fn"]].returns,
+                        request.get("echo", False))
+        elif request["op"] == "map":
+            results, warned = [], set()
+            for args in request["args_list"]:
+                reply = run(submission, request["fn"], args, BLANKS[request["fn"]].returns, False)
+                if not reply["ok"]:
+                    break
+                results.append(reply["result"])
+                warned.update(reply["warnings"])
+            else:
+                reply = {"ok": True, "result": results, "warnings": sorted(warned)}
+        elif request["op"] == "train":
+            reply = train(submission, wfd, request)
+        else:
+            reply = {"ok": False, "kind": "protocol", "message": f"unknown op {request['op']!r}"}
+        write_message(wfd, reply)

@@ -1,0 +1,55 @@
+"""Activation functions and their derivatives (part: activations).
+
+Every function here is element-wise: it maps an array of any shape to an array of the
+same shape, one entry at a time, and never modifies its input. In the notes' notation a
+layer computes z(l) = W(l) a(l-1) + b(l) and then a(l) = f(z(l)); the backward pass needs
+f'(z(l)) for the delta recursion.
+"""
+import numpy as np
+
+
+def relu(z):
+    """ReLU:  f(z) = max(0, z)  element-wise.
+
+    Shapes: z is any array; returns an array of the same shape.
+    Hint: np.maximum compares an array with a scalar entry by entry. Do not modify z.
+    """
+    ### BEGIN SOLUTION
+    return np.maximum(z, 0)
+    ### END SOLUTION
+
+
+def relu_prime(z):
+    """ReLU's derivative:  f'(z) = 1 where z > 0, else 0  (element-wise).
+
+    Shapes: z is any array; returns an array of the same shape, as floats.
+    Hint: a boolean array such as (z > 0) becomes 0.0/1.0 with .astype(z.dtype).
+    """
+    ### BEGIN SOLUTION
+    return (z > 0).astype(z.dtype)
+    ### END SOLUTION
+
+
+def sigmoid(z):
+    """Logistic sigmoid:  f(z) = 1 / (1 + exp(-z))  element-wise.
+
+    Shapes: z is any array; returns an array of the same shape.
+    Must stay finite and raise no overflow warning at z = +-1000.
+    Hint: exp(-|z|) never overflows; for z < 0 rewrite 1/(1 + exp(-z)) as exp(z)/(1 + exp(z)).
+    """
+    ### BEGIN SOLUTION
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    ### END SOLUTION
+
+
+def sigmoid_prime(z):
+    """The sigmoid's derivative:  f'(z) = f(z) (1 - f(z))  element-wise.
+
+    Shapes: z is any array; returns an array of the same shape.
+    Hint: call sigmoid once and reuse the result.
+    """
+    ### BEGIN SOLUTION
+    s = sigmoid(z)
+    return s * (1 - s)
+    ### END SOLUTION
