@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.blanks import BLANKS
 from grader.sandbox import Sandbox
 
 SEED = 20261124
@@ -106,7 +107,12 @@ def record(solutions, call_timeout=10.0):
 
 
 def load(path=VECTORS):
-    """name -> (args, expected) as float64 arrays (dicts of arrays for params)."""
+    """name -> (args, expected) as float64 arrays (dicts of arrays for params; a list of
+    arrays where the blank returns a pair)."""
     raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    return {name: ([from_json(a) for a in case["args"]], from_json(case["expected"]))
-            for name, case in raw.items()}
+    out = {}
+    for name, case in raw.items():
+        pair = BLANKS[case["fn"]].returns == "pair"
+        expected = [from_json(e) for e in case["expected"]] if pair else from_json(case["expected"])
+        out[name] = ([from_json(a) for a in case["args"]], expected)
+    return out

@@ -1,0 +1,75 @@
+"""Activation functions: values, derivatives by central differences, stability, purity."""
+import numpy as np
+import pytest
+
+from grader.checks.common import away_from_zero, unchanged, value_check
+from grader.gradcheck import H, CheckFailed, assert_gradient
+
+pytestmark = pytest.mark.part("activations")
+
+
+def derivative_check(student, course, fn, prime, z):
+    """f'(z) from the student's prime vs. (f(z + h) - f(z - h)) / 2h from the student's f.
+    The functions are element-wise, so all entries are perturbed at once."""
+    analytic = student.call(prime, z)
+    plus, minus = student.map(fn, [[z + H], [z - H]])
+    assert_gradient(f"{prime}(z)", (plus - minus) / (2 * H), analytic, course.gradient_rel_error, fn)
+
+
+@pytest.mark.points(2)
+def test_relu_values(student, vectors, course):
+    """relu matches the reference"""
+    value_check(student, vectors, "relu", course.value_rel_error)
+
+
+@pytest.mark.points(2)
+def test_relu_prime_values(student, vectors, course):
+    """relu_prime matches the reference"""
+    value_check(student, vectors, "relu_prime", course.value_rel_error)
+
+
+@pytest.mark.points(2)
+def test_relu_prime_gradient(student, course):
+    """relu_prime agrees with central differences of relu (z away from the kink)"""
+    z = away_from_zero(np.random.default_rng(1), (5, 7), 0.01, 3.0)
+    derivative_check(student, course, "relu", "relu_prime", z)
+
+
+@pytest.mark.points(2)
+def test_sigmoid_values(student, vectors, course):
+    """sigmoid matches the reference"""
+    value_check(student, vectors, "sigmoid", course.value_rel_error)
+
+
+@pytest.mark.points(2)
+def test_sigmoid_stable(student):
+    """sigmoid is finite and warning-free at z = +-1000"""
+    z = np.array([[-1000.0, -750.0, 0.0, 750.0, 1000.0]])
+    got = student.call("sigmoid", z)
+    if student.last_warnings:
+        raise CheckFailed(f"sigmoid(+-1000) raised {student.last_warnings[0]}: avoid exp of a large positive number")
+    expected = np.array([[0.0, 0.0, 0.5, 1.0, 1.0]])
+    if got.shape != z.shape or not np.all(np.isfinite(got)) or np.abs(got - expected).max() > 1e-12:
+        raise CheckFailed(f"sigmoid([-1000, -750, 0, 750, 1000]) gave {np.array2string(got.ravel(), precision=4)}; "
+                          "expected [0, 0, 0.5, 1, 1]")
+
+
+@pytest.mark.points(2)
+def test_sigmoid_prime_values(student, vectors, course):
+    """sigmoid_prime matches the reference"""
+    value_check(student, vectors, "sigmoid_prime", course.value_rel_error)
+
+
+@pytest.mark.points(2)
+def test_sigmoid_prime_gradient(student, course):
+    """sigmoid_prime agrees with central differences of sigmoid"""
+    z = np.random.default_rng(2).uniform(-5, 5, size=(5, 7))
+    derivative_check(student, course, "sigmoid", "sigmoid_prime", z)
+
+
+@pytest.mark.points(1)
+def test_activations_leave_input_unchanged(student):
+    """relu, relu_prime, sigmoid and sigmoid_prime do not modify z"""
+    z = away_from_zero(np.random.default_rng(3), (4, 6))
+    for fn in ("relu", "relu_prime", "sigmoid", "sigmoid_prime"):
+        unchanged(student, fn, z)

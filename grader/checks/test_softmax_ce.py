@@ -1,0 +1,74 @@
+"""Softmax and cross-entropy: values, stability, the mean over the batch, and delta(L)
+against d(cross_entropy o softmax)/dz by central differences."""
+import numpy as np
+import pytest
+
+from grader.checks.common import one_hot, unchanged, value_check
+from grader.gradcheck import CheckFailed, assert_close, assert_gradient, numeric_gradient
+
+pytestmark = pytest.mark.part("softmax_ce")
+
+
+@pytest.mark.points(3)
+def test_softmax_values(student, vectors, course):
+    """softmax matches the reference (column-wise)"""
+    value_check(student, vectors, "softmax", course.value_rel_error)
+
+
+@pytest.mark.points(3)
+def test_softmax_stable(student, course):
+    """softmax is stable for logits of 1000: softmax(z + 1000) = softmax(z), finite, no warnings"""
+    z = np.random.default_rng(4).standard_normal((10, 5)) * 3
+    small = student.call("softmax", z)
+    large = student.call("softmax", z + 1000.0)
+    if student.last_warnings:
+        raise CheckFailed(f"softmax(z + 1000) raised {student.last_warnings[0]}: subtract each column's max before exp")
+    assert_close("softmax(z + 1000)", large, small, course.value_rel_error)
+
+
+@pytest.mark.points(3)
+def test_cross_entropy_values(student, vectors, course):
+    """cross_entropy matches the reference"""
+    value_check(student, vectors, "cross_entropy", course.value_rel_error, m=6)
+
+
+@pytest.mark.points(2)
+def test_cross_entropy_is_a_mean(student, vectors, course):
+    """cross_entropy is the mean over the columns: repeating the batch leaves it unchanged"""
+    (a, y), _ = vectors["cross_entropy"]
+    once = student.call("cross_entropy", a, y)
+    twice = student.call("cross_entropy", np.hstack([a, a]), np.hstack([y, y]))
+    if abs(twice - once) > course.value_rel_error * max(1e-8, abs(once)):
+        raise CheckFailed(f"cross_entropy of the batch repeated twice is {float(twice):.6g}, but of the batch "
+                          f"once {float(once):.6g}: average over the m columns (divide by m = y.shape[1])")
+
+
+@pytest.mark.points(3)
+def test_output_delta_values(student, vectors, course):
+    """output_delta matches the reference, (a - y) / m"""
+    value_check(student, vectors, "output_delta", course.value_rel_error, m=6)
+
+
+@pytest.mark.points(4)
+def test_output_delta_gradient(student, course):
+    """output_delta(softmax(z), y) agrees with central differences of cross_entropy(softmax(z), y)"""
+    rng = np.random.default_rng(5)
+    z, y = rng.standard_normal((4, 3)), one_hot(rng.integers(0, 4, size=3), 4)
+
+    def losses(points):
+        a = student.map("softmax", [[p["z"]] for p in points])
+        return student.map("cross_entropy", [[ai, y] for ai in a])
+
+    numeric = numeric_gradient(losses, {"z": z})["z"]
+    analytic = student.call("output_delta", student.call("softmax", z), y)
+    assert_gradient("output_delta(softmax(z), y)", numeric, analytic, course.gradient_rel_error,
+                    "cross_entropy(softmax(z), y)")
+
+
+@pytest.mark.points(2)
+def test_softmax_ce_leave_inputs_unchanged(student, vectors):
+    """softmax, cross_entropy and output_delta do not modify their inputs"""
+    (a, y), _ = vectors["output_delta"]
+    unchanged(student, "softmax", a * 3)
+    unchanged(student, "cross_entropy", a, y)
+    unchanged(student, "output_delta", a, y)

@@ -1,0 +1,204 @@
+"""The `grade` command: check, train, generate, fetch-data."""
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from grader import config as course_config
+
+CHECKS = Path(__file__).resolve().parent / "checks"
+
+
+def load_course(path):
+    try:
+        return course_config.load(path or course_config.find())
+    except course_config.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def data_loader(course, data_dir, quiet=False):
+    """A function that finds (downloading only into the default folder) and verifies MNIST."""
+    from grader import fetch, mnist
+
+    def load():
+        folder, source = mnist.resolve_data_dir(data_dir, course.data_dir, course.root / "datasets" / "mnist")
+        if source == "default" and mnist.find_files(folder) is None:
+            fetch.fetch_mnist(folder, course.root / "datasets" / "mnist.json", progress=not quiet)
+        return mnist.load_mnist(folder)
+
+    return load
+
+
+def submission_folder(path):
+    folder = Path(path)
+    if not folder.is_dir():
+        raise click.ClickException(f"{folder}: no such folder (the submission to grade)")
+    return folder.resolve()
+
+
+@click.group()
+def main():
+    """Grade and train the from-scratch NumPy MLP."""
+
+
+@main.command()
+@click.argument("submission", default="exercises", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: Gradescope's results.json schema, and nothing else on stdout.")
+@click.option("--output", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
+@click.option("--part", "parts", multiple=True, help="Only this part (repeatable), e.g. --part activations.")
+@click.option("--data-dir", type=click.Path(), help="MNIST folder (else GRADE_DATA_DIR, course.yaml, datasets/mnist).")
+@click.option("--report-dir", type=click.Path(file_okay=False), default="grade-report", show_default=True,
+              help="Where the MNIST run's plots go.")
+@click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
+def check(submission, fmt, output, parts, data_dir, report_dir, course_path):
+    """Grade SUBMISSION (default: exercises/). Exit 0 only when every check passes."""
+    import pytest
+
+    from grader import mnist
+    from grader.plugin import GradePlugin
+    from grader.report import dumps, gradescope, text_report
+
+    start = time.perf_counter()
+    course = load_course(course_path)
+    folder = submission_folder(submission)
+    unknown = [p for p in parts if p not in course.parts]
+    if unknown:
+        raise click.ClickException(f"--part {unknown[0]}: no such part; the course has {', '.join(course.parts)}")
+    if parts:
+        course = course.__class__(**{**course.__dict__, "parts": {k: v for k, v in course.parts.items() if k in parts}})
+    load = data_loader(course, data_dir, quiet=fmt == "json")
+    if "mnist" in course.parts:
+        try:  # find or fetch the data before grading, so a data problem is ours, not the student's
+            load = (lambda data: lambda: data)(load())
+        except mnist.DataError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    plugin = GradePlugin(folder, course, load)
+    # Only our checks and our plugin: no conftest.py (the submission's or anyone's), no ini
+    # file from the current folder, no third-party plugins, no cache written anywhere.
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    os.environ.pop("PYTEST_ADDOPTS", None)
+    args = [str(CHECKS), "-c", str(CHECKS / "pytest.ini"), "--rootdir", str(CHECKS), "--noconftest",
+            "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:stepwise", "--import-mode=importlib"]
+    code = pytest.main(args, plugins=[plugin])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise click.ClickException(f"the grader's own checks could not run (pytest exit code {int(code)})")
+    results = plugin.session.results
+
+    footer = []
+    run = plugin.session.mnist
+    if run is not None:
+        from grader.plots import write_plots
+
+        paths = write_plots(run.history, run.confusion, report_dir, "MNIST")
+        footer.append(f"MNIST: trained in {run.seconds:.1f} s; plots in {Path(report_dir)}/ "
+                      f"({', '.join(p.name for p in paths)})")
+    seconds = time.perf_counter() - start
+    if fmt == "json":
+        text = dumps(gradescope(results, seconds, "\n".join(footer)))
+        if output:
+            Path(output).write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+    else:
+        if output:
+            from rich.console import Console
+
+            with open(output, "w", encoding="utf-8") as f:
+                text_report(results, course, seconds, Console(file=f, width=120), footer)
+        else:
+            text_report(results, course, seconds, footer=footer)
+    sys.exit(0 if results and all(r.passed for r in results) else 1)
+
+
+@main.command()
+@click.argument("submission", default="exercises", type=click.Path())
+@click.option("--data-dir", type=click.Path(), help="MNIST folder (else GRADE_DATA_DIR, course.yaml, datasets/mnist).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Where to write the three plots.")
+@click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
+def train(submission, data_dir, out_dir, course_path):
+    """Train on MNIST with SUBMISSION's blanks and plot the results."""
+    import numpy as np
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from grader import mnist, scoring
+    from grader.plots import write_plots
+    from grader.sandbox import Sandbox, StudentError
+
+    course = load_course(course_path)
+    folder = submission_folder(submission)
+    try:
+        data = data_loader(course, data_dir)()
+    except mnist.DataError as exc:
+        raise click.ClickException(str(exc)) from None
+    sizes = [784, *course.hidden_sizes, 10]
+    payload = {k: np.asarray(getattr(data, k)) for k in ("train_images", "train_labels", "test_images", "test_labels")}
+    console = Console(stderr=True)
+    console.print(f"training {'-'.join(map(str, sizes))} on {len(data.train_labels):,} images from {data.folder}")
+    with Progress(TextColumn("epoch"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("train", total=course.epochs)
+        try:
+            with Sandbox(folder, course.call_timeout) as trainer:
+                params, history, seconds = trainer.train(sizes, course.budget, payload, course.training_timeout,
+                                                         lambda done, total: bar.update(task, completed=done))
+            scoring.check_params(params, sizes)
+        except StudentError as exc:
+            raise click.ClickException(f"training failed: {exc}") from None
+    labels = np.asarray(data.test_labels)
+    predicted = scoring.predict(params, data.test_images.T.astype(np.float64) / 255)
+    confusion = scoring.confusion_matrix(labels, predicted)
+    for epoch in range(course.epochs):
+        click.echo(f"epoch {epoch + 1:3d}  train loss {history['train_loss'][epoch]:.4f}  "
+                   f"test loss {history['test_loss'][epoch]:.4f}  test accuracy {history['test_accuracy'][epoch]:.4f}")
+    paths = write_plots(history, confusion, out_dir, "MNIST")
+    click.echo(f"test accuracy {(predicted == labels).mean():.4f} (trained in {seconds:.1f} s)")
+    click.echo("wrote " + ", ".join(str(p) for p in paths))
+
+
+@main.command()
+@click.option("--solutions", default="solutions", type=click.Path(), show_default=True)
+@click.option("--exercises", default="exercises", type=click.Path(), show_default=True)
+@click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if anything is stale.")
+def generate(solutions, exercises, check_only):
+    """Write exercises/ (and the grader's test vectors) from solutions/."""
+    from grader.generate import GenerateError
+    from grader.generate import generate as run
+    from grader.sandbox import StudentError
+
+    if not Path(solutions).is_dir():
+        raise click.ClickException(f"{solutions}: no such folder (the reference solutions)")
+    try:
+        changed = run(solutions, exercises, check=check_only)
+    except (GenerateError, StudentError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if check_only:
+        for path in changed:
+            click.echo(f"stale: {path}", err=True)
+        if changed:
+            raise click.ClickException("generated files are stale: run `grade generate`")
+        click.echo("up to date")
+    else:
+        for path in changed:
+            click.echo(f"wrote {path}")
+        click.echo("up to date" if not changed else f"{len(changed)} file(s) written")
+
+
+@main.command("fetch-data")
+@click.option("--dest", type=click.Path(file_okay=False), help="Folder to download into (default datasets/mnist/).")
+@click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
+def fetch_data(dest, course_path):
+    """Download MNIST, verify the official checksums, write atomically."""
+    from grader import fetch, mnist
+
+    course = load_course(course_path)
+    folder = Path(dest) if dest else course.root / "datasets" / "mnist"
+    try:
+        paths = fetch.fetch_mnist(folder, course.root / "datasets" / "mnist.json")
+    except mnist.DataError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("\n".join(f"ok {p}" for p in paths))

@@ -1,0 +1,149 @@
+"""course.yaml: load it, validate every value, and say exactly what is wrong if not."""
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+FILENAME = "course.yaml"
+PART_IDS = ("activations", "softmax_ce", "backprop", "updates", "mnist")
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Part:
+    id: str
+    title: str
+    points: float
+
+
+@dataclass(frozen=True)
+class Course:
+    path: Path
+    name: str
+    assignment: str
+    parts: dict  # id -> Part, in course order
+    mnist_accuracy: float
+    gradient_rel_error: float
+    value_rel_error: float
+    hidden_sizes: tuple
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int
+    call_timeout: float
+    training_timeout: float
+    data_dir: Path | None
+
+    @property
+    def root(self):
+        return self.path.parent
+
+    @property
+    def budget(self):
+        return {"epochs": self.epochs, "batch_size": self.batch_size,
+                "learning_rate": self.learning_rate, "seed": self.seed}
+
+
+class Reader:
+    """Walks the YAML tree; every error names the file, the dotted key, the value and why."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def fail(self, key, value, why):
+        raise ConfigError(f"{self.path}: {key} = {value!r}: {why}")
+
+    def section(self, tree, key, allowed):
+        value = tree.get(key.rsplit(".", 1)[-1]) if isinstance(tree, dict) else None
+        if not isinstance(value, dict):
+            self.fail(key, value, "must be a mapping")
+        for k in value:
+            if k not in allowed:
+                self.fail(f"{key}.{k}", value[k], f"unknown key; expected one of {', '.join(allowed)}")
+        return value
+
+    def get(self, tree, key, kind, low=None, high=None, optional=False):
+        name = key.rsplit(".", 1)[-1]
+        if name not in tree:
+            if optional:
+                return None
+            self.fail(key, None, "missing")
+        value = tree[name]
+        if value is None and optional:
+            return None
+        if kind is str:
+            if not isinstance(value, str) or not value.strip():
+                self.fail(key, value, "must be a non-empty string")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(key, value, f"must be {'a whole number' if kind is int else 'a number'}")
+        if kind is int and value != int(value):
+            self.fail(key, value, "must be a whole number")
+        if low is not None and value < low or high is not None and value > high:
+            self.fail(key, value, f"must be between {low} and {high}" if high is not None else f"must be at least {low}")
+        return kind(value)
+
+
+def load(path):
+    path = Path(path).resolve()
+    try:
+        tree = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    r = Reader(path)
+    if not isinstance(tree, dict):
+        r.fail("(top level)", tree, "must be a mapping")
+    top = ("name", "assignment", "thresholds", "training", "timeouts", "data")
+    for k in tree:
+        if k not in top:
+            r.fail(k, tree[k], f"unknown key; expected one of {', '.join(top)}")
+    assignment = r.section(tree, "assignment", ("name", "parts"))
+    parts_tree = r.section(assignment, "assignment.parts", PART_IDS)
+    parts = {}
+    for pid, spec in parts_tree.items():
+        key = f"assignment.parts.{pid}"
+        if not isinstance(spec, dict):
+            r.fail(key, spec, "must be a mapping with title and points")
+        for k in spec:
+            if k not in ("title", "points"):
+                r.fail(f"{key}.{k}", spec[k], "unknown key; expected title or points")
+        parts[pid] = Part(pid, r.get(spec, f"{key}.title", str), r.get(spec, f"{key}.points", float, 0))
+    if not any(p.points for p in parts.values()):
+        r.fail("assignment.parts", {k: p.points for k, p in parts.items()}, "at least one part needs points")
+    thresholds = r.section(tree, "thresholds", ("mnist_accuracy", "gradient_rel_error", "value_rel_error"))
+    training = r.section(tree, "training", ("hidden_sizes", "epochs", "batch_size", "learning_rate", "seed"))
+    timeouts = r.section(tree, "timeouts", ("call", "training"))
+    data = r.section(tree, "data", ("dir",)) if "data" in tree else {}
+    sizes = training.get("hidden_sizes")
+    if not isinstance(sizes, list) or not sizes or not all(
+            isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 4096 for n in sizes):
+        r.fail("training.hidden_sizes", sizes, "must be a non-empty list of whole numbers from 1 to 4096")
+    data_dir = r.get(data, "data.dir", str, optional=True)
+    return Course(
+        path=path, name=r.get(tree, "name", str),
+        assignment=r.get(assignment, "assignment.name", str), parts=parts,
+        mnist_accuracy=r.get(thresholds, "thresholds.mnist_accuracy", float, 0, 1),
+        gradient_rel_error=r.get(thresholds, "thresholds.gradient_rel_error", float, 0, 1),
+        value_rel_error=r.get(thresholds, "thresholds.value_rel_error", float, 0, 1),
+        hidden_sizes=tuple(sizes), epochs=r.get(training, "training.epochs", int, 1, 1000),
+        batch_size=r.get(training, "training.batch_size", int, 1, 60000),
+        learning_rate=r.get(training, "training.learning_rate", float, 0, 100),
+        seed=r.get(training, "training.seed", int, 0, 2**32 - 1),
+        call_timeout=r.get(timeouts, "timeouts.call", float, 0.1, 3600),
+        training_timeout=r.get(timeouts, "timeouts.training", float, 1, 86400),
+        data_dir=(path.parent / data_dir).resolve() if data_dir else None,
+    )
+
+
+def find(start=None):
+    """course.yaml in the current folder or the nearest parent."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / FILENAME).is_file():
+            return folder / FILENAME
+    raise ConfigError(f"no {FILENAME} in {here} or any parent folder; run grade from the kit or pass --course")

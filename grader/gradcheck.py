@@ -1,0 +1,113 @@
+"""Gradient checks and value comparisons, with messages that point at the mistake.
+
+relative error = max |n - a| / max(1e-8, |n| + |a|)   (CS231n's measure; the floor keeps a
+dead ReLU's 0/0 from becoming NaN). Central differences in float64 with h = 1e-5 give
+errors near 1e-8 on small smooth nets; a real mistake gives errors near 1.
+"""
+import numpy as np
+
+H = 1e-5
+
+
+class CheckFailed(AssertionError):
+    """A check's verdict: str(self) is the one line shown to the student."""
+
+
+def relative_error(numeric, analytic):
+    """Element-wise |n - a| / max(1e-8, |n| + |a|)."""
+    numeric, analytic = np.asarray(numeric, float), np.asarray(analytic, float)
+    return np.abs(numeric - analytic) / np.maximum(1e-8, np.abs(numeric) + np.abs(analytic))
+
+
+def numeric_gradient(loss_many, x, h=H):
+    """Central differences of a scalar loss with respect to every entry of every array in x.
+
+    x: dict name -> float64 array. loss_many(list of dicts like x) -> list of losses; it is
+    called once with all 2N perturbed copies, so a remote loss costs one round trip.
+    Returns dict name -> dL/dx[name], by (L(x + h e_i) - L(x - h e_i)) / 2h.
+    """
+    points, index = [], []
+    for name, value in x.items():
+        for i in range(value.size):
+            for sign in (1.0, -1.0):
+                moved = dict(x)
+                moved[name] = value.copy()
+                moved[name].flat[i] += sign * h
+                points.append(moved)
+            index.append((name, i))
+    losses = np.asarray(loss_many(points), dtype=np.float64).reshape(-1, 2)
+    grads = {name: np.zeros_like(value) for name, value in x.items()}
+    for (name, i), (plus, minus) in zip(index, losses):
+        grads[name].flat[i] = (plus - minus) / (2 * h)
+    return grads
+
+
+def at(index):
+    return "[" + ", ".join(str(int(i)) for i in index) + "]"
+
+
+def hint(got, expected, m=None):
+    """A guess at the typical mistake behind a wrong array, or ''."""
+    if got.shape != expected.shape:
+        if got.shape == expected.T.shape:
+            return " -- it is the transpose: check the order of the matrix product"
+        return ""
+    if not np.all(np.isfinite(got)):
+        return " -- NaN or inf: does something overflow?"
+    if np.allclose(got, -expected, rtol=1e-6, atol=1e-12) and np.any(expected):
+        return " -- the sign is flipped"
+    denom = float(np.sum(expected * expected))
+    if denom > 0:
+        k = float(np.sum(got * expected)) / denom
+        if abs(k - 1) > 1e-3 and abs(k) > 1e-12 and np.allclose(got, k * expected, rtol=1e-6, atol=1e-12):
+            if m and np.isclose(k, m):
+                return f" -- every entry is m = {m} times too large: divide by m (the loss is a mean)"
+            if m and np.isclose(k, 1 / m):
+                return f" -- every entry is m = {m} times too small: the 1/m is applied twice"
+            return f" -- every entry is {k:.4g} times the expected value"
+    return ""
+
+
+def assert_close(what, got, expected, tol, m=None):
+    """Compare one float64 array with the expected one; raise CheckFailed saying where."""
+    got, expected = np.asarray(got, float), np.asarray(expected, float)
+    if got.shape != expected.shape:
+        raise CheckFailed(f"{what} has shape {got.shape}; expected {expected.shape}{hint(got, expected)}")
+    if not np.all(np.isfinite(got)):
+        i = np.unravel_index(np.argmin(np.isfinite(got)), got.shape)
+        raise CheckFailed(f"{what} is {got[i]} at {at(i)}; expected {expected[i]:.6g}")
+    err = relative_error(got, expected)
+    if err.size and err.max() > tol:
+        i = np.unravel_index(np.argmax(err), err.shape)
+        raise CheckFailed(f"{what}: relative error {err[i]:.2g} at {at(i)} (threshold {tol:g}): "
+                          f"got {got[i]:.6g}, expected {expected[i]:.6g}{hint(got, expected, m)}")
+
+
+def assert_same_structure_close(what, got, expected, tol, m=None):
+    """assert_close over arrays, pairs (lists) or dicts of arrays."""
+    if isinstance(expected, dict):
+        if not isinstance(got, dict) or set(got) != set(expected):
+            keys = sorted(got) if isinstance(got, dict) else type(got).__name__
+            raise CheckFailed(f"{what} has keys {keys}; expected {sorted(expected)}")
+        for k in expected:
+            assert_close(f"{what}[{k!r}]", got[k], expected[k], tol, m)
+    elif isinstance(expected, list):
+        for k, (g, e) in enumerate(zip(got, expected)):
+            assert_close(f"{what}[{k}]", g, e, tol, m)
+    else:
+        assert_close(what, got, expected, tol, m)
+
+
+def assert_gradient(what, numeric, analytic, tol, source):
+    """Compare an analytic gradient with central differences of `source`."""
+    analytic = np.asarray(analytic, float)
+    if analytic.shape != numeric.shape:
+        raise CheckFailed(f"{what} has shape {analytic.shape}; expected {numeric.shape}{hint(analytic, numeric)}")
+    if not np.all(np.isfinite(analytic)):
+        raise CheckFailed(f"{what} contains NaN or inf")
+    err = relative_error(numeric, analytic)
+    if err.size and err.max() > tol:
+        i = np.unravel_index(np.argmax(err), err.shape)
+        raise CheckFailed(f"{what} disagrees with central differences of {source}: relative error "
+                          f"{err[i]:.2g} at {at(i)} (threshold {tol:g}): analytic {analytic[i]:.6g}, "
+                          f"numeric {numeric[i]:.6g}{hint(analytic, numeric)}")

@@ -1,0 +1,160 @@
+"""The pytest plugin behind `grade check`: fixtures for the checks, and points collection.
+
+Checks are plain pytest tests in grader/checks/, marked with the part they belong to and
+their points. A part's points (course.yaml) are shared among its checks in proportion to
+their markers. Student code is reached only through the `student` fixture (a Sandbox).
+"""
+import concurrent.futures
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from grader import scoring, vectors as vector_file
+from grader.gradcheck import CheckFailed
+from grader.sandbox import Sandbox, StudentError
+
+
+@dataclass
+class Result:
+    nodeid: str
+    name: str
+    part: str
+    weight: float
+    passed: bool = False
+    output: str = ""
+    seconds: float = 0.0
+    score: float = 0.0
+    max_score: float = 0.0
+
+
+@dataclass
+class MnistRun:
+    params: dict
+    history: dict
+    seconds: float
+    accuracy: float
+    confusion: np.ndarray
+
+
+@dataclass
+class Session:
+    results: list = field(default_factory=list)
+    mnist: MnistRun | None = None
+
+
+def one_line(excinfo):
+    """What a student sees for a failed check: our own message, never a traceback."""
+    exc = excinfo.value
+    if isinstance(exc, StudentError):
+        return str(exc)
+    if isinstance(exc, CheckFailed):
+        return str(exc).splitlines()[0] if str(exc) else "check failed"
+    return f"grader error (please report it): {type(exc).__name__}: {exc}"
+
+
+class GradePlugin:
+    def __init__(self, submission, course, load_data=None):
+        self.submission, self.cfg, self.load_data = submission, course, load_data
+        self.session = Session()
+        self.by_id = {}
+        self.sandbox = None
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self.future = None
+
+    # -- markers, order, and the MNIST run started early ---------------------------------------------
+    def pytest_configure(self, config):
+        config.addinivalue_line("markers", "points(n): the check's weight within its part")
+        config.addinivalue_line("markers", "part(id): the course.yaml part the check belongs to")
+
+    def pytest_collection_modifyitems(self, session, config, items):
+        order = list(self.cfg.parts)
+        kept = []
+        for item in items:
+            part, points = item.get_closest_marker("part"), item.get_closest_marker("points")
+            if part is None or points is None:
+                raise pytest.UsageError(f"{item.nodeid}: every check needs a part and a points marker")
+            if part.args[0] not in self.cfg.parts:
+                continue  # a part the course does not grade
+            doc = (item.function.__doc__ or item.name).strip().splitlines()[0]
+            result = Result(item.nodeid, f"{self.cfg.parts[part.args[0]].title}: {doc}", part.args[0],
+                            float(points.args[0]))
+            self.by_id[item.nodeid] = result
+            kept.append(item)
+        kept.sort(key=lambda item: order.index(self.by_id[item.nodeid].part))  # stable: file order within a part
+        items[:] = kept
+        self.session.results = [self.by_id[item.nodeid] for item in kept]
+        if any(r.part == "mnist" for r in self.session.results):
+            # Training is the long pole; start it now in its own child so the other checks
+            # run meanwhile (its process waits on BLAS, ours on a pipe: both cores work).
+            self.future = self.pool.submit(self.train_and_score)
+
+    # -- fixtures ---------------------------------------------------------------------------------
+    @pytest.fixture(scope="session")
+    def course(self):
+        return self.cfg
+
+    @pytest.fixture(scope="session")
+    def vectors(self):
+        return vector_file.load()
+
+    @pytest.fixture(scope="session")
+    def student(self):
+        self.sandbox = Sandbox(self.submission, self.cfg.call_timeout)
+        yield self.sandbox
+        self.sandbox.stop()
+
+    @pytest.fixture
+    def note(self, request):
+        """note(text): add a line to the check's output (shown even when it passes)."""
+        result = self.by_id[request.node.nodeid]
+        return lambda text: setattr(result, "output", (result.output + "\n" + text).strip())
+
+    @pytest.fixture(scope="session")
+    def mnist_run(self):
+        return lambda: self.future.result()
+
+    def train_and_score(self):
+        data = self.load_data()
+        sizes = [784, *self.cfg.hidden_sizes, 10]
+        payload = {"train_images": np.asarray(data.train_images), "train_labels": np.asarray(data.train_labels),
+                   "test_images": np.asarray(data.test_images), "test_labels": np.asarray(data.test_labels)}
+        with Sandbox(self.submission, self.cfg.call_timeout) as trainer:
+            params, history, seconds = trainer.train(sizes, self.cfg.budget, payload,
+                                                     self.cfg.training_timeout)
+        scoring.check_params(params, sizes)
+        X_test = data.test_images.T.astype(np.float64) / 255
+        predicted = scoring.predict(params, X_test)
+        labels = np.asarray(data.test_labels)
+        run = MnistRun(params, history, seconds, float((predicted == labels).mean()),
+                       scoring.confusion_matrix(labels, predicted))
+        self.session.mnist = run
+        return run
+
+    # -- results ------------------------------------------------------------------------------
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        result = self.by_id.get(item.nodeid)
+        if result is None:
+            return
+        if call.when == "call":
+            result.seconds = call.duration
+        if report.failed:
+            result.passed = False
+            message = one_line(call.excinfo) if call.excinfo else report.longreprtext.splitlines()[-1]
+            result.output = message if not result.output else f"{result.output}\n{message}"
+        elif call.when == "call" and report.passed:
+            result.passed = True
+
+    def pytest_sessionfinish(self, session):
+        self.pool.shutdown(wait=True)
+        # Share each part's course points among its checks, by weight.
+        for part in self.cfg.parts.values():
+            mine = [r for r in self.session.results if r.part == part.id]
+            total = sum(r.weight for r in mine)
+            for r in mine:
+                r.max_score = part.points * r.weight / total if total else 0.0
+                r.score = r.max_score if r.passed else 0.0

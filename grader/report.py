@@ -1,0 +1,56 @@
+"""Rendering a graded session: a terminal table, or Gradescope's results.json."""
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+
+def fmt(points):
+    return f"{points:g}" if points == int(points) else f"{points:.2f}"
+
+
+def text_report(results, course, seconds, console=None, footer=()):
+    """Per part: earned / possible and pass or fail; then one line per failed check."""
+    console = console or Console(highlight=False)
+    table = Table(title=f"{course.assignment}", title_justify="left")
+    table.add_column("part")
+    table.add_column("points", justify="right")
+    table.add_column("checks", justify="right")
+    table.add_column("result")
+    for part in course.parts.values():
+        mine = [r for r in results if r.part == part.id]
+        if not mine:
+            continue
+        passed = sum(r.passed for r in mine)
+        ok = passed == len(mine)
+        table.add_row(part.title, f"{fmt(sum(r.score for r in mine))} / {fmt(sum(r.max_score for r in mine))}",
+                      f"{passed} / {len(mine)}", "[green]pass[/green]" if ok else "[red]FAIL[/red]")
+    total, possible = sum(r.score for r in results), sum(r.max_score for r in results)
+    table.add_row("[bold]total[/bold]", f"[bold]{fmt(total)} / {fmt(possible)}[/bold]", "", "")
+    console.print(table)
+    for r in results:
+        if not r.passed:
+            console.print(f"[red]x[/red] {r.name}\n    {r.output}", markup=True, soft_wrap=True)
+    for r in results:
+        if r.passed and r.output:
+            console.print(f"[green]ok[/green] {r.name}: {r.output}", soft_wrap=True)
+    for line in footer:
+        console.print(line, soft_wrap=True)
+    console.print(f"graded in {seconds:.1f} s")
+
+
+def gradescope(results, seconds, output=""):
+    """Gradescope's results.json: top-level score, execution_time, output, tests."""
+    return {
+        "score": round(sum(r.score for r in results), 4),
+        "execution_time": round(seconds, 3),
+        "output": output,
+        "tests": [{"name": r.name, "number": str(i), "score": round(r.score, 4),
+                   "max_score": round(r.max_score, 4), "status": "passed" if r.passed else "failed",
+                   "output": r.output, "extra_data": {"part": r.part, "seconds": round(r.seconds, 4)}}
+                  for i, r in enumerate(results, start=1)],
+    }
+
+
+def dumps(results_json):
+    return json.dumps(results_json, indent=2) + "\n"
