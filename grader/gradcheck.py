@@ -13,10 +13,10 @@ class CheckFailed(AssertionError):
     """A check's verdict: str(self) is the one line shown to the student."""
 
 
-def relative_error(numeric, analytic):
-    """Element-wise |n - a| / max(1e-8, |n| + |a|)."""
+def relative_error(numeric, analytic, floor=1e-8):
+    """Element-wise |n - a| / max(floor, |n| + |a|)."""
     numeric, analytic = np.asarray(numeric, float), np.asarray(analytic, float)
-    return np.abs(numeric - analytic) / np.maximum(1e-8, np.abs(numeric) + np.abs(analytic))
+    return np.abs(numeric - analytic) / np.maximum(floor, np.abs(numeric) + np.abs(analytic))
 
 
 def numeric_gradient(loss_many, x, h=H):
@@ -68,15 +68,20 @@ def hint(got, expected, m=None):
     return ""
 
 
+VALUE_FLOOR = 1e-4  # values near 0 (a dead unit, a tiny probability) get an absolute tolerance of tol * 1e-4
+
+
 def assert_close(what, got, expected, tol, m=None):
-    """Compare one float64 array with the expected one; raise CheckFailed saying where."""
+    """Compare one float64 array with the expected one; raise CheckFailed saying where.
+    Same measure as the gradient checks, with a larger floor: two right answers computed
+    in a different order differ by ~1e-16 absolute, which the 1e-8 floor would magnify."""
     got, expected = np.asarray(got, float), np.asarray(expected, float)
     if got.shape != expected.shape:
         raise CheckFailed(f"{what} has shape {got.shape}; expected {expected.shape}{hint(got, expected)}")
     if not np.all(np.isfinite(got)):
         i = np.unravel_index(np.argmin(np.isfinite(got)), got.shape)
         raise CheckFailed(f"{what} is {got[i]} at {at(i)}; expected {expected[i]:.6g}")
-    err = relative_error(got, expected)
+    err = relative_error(got, expected, VALUE_FLOOR)
     if err.size and err.max() > tol:
         i = np.unravel_index(np.argmax(err), err.shape)
         raise CheckFailed(f"{what}: relative error {err[i]:.2g} at {at(i)} (threshold {tol:g}): "

@@ -1,0 +1,33 @@
+"""Shared helpers for the kit's tests: copies of the reference, and running `grade`."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+EXERCISES = ROOT / "exercises"
+GRADE = [sys.executable, "-c", "from grader.cli import main; main()"]
+
+
+def copy_of(source, dest):
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in source.glob("*.py"):
+        shutil.copy(path, dest / path.name)
+    return dest
+
+
+def break_line(folder, filename, old, new):
+    """Replace one exact line fragment of a submission file; fail loudly if it is absent."""
+    path = folder / filename
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} should occur once in {filename}"
+    path.write_text(text.replace(old, new))
+
+
+def grade_json(submission, *args, cwd=ROOT):
+    """Run `grade check SUBMISSION --format json ARGS`; return (exit code, results, stderr)."""
+    proc = subprocess.run([*GRADE, "check", str(submission), "--format", "json", *args],
+                          capture_output=True, text=True, cwd=cwd, timeout=300)
+    return proc.returncode, json.loads(proc.stdout), proc.stderr

@@ -1,0 +1,61 @@
+"""Test the tester: break one blank of a copy of the reference in a typical way, and
+assert that its part loses points and the message names what is wrong."""
+import pytest
+
+from helpers import SOLUTIONS, break_line, copy_of, grade_json
+
+BREAKS = [
+    # (id, file, reference line, broken line, part, failing check, words in its message)
+    ("sign flipped", "softmax_ce.py", "return (a - y) / m", "return (y - a) / m",
+     "softmax_ce", "output_delta matches", "sign is flipped"),
+    ("missing 1/m", "softmax_ce.py", "return (a - y) / m", "return a - y",
+     "softmax_ce", "output_delta matches", "m = 6 times too large"),
+    ("transposed product", "updates.py", "dW = delta @ a_prev.T", "dW = a_prev @ delta.T",
+     "updates", "dW = delta a_prev^T", "transpose"),
+    ("relu in place of relu_prime", "activations.py", "return (z > 0).astype(z.dtype)", "return np.maximum(z, 0)",
+     "activations", "relu_prime agrees with central differences", "relu_prime(z) disagrees with central differences of relu"),
+    ("softmax without the max shift", "softmax_ce.py", "e = np.exp(z - z.max(axis=0, keepdims=True))", "e = np.exp(z)",
+     "softmax_ce", "stable for logits of 1000", "overflow encountered in exp"),
+    ("update with + instead of -", "updates.py", "params[name] - lr * grads[name]", "params[name] + lr * grads[name]",
+     "updates", "moves every parameter", "along its gradient, not against it"),
+    ("db averaged instead of summed", "updates.py", "db = delta.sum(axis=1, keepdims=True)",
+     "db = delta.mean(axis=1, keepdims=True)", "updates", "db = delta summed", "m = 6 times too small"),
+    ("sigmoid_prime with a plus", "activations.py", "return s * (1 - s)", "return s * (1 + s)",
+     "activations", "sigmoid_prime agrees with central differences", "relative error"),
+    ("hidden_delta without f'(z)", "backprop.py", "return (W_next.T @ delta_next) * relu_prime(z)",
+     "return W_next.T @ delta_next", "backprop", "hidden_delta agrees with central differences", "relative error"),
+]
+
+
+@pytest.mark.parametrize("name, filename, old, new, part, check, words", BREAKS, ids=[b[0] for b in BREAKS])
+def test_typical_mistake_loses_points(tmp_path, name, filename, old, new, part, check, words):
+    submission = copy_of(SOLUTIONS, tmp_path / "sub")
+    break_line(submission, filename, old, new)
+    code, results, stderr = grade_json(submission, "--part", part, "--report-dir", str(tmp_path / "r"))
+    assert code == 1
+    tests = results["tests"]
+    assert results["score"] < sum(t["max_score"] for t in tests), f"{name}: the part kept all its points"
+    failed = [t for t in tests if t["status"] == "failed"]
+    named = [t for t in failed if check in t["name"]]
+    assert named, f"{name}: expected a failed check named {check!r}; failed: {[t['name'] for t in failed]}"
+    assert words in named[0]["output"], named[0]["output"]
+    assert "Traceback" not in stderr and "grader error" not in str(results)
+
+
+def test_the_reference_passes_the_same_parts(tmp_path):
+    """The control: the unbroken copy scores full marks on every non-MNIST part."""
+    submission = copy_of(SOLUTIONS, tmp_path / "sub")
+    parts = ["activations", "softmax_ce", "backprop", "updates"]
+    code, results, _ = grade_json(submission, *[a for p in parts for a in ("--part", p)])
+    assert code == 0, [t for t in results["tests"] if t["status"] != "passed"]
+    assert results["score"] == 75
+
+
+def test_backward_failure_names_the_broken_dependency(tmp_path):
+    """db averaged breaks backward too; its message points at layer_gradients."""
+    submission = copy_of(SOLUTIONS, tmp_path / "sub")
+    break_line(submission, "updates.py", "db = delta.sum(axis=1, keepdims=True)", "db = delta.mean(axis=1, keepdims=True)")
+    _, results, _ = grade_json(submission, "--part", "backprop")
+    backward = [t for t in results["tests"] if "backward matches" in t["name"]][0]
+    assert backward["status"] == "failed"
+    assert "layer_gradients, which fail" in backward["output"]

@@ -1,0 +1,54 @@
+"""course.yaml: the shipped one loads; every bad value gets one error naming key, value and why."""
+import pytest
+import yaml
+
+from grader.config import ConfigError, find, load
+from helpers import ROOT
+
+
+def test_the_course_loads_with_the_default_points():
+    course = load(ROOT / "course.yaml")
+    assert {k: p.points for k, p in course.parts.items()} == {
+        "activations": 15, "softmax_ce": 20, "backprop": 25, "updates": 15, "mnist": 25}
+    assert course.hidden_sizes == (128,) and course.budget["batch_size"] == 32
+    assert find(ROOT / "grader") == ROOT / "course.yaml"
+
+
+def edited(tmp_path, change):
+    tree = yaml.safe_load((ROOT / "course.yaml").read_text())
+    change(tree)
+    path = tmp_path / "course.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda t: t["thresholds"].update(mnist_accuracy=1.5), "thresholds.mnist_accuracy = 1.5: must be between 0 and 1"),
+    (lambda t: t["training"].update(epochs="ten"), "training.epochs = 'ten': must be a whole number"),
+    (lambda t: t["training"].update(epochs=2.5), "training.epochs = 2.5: must be a whole number"),
+    (lambda t: t["training"].update(hidden_sizes=[]), "training.hidden_sizes = []: must be a non-empty list"),
+    (lambda t: t["timeouts"].update(call=-1), "timeouts.call = -1: must be between"),
+    (lambda t: t.update(treshold=1), "treshold = 1: unknown key"),
+    (lambda t: t["assignment"]["parts"].update(bonus={"title": "x", "points": 1}), "assignment.parts.bonus"),
+    (lambda t: t["assignment"]["parts"]["mnist"].update(points="lots"), "assignment.parts.mnist.points = 'lots'"),
+    (lambda t: t.pop("training"), "training = None: must be a mapping"),
+    (lambda t: t["training"].update(learning_rate=True), "training.learning_rate = True: must be a number"),
+])
+def test_bad_values_are_named(tmp_path, change, words):
+    with pytest.raises(ConfigError) as info:
+        load(edited(tmp_path, change))
+    assert words in str(info.value)
+    assert "course.yaml" in str(info.value)
+
+
+def test_broken_yaml_and_missing_file(tmp_path):
+    (tmp_path / "a").mkdir()
+    bad = tmp_path / "a" / "course.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load(bad)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load(tmp_path / "nope.yaml")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="no course.yaml"):
+        find(tmp_path / "empty")
