@@ -1,4 +1,5 @@
 """The `grade` command: check, train, generate, fetch-data."""
+import dataclasses
 import os
 import sys
 import time
@@ -68,7 +69,7 @@ def check(submission, fmt, output, parts, data_dir, report_dir, course_path):
     if unknown:
         raise click.ClickException(f"--part {unknown[0]}: no such part; the course has {', '.join(course.parts)}")
     if parts:
-        course = course.__class__(**{**course.__dict__, "parts": {k: v for k, v in course.parts.items() if k in parts}})
+        course = dataclasses.replace(course, parts={k: v for k, v in course.parts.items() if k in parts})
     load = data_loader(course, data_dir, quiet=fmt == "json")
     if "mnist" in course.parts:
         try:  # find or fetch the data before grading, so a data problem is ours, not the student's
@@ -202,3 +203,7 @@ def fetch_data(dest, course_path):
     except mnist.DataError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("\n".join(f"ok {p}" for p in paths))
+
+
+if __name__ == "__main__":
+    main()

@@ -2,6 +2,7 @@
 import json
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -28,14 +29,15 @@ def text_report(results, course, seconds, console=None, footer=()):
     total, possible = sum(r.score for r in results), sum(r.max_score for r in results)
     table.add_row("[bold]total[/bold]", f"[bold]{fmt(total)} / {fmt(possible)}[/bold]", "", "")
     console.print(table)
+    # Names and outputs quote student code and messages: escape them, never parse them as markup.
     for r in results:
         if not r.passed:
-            console.print(f"[red]x[/red] {r.name}\n    {r.output}", markup=True, soft_wrap=True)
+            console.print(f"[red]x[/red] {escape(r.name)}\n    {escape(r.output)}", soft_wrap=True)
     for r in results:
         if r.passed and r.output:
-            console.print(f"[green]ok[/green] {r.name}: {r.output}", soft_wrap=True)
+            console.print(f"[green]ok[/green] {escape(r.name)}: {escape(r.output)}", soft_wrap=True)
     for line in footer:
-        console.print(line, soft_wrap=True)
+        console.print(escape(line), soft_wrap=True)
     console.print(f"graded in {seconds:.1f} s")
 
 

@@ -25,6 +25,9 @@ GRADER_ROOT = str(Path(__file__).resolve().parent.parent)
 BOOT = "import sys; sys.path.insert(0, sys.argv[4]); from grader.worker import main; main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])"
 
 
+STARTUP_SECONDS = 60  # a cold start on a busy machine; student code has not run yet
+
+
 class StudentError(Exception):
     """A call into student code failed. kind: not_implemented, exception, exit, bad_return,
     timeout, crash or protocol; str(self) is the one line a student needs."""
@@ -62,6 +65,31 @@ class Sandbox:
         os.close(req_r)
         os.close(resp_w)
         self.to_child, self.from_child = req_w, resp_r
+        # Wait for the worker's "ready" (interpreter and numpy loaded) so that the first
+        # call's timeout measures the student's code, not our start-up.
+        deadline = time.monotonic() + STARTUP_SECONDS
+        try:
+            ready = read_message(self.from_child, lambda fd: self._wait(fd, deadline))
+        except (Timeout, ProtocolError):
+            ready = None
+        if ready != {"ready": True}:
+            self._kill()
+            described = self.exit_description()
+            self.stop()
+            raise StudentError("crash", f"the grader's worker process did not start: it {described}")
+
+    def _kill(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the whole group: no orphan survives
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+
+    @staticmethod
+    def _wait(fd, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise Timeout
 
     def stop(self):
         if self.proc is None:
@@ -71,11 +99,7 @@ class Sandbox:
                 os.close(fd)
             except OSError:
                 pass
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # the whole group: no orphan survives
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.wait()
+        self._kill()
         self.log.close()
         self.proc = None
 
@@ -88,7 +112,8 @@ class Sandbox:
         self.stop()
 
     def exit_description(self):
-        code = self.proc.wait(timeout=5)
+        """How the child ended; call only once it has (or after _kill)."""
+        code = self.proc.wait()
         self.log.seek(0, os.SEEK_END)
         self.log.seek(max(0, self.log.tell() - 400))
         tail = self.log.read().decode(errors="replace").strip().splitlines()
@@ -104,9 +129,7 @@ class Sandbox:
         deadline = time.monotonic() + timeout
 
         def wait(fd):
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise Timeout
+            self._wait(fd, deadline)
 
         try:
             write_message(self.to_child, message)
@@ -123,7 +146,11 @@ class Sandbox:
             self.stop()
             raise StudentError("timeout", f"{what} did not finish within {timeout:g} s (an endless loop?)") from None
         except (ConnectionError, BrokenPipeError, ProtocolError) as exc:
-            described = self.exit_description() if self.proc.poll() is not None or isinstance(exc, (ConnectionError, BrokenPipeError)) else str(exc)
+            if self.proc.poll() is None:  # alive but talking nonsense or hanging up: end it
+                self._kill()
+                described = "closed or garbled its connection to the grader" + (f": {exc}" if str(exc) else "")
+            else:
+                described = self.exit_description()
             self.stop()
             raise StudentError("crash", f"the process running {what} {described}") from None
         if not isinstance(reply, dict) or "ok" not in reply:

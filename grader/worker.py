@@ -94,11 +94,10 @@ def run(submission, fn, args, returns, echo):
     """Call one blank; returns the reply message (result or error)."""
     try:
         func = submission.function(fn)
+    except LookupError as exc:
+        return {"ok": False, "kind": "exception", "message": str(exc)}
     except BaseException as exc:
-        reply = submission.describe(exc, fn)
-        if reply["kind"] == "exception" and not isinstance(exc, SyntaxError):
-            reply["message"] = f"importing {BLANKS[fn].module}.py failed: " + reply["message"].split(" raised ", 1)[-1]
-        return {"ok": False, **reply}
+        return {"ok": False, **submission.describe(exc, f"importing {BLANKS[fn].module}.py")}
     try:
         with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn", under="ignore"):  # numpy's defaults: underflow to 0 is harmless
             warnings.simplefilter("always")
@@ -152,6 +151,7 @@ def train(submission, fd, request):
 
 def main(rfd, wfd, folder):
     submission = Submission(folder)
+    write_message(wfd, {"ready": True})
     while True:
         request = read_message(rfd)
         if request is None:

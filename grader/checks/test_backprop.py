@@ -21,7 +21,7 @@ def test_hidden_delta_values(student, vectors, course):
 
 @pytest.mark.points(6)
 def test_hidden_delta_gradient(student, vectors, course):
-    """hidden_delta agrees with central differences of L = sum(delta_next * (W_next relu(z) + b))"""
+    """hidden_delta agrees with central differences of L = sum(delta_next * (W_next relu(z)))"""
     rng = np.random.default_rng(6)
     W_next, delta_next = rng.standard_normal((3, 5)), rng.standard_normal((3, 4))
     z = away_from_zero(rng, (5, 4), 0.01, 2.0)

@@ -1,0 +1,179 @@
+"""`grade check`'s reports: Gradescope's results.json schema, --output, blanks, the full MNIST
+run with its plots, determinism, and the text table."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+EXERCISES = ROOT / "exercises"
+GRADE = Path(sys.executable).parent / "grade"  # the console script, exactly as students run it
+COURSE = yaml.safe_load((ROOT / "course.yaml").read_text())
+POINTS = {pid: spec["points"] for pid, spec in COURSE["assignment"]["parts"].items()}
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def grade(sub, *args, fmt="json", report_dir, timeout=300):
+    cmd = [str(GRADE), "check", str(sub), "--format", fmt, "--report-dir", str(report_dir), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+
+
+def assert_gradescope_schema(results):
+    assert set(results) >= {"score", "execution_time", "output", "tests"}
+    assert isinstance(results["score"], (int, float)) and not isinstance(results["score"], bool)
+    assert isinstance(results["execution_time"], (int, float)) and results["execution_time"] >= 0
+    assert isinstance(results["output"], str)
+    assert isinstance(results["tests"], list) and results["tests"]
+    for t in results["tests"]:
+        assert isinstance(t["name"], str) and t["name"]
+        assert isinstance(t["score"], (int, float)) and isinstance(t["max_score"], (int, float))
+        assert 0 <= t["score"] <= t["max_score"]
+        assert t["status"] in {"passed", "failed"}
+        assert isinstance(t["output"], str)
+        assert t["score"] == (t["max_score"] if t["status"] == "passed" else 0)
+    assert results["score"] == pytest.approx(sum(t["score"] for t in results["tests"]), abs=1e-6)
+
+
+def part_max_scores(results):
+    sums = {}
+    for t in results["tests"]:
+        sums[t["extra_data"]["part"]] = sums.get(t["extra_data"]["part"], 0) + t["max_score"]
+    return sums
+
+
+@pytest.fixture(scope="module")
+def solutions_two_parts(tmp_path_factory):
+    return grade(SOLUTIONS, "--part", "activations", "--part", "updates",
+                 report_dir=tmp_path_factory.mktemp("r"))
+
+
+# -- 1. the schema, and nothing but JSON on stdout ------------------------------------------------
+def test_json_is_all_of_stdout_and_matches_gradescope(solutions_two_parts):
+    proc = solutions_two_parts
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)  # the whole of stdout: any stray byte would break this
+    assert proc.stdout.startswith("{") and proc.stdout.rstrip().endswith("}")
+    assert_gradescope_schema(results)
+    assert part_max_scores(results) == {"activations": POINTS["activations"], "updates": POINTS["updates"]}
+    assert all(t["status"] == "passed" for t in results["tests"])
+    assert results["score"] == POINTS["activations"] + POINTS["updates"] == 30
+    assert len(results["tests"]) == 13
+    assert [t["extra_data"]["part"] for t in results["tests"]] == ["activations"] * 8 + ["updates"] * 5
+    assert "Traceback" not in proc.stderr
+
+
+def test_schema_checker_rejects_broken_reports(solutions_two_parts):
+    """The schema assertions above can fail: they catch a wrong total and a bad status."""
+    good = json.loads(solutions_two_parts.stdout)
+    wrong_total = {**good, "score": good["score"] + 1}
+    bad_status = {**good, "tests": [{**good["tests"][0], "status": "ok"}, *good["tests"][1:]]}
+    over = {**good, "tests": [{**good["tests"][0], "score": good["tests"][0]["max_score"] + 1}, *good["tests"][1:]]}
+    for broken in (wrong_total, bad_status, over):
+        with pytest.raises(AssertionError):
+            assert_gradescope_schema(broken)
+
+
+# -- 2. --output ---------------------------------------------------------------------------------
+def test_output_file_gets_the_json_and_stdout_gets_none(tmp_path, solutions_two_parts):
+    out = tmp_path / "results.json"
+    proc = grade(SOLUTIONS, "--part", "activations", "--part", "updates", "--output", str(out),
+                 report_dir=tmp_path / "r")
+    assert proc.returncode == 0, proc.stderr
+    assert "{" not in proc.stdout and '"score"' not in proc.stdout
+    written = json.loads(out.read_text(encoding="utf-8"))
+    assert_gradescope_schema(written)
+    expected = json.loads(solutions_two_parts.stdout)
+    strip_timings(written), strip_timings(expected)
+    assert written == expected
+
+
+# -- 3. the blank exercises ------------------------------------------------------------------------
+def test_blank_exercises_fail_cleanly(tmp_path):
+    proc = grade(EXERCISES, "--part", "softmax_ce", report_dir=tmp_path / "r")
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stdout and "Traceback" not in proc.stderr
+    results = json.loads(proc.stdout)
+    assert_gradescope_schema(results)
+    assert results["score"] == 0
+    assert len(results["tests"]) == 7
+    assert part_max_scores(results) == {"softmax_ce": POINTS["softmax_ce"]}
+    for t in results["tests"]:
+        assert t["status"] == "failed" and t["score"] == 0, t["name"]
+        assert "not implemented yet" in t["output"], t["output"]
+        assert "grader error" not in t["output"]
+
+
+# -- 4. the whole assignment, with MNIST -----------------------------------------------------------
+def test_full_run_on_solutions_scores_100_and_writes_plots(tmp_path):
+    report = tmp_path / "report"
+    proc = grade(SOLUTIONS, report_dir=report)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)
+    assert_gradescope_schema(results)
+    assert results["score"] == 100
+    assert part_max_scores(results) == POINTS
+    mnist = [t for t in results["tests"] if t["extra_data"]["part"] == "mnist"]
+    assert len(mnist) == 1 and mnist[0]["status"] == "passed" and mnist[0]["score"] == 25
+    match = re.search(r"test accuracy (0\.\d{4})", mnist[0]["output"])
+    assert match, mnist[0]["output"]
+    assert "test accuracy 0.9" in mnist[0]["output"]
+    assert float(match.group(1)) >= COURSE["thresholds"]["mnist_accuracy"]
+    assert "plots in" in results["output"]
+    for name in ("loss_curves.png", "accuracy_curves.png", "confusion_matrix.png"):
+        data = (report / name).read_bytes()
+        assert len(data) > 1000 and data.startswith(PNG), name
+
+
+# -- 5. determinism ----------------------------------------------------------------------------------
+def strip_timings(results):
+    results.pop("execution_time")
+    for t in results["tests"]:
+        t["extra_data"].pop("seconds")
+    return results
+
+
+def test_two_runs_give_identical_results(tmp_path):
+    runs = [grade(SOLUTIONS, "--part", "backprop", report_dir=tmp_path / "r") for _ in range(2)]
+    assert [p.returncode for p in runs] == [0, 0], runs[0].stderr
+    first, second = (strip_timings(json.loads(p.stdout)) for p in runs)
+    assert first == second
+    assert first["score"] == POINTS["backprop"] and len(first["tests"]) == 5
+
+
+def test_two_runs_of_a_wrong_submission_give_identical_messages(tmp_path):
+    """A failing run is deterministic too: the same wrong number at the same index."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    for path in SOLUTIONS.glob("*.py"):
+        (sub / path.name).write_text(path.read_text())
+    with open(sub / "backprop.py", "a") as f:
+        f.write("\n\ndef hidden_delta(W_next, delta_next, z):\n    return 1.5 * (W_next.T @ delta_next) * relu_prime(z)\n")
+    runs = [grade(sub, "--part", "backprop", report_dir=tmp_path / "r") for _ in range(2)]
+    assert [p.returncode for p in runs] == [1, 1]
+    first, second = (strip_timings(json.loads(p.stdout)) for p in runs)
+    assert first == second
+    failed = [t for t in first["tests"] if t["status"] == "failed"]
+    assert failed and all("relative error" in t["output"] or "times the expected" in t["output"] for t in failed)
+
+
+# -- 6. the text table --------------------------------------------------------------------------------
+def test_text_report_on_blank_exercises(tmp_path):
+    proc = grade(EXERCISES, "--part", "activations", fmt="text", report_dir=tmp_path / "r")
+    assert proc.returncode == 1
+    assert "0 / 15" in proc.stdout
+    assert "0 / 8" in proc.stdout  # checks passed
+    assert "not implemented yet" in proc.stdout
+    assert "Traceback" not in proc.stdout and "Traceback" not in proc.stderr
+    assert "FAIL" in proc.stdout
+
+
+def test_text_report_on_solutions(tmp_path):
+    proc = grade(SOLUTIONS, "--part", "activations", fmt="text", report_dir=tmp_path / "r")
+    assert proc.returncode == 0
+    assert "15 / 15" in proc.stdout and "8 / 8" in proc.stdout
+    assert "not implemented" not in proc.stdout and "FAIL" not in proc.stdout

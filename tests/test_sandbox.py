@@ -1,0 +1,461 @@
+"""The process boundary: Sandbox directly, and `grade check` on hostile or broken submissions.
+
+Every submission here is a copy of solutions/ with one function redefined at the end of its
+module (the later definition shadows the reference one), so exactly one thing is wrong.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from grader.sandbox import Sandbox, StudentError
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+EXERCISES = ROOT / "exercises"
+GRADE = Path(sys.executable).parent / "grade"  # the console script, exactly as students run it
+
+# The activations part: check name (after "Activation functions: ") -> max score.
+RELU_VALUES = "relu matches the reference"
+RELU_PRIME_VALUES = "relu_prime matches the reference"
+RELU_PRIME_GRADIENT = "relu_prime agrees with central differences of relu (z away from the kink)"
+SIGMOID_CHECKS = ["sigmoid matches the reference", "sigmoid is finite and warning-free at z = +-1000",
+                  "sigmoid_prime matches the reference", "sigmoid_prime agrees with central differences of sigmoid"]
+UNCHANGED = "relu, relu_prime, sigmoid and sigmoid_prime do not modify z"
+
+
+# -- helpers --------------------------------------------------------------------------------------
+def submission(tmp_path, source=SOLUTIONS, name="sub", **redefine):
+    """A copy of source/*.py in tmp_path/name; redefine={module: code} appends code to module.py."""
+    folder = tmp_path / name
+    folder.mkdir()
+    for path in source.glob("*.py"):
+        shutil.copy(path, folder / path.name)
+    for module, code in redefine.items():
+        with open(folder / f"{module}.py", "a", encoding="utf-8") as f:
+            f.write("\n\n" + textwrap.dedent(code).strip() + "\n")
+    return folder
+
+
+def grade(sub, *args, fmt="json", cwd=ROOT, timeout=120):
+    """Run `grade check SUB --format FMT ARGS`; return the CompletedProcess (text)."""
+    cmd = [str(GRADE), "check", str(sub), "--format", fmt, "--report-dir", str(sub.parent / "report"), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+def grade_json(sub, *args, **kwargs):
+    proc = grade(sub, *args, **kwargs)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    try:
+        results = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"stdout is not JSON:\n{proc.stdout[:2000]}\nstderr:\n{proc.stderr[-2000:]}")
+    return proc, results
+
+
+def by_name(results, prefix="Activation functions: "):
+    """name (without the part's title) -> test entry."""
+    tests = {t["name"].removeprefix(prefix): t for t in results["tests"]}
+    assert len(tests) == len(results["tests"]), "check names must be unique"
+    return tests
+
+
+def tiny_timeout_course(tmp_path, call=1):
+    tree = yaml.safe_load((ROOT / "course.yaml").read_text())
+    tree["timeouts"]["call"] = call
+    path = tmp_path / "course.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+Z = np.array([[-2.0, -0.5, 0.0, 0.5, 2.0], [1.0, -1.0, 3.0, -3.0, 0.25]])  # 2 x 5: not square
+
+
+# -- 1. plain calls ---------------------------------------------------------------------------------
+def test_call_returns_float64_arrays_of_the_right_shape():
+    with Sandbox(SOLUTIONS) as box:
+        for fn in ("relu", "relu_prime", "sigmoid", "sigmoid_prime"):
+            got = box.call(fn, Z)
+            assert isinstance(got, np.ndarray) and got.dtype == np.float64 and got.shape == Z.shape, fn
+        np.testing.assert_array_equal(box.call("relu", Z), np.maximum(Z, 0))
+        np.testing.assert_allclose(box.call("sigmoid", Z), 1 / (1 + np.exp(-Z)), rtol=1e-12)
+        a = box.call("softmax", Z)
+        np.testing.assert_allclose(a.sum(axis=0), 1.0, rtol=1e-12)
+        y = np.eye(2)[:, [0, 1, 0, 1, 0]]
+        loss = box.call("cross_entropy", a, y)
+        assert isinstance(loss, np.ndarray) and loss.shape == () and loss.dtype == np.float64
+        dW, db = box.call("layer_gradients", np.ones((3, 4)), np.ones((2, 4)))
+        assert dW.shape == (3, 2) and db.shape == (3, 1) and dW.dtype == db.dtype == np.float64
+        # echo: the arguments as the child saw them after the call (unchanged by the reference)
+        result, after = box.call("relu", Z, echo=True)
+        np.testing.assert_array_equal(after[0], Z)
+        # map: one round trip, one result per argument tuple
+        many = box.map("relu", [[Z], [-Z], [2 * Z]])
+        assert len(many) == 3
+        np.testing.assert_array_equal(many[1], np.maximum(-Z, 0))
+
+
+def test_list_return_is_coerced_to_a_float64_array(tmp_path):
+    sub = submission(tmp_path, activations="""
+        def relu(z):
+            return [[max(0, int(v)) for v in row] for row in z.tolist()]
+    """)
+    with Sandbox(sub) as box:
+        got = box.call("relu", Z)
+    assert isinstance(got, np.ndarray) and got.dtype == np.float64 and got.shape == Z.shape
+    np.testing.assert_array_equal(got, np.maximum(Z.astype(int), 0))
+
+
+# -- 2. exceptions ------------------------------------------------------------------------------
+def test_exception_names_the_exception_and_the_students_line(tmp_path):
+    sub = submission(tmp_path, activations="""
+        def relu(z):
+            raise ValueError("negative numbers confuse me")
+    """)
+    line = (sub / "activations.py").read_text().splitlines().index('    raise ValueError("negative numbers confuse me")') + 1
+    with Sandbox(sub) as box, pytest.raises(StudentError) as info:
+        box.call("relu", Z)
+    err = info.value
+    assert err.kind == "exception"
+    assert "ValueError" in str(err) and "negative numbers confuse me" in str(err)
+    assert err.where.startswith(f"activations.py:{line} ")
+    assert "in relu" in err.where and "Traceback" not in str(err)
+
+
+def test_not_implemented_blank():
+    with Sandbox(EXERCISES) as box, pytest.raises(StudentError) as info:
+        box.call("sigmoid", Z)
+    assert info.value.kind == "not_implemented"
+    assert str(info.value) == "sigmoid is not implemented yet"
+
+
+# -- 3. exit, crash, hang: the child is replaced and the next call works --------------------------
+HOSTILE = """
+    def relu(z):
+        import sys
+        sys.exit(3)
+
+
+    def relu_prime(z):
+        import os
+        os._exit(0)
+
+
+    def sigmoid_prime(z):
+        while True:
+            pass
+"""
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    with Sandbox(submission(tmp_path, activations=HOSTILE), call_timeout=1) as box:
+        yield box
+
+
+def assert_recovers(box):
+    np.testing.assert_allclose(box.call("sigmoid", np.zeros((2, 3))), 0.5)
+
+
+def test_sys_exit_is_kind_exit(hostile):
+    with pytest.raises(StudentError) as info:
+        hostile.call("relu", Z)
+    assert info.value.kind == "exit"
+    assert "sys.exit(3)" in str(info.value)
+    assert_recovers(hostile)
+
+
+def test_os_exit_is_kind_crash_and_the_child_is_restarted(hostile):
+    hostile.call("sigmoid", Z)
+    first = hostile.proc.pid
+    with pytest.raises(StudentError) as info:
+        hostile.call("relu_prime", Z)
+    assert info.value.kind == "crash"
+    assert "exited with code 0" in str(info.value)
+    assert_recovers(hostile)
+    assert hostile.proc.pid != first
+
+
+def test_endless_loop_times_out_and_the_child_is_restarted(hostile):
+    hostile.call("sigmoid", Z)  # the child is up: time only the call
+    first = hostile.proc.pid
+    start = time.monotonic()
+    with pytest.raises(StudentError) as info:
+        hostile.call("sigmoid_prime", Z)
+    elapsed = time.monotonic() - start
+    assert info.value.kind == "timeout"
+    assert "1 s" in str(info.value)
+    assert 0.9 <= elapsed < 2.0
+    assert hostile.proc is None  # killed, not left spinning
+    with pytest.raises(ProcessLookupError):
+        os.kill(first, 0)
+    assert_recovers(hostile)
+
+
+def test_errors_in_a_row_do_not_poison_the_sandbox(hostile):
+    for fn, kind in [("relu", "exit"), ("relu_prime", "crash"), ("sigmoid_prime", "timeout"), ("relu", "exit")]:
+        with pytest.raises(StudentError) as info:
+            hostile.call(fn, Z)
+        assert info.value.kind == kind, fn
+        assert_recovers(hostile)
+
+
+# -- 4. one broken blank costs only its own checks -----------------------------------------------
+def test_os_exit_in_relu_fails_only_relus_checks(tmp_path):
+    sub = submission(tmp_path, activations="""
+        def relu(z):
+            import os
+            os._exit(0)
+    """)
+    proc, results = grade_json(sub, "--part", "activations")
+    assert proc.returncode == 1
+    tests = by_name(results)
+    for name in (RELU_VALUES, RELU_PRIME_GRADIENT, UNCHANGED):
+        assert tests[name]["status"] == "failed" and tests[name]["score"] == 0, name
+        assert "exited" in tests[name]["output"], tests[name]
+    for name in SIGMOID_CHECKS + [RELU_PRIME_VALUES]:
+        assert tests[name]["status"] == "passed" and tests[name]["score"] == tests[name]["max_score"] > 0, name
+    assert results["score"] == 10  # 15 - relu values (2) - relu_prime gradient (2) - unchanged (1)
+
+
+def test_endless_loop_in_relu_fails_only_relus_checks(tmp_path):
+    sub = submission(tmp_path, activations="""
+        def relu(z):
+            while True:
+                pass
+    """)
+    start = time.monotonic()
+    proc, results = grade_json(sub, "--part", "activations", "--course", str(tiny_timeout_course(tmp_path)),
+                               timeout=60)
+    assert time.monotonic() - start < 15
+    assert proc.returncode == 1
+    tests = by_name(results)
+    for name in (RELU_VALUES, RELU_PRIME_GRADIENT, UNCHANGED):
+        assert tests[name]["status"] == "failed" and tests[name]["score"] == 0, name
+        assert "did not finish within 1 s" in tests[name]["output"], tests[name]
+    for name in SIGMOID_CHECKS + [RELU_PRIME_VALUES]:
+        assert tests[name]["status"] == "passed" and tests[name]["score"] == tests[name]["max_score"] > 0, name
+    assert results["score"] == 10
+
+
+# -- 5. tampering with numpy and pytest in the child changes nothing in the parent ----------------
+def test_patching_numpy_and_pytest_does_not_rescue_a_wrong_relu(tmp_path):
+    sub = submission(tmp_path, activations="""
+        np.allclose = lambda *a, **k: True
+        np.isclose = lambda a, b, *r, **k: np.ones(np.broadcast(a, b).shape, bool)
+        np.testing.assert_allclose = lambda *a, **k: None
+        np.array_equal = lambda *a, **k: True
+        try:
+            import pytest
+            pytest.fail = lambda *a, **k: None
+            pytest.raises = lambda *a, **k: None
+        except Exception:
+            pass
+        import builtins
+        builtins.AssertionError = type("AssertionError", (Exception,), {})
+
+
+        def relu(z):
+            return z  # wrong: negatives pass through
+
+
+        def relu_prime(z):
+            result = (z > 0).astype(z.dtype)
+            z += 1.0  # right values, but it modifies its input
+            return result
+    """)
+    proc, results = grade_json(sub, "--part", "activations")
+    assert proc.returncode == 1
+    tests = by_name(results)
+    assert tests[RELU_VALUES]["status"] == "failed" and tests[RELU_VALUES]["score"] == 0
+    assert "relative error" in tests[RELU_VALUES]["output"]
+    assert tests[RELU_PRIME_GRADIENT]["status"] == "failed" and tests[RELU_PRIME_GRADIENT]["score"] == 0
+    assert tests[UNCHANGED]["status"] == "failed" and "relu_prime modified its input" in tests[UNCHANGED]["output"]
+    # the tampered module still grades its correct functions as correct
+    for name in SIGMOID_CHECKS + [RELU_PRIME_VALUES]:
+        assert tests[name]["status"] == "passed", name
+    assert results["score"] == 10
+
+
+# -- 6. a submission's conftest.py and tests are never loaded ------------------------------------
+CHEAT_CONFTEST = """
+import pathlib
+
+import pytest
+
+pathlib.Path(__file__).with_name("conftest-was-loaded").write_text("yes")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    report.outcome = "passed"
+    report.longrepr = None
+"""
+
+CHEAT_TEST = """
+import pathlib
+
+pathlib.Path(__file__).with_name("test_cheat-was-imported").write_text("yes")
+
+
+def test_cheat():
+    assert False, "this fails, but the conftest reports it passed"
+"""
+
+
+@pytest.fixture
+def cheating(tmp_path):
+    sub = submission(tmp_path, source=EXERCISES)
+    (sub / "conftest.py").write_text(CHEAT_CONFTEST)
+    (sub / "test_cheat.py").write_text(CHEAT_TEST)
+    return sub
+
+
+def test_the_cheating_conftest_really_works_under_plain_pytest(cheating, tmp_path):
+    """The attack is live: plain pytest on the folder loads it and reports a failing test as passed."""
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(cheating)],
+                          capture_output=True, text=True, cwd=cheating, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout
+    assert (cheating / "conftest-was-loaded").exists()
+    (cheating / "conftest-was-loaded").unlink()
+    (cheating / "test_cheat-was-imported").unlink()
+
+
+@pytest.mark.parametrize("from_inside", [False, True], ids=["cwd-kit", "cwd-submission"])
+def test_submission_conftest_and_tests_are_ignored(cheating, tmp_path, from_inside):
+    args = ["--part", "activations", "--part", "updates", "--course", str(ROOT / "course.yaml")]
+    proc, results = grade_json(cheating, *args, cwd=cheating if from_inside else ROOT)
+    assert proc.returncode == 1
+    assert results["score"] == 0
+    assert all(t["status"] == "failed" and t["score"] == 0 for t in results["tests"])
+    assert len(results["tests"]) == 13  # 8 activations + 5 updates checks, nothing else
+    assert not any("cheat" in t["name"].lower() for t in results["tests"])
+    assert "cheat" not in proc.stdout.lower()
+    assert not (cheating / "conftest-was-loaded").exists()
+    assert not (cheating / "test_cheat-was-imported").exists()
+
+
+# -- 7. student output never reaches the JSON ------------------------------------------------------
+def test_printing_from_student_code_does_not_corrupt_json(tmp_path):
+    sub = submission(tmp_path, activations="""
+        import sys as _sys
+        print("{ not json, printed at import")
+
+
+        def relu(z):
+            for i in range(10_000):
+                print(f"line {i}: {{\\"score\\": 100}}")
+            print("to stderr too", file=_sys.stderr)
+            return np.maximum(z, 0)
+    """)
+    proc, results = grade_json(sub, "--part", "activations")
+    assert proc.returncode == 0
+    assert proc.stdout.lstrip().startswith("{") and "line 9999" not in proc.stdout
+    assert "to stderr too" not in proc.stderr
+    tests = by_name(results)
+    assert tests[RELU_VALUES]["status"] == "passed" and tests[RELU_VALUES]["score"] == 2
+    assert results["score"] == 15
+
+
+# -- 8. wrong type, wrong shape --------------------------------------------------------------------
+def test_wrong_return_type_is_described(tmp_path):
+    sub = submission(tmp_path, activations="""
+        def relu(z):
+            return "hello"
+    """)
+    with Sandbox(sub) as box, pytest.raises(StudentError) as info:
+        box.call("relu", Z)
+    assert info.value.kind == "bad_return"
+    proc, results = grade_json(sub, "--part", "activations")
+    assert proc.returncode == 1
+    check = by_name(results)[RELU_VALUES]
+    assert check["status"] == "failed" and check["score"] == 0
+    assert "relu returned" in check["output"] and "str" in check["output"], check["output"]
+    assert "not an array of numbers" in check["output"]
+
+
+def test_wrong_return_shape_names_both_shapes(tmp_path):
+    sub = submission(tmp_path, activations="""
+        def relu(z):
+            return np.maximum(z, 0).T
+    """)
+    proc, results = grade_json(sub, "--part", "activations")
+    assert proc.returncode == 1
+    check = by_name(results)[RELU_VALUES]
+    assert check["status"] == "failed" and check["score"] == 0
+    assert "has shape (5, 4); expected (4, 5)" in check["output"], check["output"]  # the vectors' z is 4 x 5
+    assert "transpose" in check["output"]
+    assert by_name(results)[RELU_PRIME_VALUES]["status"] == "passed"
+
+
+# -- 9. a SyntaxError costs its own module's checks only -------------------------------------------
+def test_syntax_error_at_import(tmp_path):
+    sub = submission(tmp_path)
+    path = sub / "activations.py"
+    lines = path.read_text().splitlines()
+    bad_line = lines.index("    return np.maximum(z, 0)") + 1
+    lines[bad_line - 1] = "    return np.maximum(z, 0"  # an unclosed parenthesis
+    path.write_text("\n".join(lines) + "\n")
+    proc, results = grade_json(sub, "--part", "activations", "--part", "updates")
+    assert proc.returncode == 1
+    activations = [t for t in results["tests"] if t["extra_data"]["part"] == "activations"]
+    updates = [t for t in results["tests"] if t["extra_data"]["part"] == "updates"]
+    assert len(activations) == 8 and len(updates) == 5
+    for t in activations:
+        assert t["status"] == "failed" and t["score"] == 0, t["name"]
+        assert "SyntaxError" in t["output"] and "activations.py" in t["output"], t["output"]
+        assert f"line {bad_line}" in t["output"], t["output"]
+    assert all(t["status"] == "passed" and t["score"] == t["max_score"] for t in updates)
+    assert results["score"] == 15
+
+
+# -- regressions found in review ----------------------------------------------------------------------
+def test_child_that_closes_its_pipe_but_lives_fails_fast(tmp_path):
+    """A child that hangs up and sleeps must not stall the grader (it once waited 5 s a call)."""
+    sub = submission(tmp_path, activations="""
+        def relu(z):
+            import os, sys, time
+            os.close(int(sys.argv[2])); time.sleep(30)
+        """)
+    start = time.monotonic()
+    proc, results = grade_json(sub, "--part", "activations")
+    assert time.monotonic() - start < 15
+    tests = by_name(results)
+    assert tests[RELU_VALUES]["status"] == "failed"
+    assert "connection to the grader" in tests[RELU_VALUES]["output"]
+    for name in SIGMOID_CHECKS:
+        assert tests[name]["status"] == "passed", tests[name]
+
+
+def test_student_text_is_not_parsed_as_markup(tmp_path):
+    sub = submission(tmp_path, activations="""
+        def sigmoid(z):
+            raise ValueError("[/] closing tag z[i] [bold]x")
+        """)
+    proc = grade(sub, "--part", "activations", fmt="text")
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "[/] closing tag z[i] [bold]x" in proc.stdout
+
+
+def test_python_dash_m_runs_the_cli():
+    proc = subprocess.run([sys.executable, "-m", "grader.cli", "check", str(EXERCISES), "--format", "json",
+                           "--part", "updates"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["score"] == 0
+
+
+def test_call_timeout_does_not_count_the_childs_start_up():
+    """The worker reports ready before the clock starts: even a 0.2 s budget fits a quick call."""
+    with Sandbox(SOLUTIONS, call_timeout=0.2) as box:
+        assert box.call("relu", Z).shape == Z.shape
