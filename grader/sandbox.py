@@ -146,7 +146,12 @@ class Sandbox:
             self.stop()
             raise StudentError("timeout", f"{what} did not finish within {timeout:g} s (an endless loop?)") from None
         except (ConnectionError, BrokenPipeError, ProtocolError) as exc:
-            if self.proc.poll() is None:  # alive but talking nonsense or hanging up: end it
+            try:  # a child that exited closes the pipe a moment before it can be reaped
+                self.proc.wait(timeout=0.5)
+                alive = False
+            except subprocess.TimeoutExpired:
+                alive = True
+            if alive:  # alive but talking nonsense or hanging up: end it
                 self._kill()
                 described = "closed or garbled its connection to the grader" + (f": {exc}" if str(exc) else "")
             else:

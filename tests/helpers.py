@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
-GRADE = [sys.executable, "-c", "from grader.cli import main; main()"]
+GRADE = [str(Path(sys.executable).parent / "grade")]  # the console script, exactly as students run it
 
 
 def copy_of(source, dest):

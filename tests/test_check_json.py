@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "solutions"
-EXERCISES = ROOT / "exercises"
-GRADE = Path(sys.executable).parent / "grade"  # the console script, exactly as students run it
+from helpers import EXERCISES, ROOT, SOLUTIONS
+from helpers import GRADE as GRADE_COMMAND
+
+GRADE = GRADE_COMMAND[0]
 COURSE = yaml.safe_load((ROOT / "course.yaml").read_text())
 POINTS = {pid: spec["points"] for pid, spec in COURSE["assignment"]["parts"].items()}
 PNG = b"\x89PNG\r\n\x1a\n"

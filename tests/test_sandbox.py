@@ -18,10 +18,10 @@ import yaml
 
 from grader.sandbox import Sandbox, StudentError
 
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "solutions"
-EXERCISES = ROOT / "exercises"
-GRADE = Path(sys.executable).parent / "grade"  # the console script, exactly as students run it
+from helpers import EXERCISES, ROOT, SOLUTIONS
+from helpers import GRADE as GRADE_COMMAND
+
+GRADE = GRADE_COMMAND[0]
 
 # The activations part: check name (after "Activation functions: ") -> max score.
 RELU_VALUES = "relu matches the reference"
