@@ -73,9 +73,10 @@ def check(submission, fmt, output, parts, data_dir, report_dir, course_path):
     load = data_loader(course, data_dir, quiet=fmt == "json")
     if "mnist" in course.parts:
         try:  # find or fetch the data before grading, so a data problem is ours, not the student's
-            load = (lambda data: lambda: data)(load())
+            data = load()
         except mnist.DataError as exc:
             raise click.ClickException(str(exc)) from None
+        load = lambda: data  # noqa: E731
 
     plugin = GradePlugin(folder, course, load)
     # Only our checks and our plugin: no conftest.py (the submission's or anyone's), no ini

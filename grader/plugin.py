@@ -5,7 +5,6 @@ their points. A part's points (course.yaml) are shared among its checks in propo
 their markers. Student code is reached only through the `student` fixture (a Sandbox).
 """
 import concurrent.futures
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,7 +58,6 @@ class GradePlugin:
         self.submission, self.cfg, self.load_data = submission, course, load_data
         self.session = Session()
         self.by_id = {}
-        self.sandbox = None
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self.future = None
 
@@ -101,9 +99,8 @@ class GradePlugin:
 
     @pytest.fixture(scope="session")
     def student(self):
-        self.sandbox = Sandbox(self.submission, self.cfg.call_timeout)
-        yield self.sandbox
-        self.sandbox.stop()
+        with Sandbox(self.submission, self.cfg.call_timeout) as sandbox:
+            yield sandbox
 
     @pytest.fixture
     def note(self, request):

@@ -3,8 +3,6 @@ run with its plots, determinism, and the text table."""
 import json
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
