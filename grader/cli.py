@@ -124,13 +124,12 @@ def check(submission, fmt, output, parts, data_dir, report_dir, course_path):
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
 def train(submission, data_dir, out_dir, course_path):
     """Train on MNIST with SUBMISSION's blanks and plot the results."""
-    import numpy as np
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from grader import mnist, scoring
     from grader.plots import write_plots
-    from grader.sandbox import Sandbox, StudentError
+    from grader.sandbox import StudentError
 
     course = load_course(course_path)
     folder = submission_folder(submission)
@@ -139,26 +138,20 @@ def train(submission, data_dir, out_dir, course_path):
     except mnist.DataError as exc:
         raise click.ClickException(str(exc)) from None
     sizes = [784, *course.hidden_sizes, 10]
-    payload = {k: np.asarray(getattr(data, k)) for k in ("train_images", "train_labels", "test_images", "test_labels")}
     console = Console(stderr=True)
     console.print(f"training {'-'.join(map(str, sizes))} on {len(data.train_labels):,} images from {data.folder}")
     with Progress(TextColumn("epoch"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("train", total=course.epochs)
         try:
-            with Sandbox(folder, course.call_timeout) as trainer:
-                params, history, seconds = trainer.train(sizes, course.budget, payload, course.training_timeout,
-                                                         lambda done, total: bar.update(task, completed=done))
-            scoring.check_params(params, sizes)
+            run = scoring.train_and_score(folder, course, data, lambda done, total: bar.update(task, completed=done))
         except StudentError as exc:
             raise click.ClickException(f"training failed: {exc}") from None
-    labels = np.asarray(data.test_labels)
-    predicted = scoring.predict(params, data.test_images.T.astype(np.float64) / 255)
-    confusion = scoring.confusion_matrix(labels, predicted)
+    history = run.history
     for epoch in range(course.epochs):
         click.echo(f"epoch {epoch + 1:3d}  train loss {history['train_loss'][epoch]:.4f}  "
                    f"test loss {history['test_loss'][epoch]:.4f}  test accuracy {history['test_accuracy'][epoch]:.4f}")
-    paths = write_plots(history, confusion, out_dir, "MNIST")
-    click.echo(f"test accuracy {(predicted == labels).mean():.4f} (trained in {seconds:.1f} s)")
+    paths = write_plots(history, run.confusion, out_dir, "MNIST")
+    click.echo(f"test accuracy {run.accuracy:.4f} (trained in {run.seconds:.1f} s)")
     click.echo("wrote " + ", ".join(str(p) for p in paths))
 
 

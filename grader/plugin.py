@@ -7,7 +7,6 @@ their markers. Student code is reached only through the `student` fixture (a San
 import concurrent.futures
 from dataclasses import dataclass, field
 
-import numpy as np
 import pytest
 
 from grader import scoring, vectors as vector_file
@@ -29,18 +28,9 @@ class Result:
 
 
 @dataclass
-class MnistRun:
-    params: dict
-    history: dict
-    seconds: float
-    accuracy: float
-    confusion: np.ndarray
-
-
-@dataclass
 class Session:
     results: list = field(default_factory=list)
-    mnist: MnistRun | None = None
+    mnist: scoring.MnistRun | None = None
 
 
 def one_line(excinfo):
@@ -113,21 +103,8 @@ class GradePlugin:
         return lambda: self.future.result()
 
     def train_and_score(self):
-        data = self.load_data()
-        sizes = [784, *self.cfg.hidden_sizes, 10]
-        payload = {"train_images": np.asarray(data.train_images), "train_labels": np.asarray(data.train_labels),
-                   "test_images": np.asarray(data.test_images), "test_labels": np.asarray(data.test_labels)}
-        with Sandbox(self.submission, self.cfg.call_timeout) as trainer:
-            params, history, seconds = trainer.train(sizes, self.cfg.budget, payload,
-                                                     self.cfg.training_timeout)
-        scoring.check_params(params, sizes)
-        X_test = data.test_images.T.astype(np.float64) / 255
-        predicted = scoring.predict(params, X_test)
-        labels = np.asarray(data.test_labels)
-        run = MnistRun(params, history, seconds, float((predicted == labels).mean()),
-                       scoring.confusion_matrix(labels, predicted))
-        self.session.mnist = run
-        return run
+        self.session.mnist = scoring.train_and_score(self.submission, self.cfg, self.load_data())
+        return self.session.mnist
 
     # -- results ------------------------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)

@@ -14,8 +14,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from grader.blanks import BLANKS
 from grader.protocol import ProtocolError, read_message, write_message
 
@@ -127,9 +125,7 @@ class Sandbox:
         if self.proc is None:
             self.start()
         deadline = time.monotonic() + timeout
-
-        def wait(fd):
-            self._wait(fd, deadline)
+        wait = lambda fd: self._wait(fd, deadline)  # noqa: E731
 
         try:
             write_message(self.to_child, message)
@@ -188,12 +184,3 @@ class Sandbox:
                              "training", timeout, on_progress)
         result = reply["result"]
         return result["params"], result["history"], reply["seconds"]
-
-
-def as_float_array(value, shape, what):
-    """Validate an array that came back from the child: float64, the expected shape."""
-    if not isinstance(value, np.ndarray):
-        raise StudentError("bad_return", f"{what} is not an array")
-    if value.shape != tuple(shape):
-        raise StudentError("bad_return", f"{what} has shape {value.shape}; expected {tuple(shape)}")
-    return value.astype(np.float64, copy=False)

@@ -1,8 +1,32 @@
 """Scoring returned weights: the grader's own forward pass (affine maps, ReLU, argmax).
 Softmax is monotone, so the argmax of the logits is the prediction; no blank is needed."""
+from dataclasses import dataclass
+
 import numpy as np
 
-from grader.sandbox import StudentError
+from grader.sandbox import Sandbox, StudentError
+
+
+@dataclass
+class MnistRun:
+    params: dict
+    history: dict
+    seconds: float
+    accuracy: float
+    confusion: np.ndarray
+
+
+def train_and_score(folder, course, data, on_progress=None):
+    """Train in a fresh child with the submission's blanks and the course's budget, then
+    score the returned weights here on the test set. Raises StudentError if training fails."""
+    sizes = [784, *course.hidden_sizes, 10]
+    payload = {k: np.asarray(getattr(data, k)) for k in ("train_images", "train_labels", "test_images", "test_labels")}
+    with Sandbox(folder, course.call_timeout) as trainer:
+        params, history, seconds = trainer.train(sizes, course.budget, payload, course.training_timeout, on_progress)
+    check_params(params, sizes)
+    labels = np.asarray(data.test_labels)
+    predicted = predict(params, data.test_images.T.astype(np.float64) / 255)
+    return MnistRun(params, history, seconds, float((predicted == labels).mean()), confusion_matrix(labels, predicted))
 
 
 def check_params(params, sizes):

@@ -40,13 +40,13 @@ def small_net(rng, sizes, m):
     return params, X, y
 
 
-def affine_cache(params, X, output):
-    """The forward cache from affine maps and ReLU; output(z) gives the last layer's a."""
+def affine_cache(params, X, hidden, output):
+    """The cache forward() builds: affine maps, hidden(z) for hidden layers, output(z) on top."""
     L = len(params) // 2
     cache, a = {"a0": X}, X
     for l in range(1, L + 1):
         z = params[f"W{l}"] @ a + params[f"b{l}"]
-        a = output(z) if l == L else np.maximum(z, 0)
+        a = output(z) if l == L else hidden(z)
         cache[f"z{l}"], cache[f"a{l}"] = z, a
     return cache
 
@@ -71,7 +71,7 @@ def cases(softmax):
         "output_delta": ("output_delta", [a, y]),
         "hidden_delta": ("hidden_delta", [rng.standard_normal((3, 5)), rng.standard_normal((3, 6)),
                                           away_from_zero(rng, (5, 6))]),
-        "backward": ("backward", [params, affine_cache(params, X, softmax), y_net]),
+        "backward": ("backward", [params, affine_cache(params, X, lambda z: np.maximum(z, 0), softmax), y_net]),
         "layer_gradients": ("layer_gradients", [rng.standard_normal((5, 6)), rng.standard_normal((4, 6))]),
         "sgd_update": ("sgd_update", [small, grads, 0.1]),
     }

@@ -67,18 +67,19 @@ class Submission:
             raise LookupError(f"{blank.module}.py defines no function {name}")
         return fn
 
-    def where(self, tb):
-        """The innermost line of the traceback that is in the student's own files."""
+    def innermost(self, tb):
+        """The innermost frame of the traceback that is in the student's own files, or None."""
         for frame in reversed(traceback.extract_tb(tb)):
             if frame.filename.startswith(self.folder + os.sep):
-                return f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}: {(frame.line or '').strip()}"
+                return frame
         return None
 
     def describe(self, exc, fn):
         """An error message for an exception raised while running fn."""
-        where = self.where(exc.__traceback__)
+        frame = self.innermost(exc.__traceback__)
+        where = frame and f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}: {(frame.line or '').strip()}"
         if isinstance(exc, NotImplementedError):
-            inner = where.split(" in ")[1].split(":")[0] if where else fn
+            inner = frame.name if frame else fn
             if inner != fn:
                 return {"kind": "not_implemented", "message": f"{inner} is not implemented yet (called by {fn})"}
             return {"kind": "not_implemented", "message": f"{fn} is not implemented yet"}

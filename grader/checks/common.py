@@ -3,7 +3,7 @@ the affine maps the grader may do itself (they are provided code, not a blank)."
 import numpy as np
 
 from grader.gradcheck import CheckFailed, assert_same_structure_close
-from grader.vectors import away_from_zero, one_hot, small_net  # noqa: F401  (re-exported)
+from grader.vectors import affine_cache, away_from_zero, one_hot, small_net  # noqa: F401  (re-exported)
 
 
 def value_check(student, vectors, name, tol, m=None):
@@ -48,13 +48,7 @@ def forward_losses(student, params_list, X, y):
 
 def forward_cache(student, params, X):
     """The cache forward() would build, from affine maps and the student's relu/softmax."""
-    L = len(params) // 2
-    cache, a = {"a0": X}, X
-    for l in range(1, L + 1):
-        z = params[f"W{l}"] @ a + params[f"b{l}"]
-        a = student.call("softmax" if l == L else "relu", z)
-        cache[f"z{l}"], cache[f"a{l}"] = z, a
-    return cache
+    return affine_cache(params, X, lambda z: student.call("relu", z), lambda z: student.call("softmax", z))
 
 
 def failing(student, vectors, tol, names):
