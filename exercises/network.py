@@ -56,19 +56,18 @@ def one_hot(labels, n_classes=10, dtype=np.float32):
     return np.eye(n_classes, dtype=dtype)[:, labels]
 
 
-def train(params, X_train, labels_train, X_test, labels_test, epochs, batch_size, lr,
-          seed=0, on_epoch=None):
+def train(params, X_train, labels_train, epochs, batch_size, lr, seed=0, X_test=None, labels_test=None,
+          on_epoch=None):
     """Mini-batch SGD: shuffle, then for each batch forward, backward, update.
 
     X_* are (784, m) with pixels in [0, 1]; labels_* are integer classes (m,).
     Returns (params, history); history holds one entry per epoch of "train_loss" and
-    "train_accuracy" (averaged over that epoch's batches, as they were seen) and
-    "test_loss" and "test_accuracy" (the whole test set after the epoch).
-    on_epoch(epoch, history), if given, is called after every epoch.
+    "train_accuracy" (averaged over that epoch's batches, as they were seen) and, when a
+    test set is given, "test_loss" and "test_accuracy" (the whole test set after the epoch).
+    on_epoch(epoch, params, history), if given, is called after every epoch.
     """
     rng = np.random.default_rng(seed)
     m = X_train.shape[1]
-    Y_test = one_hot(labels_test)
     history = {"train_loss": [], "train_accuracy": [], "test_loss": [], "test_accuracy": []}
     for epoch in range(1, epochs + 1):
         order = rng.permutation(m)
@@ -81,11 +80,12 @@ def train(params, X_train, labels_train, X_test, labels_test, epochs, batch_size
             loss_sum += cross_entropy(a, Y) * len(batch)
             correct += int((a.argmax(axis=0) == labels).sum())
             params = sgd_update(params, backward(params, cache, Y), lr)
-        a_test, _ = forward(params, X_test)
         history["train_loss"].append(loss_sum / m)
         history["train_accuracy"].append(correct / m)
-        history["test_loss"].append(cross_entropy(a_test, Y_test))
-        history["test_accuracy"].append(float((a_test.argmax(axis=0) == labels_test).mean()))
+        if X_test is not None:
+            a_test, _ = forward(params, X_test)
+            history["test_loss"].append(cross_entropy(a_test, one_hot(labels_test)))
+            history["test_accuracy"].append(float((a_test.argmax(axis=0) == labels_test).mean()))
         if on_epoch is not None:
-            on_epoch(epoch, history)
+            on_epoch(epoch, params, history)
     return params, history

@@ -7,6 +7,11 @@ from pathlib import Path
 
 import click
 
+# Before numpy loads: the grader's own arithmetic is small, and its BLAS threads must not
+# spin against the children's on a two-core machine (see sandbox.ONE_THREAD).
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
 from grader import config as course_config
 
 CHECKS = Path(__file__).resolve().parent / "checks"
@@ -70,6 +75,12 @@ def check(submission, fmt, output, parts, data_dir, report_dir, course_path):
         raise click.ClickException(f"--part {unknown[0]}: no such part; the course has {', '.join(course.parts)}")
     if parts:
         course = dataclasses.replace(course, parts={k: v for k, v in course.parts.items() if k in parts})
+    if course.isolation == "required":
+        from grader import isolation
+
+        _, problem = isolation.available()
+        if problem:
+            raise click.ClickException(f"{course.path}: isolation = required, but {problem}")
     load = data_loader(course, data_dir, quiet=fmt == "json")
     if "mnist" in course.parts:
         try:  # find or fetch the data before grading, so a data problem is ours, not the student's
@@ -90,7 +101,7 @@ def check(submission, fmt, output, parts, data_dir, report_dir, course_path):
         raise click.ClickException(f"the grader's own checks could not run (pytest exit code {int(code)})")
     results = plugin.session.results
 
-    footer = []
+    footer = list(plugin.session.notes)
     run = plugin.session.mnist
     if run is not None:
         from grader.plots import write_plots
@@ -149,7 +160,8 @@ def train(submission, data_dir, out_dir, course_path):
     history = run.history
     for epoch in range(course.epochs):
         click.echo(f"epoch {epoch + 1:3d}  train loss {history['train_loss'][epoch]:.4f}  "
-                   f"test loss {history['test_loss'][epoch]:.4f}  test accuracy {history['test_accuracy'][epoch]:.4f}")
+                   f"train accuracy {history['train_accuracy'][epoch]:.4f}  "
+                   f"test accuracy {history['test_accuracy'][epoch]:.4f}")
     paths = write_plots(history, run.confusion, out_dir, "MNIST")
     click.echo(f"test accuracy {run.accuracy:.4f} (trained in {run.seconds:.1f} s)")
     click.echo("wrote " + ", ".join(str(p) for p in paths))

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import yaml
 
+from grader.limits import Limits
+
 FILENAME = "course.yaml"
 PART_IDS = ("activations", "softmax_ce", "backprop", "updates", "mnist")
 
@@ -33,8 +35,10 @@ class Course:
     batch_size: int
     learning_rate: float
     seed: int
-    call_timeout: float
-    training_timeout: float
+    mnist_weight_distance: float
+    limits: Limits
+    isolation: str  # auto | required | off
+    reference: Path | None  # the reference solution the MNIST weights are compared with
     data_dir: Path | None
 
     @property
@@ -87,6 +91,12 @@ class Reader:
         return kind(value)
 
 
+LIMIT_RANGES = {  # key -> (low, high)
+    "call_seconds": (0.1, 3600), "check_seconds": (0.1, 36000), "training_seconds": (1, 86400),
+    "cpu_seconds": (1, 86400), "memory_mb": (256, 1 << 20), "processes": (4, 1 << 16),
+    "open_files": (16, 1 << 16), "output_kb": (1, 1 << 20)}
+
+
 def load(path):
     path = Path(path).resolve()
     try:
@@ -98,7 +108,7 @@ def load(path):
     r = Reader(path)
     if not isinstance(tree, dict):
         r.fail("(top level)", tree, "must be a mapping")
-    top = ("name", "assignment", "thresholds", "training", "timeouts", "data")
+    top = ("name", "assignment", "thresholds", "training", "limits", "isolation", "data")
     for k in tree:
         if k not in top:
             r.fail(k, tree[k], f"unknown key; expected one of {', '.join(top)}")
@@ -115,9 +125,18 @@ def load(path):
         parts[pid] = Part(pid, r.get(spec, f"{key}.title", str), r.get(spec, f"{key}.points", float, 0))
     if not any(p.points for p in parts.values()):
         r.fail("assignment.parts", {k: p.points for k, p in parts.items()}, "at least one part needs points")
-    thresholds = r.section(tree, "thresholds", ("mnist_accuracy", "gradient_rel_error", "value_rel_error"))
-    training = r.section(tree, "training", ("hidden_sizes", "epochs", "batch_size", "learning_rate", "seed"))
-    timeouts = r.section(tree, "timeouts", ("call", "training"))
+    thresholds = r.section(tree, "thresholds", ("mnist_accuracy", "mnist_weight_distance", "gradient_rel_error",
+                                                "value_rel_error"))
+    training = r.section(tree, "training", ("hidden_sizes", "epochs", "batch_size", "learning_rate", "seed",
+                                            "reference"))
+    limits_tree = r.section(tree, "limits", tuple(LIMIT_RANGES))
+    given = {k: r.get(limits_tree, f"limits.{k}", Limits.__dataclass_fields__[k].type, *LIMIT_RANGES[k],
+                      optional=True) for k in LIMIT_RANGES}
+    limits = Limits(**{k: v for k, v in given.items() if v is not None})  # a missing key keeps its default
+    isolation = tree.get("isolation", "auto")
+    if isolation not in ("auto", "required", "off"):
+        r.fail("isolation", isolation, "must be auto, required or off")
+    reference = r.get(training, "training.reference", str, optional=True)
     data = r.section(tree, "data", ("dir",)) if "data" in tree else {}
     sizes = training.get("hidden_sizes")
     if not isinstance(sizes, list) or not sizes or not all(
@@ -134,8 +153,9 @@ def load(path):
         batch_size=r.get(training, "training.batch_size", int, 1, 60000),
         learning_rate=r.get(training, "training.learning_rate", float, 0, 100),
         seed=r.get(training, "training.seed", int, 0, 2**32 - 1),
-        call_timeout=r.get(timeouts, "timeouts.call", float, 0.1, 3600),
-        training_timeout=r.get(timeouts, "timeouts.training", float, 1, 86400),
+        mnist_weight_distance=r.get(thresholds, "thresholds.mnist_weight_distance", float, 0, 10),
+        limits=limits, isolation=isolation,
+        reference=(path.parent / reference).resolve() if reference else None,
         data_dir=(path.parent / data_dir).resolve() if data_dir else None,
     )
 

@@ -119,7 +119,7 @@ def atomic_write(path, text):
     os.replace(tmp, path)
 
 
-def generate(solutions, exercises, check=False, call_timeout=10.0):
+def generate(solutions, exercises, check=False):
     """Write (or with check=True, compare) exercises/, the provided copy and the vectors.
     Returns the list of paths that were (or, when checking, would be) changed. Files in
     exercises/ that solutions/ lacks are listed but never deleted: they may be someone's work."""
@@ -131,7 +131,7 @@ def generate(solutions, exercises, check=False, call_timeout=10.0):
     if not network.is_file():
         raise GenerateError(f"{network}: missing; the grader's provided network is copied from it")
     wanted[PROVIDED] = network.read_text(encoding="utf-8")
-    new_vectors = vectors_text(record(solutions, call_timeout))
+    new_vectors = vectors_text(record(solutions))
 
     changed = [p for p, text in wanted.items() if not p.is_file() or p.read_text(encoding="utf-8") != text]
     old_vectors = VECTORS.read_text(encoding="utf-8") if VECTORS.is_file() else None

@@ -5,12 +5,14 @@ their points. A part's points (course.yaml) are shared among its checks in propo
 their markers. Student code is reached only through the `student` fixture (a Sandbox).
 """
 import concurrent.futures
+import time
 from dataclasses import dataclass, field
 
 import pytest
 
 from grader import scoring, vectors as vector_file
 from grader.gradcheck import CheckFailed
+from grader.report import neutralise
 from grader.sandbox import Sandbox, StudentError
 
 
@@ -21,26 +23,33 @@ class Result:
     part: str
     weight: float
     passed: bool = False
+    error: bool = False  # the check could not finish: the process running student code died or was killed
     output: str = ""
     seconds: float = 0.0
     score: float = 0.0
     max_score: float = 0.0
+
+    @property
+    def status(self):
+        return "passed" if self.passed else "error" if self.error else "failed"
 
 
 @dataclass
 class Session:
     results: list = field(default_factory=list)
     mnist: scoring.MnistRun | None = None
+    notes: list = field(default_factory=list)  # said once in the report: isolation, limits not enforced
 
 
 def one_line(excinfo):
-    """What a student sees for a failed check: our own message, never a traceback."""
+    """What a student sees for a failed check, and whether it is an error rather than a
+    wrong answer: our own message, never a traceback."""
     exc = excinfo.value
     if isinstance(exc, StudentError):
-        return str(exc)
+        return ("ERROR: " if exc.is_error else "") + str(exc), exc.is_error
     if isinstance(exc, CheckFailed):
-        return str(exc).splitlines()[0] if str(exc) else "check failed"
-    return f"grader error (please report it): {type(exc).__name__}: {exc}"
+        return (str(exc).splitlines()[0] if str(exc) else "check failed"), False
+    return f"ERROR in the grader (please report it): {type(exc).__name__}: {exc}", True
 
 
 class GradePlugin:
@@ -89,14 +98,34 @@ class GradePlugin:
 
     @pytest.fixture(scope="session")
     def student(self):
-        with Sandbox(self.submission, self.cfg.call_timeout) as sandbox:
+        with Sandbox(self.submission, self.cfg.limits, self.cfg.isolation) as sandbox:
+            self.sandbox = sandbox
             yield sandbox
+            self.note_once(sandbox.describe())
+
+    def note_once(self, lines):
+        self.session.notes += [line for line in lines if line not in self.session.notes]
 
     @pytest.fixture
     def note(self, request):
         """note(text): add a line to the check's output (shown even when it passes)."""
-        result = self.by_id[request.node.nodeid]
-        return lambda text: setattr(result, "output", (result.output + "\n" + text).strip())
+        return lambda text: self.add_output(self.by_id[request.node.nodeid], text)
+
+    @staticmethod
+    def add_output(result, text):
+        result.output = (result.output + "\n" + neutralise(text)).strip()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        # One wall-time budget for all the calls a check makes, on top of each call's own.
+        sandbox = item.funcargs.get("student")
+        if sandbox is not None:
+            sandbox.deadline = time.monotonic() + self.cfg.limits.check_seconds
+        yield
+        if sandbox is not None:
+            sandbox.deadline = None
+            for event in sandbox.take_events():
+                self.add_output(self.by_id[item.nodeid], event)
 
     @pytest.fixture(scope="session")
     def mnist_run(self):
@@ -104,6 +133,7 @@ class GradePlugin:
 
     def train_and_score(self):
         self.session.mnist = scoring.train_and_score(self.submission, self.cfg, self.load_data())
+        self.note_once(self.session.mnist.notes)
         return self.session.mnist
 
     # -- results ------------------------------------------------------------------------------
@@ -118,8 +148,12 @@ class GradePlugin:
             result.seconds = call.duration
         if report.failed:
             result.passed = False
-            message = one_line(call.excinfo) if call.excinfo else report.longreprtext.splitlines()[-1]
-            result.output = message if not result.output else f"{result.output}\n{message}"
+            if call.excinfo:
+                message, error = one_line(call.excinfo)
+            else:
+                message, error = report.longreprtext.splitlines()[-1], True
+            result.error = result.error or error
+            self.add_output(result, message)
         elif call.when == "call" and report.passed:
             result.passed = True
 

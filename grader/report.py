@@ -1,9 +1,21 @@
 """Rendering a graded session: a terminal table, or Gradescope's results.json."""
 import json
+import re
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline: no terminal escapes
+
+
+def neutralise(text):
+    """Student-controlled text made safe to echo into a CI log: control characters shown as
+    escapes, and no line that a CI runner would take as a command (GitHub's workflow commands
+    start a line with '::' after any spaces; its older '##[' form may appear anywhere)."""
+    text = CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text).replace("##[", "# #[")
+    return "\n".join("| " + line if line.lstrip().startswith("::") else line for line in text.split("\n"))
 
 
 def fmt(points):
@@ -24,32 +36,46 @@ def text_report(results, course, seconds, console=None, footer=()):
             continue
         passed = sum(r.passed for r in mine)
         ok = passed == len(mine)
+        errors = sum(r.error for r in mine)
         table.add_row(part.title, f"{fmt(sum(r.score for r in mine))} / {fmt(sum(r.max_score for r in mine))}",
-                      f"{passed} / {len(mine)}", "[green]pass[/green]" if ok else "[red]FAIL[/red]")
+                      f"{passed} / {len(mine)}", "[green]pass[/green]" if ok else f"[red]ERROR ({errors})[/red]" if errors else "[red]FAIL[/red]")
     total, possible = sum(r.score for r in results), sum(r.max_score for r in results)
     table.add_row("[bold]total[/bold]", f"[bold]{fmt(total)} / {fmt(possible)}[/bold]", "", "")
     console.print(table)
     # Names and outputs quote student code and messages: escape them, never parse them as markup.
     for r in results:
         if not r.passed:
-            console.print(f"[red]x[/red] {escape(r.name)}\n    {escape(r.output)}", soft_wrap=True)
+            output = "\n    ".join(r.output.splitlines())
+            console.print(f"[red]{'E' if r.error else 'x'}[/red] {escape(r.name)}\n    {escape(output)}", soft_wrap=True)
     for r in results:
         if r.passed and r.output:
             console.print(f"[green]ok[/green] {escape(r.name)}: {escape(r.output)}", soft_wrap=True)
+    errors = sum(r.error for r in results)
+    if errors:
+        console.print(f"[red]{errors} check(s) ended in an ERROR[/red]: the process running your code crashed, "
+                      "exited or was stopped; those checks score 0 (see E above)", soft_wrap=True)
     for line in footer:
         console.print(escape(line), soft_wrap=True)
     console.print(f"graded in {seconds:.1f} s")
 
 
 def gradescope(results, seconds, output=""):
-    """Gradescope's results.json: top-level score, execution_time, output, tests."""
+    """Gradescope's results.json: top-level score, execution_time, output, tests. Gradescope
+    knows only passed/failed, so a check that ended in an error says so three ways: its
+    output starts with "ERROR:", extra_data.status is "error", and the top-level output
+    counts them."""
+    errors = sum(r.error for r in results)
+    if errors:
+        output = (f"{errors} check(s) ended in an ERROR (the process running the submission crashed, exited "
+                  f"or was stopped), not a wrong answer.\n{output}").strip()
     return {
         "score": round(sum(r.score for r in results), 4),
         "execution_time": round(seconds, 3),
         "output": output,
         "tests": [{"name": r.name, "number": str(i), "score": round(r.score, 4),
                    "max_score": round(r.max_score, 4), "status": "passed" if r.passed else "failed",
-                   "output": r.output, "extra_data": {"part": r.part, "seconds": round(r.seconds, 4)}}
+                   "output": r.output, "extra_data": {"part": r.part, "status": r.status,
+                                                      "seconds": round(r.seconds, 4)}}
                   for i, r in enumerate(results, start=1)],
     }
 

@@ -1,38 +1,58 @@
 """Run student code in a child process and talk to it in plain arrays.
 
 The grader never imports the submission. A child process (grader.worker) does, and the
-grader asks it to call one blank at a time, each call under a timeout. If the child
-raises, exits, crashes or hangs, the call fails with a StudentError that says so, the
-child is replaced, and the next call starts afresh.
+grader asks it to call one blank at a time. The child runs under resource limits (limits.py)
+and, where the machine allows, in its own namespaces (isolation.py). Whatever comes back is
+checked here, by trusted code: plain float64 arrays of the promised structure, finite. If
+the child raises, exits, crashes, hangs or floods its output, the call fails with a
+StudentError that says so, the whole process group is killed, and the next call starts a
+fresh child.
 """
+import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
+from grader import isolation
 from grader.blanks import BLANKS
+from grader.limits import Limits, process_limit_problem
 from grader.protocol import ProtocolError, read_message, write_message
 
 GRADER_ROOT = str(Path(__file__).resolve().parent.parent)
 # -I: ignore PYTHON* variables, the user's site-packages and the current folder, so
 # nothing in the submission folder is imported before the worker decides to.
-BOOT = "import sys; sys.path.insert(0, sys.argv[4]); from grader.worker import main; main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])"
-
-
+BOOT = ("import sys; sys.path.insert(0, sys.argv[4]); from grader.worker import main; "
+        "main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[5])")
 STARTUP_SECONDS = 60  # a cold start on a busy machine; student code has not run yet
+# The child's whole environment: no variable of the grader's (tokens, GITHUB_*, data paths)
+# reaches student code. One BLAS thread: children train side by side (the submission and
+# the reference), and two busy-waiting OpenBLAS pools on two cores ran 60 times slower
+# (126 s against 2.1 s, measured); one thread also fixes the order of float sums.
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+ERRORS = {"crash", "timeout", "exit", "memory", "cpu", "protocol"}  # the process died or was killed
 
 
 class StudentError(Exception):
-    """A call into student code failed. kind: not_implemented, exception, exit, bad_return,
-    timeout, crash or protocol; str(self) is the one line a student needs."""
+    """A call into student code failed. kind: not_implemented, exception, bad_return,
+    nonfinite (the answer was wrong or unusable) or one of ERRORS (the process running it
+    died or was killed); str(self) is the one line a student needs."""
 
     def __init__(self, kind, message, where=None):
         super().__init__(message)
         self.kind, self.where = kind, where
+
+    @property
+    def is_error(self):
+        return self.kind in ERRORS
 
     def __str__(self):
         text = self.args[0]
@@ -43,42 +63,128 @@ class Timeout(Exception):
     pass
 
 
+class OutputTap:
+    """Drains the child's stdout and stderr on a thread, so a flood never blocks it and never
+    fills a disk: keeps the first `limit` bytes and the last few hundred, counts the rest."""
+
+    def __init__(self, limit):
+        self.limit, self.head, self.tail, self.total = limit, bytearray(), b"", 0
+        self.lock = threading.Lock()
+
+    def follow(self, fd):
+        thread = threading.Thread(target=self._drain, args=(fd,), daemon=True)
+        thread.start()
+        return thread
+
+    def _drain(self, fd):
+        try:
+            while chunk := os.read(fd, 1 << 16):
+                with self.lock:
+                    self.total += len(chunk)
+                    if len(self.head) < self.limit:
+                        self.head += chunk[:self.limit - len(self.head)]
+                    self.tail = (self.tail + chunk)[-400:]
+        finally:
+            os.close(fd)
+
+    @property
+    def cut(self):
+        return self.total > self.limit
+
+    def last_line(self):
+        with self.lock:
+            lines = self.tail.decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else ""
+
+
+def describe_size(n):
+    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n / 1024:.0f} KiB" if n >= 1024 else f"{n} bytes"
+
+
+def coerce(value, returns, what):
+    """A reply value as the parent will use it: float64 ndarrays (never a subclass or an
+    object), in the structure the blank promises, all finite. Raises StudentError."""
+    def array(x, name):
+        if isinstance(x, bool) or not isinstance(x, (np.ndarray, int, float)):
+            raise StudentError("bad_return", f"{name} is a {type(x).__name__}, not an array of numbers")
+        out = np.array(x, dtype=np.float64)  # a fresh base-class ndarray
+        if not np.all(np.isfinite(out)):
+            bad = np.argwhere(~np.isfinite(out))[0] if out.ndim else ()
+            kind = "NaN" if np.isnan(out[tuple(bad)]) else "inf"
+            at = f" at {list(map(int, bad))}" if out.ndim else ""
+            raise StudentError("nonfinite", f"{name} contains {kind}{at}: every entry must be a finite number")
+        return out
+
+    if returns in ("array", "scalar"):
+        return array(value, f"{what} returned a value that")
+    if returns == "pair":
+        if not isinstance(value, list) or len(value) != 2:
+            raise StudentError("bad_return", f"{what} returned {type(value).__name__}; expected a pair (dW, db)")
+        return [array(v, f"{what}'s {k}") for k, v in zip(("dW", "db"), value)]
+    if returns == "dict":
+        if not isinstance(value, dict):
+            raise StudentError("bad_return", f"{what} returned {type(value).__name__}; expected a dict of arrays")
+        return {str(k): array(v, f"{what}'s [{k!r}]") for k, v in value.items()}
+    raise ValueError(returns)
+
+
 class Sandbox:
-    def __init__(self, folder, call_timeout=10.0):
+    def __init__(self, folder, limits=None, isolation_mode="auto"):
         self.folder = Path(folder).resolve()
-        self.call_timeout = call_timeout
+        self.limits = limits or Limits()
+        self.deadline = None  # set per check: a wall-time budget shared by all its calls
         self.proc = None
+        self.tap = OutputTap(self.limits.output_kb * 1024)
+        self.events = []  # things a check's report should say (output cut, ...), drained by the plugin
+        self.last_warnings = []
+        if isolation_mode == "off":
+            self.bwrap, self.isolation_problem = None, "turned off in course.yaml"
+        else:
+            self.bwrap, self.isolation_problem = isolation.available()
+        self.skipped_limits = {}
 
     # -- the child's life -------------------------------------------------------------
     def start(self):
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
-        self.log = tempfile.TemporaryFile()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYTEST"))}
-        env["MPLBACKEND"] = "Agg"
+        out_r, out_w = os.pipe()
+        if self.bwrap:
+            self.workdir, prefix = None, isolation.command(self.bwrap, self.folder)
+            cwd = "/"
+        else:
+            self.workdir = cwd = tempfile.mkdtemp(prefix="grade-child-")
+            prefix = []
+        env = dict(ONE_THREAD)
+        env.update(PATH="/usr/bin:/bin", LANG="C.UTF-8", MPLBACKEND="Agg",
+                   HOME=self.workdir or "/tmp", TMPDIR=self.workdir or "/tmp")
+        setup = {"limits": self.limits.to_json(), "process_problem": process_limit_problem(bool(self.bwrap))}
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", BOOT, str(req_r), str(resp_w), str(self.folder), GRADER_ROOT],
-            pass_fds=(req_r, resp_w), stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
-            cwd=self.folder, env=env, start_new_session=True)
-        os.close(req_r)
-        os.close(resp_w)
+            [*prefix, sys.executable, "-I", "-c", BOOT, str(req_r), str(resp_w), str(self.folder), GRADER_ROOT,
+             json.dumps(setup)],
+            pass_fds=(req_r, resp_w), stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
+            cwd=cwd, env=env, start_new_session=True)
+        for fd in (req_r, resp_w, out_w):
+            os.close(fd)
         self.to_child, self.from_child = req_w, resp_r
-        # Wait for the worker's "ready" (interpreter and numpy loaded) so that the first
-        # call's timeout measures the student's code, not our start-up.
+        self.drain = self.tap.follow(out_r)
+        # Wait for the worker's "ready" (interpreter and numpy loaded, limits set) so that
+        # the first call's timeout measures the student's code, not our start-up.
         deadline = time.monotonic() + STARTUP_SECONDS
         try:
             ready = read_message(self.from_child, lambda fd: self._wait(fd, deadline))
         except (Timeout, ProtocolError):
             ready = None
-        if ready != {"ready": True}:
+        if not (isinstance(ready, dict) and ready.get("ready") is True):
             self._kill()
             described = self.exit_description()
             self.stop()
             raise StudentError("crash", f"the grader's worker process did not start: it {described}")
+        skipped = ready.get("skipped", {})
+        self.skipped_limits = {str(k): str(v) for k, v in skipped.items()} if isinstance(skipped, dict) else {}
 
     def _kill(self):
         try:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # the whole group: no orphan survives
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the whole group; bwrap's PID namespace takes the rest
         except (ProcessLookupError, PermissionError):
             pass
         self.proc.wait()
@@ -98,7 +204,9 @@ class Sandbox:
             except OSError:
                 pass
         self._kill()
-        self.log.close()
+        self.drain.join(timeout=1)
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
         self.proc = None
 
     close = stop
@@ -112,35 +220,51 @@ class Sandbox:
     def exit_description(self):
         """How the child ended; call only once it has (or after _kill)."""
         code = self.proc.wait()
-        self.log.seek(0, os.SEEK_END)
-        self.log.seek(max(0, self.log.tell() - 400))
-        tail = self.log.read().decode(errors="replace").strip().splitlines()
-        last = f"; its last output: {tail[-1]!r}" if tail else ""
+        self.drain.join(timeout=1)
+        if self.bwrap and code > 128:  # bwrap reports a child killed by signal N as 128 + N
+            code = -(code - 128)
+        last = self.tap.last_line()
+        last = f"; its last output: {last[:200]!r}" if last else ""
         if code < 0:
-            return f"was killed by signal {signal.Signals(-code).name}{last}"
-        return f"exited with code {code} (os._exit or a crash?){last}"
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            if name == "SIGXCPU":
+                return f"used up its CPU time limit of {self.limits.cpu_seconds} s{last}"
+            if name == "SIGKILL":
+                return (f"was killed (SIGKILL: its CPU time limit of {self.limits.cpu_seconds} s, or the machine "
+                        f"ran out of memory){last}")
+            return f"was killed by {name}{last}"
+        return f"ended the process with exit code {code} (os._exit or a crash){last}"
 
     # -- one request ----------------------------------------------------------------------
     def request(self, message, what, timeout, on_progress=None):
         if self.proc is None:
             self.start()
+        check_budget = self.deadline is not None and self.deadline - time.monotonic() < timeout
+        if check_budget:
+            timeout = max(0.0, self.deadline - time.monotonic())
         deadline = time.monotonic() + timeout
-        wait = lambda fd: self._wait(fd, deadline)  # noqa: E731
-
+        printed = self.tap.total
         try:
             write_message(self.to_child, message)
             while True:
-                reply = read_message(self.from_child, wait)
+                reply = read_message(self.from_child, lambda fd: self._wait(fd, deadline))
                 if reply is None:
                     raise ConnectionError
                 if isinstance(reply, dict) and "progress" in reply:
                     if on_progress:
-                        on_progress(reply["progress"], reply["total"])
+                        on_progress(reply)
                     continue
                 break
         except Timeout:
             self.stop()
-            raise StudentError("timeout", f"{what} did not finish within {timeout:g} s (an endless loop?)") from None
+            if check_budget:
+                raise StudentError("timeout", f"{what} was stopped: this check's calls took more than "
+                                   f"{self.limits.check_seconds:g} s in total") from None
+            raise StudentError("timeout", f"{what} did not finish within {timeout:g} s and was killed "
+                               "(an endless loop?)") from None
         except (ConnectionError, BrokenPipeError, ProtocolError) as exc:
             try:  # a child that exited closes the pipe a moment before it can be reaped
                 self.proc.wait(timeout=0.5)
@@ -153,34 +277,103 @@ class Sandbox:
             else:
                 described = self.exit_description()
             self.stop()
-            raise StudentError("crash", f"the process running {what} {described}") from None
-        if not isinstance(reply, dict) or "ok" not in reply:
+            raise StudentError("crash", f"during {what}, your code {described}") from None
+        finally:
+            self._note_output(what, printed)
+        if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
             self.stop()
             raise StudentError("protocol", f"the process running {what} sent a malformed reply")
         if not reply["ok"]:
-            raise StudentError(reply.get("kind", "exception"), reply.get("message", "failed"), reply.get("where"))
+            kind = reply.get("kind") if reply.get("kind") in {"not_implemented", "exception", "bad_return", "exit", "memory"} else "exception"
+            return self._fail(kind, reply, what)
         return reply
+
+    def _fail(self, kind, reply, what):
+        message, where = reply.get("message"), reply.get("where")
+        message = message if isinstance(message, str) else f"{what} failed"
+        if kind == "memory":
+            message = f"memory limit of {self.limits.memory_mb} MiB exceeded in {what} ({message})"
+        raise StudentError(kind, message, where if isinstance(where, str) else None)
+
+    def _note_output(self, what, before):
+        if self.tap.cut and before <= self.tap.limit:
+            self.events.append(f"{what} printed more than the {describe_size(self.tap.limit)} of output allowed; "
+                               "the rest was discarded")
+
+    def take_events(self):
+        events, self.events = self.events, []
+        return events
 
     # -- the narrow interface ---------------------------------------------------------------
     def call(self, fn, *args, echo=False):
         """Call blank fn on plain arguments; return its result as float64 arrays.
         With echo=True return (result, arguments as the child saw them after the call)."""
         assert fn in BLANKS, fn
-        reply = self.request({"op": "call", "fn": fn, "args": list(args), "echo": echo}, fn, self.call_timeout)
-        self.last_warnings = reply["warnings"]
-        return (reply["result"], reply["args_after"]) if echo else reply["result"]
+        reply = self.request({"op": "call", "fn": fn, "args": list(args), "echo": echo}, fn,
+                             self.limits.call_seconds)
+        self._warnings(reply)
+        result = self._coerce(reply.get("result"), BLANKS[fn].returns, fn)
+        if not echo:
+            return result
+        after = reply.get("args_after")
+        if not isinstance(after, list) or len(after) != len(args):
+            raise StudentError("protocol", f"the process running {fn} sent a malformed reply")
+        return result, [coerce(a, "dict" if isinstance(a, dict) else "array", f"argument {i + 1} after {fn}")
+                        if isinstance(b, (dict, np.ndarray)) else b for i, (a, b) in enumerate(zip(after, args))]
 
     def map(self, fn, args_list):
         """Call fn once per argument tuple, in one round trip; returns the list of results."""
         reply = self.request({"op": "map", "fn": fn, "args_list": [list(a) for a in args_list]}, fn,
-                             self.call_timeout)
-        self.last_warnings = reply["warnings"]
-        return reply["result"]
+                             self.limits.call_seconds)
+        self._warnings(reply)
+        results = reply.get("result")
+        if not isinstance(results, list) or len(results) != len(args_list):
+            raise StudentError("protocol", f"the process running {fn} sent a malformed reply")
+        return [self._coerce(r, BLANKS[fn].returns, fn) for r in results]
 
-    def train(self, sizes, budget, data, timeout, on_progress=None):
+    def _coerce(self, value, returns, fn):
+        """coerce(), and a NaN or inf that numpy warned about says what numpy said."""
+        try:
+            return coerce(value, returns, fn)
+        except StudentError as exc:
+            if exc.kind == "nonfinite" and self.last_warnings:
+                raise StudentError("nonfinite", f"{exc} (numpy warned: {'; '.join(self.last_warnings)})") from None
+            raise
+
+    def _warnings(self, reply):
+        warned = reply.get("warnings", [])
+        self.last_warnings = [str(w) for w in warned][:20] if isinstance(warned, list) else []
+
+    def train(self, sizes, budget, data, on_epoch=None):
         """Train on MNIST in the child with the grader's own loop and the student's blanks.
-        Returns (params, history, seconds)."""
+        data holds train_images (m, 784) uint8 and train_labels (m,): never the test set.
+        on_epoch(epoch, params) gets each epoch's weights (checked: float64 dict, finite).
+        Returns (params, history, seconds): history's train_loss and train_accuracy are
+        what the child measured with the student's own functions, per epoch."""
+        def progress(frame):
+            if on_epoch and isinstance(frame.get("progress"), int):
+                on_epoch(frame["progress"], coerce(frame.get("params"), "dict", f"training (epoch {frame['progress']})"))
+
         reply = self.request({"op": "train", "sizes": list(sizes), "budget": budget, "data": data},
-                             "training", timeout, on_progress)
-        result = reply["result"]
-        return result["params"], result["history"], reply["seconds"]
+                             "training", self.limits.training_seconds, progress)
+        result = reply.get("result") if isinstance(reply.get("result"), dict) else {}
+        params = coerce(result.get("params"), "dict", "training")
+        history = coerce(result.get("history"), "dict", "training's history")
+        if set(history) != {"train_loss", "train_accuracy"}:
+            raise StudentError("protocol", "the process running training sent a malformed history")
+        seconds = reply.get("seconds")
+        return params, history, float(seconds) if isinstance(seconds, (int, float)) else 0.0
+
+    # -- what the report says once ------------------------------------------------------------
+    def describe(self):
+        """Lines for the report: the isolation in force and any limit that is not."""
+        lines = []
+        if self.bwrap:
+            lines.append("isolation: bubblewrap (no network, own PID namespace, private /tmp, read-only view of "
+                         "the submission and the grader's worker only)")
+        else:
+            lines.append(f"isolation: none ({self.isolation_problem}); student code ran with the grader's "
+                         "file access and network, under rlimits only")
+        for name, why in sorted(self.skipped_limits.items()):
+            lines.append(f"limit on {name}: {why}")
+        return lines

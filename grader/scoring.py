@@ -1,9 +1,21 @@
-"""Scoring returned weights: the grader's own forward pass (affine maps, ReLU, argmax).
+"""The MNIST run, scored by trusted code: the grader's own forward pass (affine maps, ReLU,
+argmax) on weights the child returns, and a check that those weights came from training.
+
+Honesty: the child gets the training set only, never the test images or labels, and sends
+its weights after every epoch. Where the course's reference solution is at hand, the grader
+trains it too, from the same He initialisation on the same batches, and requires the
+student's final weights to be close to the reference's: any correct set of blanks lands
+within a few percent (float rounding), while weights that were loaded, trained on other data
+or with another seed or order land 40% to 140% away (measured: see README).
 Softmax is monotone, so the argmax of the logits is the prediction; no blank is needed."""
+import concurrent.futures
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from grader.isolation import GRADER
 from grader.sandbox import Sandbox, StudentError
 
 
@@ -14,34 +26,88 @@ class MnistRun:
     seconds: float
     accuracy: float
     confusion: np.ndarray
+    distance: float | None = None  # relative distance from the reference's weights; None: no reference here
+    notes: tuple = ()  # the trainer's isolation and limits, for the report
+
+
+def train(folder, course, data, on_epoch=None):
+    """Train in a fresh child with folder's blanks and the course's budget.
+    Returns (params, history, seconds, notes); history's test accuracies are computed here."""
+    sizes = [784, *course.hidden_sizes, 10]
+    payload = {"train_images": np.asarray(data.train_images), "train_labels": np.asarray(data.train_labels)}
+    X_test = np.asarray(data.test_images).T.astype(np.float32) / np.float32(255)
+    labels = np.asarray(data.test_labels)
+    test_accuracy = []
+
+    def epoch_done(epoch, params):
+        check_params(params, sizes, f"after epoch {epoch}, training")
+        test_accuracy.append(float((predict(params, X_test) == labels).mean()))
+        if on_epoch:
+            on_epoch(epoch, course.epochs)
+
+    with Sandbox(folder, course.limits, course.isolation) as trainer:
+        params, history, seconds = trainer.train(sizes, course.budget, payload, epoch_done)
+        notes = tuple(trainer.describe())
+    check_params(params, sizes, "training")
+    history["test_accuracy"] = np.array(test_accuracy)
+    return params, history, seconds, notes
 
 
 def train_and_score(folder, course, data, on_progress=None):
-    """Train in a fresh child with the submission's blanks and the course's budget, then
-    score the returned weights here on the test set. Raises StudentError if training fails."""
-    sizes = [784, *course.hidden_sizes, 10]
-    payload = {k: np.asarray(getattr(data, k)) for k in ("train_images", "train_labels", "test_images", "test_labels")}
-    with Sandbox(folder, course.call_timeout) as trainer:
-        params, history, seconds = trainer.train(sizes, course.budget, payload, course.training_timeout, on_progress)
-    check_params(params, sizes)
+    """Train the submission (and, concurrently, the reference unless cached); score the
+    returned weights on the test set here. Raises StudentError if training fails."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        reference = pool.submit(reference_weights, course, data)
+        params, history, seconds, notes = train(folder, course, data, on_progress)
+        reference = reference.result()
     labels = np.asarray(data.test_labels)
-    predicted = predict(params, data.test_images.T.astype(np.float64) / 255)
-    return MnistRun(params, history, seconds, float((predicted == labels).mean()), confusion_matrix(labels, predicted))
+    predicted = predict(params, np.asarray(data.test_images).T.astype(np.float64) / 255)
+    distance = None if reference is None else relative_distance(params, reference)
+    return MnistRun(params, history, seconds, float((predicted == labels).mean()),
+                    confusion_matrix(labels, predicted), distance, notes)
 
 
-def check_params(params, sizes):
-    """Validate the weights that came back from training: keys, shapes, finiteness."""
+def relative_distance(params, reference):
+    """sqrt(sum ||P - R||^2) / sqrt(sum ||R||^2) over all weights and biases."""
+    diff = sum(float(np.sum((params[k] - reference[k]) ** 2)) for k in reference)
+    return float(np.sqrt(diff / sum(float(np.sum(reference[k] ** 2)) for k in reference)))
+
+
+def reference_weights(course, data):
+    """The reference solution's final weights for this course and data (cached), or None
+    when no reference is at hand (a student's copy of the kit)."""
+    if course.reference is None or not course.reference.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(course.reference.glob("*.py")) + [GRADER / "provided" / "network.py"]:
+        digest.update(path.name.encode() + path.read_bytes())
+    digest.update(repr((course.hidden_sizes, course.budget, np.__version__)).encode())
+    for array in (data.train_images, data.train_labels):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    cache = course.root / ".grade-cache" / f"reference-{digest.hexdigest()[:32]}.npz"
+    if cache.is_file():
+        with np.load(cache) as saved:
+            return {k: saved[k] for k in saved.files}
+    params, _, _, _ = train(course.reference, course, data)
+    cache.parent.mkdir(exist_ok=True)
+    part = cache.with_suffix(".part.npz")
+    np.savez(part, **params)
+    part.replace(cache)
+    return params
+
+
+def check_params(params, sizes, what="training"):
+    """Validate the weights that came back from training: keys and shapes (finiteness is
+    checked as they cross the boundary)."""
     expected = {}
     for l in range(1, len(sizes)):
         expected[f"W{l}"] = (sizes[l], sizes[l - 1])
         expected[f"b{l}"] = (sizes[l], 1)
     if set(params) != set(expected):
-        raise StudentError("bad_return", f"training returned parameters {sorted(params)}; expected {sorted(expected)}")
+        raise StudentError("bad_return", f"{what} returned parameters {sorted(params)}; expected {sorted(expected)}")
     for name, shape in expected.items():
         if params[name].shape != shape:
-            raise StudentError("bad_return", f"training returned {name} of shape {params[name].shape}; expected {shape}")
-        if not np.all(np.isfinite(params[name])):
-            raise StudentError("bad_return", f"training returned {name} with NaN or inf: the loss diverged")
+            raise StudentError("bad_return", f"{what} returned {name} of shape {params[name].shape}; expected {shape}")
 
 
 def predict(params, X):
@@ -49,7 +115,7 @@ def predict(params, X):
     L = len(params) // 2
     a = X
     for l in range(1, L + 1):
-        z = params[f"W{l}"] @ a + params[f"b{l}"]
+        z = params[f"W{l}"].astype(X.dtype) @ a + params[f"b{l}"].astype(X.dtype)
         a = np.maximum(z, 0) if l < L else z
     return a.argmax(axis=0)
 

@@ -6,6 +6,7 @@ plain arrays or an error description.
 """
 import importlib
 import importlib.util
+import json
 import os
 import sys
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader import limits as rlimits
 from grader.blanks import BLANKS
 from grader.protocol import read_message, write_message
 
@@ -83,6 +85,8 @@ class Submission:
             if inner != fn:
                 return {"kind": "not_implemented", "message": f"{inner} is not implemented yet (called by {fn})"}
             return {"kind": "not_implemented", "message": f"{fn} is not implemented yet"}
+        if isinstance(exc, MemoryError):
+            return {"kind": "memory", "message": f"{fn} raised MemoryError", "where": where}
         if isinstance(exc, SystemExit):
             return {"kind": "exit", "message": f"{fn} called sys.exit({exc.code!r})", "where": where}
         if isinstance(exc, SyntaxError):
@@ -116,7 +120,8 @@ def run(submission, fn, args, returns, echo):
 
 
 def train(submission, fd, request):
-    """Train with the grader's own provided loop and the student's blanks; send progress."""
+    """Train with the grader's own provided loop and the student's blanks. The test set is
+    not here: after each epoch the weights go to the parent, which scores them itself."""
     for name in ("relu", "softmax", "cross_entropy", "backward", "sgd_update"):
         try:
             submission.function(name)
@@ -125,34 +130,34 @@ def train(submission, fd, request):
     spec = importlib.util.spec_from_file_location("_grader_network", PROVIDED_NETWORK)
     net = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(net)
-    data = request["data"]
+    data, budget = request["data"], request["budget"]
     X_train = (data["train_images"].T / np.float32(255)).astype(np.float32)
-    X_test = (data["test_images"].T / np.float32(255)).astype(np.float32)
-    budget = request["budget"]
 
-    def on_epoch(epoch, history):
-        write_message(fd, {"progress": epoch, "total": budget["epochs"]})
+    def on_epoch(epoch, params, history):
+        write_message(fd, {"progress": epoch, "total": budget["epochs"], "params": plain(params, "dict", "training")})
 
     start = time.perf_counter()
     try:
         params = net.init_params(request["sizes"], budget["seed"])
         with np.errstate(all="ignore"):
-            params, history = net.train(params, X_train, data["train_labels"].astype(np.int64), X_test,
-                                        data["test_labels"].astype(np.int64), budget["epochs"],
-                                        budget["batch_size"], budget["learning_rate"], budget["seed"], on_epoch)
+            params, history = net.train(params, X_train, data["train_labels"].astype(np.int64), budget["epochs"],
+                                        budget["batch_size"], budget["learning_rate"], budget["seed"],
+                                        on_epoch=on_epoch)
         result = {"params": plain(params, "dict", "training"),
-                  "history": {k: to_array(v, "history") for k, v in history.items()}}
+                  "history": {k: to_array(history[k], "the history") for k in ("train_loss", "train_accuracy")}}
     except BadReturn as exc:
         return {"ok": False, "kind": "bad_return", "message": str(exc)}
     except BaseException as exc:
-        reply = submission.describe(exc, "training")
-        return {"ok": False, **reply}
+        return {"ok": False, **submission.describe(exc, "training")}
     return {"ok": True, "result": result, "seconds": time.perf_counter() - start}
 
 
-def main(rfd, wfd, folder):
+def main(rfd, wfd, folder, setup):
+    setup = json.loads(setup)
+    # Before any student code: limits it cannot raise (in its own user namespace).
+    skipped = rlimits.apply(rlimits.Limits(**setup["limits"]), setup["process_problem"])
     submission = Submission(folder)
-    write_message(wfd, {"ready": True})
+    write_message(wfd, {"ready": True, "skipped": skipped})
     while True:
         request = read_message(rfd)
         if request is None:

@@ -1,5 +1,5 @@
 """MNIST: train with the student's blanks for the course's budget; the grader scores the
-returned weights itself on the test set."""
+returned weights itself on the test set, and checks that they came from that training."""
 import pytest
 
 from grader.gradcheck import CheckFailed
@@ -12,6 +12,14 @@ def test_mnist_accuracy(mnist_run, course, note):
     """training with your blanks reaches the course's test accuracy"""
     run = mnist_run()
     note(f"test accuracy {run.accuracy:.4f}")
+    if run.distance is None:
+        note("the weights were not compared with the reference's (no reference solution here); "
+             "official grading does compare them")
+    elif run.distance > course.mnist_weight_distance:
+        raise CheckFailed(
+            f"the trained weights are {run.distance:.2f} (relative distance) away from the weights the course's "
+            f"training reaches from the same start on the same batches (any correct solution lands within "
+            f"{course.mnist_weight_distance:g}): they did not come from training with your blanks")
     if run.accuracy < course.mnist_accuracy:
         raise CheckFailed(f"test accuracy {run.accuracy:.4f} is below the course's threshold "
                           f"{course.mnist_accuracy:g} (trained {course.epochs} epochs, lr {course.learning_rate:g}, "

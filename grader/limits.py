@@ -1,0 +1,65 @@
+"""Resource limits on a process that runs student code, and how the child applies them.
+
+The parent passes a Limits to the child; the child calls apply() before it imports any
+student code. POSIX rlimits are per process and inherited by everything it forks; where one
+cannot be set (another OS, or no effect for this user) apply() says so instead of failing.
+"""
+import os
+from dataclasses import asdict, dataclass
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    call_seconds: float = 10       # wall time of one call of one blank
+    check_seconds: float = 60      # wall time of all the calls one check makes
+    training_seconds: float = 300  # wall time of the MNIST training run
+    cpu_seconds: int = 600         # CPU time of one child (RLIMIT_CPU): threads that spin cannot hide
+    memory_mb: int = 2048          # address space of one child (RLIMIT_AS)
+    processes: int = 64            # processes and threads (RLIMIT_NPROC)
+    open_files: int = 64           # file descriptors (RLIMIT_NOFILE)
+    output_kb: int = 256           # what student code may print; the rest is counted, not kept
+
+    def to_json(self):
+        return asdict(self)
+
+
+def process_limit_problem(isolated):
+    """Why RLIMIT_NPROC would not work for a child started by this (parent) process, or None.
+    Outside its own user namespace it counts all of the user's processes; root is exempt."""
+    if not isolated:
+        return "needs isolation (without its own user namespace RLIMIT_NPROC counts all your processes)"
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return "not enforced: the grader runs as root, which RLIMIT_NPROC exempts (run as an ordinary user)"
+    return None
+
+
+def apply(limits, process_problem=None):
+    """Set the rlimits on this process; returns {limit: why it is not enforced} for those that
+    are not. process_problem: the parent's process_limit_problem()."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return {name: "this OS has no POSIX rlimits" for name in ("cpu", "memory", "processes", "open files")}
+    skipped = {}
+    wanted = [("cpu", "RLIMIT_CPU", limits.cpu_seconds, limits.cpu_seconds + 1),  # SIGXCPU, then SIGKILL 1 s later
+              ("memory", "RLIMIT_AS", limits.memory_mb * MiB, limits.memory_mb * MiB),
+              ("open files", "RLIMIT_NOFILE", limits.open_files, limits.open_files)]
+    if process_problem:
+        skipped["processes"] = process_problem
+    else:
+        wanted.append(("processes", "RLIMIT_NPROC", limits.processes, limits.processes))
+    for name, rlimit, soft, hard in wanted:
+        which = getattr(resource, rlimit, None)
+        if which is None:
+            skipped[name] = f"this OS has no {rlimit}"
+            continue
+        try:
+            _, current_hard = resource.getrlimit(which)
+            if current_hard != resource.RLIM_INFINITY:
+                soft, hard = min(soft, current_hard), min(hard, current_hard)
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError) as exc:
+            skipped[name] = f"could not be set: {exc}"
+    return skipped
