@@ -11,7 +11,6 @@ Softmax is monotone, so the argmax of the logits is the prediction; no blank is 
 import concurrent.futures
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 

@@ -1,5 +1,7 @@
 """Shared pieces of the checks: value checks against the reference's test vectors, and
 the affine maps the grader may do itself (they are provided code, not a blank)."""
+import functools
+
 import numpy as np
 
 from grader.gradcheck import CheckFailed, assert_same_structure_close
@@ -60,6 +62,24 @@ def failing(student, vectors, tol, names):
         except Exception:
             bad.append(name)
     return bad
+
+
+def gated(*names):
+    """Property and gradient checks vouch for a blank only relative to others (f' against
+    central differences of f; purity; stability), and zeros from every blank would agree with
+    each other. So a check so marked passes only once the blanks it leans on are right; when
+    it fails on its own, its own message is the one shown."""
+    def decorate(check):
+        @functools.wraps(check)
+        def run(student, vectors, course, **fixtures):
+            check(student=student, vectors=vectors, course=course, **fixtures)
+            bad = failing(student, vectors, course.value_rel_error, names)
+            if bad:
+                raise CheckFailed(f"this check counts once {', '.join(bad)} "
+                                  f"{'matches' if len(bad) == 1 else 'match'} the reference, and "
+                                  f"{'it does' if len(bad) == 1 else 'they do'} not yet")
+        return run
+    return decorate
 
 
 def with_dependencies(exc, student, vectors, tol, fn, names):

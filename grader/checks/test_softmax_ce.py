@@ -3,7 +3,7 @@ against d(cross_entropy o softmax)/dz by central differences."""
 import numpy as np
 import pytest
 
-from grader.checks.common import one_hot, unchanged, value_check
+from grader.checks.common import gated, one_hot, unchanged, value_check
 from grader.gradcheck import CheckFailed, assert_close, assert_gradient, numeric_gradient
 
 pytestmark = pytest.mark.part("softmax_ce")
@@ -16,7 +16,8 @@ def test_softmax_values(student, vectors, course):
 
 
 @pytest.mark.points(3)
-def test_softmax_stable(student, course):
+@gated("softmax")
+def test_softmax_stable(student, vectors, course):
     """softmax is stable for logits of 1000: softmax(z + 1000) = softmax(z), finite, no warnings"""
     z = np.random.default_rng(4).standard_normal((10, 5)) * 3
     small = student.call("softmax", z)
@@ -33,6 +34,7 @@ def test_cross_entropy_values(student, vectors, course):
 
 
 @pytest.mark.points(2)
+@gated("cross_entropy")
 def test_cross_entropy_is_a_mean(student, vectors, course):
     """cross_entropy is the mean over the columns: repeating the batch leaves it unchanged"""
     (a, y), _ = vectors["cross_entropy"]
@@ -50,7 +52,8 @@ def test_output_delta_values(student, vectors, course):
 
 
 @pytest.mark.points(4)
-def test_output_delta_gradient(student, course):
+@gated("softmax", "cross_entropy")
+def test_output_delta_gradient(student, vectors, course):
     """output_delta(softmax(z), y) agrees with central differences of cross_entropy(softmax(z), y)"""
     rng = np.random.default_rng(5)
     z, y = rng.standard_normal((4, 3)), one_hot(rng.integers(0, 4, size=3), 4)
@@ -66,7 +69,8 @@ def test_output_delta_gradient(student, course):
 
 
 @pytest.mark.points(2)
-def test_softmax_ce_leave_inputs_unchanged(student, vectors):
+@gated("softmax", "cross_entropy", "output_delta")
+def test_softmax_ce_leave_inputs_unchanged(student, vectors, course):
     """softmax, cross_entropy and output_delta do not modify their inputs"""
     (a, y), _ = vectors["output_delta"]
     unchanged(student, "softmax", a * 3)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from grader.checks.common import unchanged, value_check
+from grader.checks.common import gated, unchanged, value_check
 from grader.gradcheck import CheckFailed, assert_close
 
 pytestmark = pytest.mark.part("updates")
@@ -51,7 +51,8 @@ def test_sgd_update_moves_against_gradient(student, vectors):
 
 
 @pytest.mark.points(2)
-def test_sgd_update_leaves_inputs_unchanged(student, vectors):
+@gated("sgd_update")
+def test_sgd_update_leaves_inputs_unchanged(student, vectors, course):
     """sgd_update returns new arrays and does not modify params or grads"""
     args, _ = vectors["sgd_update"]
     unchanged(student, "sgd_update", *args)

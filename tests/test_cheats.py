@@ -1,0 +1,223 @@
+"""The cheat suite: hostile submissions in tests/cheats/, each a copy of the stubs or of a
+wrong answer plus one trick. For every one: the score equals that of the same submission
+without the trick (or zero), `grade check` exits normally with a complete report that names
+what happened, two runs give identical reports, and no process of the submission survives.
+
+Each file's docstring says what it joins: `base` (stubs = exercises/; wrong = the reference
+with relu returning z; untrained = the reference with backward returning zero gradients),
+`joins` (the module its code is appended to), `parts` (graded with --part) and `expect`
+(text the report must contain).
+"""
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of
+
+from grader import isolation
+
+CHEATS = sorted((Path(__file__).parent / "cheats").glob("*.py"))
+BASES = {
+    "stubs": (EXERCISES, {}),
+    "wrong": (SOLUTIONS, {"activations": "def relu(z):\n    return z  # wrong: negatives pass through\n"}),
+    "untrained": (SOLUTIONS, {"backprop": "import numpy as np\n\n\ndef backward(params, cache, y):\n"
+                                          "    return {k: np.zeros_like(v) for k, v in params.items()}\n"}),
+}
+
+
+def header(path):
+    """The key: value lines of a cheat's docstring."""
+    doc = path.read_text().split('"""')[1]
+    fields = dict(line.split(": ", 1) for line in doc.splitlines() if ": " in line and line.split(":")[0].isalpha())
+    assert {"base", "joins", "parts", "expect"} <= set(fields), f"{path.name}: header incomplete: {fields}"
+    return fields
+
+
+def build(folder, base, joins=None, code=""):
+    source, changes = BASES[base]
+    copy_of(source, folder)
+    for module, extra in [*changes.items(), *([(joins, code)] if joins else [])]:
+        with open(folder / f"{module}.py", "a", encoding="utf-8") as f:
+            f.write("\n\n" + extra)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def course(tmp_path_factory):
+    """The kit's course with short call limits (the suite waits on each endless loop)."""
+    tree = yaml.safe_load((ROOT / "course.yaml").read_text())
+    tree["limits"].update(call_seconds=2, check_seconds=20)
+    tree["training"]["reference"] = str(SOLUTIONS)
+    path = tmp_path_factory.mktemp("course") / "course.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+def grade(sub, parts, course, output):
+    args = [*GRADE, "check", str(sub), "--format", "json", "--output", str(output), "--course", str(course),
+            "--report-dir", str(output.parent / "report")]
+    for part in parts.split(","):
+        args += ["--part", part.strip()]
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode in (0, 1), f"grade exited {proc.returncode}: {proc.stderr[-2000:]}"
+    return proc, json.loads(output.read_text())
+
+
+def without_timings(results):
+    results = json.loads(json.dumps(results))
+    results.pop("execution_time")
+    results["output"] = "\n".join(line for line in results["output"].splitlines() if "trained in" not in line)
+    for test in results["tests"]:
+        test["extra_data"].pop("seconds")
+    return results
+
+
+def survivors(sub):
+    """Processes whose command line names the submission folder (every child of ours does)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(sub).encode() in cmdline and state != "Z":
+            found.append(int(pid))
+    return found
+
+
+@pytest.fixture(scope="session")
+def base_scores(course, tmp_path_factory):
+    """Score of each base on each part set, without any trick (computed once)."""
+    cache = {}
+
+    def score(base, parts):
+        if (base, parts) not in cache:
+            folder = tmp_path_factory.mktemp(f"base-{base}")
+            sub = build(folder / "sub", base)
+            cache[base, parts] = grade(sub, parts, course, folder / "results.json")[1]["score"]
+        return cache[base, parts]
+
+    return score
+
+
+@pytest.fixture(scope="session")
+def weights_from_elsewhere(tmp_path_factory):
+    """A correct network's weights, trained with another seed: what a cheater might save."""
+    from grader import config, mnist, scoring
+
+    course = config.load(ROOT / "course.yaml")
+    other = type(course)(**{**course.__dict__, "seed": course.seed + 1})
+    params, _, _, _ = scoring.train(SOLUTIONS, other, mnist.load_mnist(os.environ[mnist.ENV_VAR]))
+    path = tmp_path_factory.mktemp("weights") / "weights.npz"
+    np.savez(path, **params)
+    return path
+
+
+@pytest.fixture
+def listener():
+    """A TCP server on 127.0.0.1 that records every connection it accepts."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    accepted, stop = [], threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            accepted.append(conn.recv(100))
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], accepted
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_the_suite_runs_isolated():
+    """In CI the cheat suite must run with bubblewrap (.ci/run installs it)."""
+    path, problem = isolation.available()
+    assert path, f"isolation unavailable: {problem}"
+
+
+def test_every_base_is_what_the_suite_says(base_scores):
+    """The bases themselves: stubs score 0, the wrong relu loses its checks but keeps the rest."""
+    assert base_scores("stubs", "activations") == 0
+    assert 0 < base_scores("wrong", "activations") < 15
+    assert base_scores("untrained", "mnist") == 0
+
+
+@pytest.mark.parametrize("path", CHEATS, ids=[p.stem for p in CHEATS])
+def test_no_trick_earns_a_point(path, course, base_scores, tmp_path, request):
+    fields = header(path)
+    code = path.read_text()
+    accepted = None
+    if "PORT" in code:
+        port, accepted = request.getfixturevalue("listener")
+        code = code.replace("PORT", str(port))
+    sub = build(tmp_path / "sub", fields["base"], fields["joins"], code)
+    if "weights.npz" in code:
+        (sub / "weights.npz").write_bytes(request.getfixturevalue("weights_from_elsewhere").read_bytes())
+    before = {p.name: p.read_bytes() for p in sub.iterdir()}
+
+    reports = []
+    for run in range(2):
+        output = tmp_path / f"run{run}" / "results.json"
+        output.parent.mkdir()
+        proc, results = grade(sub, fields["parts"], course, output)
+        assert proc.returncode == 1, "a hostile submission must not pass"
+        reports.append(results)
+        deadline = time.monotonic() + 5
+        while survivors(sub) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not survivors(sub), f"processes of the submission outlived grade check: {survivors(sub)}"
+
+    first, second = reports
+    # The score: never above the same submission without the trick.
+    base = base_scores(fields["base"], fields["parts"])
+    assert first["score"] <= base, f"scored {first['score']}; without the trick {base}"
+    # A complete report, written by the grader (not the fake one the submission tried to plant).
+    expected_checks = {"activations": 8, "softmax_ce": 7, "backprop": 5, "updates": 5, "mnist": 1}
+    assert len(first["tests"]) == sum(expected_checks[p.strip()] for p in fields["parts"].split(","))
+    assert all(t["score"] <= t["max_score"] for t in first["tests"])
+    # It names what happened.
+    everything = first["output"] + "\n" + "\n".join(t["output"] for t in first["tests"])
+    assert fields["expect"] in everything, everything
+    # Nothing the submission printed or raised can pose as a CI command or a terminal escape.
+    for line in everything.splitlines():
+        assert not line.lstrip().startswith("::") and "##[" not in line and "\x1b" not in line, line
+    # Identical twice, timings aside.
+    assert without_timings(first) == without_timings(second)
+    # The submission folder is as it was (the child sees it read-only), with no planted results.
+    assert {p.name: p.read_bytes() for p in sub.iterdir() if p.name != "__pycache__"} == \
+        {k: v for k, v in before.items() if k != "__pycache__"}
+    if accepted is not None:
+        assert accepted == [], f"the submission reached 127.0.0.1: {accepted}"
+
+
+def test_text_report_echoes_no_workflow_command(course, tmp_path):
+    """What a CI log shows (the text report on stdout and stderr): no line a runner would obey."""
+    cheat = CHEATS[[p.stem for p in CHEATS].index("fake_scores_and_workflow_commands")]
+    fields = header(cheat)
+    sub = build(tmp_path / "sub", fields["base"], fields["joins"], cheat.read_text())
+    proc = subprocess.run([*GRADE, "check", str(sub), "--part", "activations", "--course", str(course),
+                           "--report-dir", str(tmp_path / "report")], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+    assert proc.returncode == 1
+    assert "relu raised ValueError: all good" in proc.stdout  # the message is shown ...
+    assert "::notice title=grade::100/100" in proc.stdout      # ... with its text intact ...
+    for line in (proc.stdout + proc.stderr).splitlines():      # ... but never as a command
+        assert not line.lstrip().startswith("::") and "##[" not in line and "\x1b[2J" not in line, line
+    assert "Score: 100/100" not in proc.stdout + proc.stderr
