@@ -8,13 +8,17 @@ It runs `grade check solutions --format json --output <tmp>` --runs times (plots
 to a temporary folder, not grade-report/), times each whole command, and reads the
 per-check seconds from results.json. GRADE_DATA_DIR defaults to ../shared/datasets/mnist
 beside the repo. It also measures this machine's float32 matmul rate with NumPy and
-reports the MNIST training's achieved GFLOP/s as a fraction of it. This is a
+reports the MNIST training's achieved GFLOP/s as a fraction of it. Then the cost of the
+process boundary and its limits: a child's start and one call's round trip, with
+bubblewrap isolation and without, and the whole command with `isolation: off`. The first
+run starts with the reference's cached MNIST weights removed (the cold case). This is a
 benchmark, not a test: it prints medians (min-max) and ratios, never pass/fail.
 """
 import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,12 +39,13 @@ def timed(cmd, env):
     return time.perf_counter() - start, proc
 
 
-def grade_run(env):
+def grade_run(env, course=None):
     """One `grade check solutions` run: (wall seconds, results.json as a dict)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "results.json"
+        extra = ["--course", str(course)] if course else []
         wall, proc = timed([GRADE, "check", "solutions", "--format", "json", "--output", str(out),
-                            "--report-dir", str(Path(tmp) / "report")], env)
+                            "--report-dir", str(Path(tmp) / "report"), *extra], env)
         if not out.exists():
             sys.exit(f"grade check produced no results.json (exit {proc.returncode}):\n{proc.stderr}")
         return wall, json.loads(out.read_text())
@@ -62,6 +67,30 @@ def phases(wall, results):
         "grader execution_time": results["execution_time"],
         "total (command wall)": wall,
     }
+
+
+def boundary(runs, calls=300):
+    """Seconds to start a child (until it is ready) and for one call's round trip, with the
+    isolation this machine allows and with none: {mode: (starts, per-call times)}."""
+    from grader.sandbox import Sandbox
+
+    z = np.random.default_rng(0).standard_normal((128, 32))
+    out = {}
+    for mode in ("auto", "off"):
+        starts, per_call = [], []
+        for _ in range(runs):
+            with Sandbox(ROOT / "solutions", isolation_mode=mode) as box:
+                start = time.perf_counter()
+                box.start()
+                starts.append(time.perf_counter() - start)
+                box.call("relu", z)
+                start = time.perf_counter()
+                for _ in range(calls):
+                    box.call("relu", z)
+                per_call.append((time.perf_counter() - start) / calls)
+            label = box.describe()[0].split(" (")[0].removeprefix("isolation: ")
+        out[label] = (starts, per_call)
+    return out
 
 
 def matmul_gflops(n=1024, repeats=10):
@@ -101,11 +130,21 @@ def main():
     env.setdefault("GRADE_DATA_DIR", str(ROOT.parent / "shared" / "datasets" / "mnist"))
 
     help_walls = [timed([GRADE, "--help"], env)[0] for _ in range(args.runs)]
+    shutil.rmtree(ROOT / ".grade-cache", ignore_errors=True)  # the first run trains the reference too
     runs = []
     for i in range(args.runs):
         wall, results = grade_run(env)
         runs.append((phases(wall, results), results["score"]))
         print(f"run {i + 1}/{args.runs}: {wall:.2f} s, score {results['score']:g}", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp:  # the same course with isolation off
+        tree = yaml.safe_load((ROOT / "course.yaml").read_text())
+        tree["isolation"] = "off"
+        tree["training"]["reference"] = str(ROOT / "solutions")
+        plain_course = Path(tmp) / "course.yaml"
+        plain_course.write_text(yaml.safe_dump(tree))
+        shutil.copytree(ROOT / ".grade-cache", Path(tmp) / ".grade-cache")  # warm, like the runs it is compared with
+        plain_walls = [grade_run(env, plain_course)[0] for _ in range(args.runs)]
+    crossing = boundary(args.runs)
     peak, typical = matmul_gflops()
 
     def row(name, values):
@@ -120,6 +159,21 @@ def main():
           f"(scores {', '.join(f'{s:g}' for s in scores)})")
     print("  note: training runs in a background child process concurrently with the other checks;")
     print("        'trained in' is rounded to 0.1 s in the grader's output")
+    cold, warm = runs[0][0]["total (command wall)"], [p["total (command wall)"] for p, _ in runs[1:]]
+    if warm:
+        print(f"  cold run (reference trained too)     {cold:7.3f}  vs warm median {statistics.median(warm):.3f}")
+
+    print(f"\nThe process boundary and its limits ({args.runs} children each; per call: median of "
+          "300-call means, relu on 128x32)")
+    for mode, (starts, per_call) in crossing.items():
+        row(f"child start, isolation {mode}", starts)
+        print(f"  {'one call, isolation ' + mode:<36} {statistics.median(per_call) * 1e6:7.1f} us")
+    (auto_starts, auto_calls), (off_starts, off_calls) = crossing.values()
+    print(f"  isolation's extra start-up              {statistics.median(auto_starts) - statistics.median(off_starts):+.3f} s "
+          f"per child; per call x{statistics.median(auto_calls) / statistics.median(off_calls):.2f}")
+    total_auto = statistics.median(p["total (command wall)"] for p, _ in runs)
+    row("total, isolation off", plain_walls)
+    print(f"  total with isolation / without           x{total_auto / statistics.median(plain_walls):.2f}")
 
     flops, sizes, training, n_train, n_test = training_flops(env["GRADE_DATA_DIR"])
     train_s = statistics.median(p["MNIST training (trained in)"] for p, _ in runs)

@@ -459,3 +459,79 @@ def test_call_timeout_does_not_count_the_childs_start_up():
     """The worker reports ready before the clock starts: even a 0.2 s budget fits a quick call."""
     with Sandbox(SOLUTIONS, Limits(call_seconds=0.2)) as box:
         assert box.call("relu", Z).shape == Z.shape
+
+
+# -- limits and isolation modes ------------------------------------------------------------------------
+def test_without_isolation_the_limits_still_hold_and_the_report_says_so(tmp_path):
+    sub = submission(tmp_path, activations="""
+        def relu(z):
+            return np.ones((40_000, 40_000))  # 12.8 GB
+    """)
+    with Sandbox(sub, Limits(memory_mb=1024), isolation_mode="off") as box:
+        np.testing.assert_array_equal(box.call("sigmoid", np.zeros((1, 2))), 0.5)
+        with pytest.raises(StudentError) as info:
+            box.call("relu", Z)
+        assert info.value.kind == "memory" and info.value.is_error
+        assert "memory limit of 1024 MiB exceeded in relu" in str(info.value)
+        assert box.describe()[0].startswith("isolation: none (turned off in course.yaml)")
+
+
+def test_isolation_required_refuses_to_grade_without_bubblewrap(tmp_path):
+    tree = yaml.safe_load((ROOT / "course.yaml").read_text())
+    tree["isolation"] = "required"
+    course = tmp_path / "course.yaml"
+    course.write_text(yaml.safe_dump(tree))
+    env = {**os.environ, "PATH": str(tmp_path)}  # no bwrap on this PATH
+    proc = subprocess.run([GRADE, "check", str(SOLUTIONS), "--course", str(course), "--part", "updates"],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert proc.returncode == 1
+    assert "isolation = required, but bubblewrap is not installed" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_the_child_sees_no_grader_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret")
+    monkeypatch.setenv("GRADE_DATA_DIR", "/somewhere/secret")
+    sub = submission(tmp_path, activations="""
+        def relu(z):
+            import os
+            leaked = [k for k in os.environ if "TOKEN" in k or k.startswith(("GITHUB", "GRADE"))]
+            if leaked:
+                raise RuntimeError(f"leaked {leaked}")
+            return np.maximum(z, 0)
+    """)
+    for mode in ("auto", "off"):
+        with Sandbox(sub, isolation_mode=mode) as box:
+            np.testing.assert_array_equal(box.call("relu", Z), np.maximum(Z, 0))
+
+
+def test_cpu_limit_kills_a_spinning_child_and_says_so(tmp_path):
+    sub = submission(tmp_path, activations="""
+        def relu(z):
+            while True:
+                pass
+    """)
+    with Sandbox(sub, Limits(call_seconds=20, cpu_seconds=1)) as box:
+        start = time.monotonic()
+        with pytest.raises(StudentError) as info:
+            box.call("relu", Z)
+        assert time.monotonic() - start < 5  # the CPU limit, not the 20 s wall limit
+        assert info.value.is_error and "CPU time limit of 1 s" in str(info.value), str(info.value)
+
+
+def test_check_budget_spans_all_of_a_checks_calls(tmp_path):
+    sub = submission(tmp_path, activations="""
+        def relu(z):
+            import time
+            time.sleep(0.4)
+            return np.maximum(z, 0)
+    """)
+    with Sandbox(sub, Limits(call_seconds=5, check_seconds=1)) as box:
+        box.call("sigmoid", Z)  # started
+        box.deadline = time.monotonic() + box.limits.check_seconds
+        box.call("relu", Z)
+        box.call("relu", Z)  # 0.8 s so far: each call is well within its own 5 s
+        with pytest.raises(StudentError) as info:
+            box.call("relu", Z)
+        assert info.value.kind == "timeout"
+        assert "this check's calls took more than 1 s in total" in str(info.value)
