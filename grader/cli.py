@@ -102,6 +102,12 @@ def check(submission, fmt, output, parts, data_dir, report_dir, course_path):
     results = plugin.session.results
 
     footer = list(plugin.session.notes)
+    if plugin.session.printed_total:  # print() is how students debug: keep it, but out of the report
+        path = Path(report_dir) / "output.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cut = plugin.session.printed_total - len(plugin.session.printed)
+        path.write_bytes(plugin.session.printed + (f"\n[... {cut} more bytes not kept]\n".encode() if cut else b""))
+        footer.append(f"your code printed {plugin.session.printed_total} bytes during the checks: see {path}")
     run = plugin.session.mnist
     if run is not None:
         from grader.plots import write_plots
@@ -164,6 +170,9 @@ def train(submission, data_dir, out_dir, course_path):
                    f"test accuracy {history['test_accuracy'][epoch]:.4f}")
     paths = write_plots(history, run.confusion, out_dir, "MNIST")
     click.echo(f"test accuracy {run.accuracy:.4f} (trained in {run.seconds:.1f} s)")
+    if run.distance is not None:
+        click.echo(f"relative distance from the reference's weights {run.distance:.3f} "
+                   f"(at most {course.mnist_weight_distance:g} passes)")
     click.echo("wrote " + ", ".join(str(p) for p in paths))
 
 

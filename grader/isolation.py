@@ -50,10 +50,17 @@ def python_paths():
     return sorted(paths)
 
 
-def command(bwrap, submission):
+@functools.cache
+def sizes_tmpfs(bwrap):
+    """bwrap 0.8 and later can cap a tmpfs (memory-backed: unbounded, it is a memory bomb)."""
+    return "--size" in subprocess.run([bwrap, "--help"], capture_output=True, text=True).stdout
+
+
+def command(bwrap, submission, tmp_bytes):
     """The bwrap arguments that run a command in the child's view of the world."""
     # The tmpfs first: the submission may live under /tmp, and a later mount hides an earlier one.
-    args = [bwrap, *NAMESPACES, "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    size = ["--size", str(tmp_bytes)] if sizes_tmpfs(bwrap) else []
+    args = [bwrap, *NAMESPACES, "--dev", "/dev", "--proc", "/proc", *size, "--tmpfs", "/tmp"]
     for path in (*SYSTEM, *python_paths()):
         args += ["--ro-bind-try", path, path]
     for name in CHILD_FILES:

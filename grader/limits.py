@@ -19,6 +19,7 @@ class Limits:
     memory_mb: int = 2048          # address space of one child (RLIMIT_AS)
     processes: int = 64            # processes and threads (RLIMIT_NPROC)
     open_files: int = 64           # file descriptors (RLIMIT_NOFILE)
+    disk_mb: int = 64              # largest file it may write (RLIMIT_FSIZE), and its private /tmp's size
     output_kb: int = 256           # what student code may print; the rest is counted, not kept
 
     def to_json(self):
@@ -45,7 +46,8 @@ def apply(limits, process_problem=None):
     skipped = {}
     wanted = [("cpu", "RLIMIT_CPU", limits.cpu_seconds, limits.cpu_seconds + 1),  # SIGXCPU, then SIGKILL 1 s later
               ("memory", "RLIMIT_AS", limits.memory_mb * MiB, limits.memory_mb * MiB),
-              ("open files", "RLIMIT_NOFILE", limits.open_files, limits.open_files)]
+              ("open files", "RLIMIT_NOFILE", limits.open_files, limits.open_files),
+              ("file size", "RLIMIT_FSIZE", limits.disk_mb * MiB, limits.disk_mb * MiB)]
     if process_problem:
         skipped["processes"] = process_problem
     else:

@@ -39,6 +39,8 @@ class Session:
     results: list = field(default_factory=list)
     mnist: scoring.MnistRun | None = None
     notes: list = field(default_factory=list)  # said once in the report: isolation, limits not enforced
+    printed: bytes = b""  # what student code printed during the checks (the first limits.output_kb)
+    printed_total: int = 0
 
 
 def one_line(excinfo):
@@ -99,9 +101,9 @@ class GradePlugin:
     @pytest.fixture(scope="session")
     def student(self):
         with Sandbox(self.submission, self.cfg.limits, self.cfg.isolation) as sandbox:
-            self.sandbox = sandbox
             yield sandbox
-            self.note_once(sandbox.describe())
+        self.note_once(sandbox.describe())
+        self.session.printed, self.session.printed_total = bytes(sandbox.tap.head), sandbox.tap.total
 
     def note_once(self, lines):
         self.session.notes += [line for line in lines if line not in self.session.notes]

@@ -29,7 +29,8 @@ from grader.protocol import ProtocolError, read_message, write_message
 
 GRADER_ROOT = str(Path(__file__).resolve().parent.parent)
 # -I: ignore PYTHON* variables, the user's site-packages and the current folder, so
-# nothing in the submission folder is imported before the worker decides to.
+# nothing in the submission folder is imported before the worker decides to. -u: what the
+# student prints reaches the grader even if the child is then killed.
 BOOT = ("import sys; sys.path.insert(0, sys.argv[4]); from grader.worker import main; "
         "main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[5])")
 STARTUP_SECONDS = 60  # a cold start on a busy machine; student code has not run yet
@@ -149,7 +150,7 @@ class Sandbox:
         resp_r, resp_w = os.pipe()
         out_r, out_w = os.pipe()
         if self.bwrap:
-            self.workdir, prefix = None, isolation.command(self.bwrap, self.folder)
+            self.workdir, prefix = None, isolation.command(self.bwrap, self.folder, self.limits.disk_mb << 20)
             cwd = "/"
         else:
             self.workdir = cwd = tempfile.mkdtemp(prefix="grade-child-")
@@ -159,7 +160,7 @@ class Sandbox:
                    HOME=self.workdir or "/tmp", TMPDIR=self.workdir or "/tmp")
         setup = {"limits": self.limits.to_json(), "process_problem": process_limit_problem(bool(self.bwrap))}
         self.proc = subprocess.Popen(
-            [*prefix, sys.executable, "-I", "-c", BOOT, str(req_r), str(resp_w), str(self.folder), GRADER_ROOT,
+            [*prefix, sys.executable, "-I", "-u", "-c", BOOT, str(req_r), str(resp_w), str(self.folder), GRADER_ROOT,
              json.dumps(setup)],
             pass_fds=(req_r, resp_w), stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
             cwd=cwd, env=env, start_new_session=True)
@@ -374,6 +375,8 @@ class Sandbox:
         else:
             lines.append(f"isolation: none ({self.isolation_problem}); student code ran with the grader's "
                          "file access and network, under rlimits only")
+        if self.bwrap and not isolation.sizes_tmpfs(self.bwrap):
+            lines.append("limit on /tmp's size: not enforced (bubblewrap older than 0.8); only each file's size is")
         for name, why in sorted(self.skipped_limits.items()):
             lines.append(f"limit on {name}: {why}")
         return lines

@@ -366,6 +366,13 @@ def test_printing_from_student_code_does_not_corrupt_json(tmp_path):
     tests = by_name(results)
     assert tests[RELU_VALUES]["status"] == "passed" and tests[RELU_VALUES]["score"] == 2
     assert results["score"] == 15
+    # ... but it is kept for the student, in the report folder, in order, stdout and stderr together
+    printed = (sub.parent / "report" / "output.txt").read_text()
+    assert printed.startswith("{ not json, printed at import\n") and "line 9999" in printed
+    assert "to stderr too" in printed  # relu runs ~10 times, 220 KB each: the limit of 256 KiB cuts the rest
+    assert len(printed.encode()) < 256 * 1024 + 100 and "more bytes not kept]" in printed
+    assert any("relu printed more than the 256 KiB of output allowed" in t["output"] for t in results["tests"])
+    assert "output.txt" in results["output"]
 
 
 # -- 8. wrong type, wrong shape --------------------------------------------------------------------
@@ -466,14 +473,22 @@ def test_without_isolation_the_limits_still_hold_and_the_report_says_so(tmp_path
     sub = submission(tmp_path, activations="""
         def relu(z):
             return np.ones((40_000, 40_000))  # 12.8 GB
+
+
+        def relu_prime(z):
+            with open("big", "wb") as f:  # in the child's private working folder
+                f.write(b"x" * (2 << 20))
     """)
-    with Sandbox(sub, Limits(memory_mb=1024), isolation_mode="off") as box:
+    with Sandbox(sub, Limits(memory_mb=1024, disk_mb=1), isolation_mode="off") as box:
         np.testing.assert_array_equal(box.call("sigmoid", np.zeros((1, 2))), 0.5)
         with pytest.raises(StudentError) as info:
             box.call("relu", Z)
         assert info.value.kind == "memory" and info.value.is_error
         assert "memory limit of 1024 MiB exceeded in relu" in str(info.value)
         assert box.describe()[0].startswith("isolation: none (turned off in course.yaml)")
+        with pytest.raises(StudentError) as info:
+            box.call("relu_prime", Z)
+        assert "File too large" in str(info.value)
 
 
 def test_isolation_required_refuses_to_grade_without_bubblewrap(tmp_path):
