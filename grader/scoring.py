@@ -10,6 +10,8 @@ or with another seed or order land 40% to 140% away (measured: see README).
 Softmax is monotone, so the argmax of the logits is the prediction; no blank is needed."""
 import concurrent.futures
 import hashlib
+import os
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,9 +91,10 @@ def reference_weights(course, data):
             return {k: saved[k] for k in saved.files}
     params, _, _, _ = train(course.reference, course, data)
     cache.parent.mkdir(exist_ok=True)
-    part = cache.with_suffix(".part.npz")
-    np.savez(part, **params)
-    part.replace(cache)
+    fd, part = tempfile.mkstemp(dir=cache.parent, suffix=".npz")  # two graders at once must not share it
+    with os.fdopen(fd, "wb") as f:
+        np.savez(f, **params)
+    os.replace(part, cache)
     return params
 
 

@@ -10,6 +10,7 @@ with relu returning z; untrained = the reference with backward returning zero gr
 """
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -221,3 +222,26 @@ def test_text_report_echoes_no_workflow_command(course, tmp_path):
     for line in (proc.stdout + proc.stderr).splitlines():      # ... but never as a command
         assert not line.lstrip().startswith("::") and "##[" not in line and "\x1b[2J" not in line, line
     assert "Score: 100/100" not in proc.stdout + proc.stderr
+
+
+def test_a_correct_solution_written_differently_passes_the_weight_check(course, tmp_path):
+    """The control for saved_weights: other correct formulas (float64 softmax, a/m - y/m,
+    einsum) drift from the reference by float rounding only, and keep the MNIST points."""
+    sub = copy_of(SOLUTIONS, tmp_path / "sub")
+    extra = {
+        "softmax_ce": "def softmax(z):\n    z64 = np.asarray(z, dtype=np.float64)\n    e = np.exp(z64 - z64.max(axis=0))\n"
+                      "    return (e / e.sum(axis=0)).astype(np.asarray(z).dtype)\n\n\n"
+                      "def output_delta(a, y):\n    m = a.shape[1]\n    return a / m - y / m\n",
+        "updates": "import numpy as np\n\n\ndef layer_gradients(delta, a_prev):\n"
+                   "    return np.einsum('im,jm->ij', delta, a_prev), np.einsum('im->i', delta)[:, None]\n",
+    }
+    for module, code in extra.items():
+        with open(sub / f"{module}.py", "a", encoding="utf-8") as f:
+            f.write("\n\n" + code)
+    (tmp_path / "out").mkdir()
+    _, results = grade(sub, "mnist", course, tmp_path / "out" / "results.json")
+    output = results["tests"][0]["output"]
+    assert results["score"] == 25, output
+    assert "test accuracy 0.97" in output
+    distance = float(re.search(r"weights are ([\d.]+) from the reference's", output).group(1))
+    assert 0 < distance < 0.25, output
