@@ -41,6 +41,9 @@ def train(folder, course, data, on_epoch=None):
     test_accuracy = []
 
     def epoch_done(epoch, params):
+        if epoch != len(test_accuracy) + 1 or epoch > course.epochs:  # frames come from untrusted code
+            raise StudentError("protocol", f"training reported epoch {epoch} after {len(test_accuracy)} of "
+                                           f"{course.epochs}: the grader's loop was tampered with")
         check_params(params, sizes, f"after epoch {epoch}, training")
         test_accuracy.append(float((predict(params, X_test) == labels).mean()))
         if on_epoch:
@@ -50,6 +53,10 @@ def train(folder, course, data, on_epoch=None):
         params, history, seconds = trainer.train(sizes, course.budget, payload, epoch_done)
         notes = tuple(trainer.describe())
     check_params(params, sizes, "training")
+    lengths = {k: len(v) for k, v in history.items()} | {"epochs reported": len(test_accuracy)}
+    if set(lengths.values()) != {course.epochs} or any(np.ndim(v) != 1 for v in history.values()):
+        raise StudentError("protocol", f"training reported {lengths} for {course.epochs} epochs: "
+                                       "the grader's loop was tampered with")
     history["test_accuracy"] = np.array(test_accuracy)
     return params, history, seconds, notes
 
