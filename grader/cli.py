@@ -146,6 +146,7 @@ def train(submission, data_dir, out_dir, course_path):
 
     from grader import mnist, scoring
     from grader.plots import write_plots
+    from grader.report import neutralise
     from grader.sandbox import StudentError
 
     course = load_course(course_path)
@@ -162,7 +163,7 @@ def train(submission, data_dir, out_dir, course_path):
         try:
             run = scoring.train_and_score(folder, course, data, lambda done, total: bar.update(task, completed=done))
         except StudentError as exc:
-            raise click.ClickException(f"training failed: {exc}") from None
+            raise click.ClickException(neutralise(f"training failed: {exc}")) from None
     history = run.history
     for epoch in range(course.epochs):
         click.echo(f"epoch {epoch + 1:3d}  train loss {history['train_loss'][epoch]:.4f}  "

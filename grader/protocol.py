@@ -101,14 +101,15 @@ def read_exactly(fd, n, wait=None):
     return buf
 
 
-def read_message(fd, wait=None):
-    """Read one message; None on a clean end of file."""
+def read_message(fd, wait=None, max_size=MAX_MESSAGE):
+    """Read one message; None on a clean end of file. The buffer is allocated up front, so
+    the side reading untrusted messages passes a max_size it can afford."""
     head = read_exactly(fd, 8, wait)
     if head is None:
         return None
     (size,) = struct.unpack("<Q", head)
-    if size > MAX_MESSAGE:
-        raise ProtocolError(f"message of {size} bytes is larger than the {MAX_MESSAGE} allowed")
+    if size > max_size:
+        raise ProtocolError(f"message of {size} bytes is larger than the {max_size} allowed")
     payload = read_exactly(fd, size, wait)
     if payload is None:
         raise ProtocolError("connection closed inside a message")

@@ -40,6 +40,7 @@ STARTUP_SECONDS = 60  # a cold start on a busy machine; student code has not run
 # (126 s against 2.1 s, measured); one thread also fixes the order of float sums.
 ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 ERRORS = {"crash", "timeout", "exit", "memory", "cpu", "protocol"}  # the process died or was killed
+MAX_REPLY = 64 << 20  # a call's honest reply is small; a forged size must not cost the grader a GiB
 
 
 class StudentError(Exception):
@@ -172,7 +173,7 @@ class Sandbox:
         # the first call's timeout measures the student's code, not our start-up.
         deadline = time.monotonic() + STARTUP_SECONDS
         try:
-            ready = read_message(self.from_child, lambda fd: self._wait(fd, deadline))
+            ready = read_message(self.from_child, lambda fd: self._wait(fd, deadline), MAX_REPLY)
         except (Timeout, ProtocolError):
             ready = None
         if not (isinstance(ready, dict) and ready.get("ready") is True):
@@ -240,7 +241,7 @@ class Sandbox:
         return f"ended the process with exit code {code} (os._exit or a crash){last}"
 
     # -- one request ----------------------------------------------------------------------
-    def request(self, message, what, timeout, on_progress=None):
+    def request(self, message, what, timeout, on_progress=None, max_reply=MAX_REPLY):
         if self.proc is None:
             self.start()
         check_budget = self.deadline is not None and self.deadline - time.monotonic() < timeout
@@ -251,7 +252,7 @@ class Sandbox:
         try:
             write_message(self.to_child, message)
             while True:
-                reply = read_message(self.from_child, lambda fd: self._wait(fd, deadline))
+                reply = read_message(self.from_child, lambda fd: self._wait(fd, deadline), max_reply)
                 if reply is None:
                     raise ConnectionError
                 if isinstance(reply, dict) and "progress" in reply:
@@ -355,8 +356,9 @@ class Sandbox:
             if on_epoch and isinstance(frame.get("progress"), int):
                 on_epoch(frame["progress"], coerce(frame.get("params"), "dict", f"training (epoch {frame['progress']})"))
 
+        weights = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes, sizes[1:]))
         reply = self.request({"op": "train", "sizes": list(sizes), "budget": budget, "data": data},
-                             "training", self.limits.training_seconds, progress)
+                             "training", self.limits.training_seconds, progress, MAX_REPLY + 8 * weights)
         result = reply.get("result") if isinstance(reply.get("result"), dict) else {}
         params = coerce(result.get("params"), "dict", "training")
         history = coerce(result.get("history"), "dict", "training's history")
