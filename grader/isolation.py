@@ -65,5 +65,8 @@ def command(bwrap, submission, tmp_bytes):
         args += ["--ro-bind-try", path, path]
     for name in CHILD_FILES:
         args += ["--ro-bind-try", str(GRADER / name), str(GRADER / name)]  # provided/ may not be generated yet
-    args += ["--ro-bind", str(submission), str(submission), "--chdir", "/tmp", "--"]
+    # bwrap's own root and /dev are writable tmpfs mounts, unsized: a memory bomb outside
+    # RLIMIT_AS. Read-only after setup; only the sized /tmp stays writable.
+    args += ["--ro-bind", str(submission), str(submission), "--remount-ro", "/dev", "--remount-ro", "/",
+             "--chdir", "/tmp", "--"]
     return args

@@ -7,7 +7,9 @@ from rich.markup import escape
 from rich.table import Table
 
 
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline: no terminal escapes
+# All control characters but tab and newline (no terminal escapes), and the Unicode line and
+# paragraph separators, which a terminal renderer turns into line breaks.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def neutralise(text):

@@ -10,6 +10,7 @@ fresh child.
 """
 import json
 import os
+import secrets
 import select
 import shutil
 import signal
@@ -109,7 +110,10 @@ def coerce(value, returns, what):
     def array(x, name):
         if isinstance(x, bool) or not isinstance(x, (np.ndarray, int, float)):
             raise StudentError("bad_return", f"{name} is a {type(x).__name__}, not an array of numbers")
-        out = np.array(x, dtype=np.float64)  # a fresh base-class ndarray
+        try:
+            out = np.array(x, dtype=np.float64)  # a fresh base-class ndarray
+        except (OverflowError, ValueError):  # an integer of 400 digits, say
+            raise StudentError("bad_return", f"{name} is not a float64 number") from None
         if not np.all(np.isfinite(out)):
             bad = np.argwhere(~np.isfinite(out))[0] if out.ndim else ()
             kind = "NaN" if np.isnan(out[tuple(bad)]) else "inf"
@@ -167,6 +171,7 @@ class Sandbox:
             cwd=cwd, env=env, start_new_session=True)
         for fd in (req_r, resp_w, out_w):
             os.close(fd)
+        os.set_blocking(req_w, False)  # so that a child that stops reading cannot block our writes
         self.to_child, self.from_child = req_w, resp_r
         self.drain = self.tap.follow(out_r)
         # Wait for the worker's "ready" (interpreter and numpy loaded, limits set) so that
@@ -192,9 +197,10 @@ class Sandbox:
         self.proc.wait()
 
     @staticmethod
-    def _wait(fd, deadline):
+    def _wait(fd, deadline, writing=False):
         left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
+        ready = select.select([], [fd], [], max(left, 0))[1] if writing else select.select([fd], [], [], max(left, 0))[0]
+        if left <= 0 or not ready:
             raise Timeout
 
     def stop(self):
@@ -242,20 +248,28 @@ class Sandbox:
 
     # -- one request ----------------------------------------------------------------------
     def request(self, message, what, timeout, on_progress=None, max_reply=MAX_REPLY):
+        if self.proc is not None and select.select([self.from_child], [], [], 0)[0]:
+            # Data nobody asked for: the last call's code wrote into our pipe. A fresh child,
+            # so that this call is not answered (or blamed) by what the last one left behind.
+            self.events.append("the process running student code sent replies nobody asked for; it was replaced")
+            self.stop()
         if self.proc is None:
             self.start()
+        message = {**message, "id": secrets.token_hex(8)}  # a reply must name the request it answers
         check_budget = self.deadline is not None and self.deadline - time.monotonic() < timeout
         if check_budget:
             timeout = max(0.0, self.deadline - time.monotonic())
         deadline = time.monotonic() + timeout
         printed = self.tap.total
         try:
-            write_message(self.to_child, message)
+            write_message(self.to_child, message, lambda fd: self._wait(fd, deadline, writing=True))
             while True:
                 reply = read_message(self.from_child, lambda fd: self._wait(fd, deadline), max_reply)
                 if reply is None:
                     raise ConnectionError
-                if isinstance(reply, dict) and "progress" in reply:
+                if not isinstance(reply, dict) or reply.get("id") != message["id"]:
+                    raise ProtocolError("a reply to a request it was not sent")
+                if "progress" in reply:
                     if on_progress:
                         on_progress(reply)
                     continue
@@ -286,8 +300,9 @@ class Sandbox:
             self.stop()
             raise StudentError("protocol", f"the process running {what} sent a malformed reply")
         if not reply["ok"]:
-            kind = reply.get("kind") if reply.get("kind") in {"not_implemented", "exception", "bad_return", "exit", "memory"} else "exception"
-            return self._fail(kind, reply, what)
+            kind = reply.get("kind")
+            known = isinstance(kind, str) and kind in {"not_implemented", "exception", "bad_return", "exit", "memory"}
+            return self._fail(kind if known else "exception", reply, what)
         return reply
 
     def _fail(self, kind, reply, what):

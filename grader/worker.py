@@ -134,7 +134,8 @@ def train(submission, fd, request):
     X_train = (data["train_images"].T / np.float32(255)).astype(np.float32)
 
     def on_epoch(epoch, params, history):
-        write_message(fd, {"progress": epoch, "total": budget["epochs"], "params": plain(params, "dict", "training")})
+        write_message(fd, {"id": request["id"], "progress": epoch, "total": budget["epochs"],
+                           "params": plain(params, "dict", "training")})
 
     start = time.perf_counter()
     try:
@@ -179,4 +180,4 @@ def main(rfd, wfd, folder, setup):
             reply = train(submission, wfd, request)
         else:
             reply = {"ok": False, "kind": "protocol", "message": f"unknown op {request['op']!r}"}
-        write_message(wfd, reply)
+        write_message(wfd, {**reply, "id": request["id"]})

@@ -14,4 +14,5 @@ for stream in (sys.stdout, sys.stderr):
 
 def relu(z):
     print("::error file=activations.py::100 points", flush=True)
-    raise ValueError("all good\n::notice title=grade::100/100\n  ::set-output name=score::100\n##[warning]x \x1b[2J")
+    raise ValueError("all good\n::notice title=grade::100/100\n  ::set-output name=score::100\n##[warning]x \x1b[2J"
+                     "\u2028::error::after a line separator\u2029::warning::after a paragraph separator")

@@ -3,7 +3,7 @@ pipe, and claim a longer history than the course's epochs.
 base: untrained
 joins: updates
 parts: mnist
-expect: the grader's loop was tampered with
+expect: a reply to a request it was not sent
 """
 import sys
 
