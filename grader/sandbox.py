@@ -121,8 +121,13 @@ def coerce(value, returns, what):
             raise StudentError("nonfinite", f"{name} contains {kind}{at}: every entry must be a finite number")
         return out
 
-    if returns in ("array", "scalar"):
+    if returns == "array":
         return array(value, f"{what} returned a value that")
+    if returns == "scalar":
+        out = array(value, f"{what} returned a value that")
+        if out.size != 1:
+            raise StudentError("bad_return", f"{what} returned an array of shape {out.shape}; expected a single number")
+        return out.reshape(())
     if returns == "pair":
         if not isinstance(value, list) or len(value) != 2:
             raise StudentError("bad_return", f"{what} returned {type(value).__name__}; expected a pair (dW, db)")

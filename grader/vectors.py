@@ -2,6 +2,11 @@
 
 `grade generate` runs solutions/ on these inputs (through the sandbox, like any
 submission) and stores both in grader/vectors.json, so value checks need no solutions/.
+Gradient cases ("<blank>/central") store, instead of the reference's output, the central
+differences of the reference's forward functions: the student's derivative blank is held
+against them. Taking the differences of the student's own forward functions instead let
+blanks that answered value checks correctly and the perturbed points with constants (the
+grader cannot tell them apart) pass every gradient check with all-zero derivatives.
 """
 import json
 from pathlib import Path
@@ -9,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.blanks import BLANKS
+from grader.gradcheck import H, numeric_gradient
 from grader.sandbox import Sandbox
 
 SEED = 20261124
@@ -77,6 +83,63 @@ def cases(softmax):
     }
 
 
+def kink_free_net(rng, sizes, m, margin=1e-3):
+    """A small net whose hidden z stay at least `margin` from 0, so that perturbing any
+    weight by h cannot cross ReLU's kink; deterministic because rng is seeded."""
+    while True:
+        params, X, y = small_net(rng, sizes, m)
+        a, ok = X, True
+        for l in range(1, len(sizes) - 1):
+            z = params[f"W{l}"] @ a + params[f"b{l}"]
+            ok &= bool(np.abs(z).min() > margin)
+            a = np.maximum(z, 0)
+        if ok:
+            return params, X, y
+
+
+def gradient_cases(reference):
+    """name -> (blank, args, central differences of the reference's forward functions with
+    respect to what the blank differentiates). reference: a Sandbox on solutions/."""
+    def elementwise(fn, z):
+        plus, minus = reference.map(fn, [[z + H], [z - H]])
+        return (plus - minus) / (2 * H)
+
+    def losses(params_list, X, y):  # mean cross-entropy of a ReLU/softmax net, per params
+        activations = [X] * len(params_list)
+        L = len(params_list[0]) // 2
+        for l in range(1, L + 1):
+            zs = [p[f"W{l}"] @ a + p[f"b{l}"] for p, a in zip(params_list, activations)]
+            activations = reference.map("softmax" if l == L else "relu", [[z] for z in zs])
+        return [float(v) for v in reference.map("cross_entropy", [[a, y] for a in activations])]
+
+    out = {}
+    z = away_from_zero(np.random.default_rng(1), (5, 7), 0.01, 3.0)
+    out["relu_prime/central"] = ("relu_prime", [z], elementwise("relu", z))
+    z = np.random.default_rng(2).uniform(-5, 5, size=(5, 7))
+    out["sigmoid_prime/central"] = ("sigmoid_prime", [z], elementwise("sigmoid", z))
+
+    rng = np.random.default_rng(5)
+    z, y = rng.standard_normal((4, 3)), one_hot(rng.integers(0, 4, size=3), 4)
+    numeric = numeric_gradient(lambda points: [float(v) for v in reference.map(
+        "cross_entropy", [[a, y] for a in reference.map("softmax", [[p["z"]] for p in points])])], {"z": z})["z"]
+    out["output_delta/central"] = ("output_delta", [reference.call("softmax", z), y], numeric)
+
+    # dL/dz(l+1) of L = sum(delta_next * (W_next relu(z))) is exactly delta_next, so dL/dz(l)
+    # is what hidden_delta computes.
+    rng = np.random.default_rng(6)
+    W_next, delta_next = rng.standard_normal((3, 5)), rng.standard_normal((3, 4))
+    z = away_from_zero(rng, (5, 4), 0.01, 2.0)
+    numeric = numeric_gradient(lambda points: [float(np.sum(delta_next * (W_next @ a))) for a in reference.map(
+        "relu", [[p["z"]] for p in points])], {"z": z})["z"]
+    out["hidden_delta/central"] = ("hidden_delta", [W_next, delta_next, z], numeric)
+
+    params, X, y = kink_free_net(np.random.default_rng(7), [5, 4, 4, 3], 3)
+    numeric = numeric_gradient(lambda points: losses(points, X, y), params)
+    cache = affine_cache(params, X, lambda z: reference.call("relu", z), lambda z: reference.call("softmax", z))
+    out["backward/central"] = ("backward", [params, cache, y], numeric)
+    return out
+
+
 def to_json(x):
     if isinstance(x, np.ndarray):
         return x.tolist()
@@ -99,11 +162,10 @@ def record(solutions):
     """Run the reference on every case: name -> {"fn", "args", "expected"} (JSON-ready)."""
     with Sandbox(solutions) as reference:
         table = cases(lambda z: reference.call("softmax", z))
-        out = {}
-        for name, (fn, args) in table.items():
-            expected = reference.call(fn, *args)
-            out[name] = {"fn": fn, "args": [to_json(a) for a in args], "expected": to_json(expected)}
-    return out
+        table = {name: (fn, args, reference.call(fn, *args)) for name, (fn, args) in table.items()}
+        table.update(gradient_cases(reference))
+    return {name: {"fn": fn, "args": [to_json(a) for a in args], "expected": to_json(expected)}
+            for name, (fn, args, expected) in table.items()}
 
 
 def load(path=VECTORS):

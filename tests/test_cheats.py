@@ -4,7 +4,8 @@ without the trick (or zero), `grade check` exits normally with a complete report
 what happened, two runs give identical reports, and no process of the submission survives.
 
 Each file's docstring says what it joins: `base` (stubs = exercises/; wrong = the reference
-with relu returning z; untrained = the reference with backward returning zero gradients),
+with relu returning z; untrained = the reference with backward returning zero gradients;
+zero_derivatives = the reference with every derivative blank returning zeros),
 `joins` (the module its code is appended to), `parts` (graded with --part) and `expect`
 (text the report must contain).
 """
@@ -30,6 +31,11 @@ BASES = {
     "wrong": (SOLUTIONS, {"activations": "def relu(z):\n    return z  # wrong: negatives pass through\n"}),
     "untrained": (SOLUTIONS, {"backprop": "import numpy as np\n\n\ndef backward(params, cache, y):\n"
                                           "    return {k: np.zeros_like(v) for k, v in params.items()}\n"}),
+    "zero_derivatives": (SOLUTIONS, {
+        "activations": "def relu_prime(z):\n    return np.zeros(np.shape(z))\n\n\nsigmoid_prime = relu_prime\n",
+        "softmax_ce": "def output_delta(a, y):\n    return np.zeros(np.shape(a))\n",
+        "backprop": "import numpy as np\n\n\ndef hidden_delta(W_next, delta_next, z):\n    return np.zeros(np.shape(z))\n"
+                    "\n\ndef backward(params, cache, y):\n    return {k: np.zeros(np.shape(v)) for k, v in params.items()}\n"}),
 }
 
 

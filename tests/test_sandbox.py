@@ -218,12 +218,12 @@ def test_os_exit_in_relu_fails_only_relus_checks(tmp_path):
     proc, results = grade_json(sub, "--part", "activations")
     assert proc.returncode == 1
     tests = by_name(results)
-    for name in (RELU_VALUES, RELU_PRIME_GRADIENT, UNCHANGED):
+    for name in (RELU_VALUES, UNCHANGED):
         assert tests[name]["status"] == "failed" and tests[name]["score"] == 0, name
         assert "exit code 0" in tests[name]["output"] and tests[name]["output"].startswith("ERROR"), tests[name]
-    for name in SIGMOID_CHECKS + [RELU_PRIME_VALUES]:
+    for name in SIGMOID_CHECKS + [RELU_PRIME_VALUES, RELU_PRIME_GRADIENT]:
         assert tests[name]["status"] == "passed" and tests[name]["score"] == tests[name]["max_score"] > 0, name
-    assert results["score"] == 10  # 15 - relu values (2) - relu_prime gradient (2) - unchanged (1)
+    assert results["score"] == 12  # 15 - relu values (2) - unchanged (1); relu_prime is held against the reference
 
 
 def test_endless_loop_in_relu_fails_only_relus_checks(tmp_path):
@@ -238,12 +238,12 @@ def test_endless_loop_in_relu_fails_only_relus_checks(tmp_path):
     assert time.monotonic() - start < 15
     assert proc.returncode == 1
     tests = by_name(results)
-    for name in (RELU_VALUES, RELU_PRIME_GRADIENT, UNCHANGED):
+    for name in (RELU_VALUES, UNCHANGED):
         assert tests[name]["status"] == "failed" and tests[name]["score"] == 0, name
         assert "did not finish within 1 s" in tests[name]["output"], tests[name]
-    for name in SIGMOID_CHECKS + [RELU_PRIME_VALUES]:
+    for name in SIGMOID_CHECKS + [RELU_PRIME_VALUES, RELU_PRIME_GRADIENT]:
         assert tests[name]["status"] == "passed" and tests[name]["score"] == tests[name]["max_score"] > 0, name
-    assert results["score"] == 10
+    assert results["score"] == 12
 
 
 # -- 5. tampering with numpy and pytest in the child changes nothing in the parent ----------------
@@ -277,12 +277,12 @@ def test_patching_numpy_and_pytest_does_not_rescue_a_wrong_relu(tmp_path):
     tests = by_name(results)
     assert tests[RELU_VALUES]["status"] == "failed" and tests[RELU_VALUES]["score"] == 0
     assert "relative error" in tests[RELU_VALUES]["output"]
-    assert tests[RELU_PRIME_GRADIENT]["status"] == "failed" and tests[RELU_PRIME_GRADIENT]["score"] == 0
+    assert tests[RELU_PRIME_GRADIENT]["status"] == "passed"  # relu_prime is right; it no longer leans on relu
     assert tests[UNCHANGED]["status"] == "failed" and "relu_prime modified its input" in tests[UNCHANGED]["output"]
     # the tampered module still grades its correct functions as correct
-    for name in SIGMOID_CHECKS + [RELU_PRIME_VALUES]:
+    for name in SIGMOID_CHECKS + [RELU_PRIME_VALUES, RELU_PRIME_GRADIENT]:
         assert tests[name]["status"] == "passed", name
-    assert results["score"] == 10
+    assert results["score"] == 12
 
 
 # -- 6. a submission's conftest.py and tests are never loaded ------------------------------------

@@ -4,8 +4,8 @@ import functools
 
 import numpy as np
 
-from grader.gradcheck import CheckFailed, assert_same_structure_close
-from grader.vectors import affine_cache, away_from_zero, one_hot, small_net  # noqa: F401  (re-exported)
+from grader.gradcheck import CheckFailed, assert_gradient, assert_same_structure_close
+from grader.vectors import away_from_zero  # noqa: F401  (re-exported)
 
 
 def value_check(student, vectors, name, tol, m=None):
@@ -36,21 +36,19 @@ def unchanged(student, fn, *args):
                 raise CheckFailed(f"{fn} modified its input ({name}); compute a new array instead")
 
 
-def forward_losses(student, params_list, X, y):
-    """The mean cross-entropy of a ReLU/softmax net for each params in params_list, built
-    from affine maps and the student's relu, softmax and cross_entropy (one round trip per
-    layer)."""
-    L = len(params_list[0]) // 2
-    activations = [X] * len(params_list)
-    for l in range(1, L + 1):
-        zs = [p[f"W{l}"] @ a + p[f"b{l}"] for p, a in zip(params_list, activations)]
-        activations = student.map("softmax" if l == L else "relu", [[z] for z in zs])
-    return [float(v) for v in student.map("cross_entropy", [[a, y] for a in activations])]
-
-
-def forward_cache(student, params, X):
-    """The cache forward() would build, from affine maps and the student's relu/softmax."""
-    return affine_cache(params, X, lambda z: student.call("relu", z), lambda z: student.call("softmax", z))
+def central_check(student, vectors, course, fn, what, source):
+    """Call the derivative blank fn on the recorded inputs of its gradient case and hold it
+    against the reference's central differences (see vectors.gradient_cases). what may hold
+    {} for a key when fn returns a dict of gradients."""
+    args, numeric = vectors[f"{fn}/central"]
+    analytic = student.call(fn, *args)
+    if not isinstance(numeric, dict):
+        assert_gradient(what, numeric, analytic, course.gradient_rel_error, source)
+        return
+    if set(analytic) != set(numeric):
+        raise CheckFailed(f"{fn} returned keys {sorted(analytic)}; expected {sorted(numeric)}")
+    for name in sorted(numeric, key=lambda k: (k[1:], k[0] == "b")):
+        assert_gradient(what.format(name), numeric[name], analytic[name], course.gradient_rel_error, source)
 
 
 def failing(student, vectors, tol, names):

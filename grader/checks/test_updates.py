@@ -43,8 +43,10 @@ def test_sgd_update_moves_against_gradient(student, vectors):
     for name in params:
         if name not in new:
             raise CheckFailed(f"sgd_update's result has no {name!r}")
+        if new[name].shape != params[name].shape:
+            raise CheckFailed(f"sgd_update's {name} has shape {new[name].shape}; expected {params[name].shape}")
         step = new[name] - params[name]
-        if step.shape != grads[name].shape or np.sum(step * grads[name]) >= 0:
+        if np.sum(step * grads[name]) >= 0:
             raise CheckFailed(f"sgd_update moved {name} along its gradient, not against it: use W - lr * dW")
         if not np.allclose(step, -lr * grads[name], rtol=1e-9, atol=1e-12):
             raise CheckFailed(f"sgd_update moved {name} by something other than -lr * grad (lr = {lr})")
