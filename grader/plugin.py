@@ -114,7 +114,11 @@ class GradePlugin:
         return lambda text: self.add_output(self.by_id[request.node.nodeid], text)
 
     @staticmethod
-    def add_output(result, text):
+    def add_output(result, text, limit=2000):
+        """Append a line to a check's output: neutralised, and at most `limit` characters of
+        it (messages quote student code, whose exceptions can be any size)."""
+        if len(text) > limit:
+            text = f"{text[:limit]}... ({len(text) - limit} more characters)"
         result.output = (result.output + "\n" + neutralise(text)).strip()
 
     @pytest.hookimpl(hookwrapper=True)

@@ -3,8 +3,8 @@ import json
 import re
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 
 # All control characters but tab and newline (no terminal escapes), and the Unicode line and
@@ -44,20 +44,22 @@ def text_report(results, course, seconds, console=None, footer=()):
     total, possible = sum(r.score for r in results), sum(r.max_score for r in results)
     table.add_row("[bold]total[/bold]", f"[bold]{fmt(total)} / {fmt(possible)}[/bold]", "", "")
     console.print(table)
-    # Names and outputs quote student code and messages: escape them, never parse them as markup.
+    # Names and outputs quote student code and messages: they go in as plain Text, never
+    # through rich's markup parser (which turns "\\[" into "[", and backtracks for minutes
+    # on long runs of backslashes: both found by red-teaming).
     for r in results:
         if not r.passed:
             output = "\n    ".join(r.output.splitlines())
-            console.print(f"[red]{'E' if r.error else 'x'}[/red] {escape(r.name)}\n    {escape(output)}", soft_wrap=True)
+            console.print(Text.assemble(("E" if r.error else "x", "red"), f" {r.name}\n    {output}"), soft_wrap=True)
     for r in results:
         if r.passed and r.output:
-            console.print(f"[green]ok[/green] {escape(r.name)}: {escape(r.output)}", soft_wrap=True)
+            console.print(Text.assemble(("ok", "green"), f" {r.name}: {r.output}"), soft_wrap=True)
     errors = sum(r.error for r in results)
     if errors:
         console.print(f"[red]{errors} check(s) ended in an ERROR[/red]: the process running your code crashed, "
                       "exited or was stopped; those checks score 0 (see E above)", soft_wrap=True)
     for line in footer:
-        console.print(escape(line), soft_wrap=True)
+        console.print(Text(line), soft_wrap=True)
     console.print(f"graded in {seconds:.1f} s")
 
 

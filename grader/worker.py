@@ -108,14 +108,17 @@ def run(submission, fn, args, returns, echo):
             warnings.simplefilter("always")
             value = func(*args)
         result = plain(value, returns, fn)
+        # The arguments as the call left them (the parent checks they are unchanged).
+        after = [to_array(a, f"{fn}'s argument {i + 1} after the call") if isinstance(a, np.ndarray) else
+                 {k: to_array(v, f"{fn}'s argument {i + 1} [{k!r}] after the call") for k, v in a.items()}
+                 if isinstance(a, dict) else a for i, a in enumerate(args)] if echo else None
     except BadReturn as exc:
         return {"ok": False, "kind": "bad_return", "message": str(exc)}
     except BaseException as exc:
         return {"ok": False, **submission.describe(exc, fn)}
     reply = {"ok": True, "result": result, "warnings": sorted({f"{w.category.__name__}: {w.message}" for w in caught})}
     if echo:
-        reply["args_after"] = [to_array(a, "argument") if isinstance(a, np.ndarray) else
-                               {k: np.array(v) for k, v in a.items()} if isinstance(a, dict) else a for a in args]
+        reply["args_after"] = after
     return reply
 
 

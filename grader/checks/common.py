@@ -30,9 +30,11 @@ def unchanged(student, fn, *args):
     for position, (before, now) in enumerate(zip(args, after)):
         pairs = before.items() if isinstance(before, dict) else [(None, before)]
         for key, array in pairs:
+            name = f"argument {position + 1}" + (f" [{key!r}]" if key else "")
+            if key is not None and key not in now:
+                raise CheckFailed(f"{fn} modified its input ({name} was removed); leave its inputs as they are")
             seen = now[key] if key is not None else now
             if isinstance(array, np.ndarray) and not np.array_equal(array, seen):
-                name = f"argument {position + 1}" + (f" [{key!r}]" if key else "")
                 raise CheckFailed(f"{fn} modified its input ({name}); compute a new array instead")
 
 
