@@ -1,6 +1,8 @@
-"""Rendering a graded session: a terminal table, or Gradescope's results.json."""
+"""Rendering a graded session, all from the same results: a terminal table, Gradescope's
+results.json, JUnit XML and Markdown."""
 import json
 import re
+import xml.etree.ElementTree as ET
 
 from rich.console import Console
 from rich.table import Table
@@ -78,10 +80,73 @@ def gradescope(results, seconds, output=""):
         "output": output,
         "tests": [{"name": r.name, "number": str(i), "score": round(r.score, 4),
                    "max_score": round(r.max_score, 4), "status": "passed" if r.passed else "failed",
-                   "output": r.output, "extra_data": {"part": r.part, "status": r.status,
+                   "output": r.output, "visibility": "visible", "extra_data": {"part": r.part, "status": r.status,
                                                       "seconds": round(r.seconds, 4)}}
                   for i, r in enumerate(results, start=1)],
     }
+
+
+NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")  # what XML 1.0 forbids beyond CONTROL
+
+
+def junit(results, course, seconds):
+    """JUnit XML: a testsuite per part, a testcase per check (classname = the part's id),
+    <failure> for a wrong answer and <error> for a check that ended in an ERROR; each
+    testcase carries its score and max_score as properties."""
+    def clean(text):
+        return NOT_XML.sub("?", neutralise(text))
+
+    def counts(rs):
+        return {"tests": str(len(rs)), "failures": str(sum(not r.passed and not r.error for r in rs)),
+                "errors": str(sum(r.error for r in rs)), "skipped": "0"}
+
+    root = ET.Element("testsuites", name=course.assignment, time=f"{seconds:.3f}", **counts(results))
+    for part in course.parts.values():
+        mine = [r for r in results if r.part == part.id]
+        if not mine:
+            continue
+        suite = ET.SubElement(root, "testsuite", name=part.title, time=f"{sum(r.seconds for r in mine):.3f}",
+                              **counts(mine))
+        for r in mine:
+            case = ET.SubElement(suite, "testcase", classname=part.id, name=r.name.removeprefix(f"{part.title}: "),
+                                 time=f"{r.seconds:.4f}")
+            props = ET.SubElement(case, "properties")
+            ET.SubElement(props, "property", name="score", value=f"{r.score:.4f}")
+            ET.SubElement(props, "property", name="max_score", value=f"{r.max_score:.4f}")
+            if not r.passed:
+                outcome = ET.SubElement(case, "error" if r.error else "failure",
+                                        message=clean((r.output or "failed").splitlines()[0]))
+                outcome.text = clean(r.output)
+            elif r.output:
+                ET.SubElement(case, "system-out").text = clean(r.output)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def markdown(results, course, seconds, footer=()):
+    """A Markdown summary (for $GITHUB_STEP_SUMMARY, a pull request comment, a README): the
+    per-part table, then each failed check with its message as an indented code block, which
+    no text inside can break out of."""
+    def cell(text):
+        return text.replace("|", "\\|")
+
+    lines = [f"## {cell(course.assignment)}", "", "| part | points | checks | result |", "| --- | ---: | ---: | --- |"]
+    for part in course.parts.values():
+        mine = [r for r in results if r.part == part.id]
+        if mine:
+            passed, errors = sum(r.passed for r in mine), sum(r.error for r in mine)
+            result = "pass" if passed == len(mine) else f"ERROR ({errors})" if errors else "FAIL"
+            lines.append(f"| {cell(part.title)} | {fmt(sum(r.score for r in mine))} / "
+                         f"{fmt(sum(r.max_score for r in mine))} | {passed} / {len(mine)} | {result} |")
+    lines.append(f"| **total** | **{fmt(sum(r.score for r in results))} / {fmt(sum(r.max_score for r in results))}**"
+                 " | | |")
+    failed = [r for r in results if not r.passed]
+    if failed:
+        lines += ["", "### Checks that did not pass", ""]
+        for r in failed:
+            lines += [f"- **{'ERROR' if r.error else 'failed'}**: {cell(r.name)}", ""]
+            lines += ["      " + line for line in neutralise(r.output or "failed").splitlines()] + [""]
+    lines += ["", *(f"{line}  " for line in footer), f"graded in {seconds:.1f} s", ""]
+    return "\n".join(lines)
 
 
 def dumps(results_json):

@@ -33,6 +33,7 @@ def assert_gradescope_schema(results):
         assert 0 <= t["score"] <= t["max_score"]
         assert t["status"] in {"passed", "failed"}
         assert isinstance(t["output"], str)
+        assert t["visibility"] in {"hidden", "after_due_date", "after_published", "visible"}
         assert t["score"] == (t["max_score"] if t["status"] == "passed" else 0)
     assert results["score"] == pytest.approx(sum(t["score"] for t in results["tests"]), abs=1e-6)
 
@@ -176,3 +177,61 @@ def test_text_report_on_solutions(tmp_path):
     assert proc.returncode == 0
     assert "15 / 15" in proc.stdout and "8 / 8" in proc.stdout
     assert "not implemented" not in proc.stdout and "FAIL" not in proc.stdout
+
+
+# -- 7. the same results as JUnit XML and Markdown -----------------------------------------------------
+@pytest.fixture(scope="module")
+def wrong_and_crashing(tmp_path_factory):
+    """The reference with a wrong relu and a sigmoid_prime that kills its process: failures and errors."""
+    sub = tmp_path_factory.mktemp("formats") / "sub"
+    sub.mkdir()
+    for path in SOLUTIONS.glob("*.py"):
+        (sub / path.name).write_text(path.read_text())
+    with open(sub / "activations.py", "a") as f:
+        f.write("\n\ndef relu(z):\n    return z\n\n\ndef sigmoid_prime(z):\n    import os\n    os._exit(0)\n")
+    args = ("--part", "activations", "--part", "updates")
+    report_dir = tmp_path_factory.mktemp("r")
+    return {fmt: grade(sub, *args, fmt=fmt, report_dir=report_dir) for fmt in ("json", "junit", "markdown")}
+
+
+def test_junit_parses_back_and_agrees_with_the_json(wrong_and_crashing):
+    from junitparser import Error, Failure, JUnitXml, Properties
+
+    runs = wrong_and_crashing
+    assert runs["junit"].returncode == 1 and "Traceback" not in runs["junit"].stderr
+    results = json.loads(runs["json"].stdout)
+    xml = JUnitXml.fromstring(runs["junit"].stdout)
+    suites = list(xml)
+    assert [s.name for s in suites] == ["Activation functions", "Weight updates"]
+    cases = [case for suite in suites for case in suite]
+    assert len(cases) == len(results["tests"]) == 13
+    by_json = {t["name"]: t for t in results["tests"]}
+    kinds = {"passed": 0, "failed": 0, "error": 0}
+    total = 0.0
+    for suite in suites:
+        for case in suite:
+            test = by_json[f"{suite.name}: {case.name}"]
+            outcome = [type(r) for r in case.result]
+            kind = "error" if Error in outcome else "failed" if Failure in outcome else "passed"
+            assert kind == test["extra_data"]["status"], case.name
+            kinds[kind] += 1
+            props = {p.name: float(p.value) for props in case.iterchildren(Properties) for p in props}
+            assert props["max_score"] == pytest.approx(test["max_score"])
+            total += props["score"]
+    assert total == pytest.approx(results["score"])
+    assert kinds["failed"] > 0 and kinds["error"] > 0 and kinds["passed"] > 0
+    assert int(xml.failures) == kinds["failed"] and int(xml.errors) == kinds["error"]
+
+
+def test_markdown_summary_has_the_table_and_each_failure(wrong_and_crashing):
+    runs = wrong_and_crashing
+    text, results = runs["markdown"].stdout, json.loads(runs["json"].stdout)
+    assert runs["markdown"].returncode == 1
+    activations = sum(t["score"] for t in results["tests"] if t["extra_data"]["part"] == "activations")
+    assert f"| Activation functions | {activations:g} / 15 |" in text
+    assert "| Weight updates | 15 / 15 | 5 / 5 | pass |" in text
+    assert f"| **total** | **{results['score']:g} / 30** | | |" in text
+    failed = [t for t in results["tests"] if t["status"] == "failed"]
+    assert text.count("- **ERROR**: ") == sum(t["extra_data"]["status"] == "error" for t in failed) > 0
+    assert text.count("- **failed**: ") == sum(t["extra_data"]["status"] == "failed" for t in failed) > 0
+    assert "exit code 0" in text
