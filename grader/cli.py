@@ -51,9 +51,10 @@ def main():
 
 @main.command()
 @click.argument("submission", default="exercises", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "markdown"]), default="text",
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "markdown", "github"]), default="text",
               show_default=True, help="json: Gradescope's results.json schema; junit: JUnit XML; markdown: a "
-              "summary table. Anything but text puts only the report on stdout.")
+              "summary table (these three put only the report on stdout); github: an annotation per failed "
+              "check, the text report, and the Markdown summary appended to $GITHUB_STEP_SUMMARY.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
 @click.option("--part", "parts", multiple=True, help="Only this part (repeatable), e.g. --part activations.")
 @click.option("--data-dir", type=click.Path(), help="MNIST folder (else GRADE_DATA_DIR, course.yaml, datasets/mnist).")
@@ -66,7 +67,7 @@ def check(submission, fmt, output, parts, data_dir, report_dir, course_path):
 
     from grader import mnist
     from grader.plugin import GradePlugin
-    from grader.report import dumps, gradescope, junit, markdown, text_report
+    from grader.report import dumps, github, gradescope, junit, markdown, text_report
 
     start = time.perf_counter()
     course = load_course(course_path)
@@ -82,7 +83,7 @@ def check(submission, fmt, output, parts, data_dir, report_dir, course_path):
         _, problem = isolation.available()
         if problem:
             raise click.ClickException(f"{course.path}: isolation = required, but {problem}")
-    load = data_loader(course, data_dir, quiet=fmt != "text")
+    load = data_loader(course, data_dir, quiet=fmt not in ("text", "github"))
     if "mnist" in course.parts:
         try:  # find or fetch the data before grading, so a data problem is ours, not the student's
             data = load()
@@ -120,7 +121,13 @@ def check(submission, fmt, output, parts, data_dir, report_dir, course_path):
         except (ValueError, OverflowError, OSError) as exc:
             footer.append(f"MNIST: trained in {run.seconds:.1f} s; the plots could not be drawn ({exc})")
     seconds = time.perf_counter() - start
-    if fmt != "text":
+    if fmt == "github":
+        click.echo("\n".join(github(results, folder)))
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            with open(summary, "a", encoding="utf-8") as f:
+                f.write(markdown(results, course, seconds, footer))
+    if fmt not in ("text", "github"):
         text = {"json": lambda: dumps(gradescope(results, seconds, "\n".join(footer))),
                 "junit": lambda: junit(results, course, seconds),
                 "markdown": lambda: markdown(results, course, seconds, footer)}[fmt]()

@@ -1,12 +1,16 @@
 """Rendering a graded session, all from the same results: a terminal table, Gradescope's
-results.json, JUnit XML and Markdown."""
+results.json, JUnit XML, Markdown, and GitHub annotations."""
+import ast
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from grader.blanks import BLANKS
 
 
 # All control characters but tab and newline (no terminal escapes), and the Unicode line and
@@ -147,6 +151,55 @@ def markdown(results, course, seconds, footer=()):
             lines += ["      " + line for line in neutralise(r.output or "failed").splitlines()] + [""]
     lines += ["", *(f"{line}  " for line in footer), f"graded in {seconds:.1f} s", ""]
     return "\n".join(lines)
+
+
+WHERE = re.compile(r"\(at (\w+\.py):(\d+) in ")  # how the worker names the student's line
+
+
+def def_line(path, name):
+    """The line of the last `def name` in path (the one Python uses), else 1. The file is
+    the student's: parsed, never run, and a file that will not parse points at line 1."""
+    try:
+        source = path.read_text(encoding="utf-8", errors="replace")[:1 << 20]
+        found = [n.lineno for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef) and n.name == name]
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return 1
+    return found[-1] if found else 1
+
+
+def locate(result, submission):
+    """(file, line) in the submission that a failed check points at: the line an exception
+    came from, else the definition of the first blank its message names (the one that failed),
+    else of the first the check's name names; (None, None) if none."""
+    match = WHERE.search(result.output)
+    if match and (submission / match.group(1)).is_file():
+        return submission / match.group(1), int(match.group(2))
+    for word in re.findall(r"[a-z_]+", result.output + " " + result.name.split(": ", 1)[-1]):
+        if word in BLANKS:
+            path = submission / f"{BLANKS[word].module}.py"
+            return path, def_line(path, word)
+    return None, None
+
+
+def github(results, submission):
+    """GitHub Actions annotations, one `::error` per check that did not pass, at the student's
+    file and line. Student text is percent-encoded as the runner expects, so it stays inside
+    its own annotation (a newline becomes %0A: no second command can start)."""
+    def data(text):
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    def prop(text):
+        return data(text).replace(":", "%3A").replace(",", "%2C")
+
+    lines = []
+    for r in results:
+        if r.passed:
+            continue
+        path, line = locate(r, submission)
+        where = f"file={prop(os.path.relpath(path))},line={line}," if path else ""
+        title = ("ERROR: " if r.error else "") + r.name
+        lines.append(f"::error {where}title={prop(title)}::{data(r.output or 'failed')}")
+    return lines
 
 
 def dumps(results_json):

@@ -253,3 +253,18 @@ def test_a_correct_solution_written_differently_passes_the_weight_check(course, 
     assert "test accuracy 0.97" in output
     distance = float(re.search(r"weights are ([\d.]+) from the reference's", output).group(1))
     assert 0 < distance < 0.25, output
+
+
+def test_github_format_carries_student_text_inside_its_own_annotations(course, tmp_path):
+    """--format github prints commands on purpose; student text must stay in their data."""
+    cheat = CHEATS[[p.stem for p in CHEATS].index("fake_scores_and_workflow_commands")]
+    fields = header(cheat)
+    sub = build(tmp_path / "sub", fields["base"], fields["joins"], cheat.read_text())
+    proc = subprocess.run([*GRADE, "check", str(sub), "--part", "activations", "--course", str(course), "--format",
+                           "github", "--report-dir", str(tmp_path / "report")], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300, env={k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"})
+    assert proc.returncode == 1
+    commands = [line for line in (proc.stdout + proc.stderr).splitlines() if line.lstrip().startswith("::")]
+    assert len(commands) == 8  # the stubs fail all 8 activation checks: one annotation each, nothing more
+    assert all(line.startswith("::error file=") and "##[" not in line for line in commands)
+    assert any("::notice title=grade::100/100" in line for line in commands)  # quoted inside, as data

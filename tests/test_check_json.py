@@ -1,6 +1,7 @@
 """`grade check`'s reports: Gradescope's results.json schema, --output, blanks, the full MNIST
 run with its plots, determinism, and the text table."""
 import json
+import os
 import re
 import subprocess
 
@@ -191,7 +192,14 @@ def wrong_and_crashing(tmp_path_factory):
         f.write("\n\ndef relu(z):\n    return z\n\n\ndef sigmoid_prime(z):\n    import os\n    os._exit(0)\n")
     args = ("--part", "activations", "--part", "updates")
     report_dir = tmp_path_factory.mktemp("r")
-    return {fmt: grade(sub, *args, fmt=fmt, report_dir=report_dir) for fmt in ("json", "junit", "markdown")}
+    runs = {fmt: grade(sub, *args, fmt=fmt, report_dir=report_dir) for fmt in ("json", "junit", "markdown")}
+    summary = report_dir / "step_summary.md"
+    summary.write_text("earlier steps' summary\n")
+    runs["github"] = subprocess.run([str(GRADE), "check", str(sub), "--format", "github", "--report-dir", str(report_dir),
+                                     *args], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                                    env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary)})
+    runs["summary"], runs["sub"] = summary.read_text(), sub
+    return runs
 
 
 def test_junit_parses_back_and_agrees_with_the_json(wrong_and_crashing):
@@ -235,3 +243,24 @@ def test_markdown_summary_has_the_table_and_each_failure(wrong_and_crashing):
     assert text.count("- **ERROR**: ") == sum(t["extra_data"]["status"] == "error" for t in failed) > 0
     assert text.count("- **failed**: ") == sum(t["extra_data"]["status"] == "failed" for t in failed) > 0
     assert "exit code 0" in text
+
+
+def test_github_annotations_point_at_the_students_lines(wrong_and_crashing):
+    runs = wrong_and_crashing
+    proc, results, sub = runs["github"], json.loads(runs["json"].stdout), runs["sub"]
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    commands = [line for line in proc.stdout.splitlines() if line.lstrip().startswith("::")]
+    failed = [t for t in results["tests"] if t["status"] == "failed"]
+    assert len(commands) == len(failed) > 0  # one annotation per failed check, and no other command
+    source = (sub / "activations.py").read_text().splitlines()
+    last_def = {name: max(i for i, line in enumerate(source, 1) if line.startswith(f"def {name}("))
+                for name in ("relu", "sigmoid_prime")}
+    exit_line = source.index("    os._exit(0)") + 1
+    relu_values = next(c for c in commands if "relu matches the reference" in c)
+    assert relu_values.startswith("::error file=") and f"activations.py,line={last_def['relu']}," in relu_values
+    crashed = [c for c in commands if "title=ERROR%3A " in c]
+    assert crashed and all("activations.py,line=" in c for c in crashed)
+    assert all(f",line={last_def['sigmoid_prime']}," in c or f",line={exit_line}," in c for c in crashed)
+    # the summary is appended, after what earlier steps wrote
+    assert runs["summary"].startswith("earlier steps' summary\n## ")
+    assert "| Weight updates | 15 / 15 | 5 / 5 | pass |" in runs["summary"]
