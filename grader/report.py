@@ -30,6 +30,18 @@ def fmt(points):
     return f"{points:g}" if points == int(points) else f"{points:.2f}"
 
 
+def part_rows(results, course):
+    """One row per graded part, as every format shows it: title, "earned / possible",
+    "passed / checks", and the verdict (pass, FAIL, or ERROR (n) when n checks errored)."""
+    for part in course.parts.values():
+        mine = [r for r in results if r.part == part.id]
+        if mine:
+            passed, errors = sum(r.passed for r in mine), sum(r.error for r in mine)
+            verdict = "pass" if passed == len(mine) else f"ERROR ({errors})" if errors else "FAIL"
+            yield (part.title, f"{fmt(sum(r.score for r in mine))} / {fmt(sum(r.max_score for r in mine))}",
+                   f"{passed} / {len(mine)}", verdict)
+
+
 def text_report(results, course, seconds, console=None, footer=()):
     """Per part: earned / possible and pass or fail; then one line per failed check."""
     console = console or Console(highlight=False)
@@ -38,15 +50,8 @@ def text_report(results, course, seconds, console=None, footer=()):
     table.add_column("points", justify="right")
     table.add_column("checks", justify="right")
     table.add_column("result")
-    for part in course.parts.values():
-        mine = [r for r in results if r.part == part.id]
-        if not mine:
-            continue
-        passed = sum(r.passed for r in mine)
-        ok = passed == len(mine)
-        errors = sum(r.error for r in mine)
-        table.add_row(part.title, f"{fmt(sum(r.score for r in mine))} / {fmt(sum(r.max_score for r in mine))}",
-                      f"{passed} / {len(mine)}", "[green]pass[/green]" if ok else f"[red]ERROR ({errors})[/red]" if errors else "[red]FAIL[/red]")
+    for title, points, checks, verdict in part_rows(results, course):
+        table.add_row(Text(title), points, checks, Text(verdict, style="green" if verdict == "pass" else "red"))
     total, possible = sum(r.score for r in results), sum(r.max_score for r in results)
     table.add_row("[bold]total[/bold]", f"[bold]{fmt(total)} / {fmt(possible)}[/bold]", "", "")
     console.print(table)
@@ -134,13 +139,8 @@ def markdown(results, course, seconds, footer=()):
         return text.replace("|", "\\|")
 
     lines = [f"## {cell(course.assignment)}", "", "| part | points | checks | result |", "| --- | ---: | ---: | --- |"]
-    for part in course.parts.values():
-        mine = [r for r in results if r.part == part.id]
-        if mine:
-            passed, errors = sum(r.passed for r in mine), sum(r.error for r in mine)
-            result = "pass" if passed == len(mine) else f"ERROR ({errors})" if errors else "FAIL"
-            lines.append(f"| {cell(part.title)} | {fmt(sum(r.score for r in mine))} / "
-                         f"{fmt(sum(r.max_score for r in mine))} | {passed} / {len(mine)} | {result} |")
+    for title, points, checks, verdict in part_rows(results, course):
+        lines.append(f"| {cell(title)} | {points} | {checks} | {verdict} |")
     lines.append(f"| **total** | **{fmt(sum(r.score for r in results))} / {fmt(sum(r.max_score for r in results))}**"
                  " | | |")
     failed = [r for r in results if not r.passed]
