@@ -57,15 +57,17 @@ def main():
               "check, the text report, and the Markdown summary appended to $GITHUB_STEP_SUMMARY.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
 @click.option("--part", "parts", multiple=True, help="Only this part (repeatable), e.g. --part activations.")
+@click.option("--hidden", "hidden_path", type=click.Path(dir_okay=False),
+              help="Add the hidden checks from this file (hidden/vectors.json; official grading).")
 @click.option("--data-dir", type=click.Path(), help="MNIST folder (else GRADE_DATA_DIR, course.yaml, datasets/mnist).")
 @click.option("--report-dir", type=click.Path(file_okay=False), default="grade-report", show_default=True,
               help="Where the MNIST run's plots go.")
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
-def check(submission, fmt, output, parts, data_dir, report_dir, course_path):
+def check(submission, fmt, output, parts, hidden_path, data_dir, report_dir, course_path):
     """Grade SUBMISSION (default: exercises/). Exit 0 only when every check passes."""
     import pytest
 
-    from grader import mnist
+    from grader import mnist, vectors
     from grader.plugin import GradePlugin
     from grader.report import dumps, github, gradescope, junit, markdown, text_report
 
@@ -83,6 +85,10 @@ def check(submission, fmt, output, parts, data_dir, report_dir, course_path):
         _, problem = isolation.available()
         if problem:
             raise click.ClickException(f"{course.path}: isolation = required, but {problem}")
+    try:
+        hidden = vectors.load_hidden(hidden_path) if hidden_path else None
+    except vectors.HiddenError as exc:
+        raise click.ClickException(str(exc)) from None
     load = data_loader(course, data_dir, quiet=fmt not in ("text", "github"))
     if "mnist" in course.parts:
         try:  # find or fetch the data before grading, so a data problem is ours, not the student's
@@ -91,7 +97,7 @@ def check(submission, fmt, output, parts, data_dir, report_dir, course_path):
             raise click.ClickException(str(exc)) from None
         load = lambda: data  # noqa: E731
 
-    plugin = GradePlugin(folder, course, load)
+    plugin = GradePlugin(folder, course, load, hidden)
     # Only our checks and our plugin: no conftest.py (the submission's or anyone's), no ini
     # file from the current folder, no third-party plugins, no cache written anywhere.
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -104,6 +110,9 @@ def check(submission, fmt, output, parts, data_dir, report_dir, course_path):
     results = plugin.session.results
 
     footer = list(plugin.session.notes)
+    if hidden is None:
+        footer.append("these are the public checks: official grading adds hidden ones (each blank again, "
+                      "on inputs you do not see)")
     if plugin.session.printed_total:  # print() is how students debug: keep it, but out of the report
         path = Path(report_dir) / "output.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -193,8 +202,10 @@ def train(submission, data_dir, out_dir, course_path):
 @main.command()
 @click.option("--solutions", default="solutions", type=click.Path(), show_default=True)
 @click.option("--exercises", default="exercises", type=click.Path(), show_default=True)
+@click.option("--hidden", default="hidden/vectors.json", type=click.Path(dir_okay=False), show_default=True,
+              help="Where the hidden test vectors go (never released to students).")
 @click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if anything is stale.")
-def generate(solutions, exercises, check_only):
+def generate(solutions, exercises, hidden, check_only):
     """Write exercises/ (and the grader's test vectors) from solutions/."""
     from grader.generate import GenerateError
     from grader.generate import generate as run
@@ -203,7 +214,7 @@ def generate(solutions, exercises, check_only):
     if not Path(solutions).is_dir():
         raise click.ClickException(f"{solutions}: no such folder (the reference solutions)")
     try:
-        changed = run(solutions, exercises, check=check_only)
+        changed = run(solutions, exercises, check=check_only, hidden=hidden)
     except (GenerateError, StudentError) as exc:
         raise click.ClickException(str(exc)) from None
     if check_only:

@@ -5,10 +5,13 @@ solutions/ is the one source of truth. Each blank's body sits between nbgrader's
 `# YOUR CODE HERE` and a NotImplementedError naming the blank. Other files are copied
 as they are. The grader's trusted copy of the provided network, and the test vectors the
 value checks compare against, are written from the same source, so nothing drifts.
+The hidden vectors (other inputs, from a seed drawn once and kept in their file) go to
+hidden/vectors.json, which `grade release` never ships.
 """
 import ast
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -119,28 +122,50 @@ def atomic_write(path, text):
     os.replace(tmp, path)
 
 
-def generate(solutions, exercises, check=False):
-    """Write (or with check=True, compare) exercises/, the provided copy and the vectors.
-    Returns the list of paths that were (or, when checking, would be) changed. Files in
-    exercises/ that solutions/ lacks are listed but never deleted: they may be someone's work."""
+def hidden_seed(path):
+    """The seed of the hidden vectors: the one already in their file, else a new random one
+    (so regenerating keeps them, and nobody can rebuild them from public code)."""
+    try:
+        seed = json.loads(Path(path).read_text(encoding="utf-8"))["seed"]
+        if isinstance(seed, int) and seed >= 0:
+            return seed, True
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return secrets.randbelow(2**63), False
+
+
+def hidden_text(seed, vectors):
+    return f'{{"seed": {seed}, "vectors": ' + vectors_text(vectors).rstrip("\n") + "}\n"
+
+
+def generate(solutions, exercises, check=False, hidden="hidden/vectors.json"):
+    """Write (or with check=True, compare) exercises/, the provided copy, the public vectors
+    and the hidden ones. Returns the list of paths that were (or, when checking, would be)
+    changed. Files in exercises/ that solutions/ lacks are listed but never deleted: they may
+    be someone's work."""
     from grader.vectors import record  # imports the sandbox; keep `strip_solutions` light
 
-    solutions, exercises = Path(solutions), Path(exercises)
+    solutions, exercises, hidden = Path(solutions), Path(exercises), Path(hidden)
     wanted = {exercises / rel: text for rel, text in student_files(solutions).items()}
     network = solutions / "network.py"
     if not network.is_file():
         raise GenerateError(f"{network}: missing; the grader's provided network is copied from it")
     wanted[PROVIDED] = network.read_text(encoding="utf-8")
-    new_vectors = vectors_text(record(solutions))
+    seed, kept = hidden_seed(hidden)
+    public, secret = record(solutions, seed)
+    new_vectors, new_hidden = vectors_text(public), hidden_text(seed, secret)
 
     changed = [p for p, text in wanted.items() if not p.is_file() or p.read_text(encoding="utf-8") != text]
     old_vectors = VECTORS.read_text(encoding="utf-8") if VECTORS.is_file() else None
     if old_vectors is None or not same_vectors(old_vectors, new_vectors):
         changed.append(VECTORS)
+    if not kept or not same_vectors(json.dumps(json.loads(hidden.read_text(encoding="utf-8"))["vectors"]),
+                                    json.dumps(secret)):
+        changed.append(hidden)
     extra = [p for p in sorted(exercises.rglob("*.py")) if p not in wanted and "__pycache__" not in p.parts]
     if check:
         return changed + extra
     for path in changed:
-        atomic_write(path, new_vectors if path == VECTORS else wanted[path])
+        atomic_write(path, {VECTORS: new_vectors, hidden: new_hidden}.get(path) or wanted[path])
     shutil.rmtree(exercises / "__pycache__", ignore_errors=True)
     return changed + extra

@@ -28,6 +28,7 @@ class Result:
     seconds: float = 0.0
     score: float = 0.0
     max_score: float = 0.0
+    hidden: bool = False  # a hidden check: graded officially, shown to students after publication
 
     @property
     def status(self):
@@ -55,8 +56,9 @@ def one_line(excinfo):
 
 
 class GradePlugin:
-    def __init__(self, submission, course, load_data=None):
-        self.submission, self.cfg, self.load_data = submission, course, load_data
+    def __init__(self, submission, course, load_data=None, hidden=None):
+        """hidden: the hidden vectors (vectors.load_hidden), or None to run public checks only."""
+        self.submission, self.cfg, self.load_data, self.hidden = submission, course, load_data, hidden
         self.session = Session()
         self.by_id = {}
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
@@ -66,6 +68,7 @@ class GradePlugin:
     def pytest_configure(self, config):
         config.addinivalue_line("markers", "points(n): the check's weight within its part")
         config.addinivalue_line("markers", "part(id): the course.yaml part the check belongs to")
+        config.addinivalue_line("markers", "hidden: runs only with the hidden vectors (grade check --hidden)")
 
     def pytest_collection_modifyitems(self, session, config, items):
         order = list(self.cfg.parts)
@@ -74,11 +77,14 @@ class GradePlugin:
             part, points = item.get_closest_marker("part"), item.get_closest_marker("points")
             if part is None or points is None:
                 raise pytest.UsageError(f"{item.nodeid}: every check needs a part and a points marker")
-            if part.args[0] not in self.cfg.parts:
-                continue  # a part the course does not grade
+            hidden = item.get_closest_marker("hidden") is not None
+            if part.args[0] not in self.cfg.parts or (hidden and self.hidden is None):
+                continue  # a part the course does not grade, or hidden checks without their vectors
             doc = (item.function.__doc__ or item.name).strip().splitlines()[0]
+            if hasattr(item, "callspec"):
+                doc = doc.format(**item.callspec.params)
             result = Result(item.nodeid, f"{self.cfg.parts[part.args[0]].title}: {doc}", part.args[0],
-                            float(points.args[0]))
+                            float(points.args[0]), hidden=hidden)
             self.by_id[item.nodeid] = result
             kept.append(item)
         kept.sort(key=lambda item: order.index(self.by_id[item.nodeid].part))  # stable: file order within a part
@@ -105,6 +111,17 @@ class GradePlugin:
         self.note_once(sandbox.describe())
         self.session.printed, self.session.printed_total = bytes(sandbox.tap.head), sandbox.tap.total
 
+    @pytest.fixture(scope="session")
+    def hidden_vectors(self):
+        return self.hidden
+
+    @pytest.fixture(scope="session")
+    def hidden_student(self):
+        """A child of its own for the hidden checks, whose printed output is dropped: what
+        the student's code prints there could be the hidden inputs."""
+        with Sandbox(self.submission, self.cfg.limits, self.cfg.isolation) as sandbox:
+            yield sandbox
+
     def note_once(self, lines):
         self.session.notes += [line for line in lines if line not in self.session.notes]
 
@@ -124,7 +141,7 @@ class GradePlugin:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
         # One wall-time budget for all the calls a check makes, on top of each call's own.
-        sandbox = item.funcargs.get("student")
+        sandbox = item.funcargs.get("student") or item.funcargs.get("hidden_student")
         if sandbox is not None:
             sandbox.deadline = time.monotonic() + self.cfg.limits.check_seconds
         yield

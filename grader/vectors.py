@@ -57,16 +57,19 @@ def affine_cache(params, X, hidden, output):
     return cache
 
 
-def cases(softmax):
-    """name -> (blank, args). softmax is the reference's, needed to build a real cache."""
-    rng = np.random.default_rng(SEED)
-    z = away_from_zero(rng, (4, 5))
-    wide = rng.uniform(-6, 6, size=(4, 5))
-    logits = rng.standard_normal((10, 6)) * 3
-    a, y = probabilities(rng, 10, 6), one_hot(rng.integers(0, 10, size=6), 10)
-    params, X, y_net = small_net(rng, [6, 5, 4, 3], 4)
-    small, _, _ = small_net(rng, [4, 3, 2], 1)
-    grads, _, _ = small_net(rng, [4, 3, 2], 1)
+def cases(softmax, seed=SEED, n=(4, 5, 6, 3)):
+    """name -> (blank, args). softmax is the reference's, needed to build a real cache.
+    seed and the sizes n = (rows, columns, examples, layer width) vary the inputs: the public
+    vectors use the defaults, the hidden ones (see hidden_cases) others."""
+    rows, cols, m, k = n
+    rng = np.random.default_rng(seed)
+    z = away_from_zero(rng, (rows, cols))
+    wide = rng.uniform(-6, 6, size=(rows, cols))
+    logits = rng.standard_normal((10, m)) * 3
+    a, y = probabilities(rng, 10, m), one_hot(rng.integers(0, 10, size=m), 10)
+    params, X, y_net = small_net(rng, [m, cols, rows, k], rows)
+    small, _, _ = small_net(rng, [rows, k, 2], 1)
+    grads, _, _ = small_net(rng, [rows, k, 2], 1)
     return {
         "relu": ("relu", [z]),
         "relu_prime": ("relu_prime", [z]),
@@ -75,12 +78,20 @@ def cases(softmax):
         "softmax": ("softmax", [logits]),
         "cross_entropy": ("cross_entropy", [a, y]),
         "output_delta": ("output_delta", [a, y]),
-        "hidden_delta": ("hidden_delta", [rng.standard_normal((3, 5)), rng.standard_normal((3, 6)),
-                                          away_from_zero(rng, (5, 6))]),
+        "hidden_delta": ("hidden_delta", [rng.standard_normal((k, cols)), rng.standard_normal((k, m)),
+                                          away_from_zero(rng, (cols, m))]),
         "backward": ("backward", [params, affine_cache(params, X, lambda z: np.maximum(z, 0), softmax), y_net]),
-        "layer_gradients": ("layer_gradients", [rng.standard_normal((5, 6)), rng.standard_normal((4, 6))]),
+        "layer_gradients": ("layer_gradients", [rng.standard_normal((cols, m)), rng.standard_normal((rows, m))]),
         "sgd_update": ("sgd_update", [small, grads, 0.1]),
     }
+
+
+def hidden_cases(softmax, seed):
+    """The hidden vectors: every blank again, on inputs drawn from a seed the students never
+    see and with other sizes, so that answers hard-coded for the public inputs (or for their
+    shapes) fail. Returns name -> (blank, args) with names "hidden/<blank>"."""
+    n = tuple(int(v) for v in np.random.default_rng(seed).integers(2, 9, size=4))
+    return {f"hidden/{name}": case for name, case in cases(softmax, seed, n).items()}
 
 
 def kink_free_net(rng, sizes, m, margin=1e-3):
@@ -158,23 +169,53 @@ def from_json(x):
     return x
 
 
-def record(solutions):
-    """Run the reference on every case: name -> {"fn", "args", "expected"} (JSON-ready)."""
+def record(solutions, hidden_seed=None):
+    """Run the reference on every case: name -> {"fn", "args", "expected"} (JSON-ready).
+    With hidden_seed, returns (public, hidden): the hidden cases go in a file of their own."""
     with Sandbox(solutions) as reference:
-        table = cases(lambda z: reference.call("softmax", z))
-        table = {name: (fn, args, reference.call(fn, *args)) for name, (fn, args) in table.items()}
+        softmax = lambda z: reference.call("softmax", z)  # noqa: E731
+        table = {name: (fn, args, reference.call(fn, *args)) for name, (fn, args) in cases(softmax).items()}
         table.update(gradient_cases(reference))
-    return {name: {"fn": fn, "args": [to_json(a) for a in args], "expected": to_json(expected)}
-            for name, (fn, args, expected) in table.items()}
+        hidden = {} if hidden_seed is None else {name: (fn, args, reference.call(fn, *args))
+                                                  for name, (fn, args) in hidden_cases(softmax, hidden_seed).items()}
+
+    def plain(t):
+        return {name: {"fn": fn, "args": [to_json(a) for a in args], "expected": to_json(expected)}
+                for name, (fn, args, expected) in t.items()}
+    return plain(table) if hidden_seed is None else (plain(table), plain(hidden))
 
 
-def load(path=VECTORS):
+def parse(table):
     """name -> (args, expected) as float64 arrays (dicts of arrays for params; a list of
-    arrays where the blank returns a pair)."""
-    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    arrays where the blank returns a pair), from the JSON form record() writes."""
     out = {}
-    for name, case in raw.items():
+    for name, case in table.items():
         pair = BLANKS[case["fn"]].returns == "pair"
         expected = [from_json(e) for e in case["expected"]] if pair else from_json(case["expected"])
         out[name] = ([from_json(a) for a in case["args"]], expected)
     return out
+
+
+def load(path=VECTORS):
+    return parse(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+class HiddenError(Exception):
+    pass
+
+
+def load_hidden(path):
+    """The hidden vectors file ({"seed": int, "vectors": {...}}), parsed. Every blank must be
+    there, so that a truncated or foreign file is named rather than half used."""
+    path = Path(path)
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))["vectors"]
+        missing = [b for b in BLANKS if f"hidden/{b}" not in table]
+        if missing:
+            raise HiddenError(f"{path}: no hidden vectors for {', '.join(missing)}; run `grade generate`")
+        return parse(table)
+    except OSError as exc:
+        raise HiddenError(f"{path}: cannot read the hidden vectors ({exc.strerror})") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise HiddenError(f"{path}: not a hidden vectors file written by `grade generate` "
+                          f"({type(exc).__name__}: {exc})") from None
