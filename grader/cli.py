@@ -14,8 +14,6 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from grader import config as course_config
 
-CHECKS = Path(__file__).resolve().parent / "checks"
-
 
 def load_course(path):
     try:
@@ -56,6 +54,10 @@ def main():
               "summary table (these three put only the report on stdout); github: an annotation per failed "
               "check, the text report, and the Markdown summary appended to $GITHUB_STEP_SUMMARY.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
+@click.option("--results-json", type=click.Path(dir_okay=False), help="Also write Gradescope's results.json here.")
+@click.option("--junit-xml", type=click.Path(dir_okay=False), help="Also write the JUnit XML report here.")
+@click.option("--pass-mark", "use_pass_mark", is_flag=True,
+              help="Exit 0 once the score reaches course.yaml's assignment.pass_mark (else: only when all pass).")
 @click.option("--part", "parts", multiple=True, help="Only this part (repeatable), e.g. --part activations.")
 @click.option("--hidden", "hidden_path", type=click.Path(dir_okay=False),
               help="Add the hidden checks from this file (hidden/vectors.json; official grading).")
@@ -63,12 +65,10 @@ def main():
 @click.option("--report-dir", type=click.Path(file_okay=False), default="grade-report", show_default=True,
               help="Where the MNIST run's plots go.")
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
-def check(submission, fmt, output, parts, hidden_path, data_dir, report_dir, course_path):
+def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts, hidden_path, data_dir, report_dir,
+          course_path):
     """Grade SUBMISSION (default: exercises/). Exit 0 only when every check passes."""
-    import pytest
-
-    from grader import mnist, vectors
-    from grader.plugin import GradePlugin
+    from grader import grading, mnist, vectors
     from grader.report import dumps, github, gradescope, junit, markdown, text_report
 
     start = time.perf_counter()
@@ -97,38 +97,11 @@ def check(submission, fmt, output, parts, hidden_path, data_dir, report_dir, cou
             raise click.ClickException(str(exc)) from None
         load = lambda: data  # noqa: E731
 
-    plugin = GradePlugin(folder, course, load, hidden)
-    # Only our checks and our plugin: no conftest.py (the submission's or anyone's), no ini
-    # file from the current folder, no third-party plugins, no cache written anywhere.
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    os.environ.pop("PYTEST_ADDOPTS", None)
-    args = [str(CHECKS), "-c", str(CHECKS / "pytest.ini"), "--rootdir", str(CHECKS), "--noconftest",
-            "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:stepwise", "--import-mode=importlib"]
-    code = pytest.main(args, plugins=[plugin])
-    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        raise click.ClickException(f"the grader's own checks could not run (pytest exit code {int(code)})")
-    results = plugin.session.results
-
-    footer = list(plugin.session.notes)
-    if hidden is None:
-        footer.append("these are the public checks: official grading adds hidden ones (each blank again, "
-                      "on inputs you do not see)")
-    if plugin.session.printed_total:  # print() is how students debug: keep it, but out of the report
-        path = Path(report_dir) / "output.txt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        cut = plugin.session.printed_total - len(plugin.session.printed)
-        path.write_bytes(plugin.session.printed + (f"\n[... {cut} more bytes not kept]\n".encode() if cut else b""))
-        footer.append(f"your code printed {plugin.session.printed_total} bytes during the checks: see {path}")
-    run = plugin.session.mnist
-    if run is not None:
-        from grader.plots import write_plots
-
-        try:  # the curves come partly from the child: a plot must never cost the report
-            paths = write_plots(run.history, run.confusion, report_dir, "MNIST")
-            footer.append(f"MNIST: trained in {run.seconds:.1f} s; plots in {Path(report_dir)}/ "
-                          f"({', '.join(p.name for p in paths)})")
-        except (ValueError, OverflowError, OSError) as exc:
-            footer.append(f"MNIST: trained in {run.seconds:.1f} s; the plots could not be drawn ({exc})")
+    try:
+        graded = grading.grade(folder, course, load, hidden, report_dir)
+    except grading.GraderBroken as exc:
+        raise click.ClickException(str(exc)) from None
+    results, footer = graded.results, graded.footer
     seconds = time.perf_counter() - start
     if fmt == "github":
         click.echo("\n".join(github(results, folder)))
@@ -136,10 +109,15 @@ def check(submission, fmt, output, parts, hidden_path, data_dir, report_dir, cou
         if summary:
             with open(summary, "a", encoding="utf-8") as f:
                 f.write(markdown(results, course, seconds, footer))
+    render = {"json": lambda: dumps(gradescope(results, seconds, "\n".join(footer))),
+              "junit": lambda: junit(results, course, seconds),
+              "markdown": lambda: markdown(results, course, seconds, footer)}
+    for kind, path in (("json", results_json), ("junit", junit_xml)):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(render[kind](), encoding="utf-8")
     if fmt not in ("text", "github"):
-        text = {"json": lambda: dumps(gradescope(results, seconds, "\n".join(footer))),
-                "junit": lambda: junit(results, course, seconds),
-                "markdown": lambda: markdown(results, course, seconds, footer)}[fmt]()
+        text = render[fmt]()
         if output:
             Path(output).write_text(text, encoding="utf-8")
         else:
@@ -152,7 +130,70 @@ def check(submission, fmt, output, parts, hidden_path, data_dir, report_dir, cou
                 text_report(results, course, seconds, Console(file=f, width=120), footer)
         else:
             text_report(results, course, seconds, footer=footer)
+    if use_pass_mark:
+        score = sum(r.score for r in results)
+        if fmt in ("text", "github"):
+            click.echo(f"score {score:.2f}: {'at or above' if score >= course.pass_mark - 1e-9 else 'below'} "
+                       f"the pass mark of {course.pass_mark:g}")
+        sys.exit(0 if results and score >= course.pass_mark - 1e-9 else 1)
     sys.exit(0 if results and all(r.passed for r in results) else 1)
+
+
+@main.command()
+@click.argument("submissions", type=click.Path(file_okay=False))
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=os.cpu_count() or 1, show_default="CPU count",
+              help="Submissions graded at once.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="batch-report", show_default=True,
+              help="Where each student's report and the gradebook go.")
+@click.option("--hidden", "hidden_path", type=click.Path(dir_okay=False),
+              help="Add the hidden checks from this file (hidden/vectors.json; official grading).")
+@click.option("--force", is_flag=True, help="Grade again submissions already graded (unchanged since).")
+@click.option("--timeout", type=click.FloatRange(1), default=900, show_default=True,
+              help="Seconds one submission may take before it is stopped and marked timeout.")
+@click.option("--data-dir", type=click.Path(), help="MNIST folder (else GRADE_DATA_DIR, course.yaml, datasets/mnist).")
+@click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
+def batch(submissions, jobs, out_dir, hidden_path, force, timeout, data_dir, course_path):
+    """Grade every submission in SUBMISSIONS (a folder per student: .py files, a cloned repo with
+    exercises/, or nbgrader's submitted/<student>/<assignment>/ notebooks) into a gradebook."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from grader import batch as batches
+    from grader import mnist, scoring, vectors
+
+    course = load_course(course_path)
+    if not Path(submissions).is_dir():
+        raise click.ClickException(f"{submissions}: no such folder (the submissions to grade)")
+    subs = batches.discover(submissions, course.assignment_id)
+    if not subs:
+        raise click.ClickException(f"{submissions}: no student folders in it")
+    try:
+        hidden = vectors.load_hidden(hidden_path) if hidden_path else None
+        data = data_loader(course, data_dir)()
+    except (vectors.HiddenError, mnist.DataError) as exc:
+        raise click.ClickException(str(exc)) from None
+    scoring.reference_weights(course, data)  # trained (or read from the cache) once, before the workers fork
+    console = Console(stderr=True)
+    counts = dict.fromkeys(batches.STATUSES, 0)
+    start = time.perf_counter()
+    with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console) as bar:
+        task = bar.add_task("", total=len(subs))
+
+        def done(row):
+            counts[row["status"]] += 1
+            bar.update(task, advance=1, description=f"{row['student']}: {row['total']:.1f} ({row['status']})")
+
+        rows, skipped = batches.run(subs, course, lambda: data, hidden, hidden_path, Path(out_dir), jobs, timeout,
+                                    force, done)
+    gradebook = Path(out_dir) / "gradebook.csv"
+    batches.write_gradebook(gradebook, rows, course)
+    seconds = time.perf_counter() - start
+    click.echo(f"{len(rows)} submissions in {seconds:.1f} s with -j {jobs}: "
+               + ", ".join(f"{n} {k}" for k, n in counts.items())
+               + (f" ({skipped} unchanged since their last grading, not graded again; --force to regrade)"
+                  if skipped else ""))
+    click.echo(f"gradebook: {gradebook}; reports: {Path(out_dir)}/<student>/")
 
 
 @main.command()
@@ -204,9 +245,12 @@ def train(submission, data_dir, out_dir, course_path):
 @click.option("--exercises", default="exercises", type=click.Path(), show_default=True)
 @click.option("--hidden", default="hidden/vectors.json", type=click.Path(dir_okay=False), show_default=True,
               help="Where the hidden test vectors go (never released to students).")
+@click.option("--notebooks", default="notebooks", type=click.Path(file_okay=False), show_default=True,
+              help="nbgrader's course folder: the source notebook goes to source/<assignment id>/.")
+@click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
 @click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if anything is stale.")
-def generate(solutions, exercises, hidden, check_only):
-    """Write exercises/ (and the grader's test vectors) from solutions/."""
+def generate(solutions, exercises, hidden, notebooks, course_path, check_only):
+    """Write exercises/, the grader's test vectors and the nbgrader notebook from solutions/."""
     from grader.generate import GenerateError
     from grader.generate import generate as run
     from grader.sandbox import StudentError
@@ -214,7 +258,8 @@ def generate(solutions, exercises, hidden, check_only):
     if not Path(solutions).is_dir():
         raise click.ClickException(f"{solutions}: no such folder (the reference solutions)")
     try:
-        changed = run(solutions, exercises, check=check_only, hidden=hidden)
+        changed = run(solutions, exercises, check=check_only, hidden=hidden, notebooks=notebooks,
+                      course=load_course(course_path))
     except (GenerateError, StudentError) as exc:
         raise click.ClickException(str(exc)) from None
     if check_only:

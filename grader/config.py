@@ -1,4 +1,5 @@
 """course.yaml: load it, validate every value, and say exactly what is wrong if not."""
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,8 @@ class Course:
     path: Path
     name: str
     assignment: str
+    assignment_id: str  # a short name: the nbgrader assignment and notebook, the release's folder names
+    pass_mark: float  # the score CI jobs must reach (grade check --pass-mark)
     parts: dict  # id -> Part, in course order
     mnist_accuracy: float
     gradient_rel_error: float
@@ -112,7 +115,7 @@ def load(path):
     for k in tree:
         if k not in top:
             r.fail(k, tree[k], f"unknown key; expected one of {', '.join(top)}")
-    assignment = r.section(tree, "assignment", ("name", "parts"))
+    assignment = r.section(tree, "assignment", ("name", "id", "pass_mark", "parts"))
     parts_tree = r.section(assignment, "assignment.parts", PART_IDS)
     parts = {}
     for pid, spec in parts_tree.items():
@@ -143,9 +146,15 @@ def load(path):
             isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 4096 for n in sizes):
         r.fail("training.hidden_sizes", sizes, "must be a non-empty list of whole numbers from 1 to 4096")
     data_dir = r.get(data, "data.dir", str, optional=True)
+    assignment_id = r.get(assignment, "assignment.id", str, optional=True) or "backprop"
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", assignment_id):
+        r.fail("assignment.id", assignment_id, "must be lower-case letters, digits and _ (a file and folder name)")
+    total = sum(p.points for p in parts.values())
+    pass_mark = r.get(assignment, "assignment.pass_mark", float, 0, total, optional=True)
     return Course(
         path=path, name=r.get(tree, "name", str),
-        assignment=r.get(assignment, "assignment.name", str), parts=parts,
+        assignment=r.get(assignment, "assignment.name", str), parts=parts, assignment_id=assignment_id,
+        pass_mark=total if pass_mark is None else pass_mark,
         mnist_accuracy=r.get(thresholds, "thresholds.mnist_accuracy", float, 0, 1),
         gradient_rel_error=r.get(thresholds, "thresholds.gradient_rel_error", float, 0, 1),
         value_rel_error=r.get(thresholds, "thresholds.value_rel_error", float, 0, 1),

@@ -138,9 +138,10 @@ def hidden_text(seed, vectors):
     return f'{{"seed": {seed}, "vectors": ' + vectors_text(vectors).rstrip("\n") + "}\n"
 
 
-def generate(solutions, exercises, check=False, hidden="hidden/vectors.json"):
-    """Write (or with check=True, compare) exercises/, the provided copy, the public vectors
-    and the hidden ones. Returns the list of paths that were (or, when checking, would be)
+def generate(solutions, exercises, check=False, hidden="hidden/vectors.json", notebooks=None, course=None):
+    """Write (or with check=True, compare) exercises/, the provided copy, the public vectors,
+    the hidden ones and (given the notebooks folder and the course) nbgrader's source
+    notebook, notebooks/source/<id>/<id>.ipynb. Returns the list of paths that were (or, when checking, would be)
     changed. Files in exercises/ that solutions/ lacks are listed but never deleted: they may
     be someone's work."""
     from grader.vectors import record  # imports the sandbox; keep `strip_solutions` light
@@ -151,6 +152,14 @@ def generate(solutions, exercises, check=False, hidden="hidden/vectors.json"):
     if not network.is_file():
         raise GenerateError(f"{network}: missing; the grader's provided network is copied from it")
     wanted[PROVIDED] = network.read_text(encoding="utf-8")
+    if notebooks is not None:
+        from grader import notebook
+
+        try:
+            source = notebook.dumps(notebook.build(solutions, course))
+        except (SyntaxError, ValueError) as exc:
+            raise GenerateError(f"{solutions}: cannot build the notebook: {exc}") from None
+        wanted[Path(notebooks) / "source" / course.assignment_id / f"{course.assignment_id}.ipynb"] = source
     seed, kept = hidden_seed(hidden)
     public, secret = record(solutions, seed)
     new_vectors, new_hidden = vectors_text(public), hidden_text(seed, secret)

@@ -1,0 +1,228 @@
+"""The assignment as a Jupyter notebook for nbgrader, and the way back from a notebook to the
+modules the grader imports.
+
+`grade generate` writes notebooks/source/<id>/<id>.ipynb from solutions/, in nbgrader's
+source format: each function a cell (a solution cell where it holds a blank's markers, a
+read-only cell otherwise), each part's notes a read-only Markdown cell, and each part an
+autograded test cell worth the part's points that calls `grade_part`. All the files share
+one notebook, in the order they import each other, because a notebook is one namespace.
+
+Grading a notebook never trusts the kernel's answers: `module_source` keeps only the
+definitions of its code cells (imports, functions, classes, constant assignments), so the
+notebook's own experiments -- a training run, a plot -- are not run again, and the grader
+runs that code in its sandbox like any submission.
+"""
+import ast
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+from grader.blanks import MODULES
+
+BEGIN = "### BEGIN SOLUTION"
+MODULE_FILE = "from_notebook"  # the module the notebook's code becomes; the blanks' modules import it
+
+
+def _meta(grade_id, *, solution=False, grade=False, locked=False, points=None):
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
+            "solution": solution, "task": False}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def _cell(kind, source, cell_id, metadata):
+    cell = {"cell_type": kind, "id": cell_id, "metadata": metadata, "source": source.strip("\n")}
+    if kind == "code":
+        cell.update(execution_count=None, outputs=[])
+    return cell
+
+
+def module_order(solutions):
+    """The .py files of solutions/, each after the sibling modules it imports (network last)."""
+    names = sorted(p.stem for p in Path(solutions).glob("*.py"))
+    needs = {}
+    for name in names:
+        tree = ast.parse((Path(solutions) / f"{name}.py").read_text(encoding="utf-8"))
+        needs[name] = {n.module for n in tree.body if isinstance(n, ast.ImportFrom) and n.module in names}
+    order = []
+    while len(order) < len(names):
+        ready = [n for n in names if n not in order and needs[n] <= set(order)]
+        if not ready:
+            raise ValueError(f"{solutions}: the modules import each other in a cycle")
+        order.append(ready[0])
+    return order
+
+
+def pieces(path, siblings):
+    """(docstring, [(kind, name, source)]) of one file: kind 'function' or 'code'; imports of
+    sibling modules are dropped (the notebook is one namespace)."""
+    text = Path(path).read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    lines = text.splitlines()
+    doc = ast.get_docstring(tree) or ""
+    out, loose = [], []
+    starts = [min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])]) for n in tree.body]
+    for i, node in enumerate(tree.body):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and i == 0:
+            continue  # the module docstring
+        if isinstance(node, ast.ImportFrom) and node.module in siblings:
+            continue
+        # up to the next statement: a function's last lines may be comments (### END SOLUTION)
+        end = starts[i + 1] - 1 if i + 1 < len(tree.body) else len(lines)
+        source = "\n".join(lines[starts[i] - 1:end]).rstrip()
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            if loose:
+                out.append(("code", None, "\n".join(loose)))
+                loose = []
+            out.append(("function", node.name, source))
+        else:
+            loose.append(source)
+    if loose:
+        out.append(("code", None, "\n".join(loose)))
+    return doc, out
+
+
+def build(solutions, course):
+    """The nbgrader source notebook (a dict in nbformat 4.5) of the whole assignment."""
+    order = module_order(solutions)
+    cells = [
+        _cell("markdown", f"# {course.assignment}\n\n{course.name}. Fill in every cell that says "
+              "`YOUR CODE HERE`, then run the check cell below each part: it grades your code exactly as "
+              "`grade check` does, in a separate process, and shows its score. Official grading adds "
+              "hidden checks.", "intro", _meta("intro", locked=True)),
+        _cell("code", "import numpy as np\n\nfrom grader.notebook import grade_part", "setup",
+              _meta("setup", locked=True)),
+    ]
+    for module in order:
+        doc, parts = pieces(Path(solutions) / f"{module}.py", order)
+        part = course.parts.get(module if module != "network" else "mnist")
+        title = f"{part.title} ({part.points:g} points)" if part else module
+        cells.append(_cell("markdown", f"## {title}\n\n{doc}", f"{module}-notes", _meta(f"{module}-notes",
+                                                                                         locked=True)))
+        for n, (kind, name, source) in enumerate(parts):
+            if kind == "code" and source.strip() == "import numpy as np":
+                continue  # in the setup cell
+            cell_id = f"{module}-{name or n}"
+            if BEGIN in source:
+                cells.append(_cell("code", source, cell_id, _meta(cell_id, solution=True)))
+            else:
+                cells.append(_cell("code", source, cell_id, _meta(cell_id, locked=True)))
+        if part:
+            test_id = f"check-{part.id}"
+            cells.append(_cell("code", f"# Checks {part.title} ({part.points:g} points). Do not edit this cell.\n"
+                               f'grade_part("{part.id}")', test_id,
+                               _meta(test_id, grade=True, locked=True, points=part.points)))
+    return {"cells": cells, "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                                          "name": "python3"},
+                                         "language_info": {"name": "python"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+def dumps(notebook):
+    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+
+
+# -- from a notebook back to modules ---------------------------------------------------------------
+def _kept(node):
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return True
+    if isinstance(node, ast.Import):
+        return not any(a.name.split(".")[0] == "grader" for a in node.names)
+    if isinstance(node, ast.ImportFrom):  # the blanks' modules are this very notebook
+        return not (node.module or "").split(".")[0] in ("grader", *MODULES, MODULE_FILE) and not node.level
+    if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+        try:
+            ast.literal_eval(node.value)
+            return True
+        except ValueError:
+            return False
+    return False
+
+
+def module_source(cells):
+    """One module from a notebook's code cells: their definitions, in order, each cell marked
+    with its number (so a line in an error message can be found in the notebook). A cell that is
+    not valid Python (a magic, a typo) is kept as a comment for a cell with a syntax error, or
+    dropped for IPython syntax."""
+    out = ['"""Definitions from a notebook, kept by grader.notebook.module_source."""']
+    for number, source in enumerate(cells, start=1):
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+            try:
+                tree, source = ast.parse("\n".join(lines)), "\n".join(lines)
+            except SyntaxError:
+                out.append(f"\n# code cell {number}: not valid Python, so not graded\n" +
+                           "\n".join(f"# {line}" for line in source.splitlines()))
+                continue
+        lines = source.splitlines()
+        kept = [node for node in tree.body if _kept(node)]
+        if kept:
+            out.append(f"\n# code cell {number}")
+        for node in kept:
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            out.append("\n".join(lines[first - 1:node.end_lineno]))
+    return "\n".join(out) + "\n"
+
+
+def write_submission(cells, folder):
+    """Write a notebook's code as a submission folder the grader can import: the definitions
+    in from_notebook.py, and each blank's module re-exporting them."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{MODULE_FILE}.py").write_text(module_source(cells), encoding="utf-8")
+    for module in MODULES:
+        (folder / f"{module}.py").write_text(f"from {MODULE_FILE} import *  # noqa: F401,F403\n", encoding="utf-8")
+    return folder
+
+
+class NotebookError(Exception):
+    pass
+
+
+def code_cells(path):
+    """The sources of a .ipynb file's code cells, in order."""
+    path = Path(path)
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        cells = [c for c in notebook["cells"] if c.get("cell_type") == "code"]
+        return ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells]
+    except OSError as exc:
+        raise NotebookError(f"{path}: cannot read ({exc.strerror})") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise NotebookError(f"{path}: not a Jupyter notebook ({type(exc).__name__}: {exc})") from None
+
+
+# -- inside a student's kernel -----------------------------------------------------------------------
+def grade_part(part, course=None):
+    """Grade one part of the notebook as executed so far and return its score (nbgrader reads a
+    number returned by a test cell as partial credit). The code runs in `grade check`, in
+    another process; this prints that check's verdicts and writes nothing to stderr, which
+    nbgrader would count as a failure."""
+    try:
+        history = get_ipython().user_ns["In"]  # noqa: F821 (IPython's builtin)
+    except NameError:
+        raise RuntimeError("grade_part runs in a Jupyter notebook; elsewhere use `grade check`") from None
+    with tempfile.TemporaryDirectory(prefix="grade-notebook-") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        folder = write_submission([cell for cell in history if cell], Path(tmp) / "submission")
+        command = [sys.executable, "-m", "grader.cli", "check", str(folder), "--part", part, "--format", "json",
+                   "--report-dir", str(Path(tmp) / "report")]
+        if course or os.environ.get("GRADE_COURSE"):
+            command += ["--course", str(course or os.environ["GRADE_COURSE"])]
+        proc = subprocess.run(command, capture_output=True, text=True)
+    if proc.returncode not in (0, 1) or not proc.stdout.strip():
+        raise RuntimeError(f"grade check could not run: {proc.stderr.strip()[-2000:]}")
+    results = json.loads(proc.stdout)
+    for test in results["tests"]:
+        mark = "ok" if test["status"] == "passed" else "x "
+        print(f"{mark} {test['name']}  ({test['score']:g} / {test['max_score']:g})")
+        for line in test["output"].splitlines():
+            print(f"     {line}")
+    return round(results["score"], 4)
