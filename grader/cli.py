@@ -274,6 +274,33 @@ def generate(solutions, exercises, hidden, notebooks, course_path, check_only):
         click.echo("up to date" if not changed else f"{len(changed)} file(s) written")
 
 
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
+def release(out_dir, course_path):
+    """Write the student repository to OUT_DIR: exercises, grader, public vectors, README and CI
+    workflow; never solutions/, hidden/ or notebooks/."""
+    from grader.generate import GenerateError, generate as run
+    from grader.release import ReleaseError, release as write
+    from grader.sandbox import StudentError
+
+    course = load_course(course_path)
+    root = course.root
+    try:  # a release made from stale stubs or vectors would grade students against old answers
+        stale = run(root / "solutions", root / "exercises", check=True, hidden=root / "hidden" / "vectors.json",
+                    notebooks=root / "notebooks", course=course)
+    except (GenerateError, StudentError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if stale:
+        raise click.ClickException(f"stale: {', '.join(map(str, stale))}; run `grade generate` first")
+    try:
+        files = write(course, out_dir)
+    except ReleaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {len(files)} files to {Path(out_dir)}: the student repository (no solutions, no hidden "
+               "vectors); push it as the assignment's template")
+
+
 @main.command("fetch-data")
 @click.option("--dest", type=click.Path(file_okay=False), help="Folder to download into (default datasets/mnist/).")
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")

@@ -1,0 +1,79 @@
+"""`grade release OUT_DIR`: the student repository, built from the instructor's.
+
+It holds what a student needs to work and to be graded as they will be -- exercises/, the
+grader (with the public test vectors), the MNIST manifest, course.yaml without the path to
+the reference, pyproject.toml, a student README and the CI workflow -- and, by construction,
+nothing else: solutions/, hidden/, notebooks/ (nbgrader's source holds the solutions), the
+kit's tests and caches are never copied, because only the listed paths are.
+"""
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+SHIPPED = ("exercises", "grader", "datasets/mnist.json", "pyproject.toml", ".gitignore")
+SKIPPED = ("__pycache__", ".pyc", ".egg-info")
+
+
+class ReleaseError(Exception):
+    pass
+
+
+def student_course_yaml(text):
+    """course.yaml for students: the same, minus training.reference (solutions/ is not there)."""
+    return "".join(line for line in text.splitlines(keepends=True) if not re.match(r"\s+reference\s*:", line))
+
+
+def student_readme(course):
+    parts = "\n".join(f"| {p.title} | {p.points:g} | `exercises/{p.id}.py` |" if p.id != "mnist"
+                      else f"| {p.title} | {p.points:g} | trains `exercises/network.py` with your blanks |"
+                      for p in course.parts.values())
+    total = sum(p.points for p in course.parts.values())
+    return (TEMPLATES / "README.md").read_text(encoding="utf-8").format(
+        assignment=course.assignment, course=course.name, parts=parts, pass_mark=course.pass_mark, total=total)
+
+
+def copy_tree(source, dest):
+    for path in sorted(source.rglob("*")):
+        rel = path.relative_to(source)
+        if any(part.endswith(SKIPPED) for part in rel.parts) or not path.is_file():
+            continue
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest / rel)
+
+
+def release(course, out):
+    """Write the student repository to out (new or empty), all or nothing. Returns its files."""
+    root, out = course.root, Path(out).resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ReleaseError(f"{out}: already exists and is not an empty folder; choose a new one")
+    if out == root or root in out.parents and out.parts[len(root.parts)] in ("solutions", "hidden"):
+        raise ReleaseError(f"{out}: inside the instructor's repository's private folders")
+    missing = [name for name in SHIPPED if not (root / name).exists()]
+    if missing:
+        raise ReleaseError(f"{root}: missing {', '.join(missing)}, which the release needs")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name in SHIPPED:
+            source = root / name
+            if source.is_dir():
+                copy_tree(source, tmp / name)
+            else:
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, tmp / name)
+        (tmp / "course.yaml").write_text(student_course_yaml(course.path.read_text(encoding="utf-8")),
+                                         encoding="utf-8")
+        (tmp / "README.md").write_text(student_readme(course), encoding="utf-8")
+        workflow = tmp / ".github" / "workflows" / "grade.yml"
+        workflow.parent.mkdir(parents=True)
+        shutil.copy2(TEMPLATES / "grade.yml", workflow)
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return sorted(p for p in out.rglob("*") if p.is_file())
