@@ -109,10 +109,11 @@ def make_submissions(course, count, seed):
 def timed(cmd, cwd, env, log):
     start = time.perf_counter()
     with open(log, "w") as f:
-        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=f, text=True)
+        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=f, text=True, check=False)
     wall = time.perf_counter() - start
     if proc.returncode:
-        sys.exit(f"{' '.join(map(str, cmd))} failed (exit {proc.returncode}); see {log}\n{proc.stdout}")
+        sys.exit(f"{' '.join(map(str, cmd))} failed (exit {proc.returncode}):\n{proc.stdout}"
+                 f"{Path(log).read_text()[-3000:]}")
     return wall, proc.stdout
 
 
@@ -146,7 +147,8 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the temporary course folder")
     args = parser.parse_args()
     course = Path(tempfile.mkdtemp(prefix="batch-bench-"))
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", GRADE_COURSE=str(course / "course.yaml"))
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+               GRADE_COURSE=str(course / "course.yaml"))  # nbgrader's kernels would also find it upward
     env.setdefault("GRADE_DATA_DIR", str(ROOT.parent / "shared" / "datasets" / "mnist"))
     try:
         make_course(course)
@@ -158,20 +160,23 @@ def main():
                     "backprop.ipynb", warm)
         timed([BIN / "grade", "batch", warm.parent, "-j", "1", "--out", course / "out-warmup", "--course",
                course / "course.yaml"], course, env, course / "warmup.log")
-        print(f"course {course}: {args.count} submissions, "
-              + ", ".join(f"{sum(k[0] == g for k in kinds.values())} {g}" for g in ("correct", "wrong", "crash")),
-              file=sys.stderr)
+        (course / "kinds.txt").write_text("".join(f"{s} {g}: {w}\n" for s, (g, w) in kinds.items()))
+        print(f"{args.count} submissions (list in kinds.txt): "
+              + ", ".join(f"{sum(k[0] == g for k in kinds.values())} {g}" for g in ("correct", "wrong", "crash")))
+        print("  crashing: " + "; ".join(f"{s} {w}" for s, (g, w) in kinds.items() if g == "crash"))
         phases, books = [], {}
         if not args.skip_nbgrader:
             print("nbgrader autograde ...", file=sys.stderr)
-            wall, _ = timed([BIN / "nbgrader", "autograde", "backprop", "--force"], course, env, course / "autograde.log")
+            wall, _ = timed([BIN / "nbgrader", "autograde", "backprop", "--force"], course, env,
+                            course / "autograde.log")
             timed([BIN / "nbgrader", "export"], course, env, course / "export.log")
             phases.append(("nbgrader autograde", wall))
             with open(course / "grades.csv", newline="") as f:
                 books["nbgrader"] = {r["student_id"]: float(r["raw_score"] or 0) for r in csv.DictReader(f)}
         for jobs in args.jobs:
             print(f"grade batch -j {jobs} ...", file=sys.stderr)
-            wall, said, summary, rows = our_batch(course, jobs, course / f"out-j{jobs}", env, course / f"batch-j{jobs}.log")
+            wall, said, summary, rows = our_batch(course, jobs, course / f"out-j{jobs}", env,
+                                                  course / f"batch-j{jobs}.log")
             phases += [(f"grade batch -j {jobs} (wall)", wall), (f"grade batch -j {jobs} (its summary line)", said)]
             books[f"-j {jobs}"] = {s: float(r["total"]) for s, r in rows.items()}
             print(f"  {summary}")
