@@ -301,6 +301,28 @@ def release(out_dir, course_path):
                "vectors); push it as the assignment's template")
 
 
+@main.group()
+def export():
+    """Package the course for a grading platform."""
+
+
+@export.command("gradescope")
+@click.argument("out_zip", type=click.Path(dir_okay=False))
+@click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
+def export_gradescope(out_zip, course_path):
+    """Write Gradescope's autograder bundle OUT_ZIP: setup.sh, run_autograder, the grader, the
+    reference and the hidden vectors (none of it visible to students)."""
+    from grader.gradescope import ExportError, export as write
+
+    course = load_course(course_path)
+    try:
+        names = write(course, out_zip)
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {out_zip} ({len(names)} files): upload it as the assignment's autograder "
+               "(Configure Autograder > Zip file upload)")
+
+
 @main.command("fetch-data")
 @click.option("--dest", type=click.Path(file_okay=False), help="Folder to download into (default datasets/mnist/).")
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
