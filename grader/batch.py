@@ -135,7 +135,14 @@ def grade_one(sub, course, load, hidden, hidden_path, out):
 
 
 def worker(conn, course, load, hidden, hidden_path, out):
+    from grader import sandbox
+
+    def stopped(signum, frame):  # the supervisor's time limit: no child may outlive this worker
+        sandbox.kill_all()
+        os._exit(1)
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
+    signal.signal(signal.SIGTERM, stopped)
     while True:
         sub = conn.recv()
         if sub is None:
@@ -165,8 +172,9 @@ class Slot:
         self.conn.send(sub)
 
     def stop(self, kill=False):
-        if kill:
-            self.process.kill()
+        if kill:  # SIGTERM first: the worker kills its sandboxed children, then itself
+            self.process.terminate()
+            self.process.join(5)
         else:
             try:
                 self.conn.send(None)

@@ -137,6 +137,8 @@ def load(path):
                       optional=True) for k in LIMIT_RANGES}
     limits = Limits(**{k: v for k, v in given.items() if v is not None})  # a missing key keeps its default
     isolation = tree.get("isolation", "auto")
+    if isolation is False:  # YAML 1.1 reads an unquoted `off` as false
+        isolation = "off"
     if isolation not in ("auto", "required", "off"):
         r.fail("isolation", isolation, "must be auto, required or off")
     reference = r.get(training, "training.reference", str, optional=True)

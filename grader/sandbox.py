@@ -44,6 +44,21 @@ ERRORS = {"crash", "timeout", "exit", "memory", "cpu", "protocol"}  # the proces
 MAX_REPLY = 64 << 20  # a call's honest reply is small; a forged size must not cost the grader a GiB
 
 
+LIVE = set()  # process groups of this process's running children (see kill_all)
+
+
+def kill_all():
+    """Kill every child this process started and has not stopped: for a process about to be
+    killed itself (grade batch's worker, stopped at its time limit), whose children would
+    otherwise outlive it when they are not in bubblewrap (--die-with-parent)."""
+    for pgid in list(LIVE):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    LIVE.clear()
+
+
 class StudentError(Exception):
     """A call into student code failed. kind: not_implemented, exception, bad_return,
     nonfinite (the answer was wrong or unusable) or one of ERRORS (the process running it
@@ -174,6 +189,7 @@ class Sandbox:
              json.dumps(setup)],
             pass_fds=(req_r, resp_w), stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
             cwd=cwd, env=env, start_new_session=True)
+        LIVE.add(self.proc.pid)
         for fd in (req_r, resp_w, out_w):
             os.close(fd)
         os.set_blocking(req_w, False)  # so that a child that stops reading cannot block our writes
@@ -200,6 +216,7 @@ class Sandbox:
         except (ProcessLookupError, PermissionError):
             pass
         self.proc.wait()
+        LIVE.discard(self.proc.pid)
 
     @staticmethod
     def _wait(fd, deadline, writing=False):

@@ -80,16 +80,34 @@ def test_each_student_gets_a_report_and_results_json(first_run):
     assert not (out / "hang" / "results.json").exists()  # stopped: not marked graded
 
 
-def test_no_process_of_a_stopped_submission_survives(first_run, classroom):
-    survivors = []
+def processes_of(folder):
+    found = []
     for pid in os.listdir("/proc"):
         try:
             cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
         except OSError:
             continue
-        if str(classroom / "hang").encode() in cmdline:
-            survivors.append(pid)
-    assert survivors == []
+        if str(folder).encode() in cmdline:
+            found.append(pid)
+    return found
+
+
+def test_no_process_of_a_stopped_submission_survives(first_run, classroom):
+    deadline = time.monotonic() + 5  # a killed process may take a moment to be reaped
+    while processes_of(classroom / "hang") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_of(classroom / "hang") == []
+
+
+def test_stopped_worker_leaves_no_child_even_without_isolation(classroom, tmp_path):
+    """Without bubblewrap nothing ties the sandbox's child to the worker: the worker kills it."""
+    course = tmp_path / "course.yaml"
+    course.write_text((ROOT / "course.yaml").read_text().replace("isolation: auto", "isolation: off"))
+    one = tmp_path / "one"
+    shutil.copytree(classroom / "hang", one / "hang")
+    run_batch(one, tmp_path / "out", "-j", "1", "--timeout", "3", "--course", str(course))
+    time.sleep(0.5)
+    assert processes_of(one / "hang") == []
 
 
 def test_second_run_skips_unchanged_and_regrades_changed_or_forced(first_run, classroom):

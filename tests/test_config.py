@@ -5,6 +5,8 @@ import yaml
 from grader.config import ConfigError, find, load
 from helpers import ROOT
 
+ROOT_COURSE = ROOT / "course.yaml"
+
 
 def test_the_course_loads_with_the_default_points():
     course = load(ROOT / "course.yaml")
@@ -36,6 +38,8 @@ def edited(tmp_path, change):
     (lambda t: t["assignment"]["parts"]["mnist"].update(points="lots"), "assignment.parts.mnist.points = 'lots'"),
     (lambda t: t.pop("training"), "training = None: must be a mapping"),
     (lambda t: t["training"].update(learning_rate=True), "training.learning_rate = True: must be a number"),
+    (lambda t: t["assignment"].update(id="Back Prop"), "assignment.id = 'Back Prop': must be lower-case"),
+    (lambda t: t["assignment"].update(pass_mark=101), "assignment.pass_mark = 101: must be between 0 and 100"),
 ])
 def test_bad_values_are_named(tmp_path, change, words):
     with pytest.raises(ConfigError) as info:
@@ -55,3 +59,19 @@ def test_broken_yaml_and_missing_file(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="no course.yaml"):
         find(tmp_path / "empty")
+
+
+def test_unquoted_off_means_isolation_off(tmp_path):
+    """YAML 1.1 reads `isolation: off` as false; the course file says off, so it means off."""
+    path = tmp_path / "course.yaml"
+    path.write_text((ROOT_COURSE.read_text()).replace("isolation: auto", "isolation: off"))
+    assert load(path).isolation == "off"
+
+
+def test_assignment_id_and_pass_mark_defaults(tmp_path):
+    text = "".join(line for line in ROOT_COURSE.read_text().splitlines(keepends=True)
+                   if not line.lstrip().startswith(("id:", "pass_mark:")))
+    path = tmp_path / "course.yaml"
+    path.write_text(text)
+    course = load(path)
+    assert course.assignment_id == "backprop" and course.pass_mark == 100
