@@ -274,25 +274,32 @@ def generate(solutions, exercises, hidden, notebooks, course_path, check_only):
         click.echo("up to date" if not changed else f"{len(changed)} file(s) written")
 
 
-@main.command()
-@click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
-def release(out_dir, course_path):
-    """Write the student repository to OUT_DIR: exercises, grader, public vectors, README and CI
-    workflow; never solutions/, hidden/ or notebooks/."""
+def require_generated(course):
+    """Stop unless everything `grade generate` writes is up to date: a release or a bundle made
+    from stale stubs or vectors would grade students against old answers."""
     from grader.generate import GenerateError, generate as run
-    from grader.release import ReleaseError, release as write
     from grader.sandbox import StudentError
 
-    course = load_course(course_path)
     root = course.root
-    try:  # a release made from stale stubs or vectors would grade students against old answers
+    try:
         stale = run(root / "solutions", root / "exercises", check=True, hidden=root / "hidden" / "vectors.json",
                     notebooks=root / "notebooks", course=course)
     except (GenerateError, StudentError) as exc:
         raise click.ClickException(str(exc)) from None
     if stale:
         raise click.ClickException(f"stale: {', '.join(map(str, stale))}; run `grade generate` first")
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
+def release(out_dir, course_path):
+    """Write the student repository to OUT_DIR: exercises, grader, public vectors, README and CI
+    workflow; never solutions/, hidden/ or notebooks/."""
+    from grader.release import ReleaseError, release as write
+
+    course = load_course(course_path)
+    require_generated(course)
     try:
         files = write(course, out_dir)
     except ReleaseError as exc:
@@ -315,6 +322,7 @@ def export_gradescope(out_zip, course_path):
     from grader.gradescope import ExportError, export as write
 
     course = load_course(course_path)
+    require_generated(course)
     try:
         names = write(course, out_zip)
     except ExportError as exc:

@@ -148,3 +148,20 @@ def test_release_refuses_a_folder_with_files_and_leaves_nothing_behind(tmp_path)
     assert proc.returncode == 1 and "already exists and is not an empty folder" in proc.stderr
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_release_and_bundle_refuse_stale_generated_files(tmp_path):
+    """Stubs older than the reference would ship old blanks: both commands stop and name them."""
+    kit = tmp_path / "kit"
+    for name in ("solutions", "exercises", "hidden", "notebooks", "datasets", "grader"):
+        shutil.copytree(ROOT / name, kit / name, ignore=shutil.ignore_patterns("__pycache__", "mnist"))
+    for name in ("course.yaml", "pyproject.toml", ".gitignore"):
+        shutil.copy(ROOT / name, kit / name)
+    path = kit / "solutions" / "activations.py"
+    path.write_text(path.read_text().replace("Hint: np.maximum", "Hint: numpy's maximum"))
+    for command in (["release", str(tmp_path / "out")], ["export", "gradescope", str(tmp_path / "out.zip")]):
+        proc = subprocess.run([*GRADE, *command, "--course", str(kit / "course.yaml")], capture_output=True,
+                              text=True, cwd=tmp_path, timeout=300)
+        assert proc.returncode == 1 and "stale:" in proc.stderr and "exercises/activations.py" in proc.stderr
+        assert "run `grade generate` first" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kit"]
