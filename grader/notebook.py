@@ -204,7 +204,8 @@ def grade_part(part, course=None):
     """Grade one part of the notebook as executed so far and return its score (nbgrader reads a
     number returned by a test cell as partial credit). The code runs in `grade check`, in
     another process; this prints that check's verdicts and writes nothing to stderr, which
-    nbgrader would count as a failure."""
+    nbgrader would count as a failure. course.yaml: `course`, else $GRADE_COURSE, else the
+    nearest one above the working folder; $GRADE_HIDDEN adds the hidden checks."""
     try:
         history = get_ipython().user_ns["In"]  # noqa: F821 (IPython's builtin)
     except NameError:
@@ -216,6 +217,8 @@ def grade_part(part, course=None):
                    "--report-dir", str(Path(tmp) / "report")]
         if course or os.environ.get("GRADE_COURSE"):
             command += ["--course", str(course or os.environ["GRADE_COURSE"])]
+        if os.environ.get("GRADE_HIDDEN"):  # set by the instructor for official grading
+            command += ["--hidden", os.environ["GRADE_HIDDEN"]]
         proc = subprocess.run(command, capture_output=True, text=True)
     if proc.returncode not in (0, 1) or not proc.stdout.strip():
         raise RuntimeError(f"grade check could not run: {proc.stderr.strip()[-2000:]}")
