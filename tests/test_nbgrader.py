@@ -20,8 +20,12 @@ BIN = Path(sys.executable).parent
 PARTS = ("activations", "softmax_ce", "backprop", "updates", "mnist")
 
 
+HIDDEN = ROOT / "hidden" / "vectors.json"
+
+
 def nbgrader(course_dir, *args):
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}  # it runs alembic from PATH
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",  # it runs alembic from PATH
+           "GRADE_HIDDEN": str(HIDDEN)}  # official grading: the test cells add the hidden checks
     proc = subprocess.run([str(BIN / "nbgrader"), *args], capture_output=True, text=True, cwd=course_dir, env=env,
                           timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -111,13 +115,16 @@ def test_scores_full_zero_and_partial(course_dir):
     assert totals["alice"] == 100  # stderr and a RuntimeWarning in student code cost nothing
     assert totals["bob"] == 0
     assert 0 < totals["carol"] < 100 and parts["carol"]["softmax_ce"] == 20 and parts["carol"]["updates"] < 15
+    graded = (course_dir / "autograded" / "carol" / "backprop" / "backprop.ipynb").read_text()
+    assert "layer_gradients on hidden inputs" in graded  # GRADE_HIDDEN reached the test cells
 
 
 def test_nbgrader_agrees_with_grade_check_part_by_part(course_dir, tmp_path):
     """grade batch grades nbgrader's submitted/ notebooks itself; same totals and parts."""
     out = tmp_path / "batch"
     proc = subprocess.run([*GRADE, "batch", str(course_dir), "-j", "2", "--out", str(out), "--course",
-                           str(course_dir / "course.yaml")], capture_output=True, text=True, cwd=ROOT, timeout=600)
+                           str(course_dir / "course.yaml"), "--hidden", str(HIDDEN)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr
     with open(out / "gradebook.csv") as f:
         ours = {row["student"]: row for row in csv.DictReader(f)}
