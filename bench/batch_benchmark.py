@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,16 +127,23 @@ def our_batch(course, jobs, out, env, log):
     return wall, float(said.group(1)) if said else float("nan"), stdout.splitlines()[0], rows
 
 
-def nbgrader_parts(course, student):
-    """The score each check cell of the autograded notebook returned ('error' if it raised)."""
+def autograded(course, student):
+    """From nbgrader's autograded notebook: the score each check cell returned ('error' if it
+    raised), the seconds from the first cell's start to the last one's end, and the MNIST check's."""
     notebook = json.loads((course / "autograded" / student / "backprop" / "backprop.ipynb").read_text())
-    parts = {}
+    parts, spans = {}, {}
     for cell in notebook["cells"]:
+        when = cell.get("metadata", {}).get("execution", {})
+        if "shell.execute_reply" in when:  # nbclient's timestamps of each executed cell
+            spans[cell["id"]] = [datetime.fromisoformat(when[k]).timestamp()
+                                 for k in ("iopub.execute_input", "shell.execute_reply")]
         if cell.get("id", "").startswith("check-"):
             outs = cell.get("outputs", [])
             value = [o["data"]["text/plain"] for o in outs if o["output_type"] == "execute_result"]
             parts[cell["id"][6:]] = text({"source": value[0]}) if value else "error" if outs else "-"
-    return parts
+    nan = [float("nan")] * 2
+    runs, mnist = list(spans.values()) or [nan], spans.get("check-mnist", nan)
+    return parts, runs[-1][1] - runs[0][0], mnist[1] - mnist[0]
 
 
 def main():
@@ -171,6 +179,11 @@ def main():
                             course / "autograde.log")
             timed([BIN / "nbgrader", "export"], course, env, course / "export.log")
             phases.append(("nbgrader autograde", wall))
+            cells = [autograded(course, s)[1:] for s in kinds]
+            print(f"  nbgrader: {sum(c[0] for c in cells):.1f} s executing cells (median "
+                  f"{statistics.median(c[0] for c in cells):.1f} s a notebook, of which check-mnist "
+                  f"{statistics.median(c[1] for c in cells):.1f} s); the other {wall - sum(c[0] for c in cells):.1f} s "
+                  "start kernels and run nbgrader itself")
             with open(course / "grades.csv", newline="") as f:
                 books["nbgrader"] = {r["student_id"]: float(r["raw_score"] or 0) for r in csv.DictReader(f)}
         for jobs in args.jobs:
@@ -206,7 +219,7 @@ def main():
             differ = [s for s in kinds if not abs(book.get(s, float("nan")) - ours.get(s, float("nan"))) <= 0.01]
             print(f"\nscores, {name} vs -j {args.jobs[0]}: {n - len(differ)}/{n} agree within 0.01")
             for s in differ:
-                detail = f"nbgrader parts {nbgrader_parts(course, s)}" if name == "nbgrader" else ""
+                detail = f"nbgrader parts {autograded(course, s)[0]}" if name == "nbgrader" else ""
                 print(f"  {s} ({kinds[s][0]}: {kinds[s][1]}): {name} {book.get(s)}, ours {ours.get(s)}  {detail}")
         if args.keep:
             print(f"\nkept {course}")

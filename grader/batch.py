@@ -35,15 +35,15 @@ class Submission:
     problem: str = ""
 
 
-def discover(root, assignment_id):
-    """The submissions under root, one per student folder, in name order."""
+def discover(root, assignment_id, out=None):
+    """The submissions under root, one per student folder, in name order (never out itself,
+    should the reports be written among the submissions)."""
     root = Path(root)
     if (root / "submitted").is_dir():  # an nbgrader course folder
         root = root / "submitted"
-    found = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        found.append(locate(folder, assignment_id))
-    return found
+    skip = Path(out).resolve() if out else None
+    return [locate(folder, assignment_id) for folder in sorted(root.iterdir())
+            if folder.is_dir() and not folder.name.startswith(".") and folder.resolve() != skip]
 
 
 def locate(folder, assignment_id):

@@ -164,7 +164,7 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, data_dir, cou
     course = load_course(course_path)
     if not Path(submissions).is_dir():
         raise click.ClickException(f"{submissions}: no such folder (the submissions to grade)")
-    subs = batches.discover(submissions, course.assignment_id)
+    subs = batches.discover(submissions, course.assignment_id, out_dir)
     if not subs:
         raise click.ClickException(f"{submissions}: no student folders in it")
     try:
