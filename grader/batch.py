@@ -102,7 +102,7 @@ def row_from(student, results, status, seconds, message=""):
 
 
 # -- the worker ---------------------------------------------------------------------------------
-def grade_one(sub, course, load, hidden, hidden_path, out):
+def grade_one(sub, course, load, hidden, hidden_path, out, plots=False):
     """Grade one submission in this process; returns its gradebook row."""
     from rich.console import Console
 
@@ -119,7 +119,7 @@ def grade_one(sub, course, load, hidden, hidden_path, out):
         folder = sub.path
         if sub.path.suffix == ".ipynb":  # the code that is graded, where the instructor can read it
             folder = notebook.write_submission(notebook.code_cells(sub.path), where / "code-from-notebook")
-        graded = grading.grade(folder.resolve(), course, load, hidden, where)
+        graded = grading.grade(folder.resolve(), course, load, hidden, where, plots)
     except (notebook.NotebookError, grading.GraderBroken) as exc:
         atomic_write(where / "report.txt", f"not graded: {exc}\n")
         return {"student": sub.student, "total": 0.0, "parts": {}, "status": "error",
@@ -134,7 +134,7 @@ def grade_one(sub, course, load, hidden, hidden_path, out):
     return row_from(sub.student, results, "graded", seconds)
 
 
-def worker(conn, course, load, hidden, hidden_path, out):
+def worker(conn, course, load, hidden, hidden_path, out, plots):
     from grader import sandbox
 
     def stopped(signum, frame):  # the supervisor's time limit: no child may outlive this worker
@@ -148,7 +148,7 @@ def worker(conn, course, load, hidden, hidden_path, out):
         if sub is None:
             return
         try:
-            row = grade_one(sub, course, load, hidden, hidden_path, out)
+            row = grade_one(sub, course, load, hidden, hidden_path, out, plots)
         except Exception as exc:  # a bug of ours must not take the batch down either
             row = {"student": sub.student, "total": 0.0, "parts": {}, "status": "error", "seconds": 0.0,
                    "message": f"ERROR in the grader: {type(exc).__name__}: {exc}"}
@@ -186,7 +186,7 @@ class Slot:
             self.process.join()
 
 
-def run(subs, course, load, hidden, hidden_path, out, jobs, timeout, force=False, on_done=None):
+def run(subs, course, load, hidden, hidden_path, out, jobs, timeout, force=False, on_done=None, plots=False):
     """Grade subs with `jobs` workers; returns the gradebook rows (in subs' order) and how
     many were skipped as already graded."""
     out = Path(out)
@@ -201,7 +201,7 @@ def run(subs, course, load, hidden, hidden_path, out, jobs, timeout, force=False
         else:
             todo.append(sub)
     context = multiprocessing.get_context("fork")  # workers inherit the loaded data, no copy
-    args = (course, load, hidden, hidden_path, out)
+    args = (course, load, hidden, hidden_path, out, plots)
     slots = [Slot(context, args) for _ in range(min(jobs, len(todo)))]
     try:
         while todo or any(s.sub for s in slots):

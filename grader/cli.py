@@ -64,9 +64,10 @@ def main():
 @click.option("--data-dir", type=click.Path(), help="MNIST folder (else GRADE_DATA_DIR, course.yaml, datasets/mnist).")
 @click.option("--report-dir", type=click.Path(file_okay=False), default="grade-report", show_default=True,
               help="Where the MNIST run's plots go.")
+@click.option("--plots/--no-plots", default=True, show_default=True, help="Draw the MNIST run's plots.")
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
 def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts, hidden_path, data_dir, report_dir,
-          course_path):
+          plots, course_path):
     """Grade SUBMISSION (default: exercises/). Exit 0 only when every check passes."""
     from grader import grading, mnist, vectors
     from grader.report import dumps, github, gradescope, junit, markdown, text_report
@@ -98,7 +99,7 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
         load = lambda: data  # noqa: E731
 
     try:
-        graded = grading.grade(folder, course, load, hidden, report_dir)
+        graded = grading.grade(folder, course, load, hidden, report_dir, plots)
     except grading.GraderBroken as exc:
         raise click.ClickException(str(exc)) from None
     results, footer = graded.results, graded.footer
@@ -150,9 +151,10 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
 @click.option("--force", is_flag=True, help="Grade again submissions already graded (unchanged since).")
 @click.option("--timeout", type=click.FloatRange(1), default=900, show_default=True,
               help="Seconds one submission may take before it is stopped and marked timeout.")
+@click.option("--plots", is_flag=True, help="Also draw each student's MNIST plots (about 0.45 s each).")
 @click.option("--data-dir", type=click.Path(), help="MNIST folder (else GRADE_DATA_DIR, course.yaml, datasets/mnist).")
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
-def batch(submissions, jobs, out_dir, hidden_path, force, timeout, data_dir, course_path):
+def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_dir, course_path):
     """Grade every submission in SUBMISSIONS (a folder per student: .py files, a cloned repo with
     exercises/, or nbgrader's submitted/<student>/<assignment>/ notebooks) into a gradebook."""
     from rich.console import Console
@@ -185,7 +187,7 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, data_dir, cou
             bar.update(task, advance=1, description=f"{row['student']}: {row['total']:.1f} ({row['status']})")
 
         rows, skipped = batches.run(subs, course, lambda: data, hidden, hidden_path, Path(out_dir), jobs, timeout,
-                                    force, done)
+                                    force, done, plots)
     gradebook = Path(out_dir) / "gradebook.csv"
     batches.write_gradebook(gradebook, rows, course)
     seconds = time.perf_counter() - start

@@ -162,6 +162,7 @@ class Sandbox:
         self.proc = None
         self.tap = OutputTap(self.limits.output_kb * 1024)
         self.events = []  # things a check's report should say (output cut, ...), drained by the plugin
+        self.hung = set()  # blanks that ran out of time: not called again (see not_again)
         self.last_warnings = []
         if isolation_mode == "off":
             self.bwrap, self.isolation_problem = None, "turned off in course.yaml"
@@ -298,6 +299,8 @@ class Sandbox:
                 break
         except Timeout:
             self.stop()
+            if not check_budget:
+                self.hung.add(what)
             if check_budget:
                 raise StudentError("timeout", f"{what} was stopped: this check's calls took more than "
                                    f"{self.limits.check_seconds:g} s in total") from None
@@ -344,10 +347,18 @@ class Sandbox:
         return events
 
     # -- the narrow interface ---------------------------------------------------------------
+    def not_again(self, fn):
+        """A blank that ran out of time once is not called again: one endless loop then costs
+        one call's time limit, not one per check (the other blanks are unaffected)."""
+        if fn in self.hung:
+            raise StudentError("timeout", f"{fn} was not called again: an earlier call ran out of time "
+                               f"(over {self.limits.call_seconds:g} s; an endless loop?)")
+
     def call(self, fn, *args, echo=False):
         """Call blank fn on plain arguments; return its result as float64 arrays.
         With echo=True return (result, arguments as the child saw them after the call)."""
         assert fn in BLANKS, fn
+        self.not_again(fn)
         reply = self.request({"op": "call", "fn": fn, "args": list(args), "echo": echo}, fn,
                              self.limits.call_seconds)
         self._warnings(reply)
@@ -362,6 +373,7 @@ class Sandbox:
 
     def map(self, fn, args_list):
         """Call fn once per argument tuple, in one round trip; returns the list of results."""
+        self.not_again(fn)
         reply = self.request({"op": "map", "fn": fn, "args_list": [list(a) for a in args_list]}, fn,
                              self.limits.call_seconds)
         self._warnings(reply)

@@ -75,7 +75,7 @@ def test_each_student_gets_a_report_and_results_json(first_run):
         assert {"score", "execution_time", "output", "tests"} <= set(results)
         report = (out / student / "report.txt").read_text()
         assert f"{results['score']:g} / 100 " in report, report
-    assert (out / "ada" / "confusion_matrix.png").stat().st_size > 1000
+    assert not (out / "ada" / "confusion_matrix.png").exists()  # plots only with --plots
     assert "not graded" in (out / "empty" / "report.txt").read_text()
     assert not (out / "hang" / "results.json").exists()  # stopped: not marked graded
 
@@ -124,3 +124,10 @@ def test_second_run_skips_unchanged_and_regrades_changed_or_forced(first_run, cl
     assert 0 < float(gradebook(out)["stubs"]["activations"]) < 15
     forced = run_batch(classroom, out, "-j", "2", "--timeout", "20", "--force")
     assert "unchanged" not in forced.stdout
+
+
+def test_plots_on_request(tmp_path):
+    copy_of(SOLUTIONS, tmp_path / "in" / "ada")
+    run_batch(tmp_path / "in", tmp_path / "out", "-j", "1", "--plots")
+    assert (tmp_path / "out" / "ada" / "confusion_matrix.png").stat().st_size > 1000
+    assert gradebook(tmp_path / "out")["ada"]["total"] == "100.00"

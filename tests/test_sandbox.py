@@ -200,6 +200,18 @@ def test_endless_loop_times_out_and_the_child_is_restarted(hostile):
     assert_recovers(hostile)
 
 
+def test_a_blank_that_ran_out_of_time_is_not_called_again(hostile):
+    """One endless loop costs one call's limit, not one per check; other blanks still run."""
+    with pytest.raises(StudentError):
+        hostile.call("sigmoid_prime", Z)
+    start = time.monotonic()
+    with pytest.raises(StudentError) as info:
+        hostile.map("sigmoid_prime", [[Z], [Z]])
+    assert time.monotonic() - start < 0.1 and info.value.kind == "timeout"
+    assert "sigmoid_prime was not called again" in str(info.value)
+    assert hostile.call("sigmoid", Z).shape == Z.shape
+
+
 def test_errors_in_a_row_do_not_poison_the_sandbox(hostile):
     for fn, kind in [("relu", "exit"), ("relu_prime", "crash"), ("sigmoid_prime", "timeout"), ("relu", "exit")]:
         with pytest.raises(StudentError) as info:
@@ -240,7 +252,8 @@ def test_endless_loop_in_relu_fails_only_relus_checks(tmp_path):
     tests = by_name(results)
     for name in (RELU_VALUES, UNCHANGED):
         assert tests[name]["status"] == "failed" and tests[name]["score"] == 0, name
-        assert "did not finish within 1 s" in tests[name]["output"], tests[name]
+    assert "did not finish within 1 s" in tests[RELU_VALUES]["output"], tests[RELU_VALUES]
+    assert "relu was not called again: an earlier call ran out of time" in tests[UNCHANGED]["output"]
     for name in SIGMOID_CHECKS + [RELU_PRIME_VALUES, RELU_PRIME_GRADIENT]:
         assert tests[name]["status"] == "passed" and tests[name]["score"] == tests[name]["max_score"] > 0, name
     assert results["score"] == 12
