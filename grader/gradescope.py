@@ -19,7 +19,8 @@ from pathlib import Path
 from grader.blanks import MODULES
 from grader.release import TEMPLATES, copy_tree
 
-BUNDLED = ("grader", "solutions", "hidden/vectors.json", "datasets/mnist.json", "pyproject.toml", "course.yaml")
+BUNDLED = ("grader", "solutions", "hidden/vectors.json", "datasets/mnist.json", "pyproject.toml", "README.md",
+           "course.yaml")  # README.md: pyproject.toml names it, and setup.sh pip-installs the bundle
 
 
 class ExportError(Exception):

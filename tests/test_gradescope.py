@@ -107,3 +107,19 @@ def test_schema_rejects_what_gradescope_would():
     for results in bad:
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(results, SCHEMA)
+
+
+def test_bundle_is_an_installable_package(bundle, tmp_path):
+    """setup.sh runs `pip install /autograder/source`: the bundle must build, templates and all."""
+    source = tmp_path / "source"
+    with zipfile.ZipFile(bundle) as z:
+        z.extractall(source)
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                           str(tmp_path / "wheel"), str(source)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+    assert {"grader/vectors.json", "grader/templates/gradescope_setup.sh", "grader/checks/pytest.ini",
+            "grader/provided/network.py"} <= names
+    assert not any(n.startswith(("solutions/", "hidden/")) for n in names)  # data of the bundle, not the package
