@@ -53,7 +53,7 @@ def course_dir(tmp_path_factory):
     (root / "course.yaml").write_text(text.replace("reference: solutions", f"reference: {ROOT / 'solutions'}"))
     (root / "nbgrader_config.py").write_text(f'c = get_config()\nc.CourseDirectory.course_id = "backprop-course"\n'
                                              f'c.CourseDirectory.root = {str(root)!r}\n'
-                                             'c.ExecutePreprocessor.timeout = 300\n')
+                                             'c.Execute.timeout = 300\n')
     (root / "source" / "backprop").mkdir(parents=True)
     shutil.copy(SOURCE, root / "source" / "backprop")
     nbgrader(root, "generate_assignment", "backprop", "--force")
