@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 
 from grader.blanks import MODULES
-from grader.release import TEMPLATES, copy_tree
+from grader.release import TEMPLATES, listed_files
 
 BUNDLED = ("grader", "solutions", "hidden/vectors.json", "datasets/mnist.json", "pyproject.toml", "README.md",
            "course.yaml")  # README.md: pyproject.toml names it, and setup.sh pip-installs the bundle
@@ -36,28 +36,20 @@ def export(course, out):
     if out.suffix != ".zip":
         raise ExportError(f"{out}: the bundle is a .zip file")
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        staged = Path(tmp)
-        for name in BUNDLED:
-            if (root / name).is_dir():
-                copy_tree(root / name, staged / name)
-            else:
-                (staged / name).parent.mkdir(parents=True, exist_ok=True)
-                (staged / name).write_bytes((root / name).read_bytes())
-        fd, partial = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-        os.close(fd)
-        try:
-            with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as bundle:
-                for script in ("setup.sh", "run_autograder"):  # at the zip's root, executable
-                    info = zipfile.ZipInfo(script)
-                    info.external_attr = 0o755 << 16
-                    bundle.writestr(info, (TEMPLATES / f"gradescope_{script}").read_text(encoding="utf-8"))
-                for path in sorted(p for p in staged.rglob("*") if p.is_file()):
-                    bundle.write(path, path.relative_to(staged).as_posix())
-            os.replace(partial, out)
-        except BaseException:
-            os.unlink(partial)
-            raise
+    fd, partial = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for script in ("setup.sh", "run_autograder"):  # at the zip's root, executable
+                info = zipfile.ZipInfo(script)
+                info.external_attr = 0o755 << 16
+                bundle.writestr(info, (TEMPLATES / f"gradescope_{script}").read_text(encoding="utf-8"))
+            for path, rel in listed_files(root, BUNDLED):
+                bundle.write(path, rel.as_posix())
+        os.replace(partial, out)
+    except BaseException:
+        os.unlink(partial)
+        raise
     with zipfile.ZipFile(out) as bundle:
         return bundle.namelist()
 

@@ -58,6 +58,11 @@ def module_order(solutions):
     return order
 
 
+def first_line(node):
+    """Where a statement starts, its decorators included."""
+    return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+
+
 def pieces(path, siblings):
     """(docstring, [(kind, name, source)]) of one file: kind 'function' or 'code'; imports of
     sibling modules are dropped (the notebook is one namespace)."""
@@ -66,7 +71,7 @@ def pieces(path, siblings):
     lines = text.splitlines()
     doc = ast.get_docstring(tree) or ""
     out, loose = [], []
-    starts = [min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])]) for n in tree.body]
+    starts = [first_line(n) for n in tree.body]
     for i, node in enumerate(tree.body):
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and i == 0:
             continue  # the module docstring
@@ -166,8 +171,7 @@ def module_source(cells):
         if kept:
             out.append(f"\n# code cell {number}")
         for node in kept:
-            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-            out.append("\n".join(lines[first - 1:node.end_lineno]))
+            out.append("\n".join(lines[first_line(node) - 1:node.end_lineno]))
     return "\n".join(out) + "\n"
 
 

@@ -35,13 +35,15 @@ def student_readme(course):
         assignment=course.assignment, course=course.name, parts=parts, pass_mark=course.pass_mark, total=total)
 
 
-def copy_tree(source, dest):
-    for path in sorted(source.rglob("*")):
-        rel = path.relative_to(source)
-        if any(part.endswith(SKIPPED) for part in rel.parts) or not path.is_file():
-            continue
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, dest / rel)
+def listed_files(root, names):
+    """(path, path relative to root) of every file the listed files and folders hold, caches
+    and build leftovers aside."""
+    for name in names:
+        source = root / name
+        for path in sorted(source.rglob("*")) if source.is_dir() else [source]:
+            rel = path.relative_to(root)
+            if path.is_file() and not any(part.endswith(SKIPPED) for part in rel.parts):
+                yield path, rel
 
 
 def release(course, out):
@@ -57,13 +59,9 @@ def release(course, out):
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        for name in SHIPPED:
-            source = root / name
-            if source.is_dir():
-                copy_tree(source, tmp / name)
-            else:
-                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, tmp / name)
+        for path, rel in listed_files(root, SHIPPED):
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, tmp / rel)
         (tmp / "course.yaml").write_text(student_course_yaml(course.path.read_text(encoding="utf-8")),
                                          encoding="utf-8")
         (tmp / "README.md").write_text(student_readme(course), encoding="utf-8")
