@@ -78,6 +78,8 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
     unknown = [p for p in parts if p not in course.parts]
     if unknown:
         raise click.ClickException(f"--part {unknown[0]}: no such part; the course has {', '.join(course.parts)}")
+    if parts and use_pass_mark:
+        raise click.ClickException("--pass-mark is about the whole assignment: leave out --part")
     if parts:
         course = dataclasses.replace(course, parts={k: v for k, v in course.parts.items() if k in parts})
     if course.isolation == "required":

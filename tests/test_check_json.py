@@ -264,3 +264,40 @@ def test_github_annotations_point_at_the_students_lines(wrong_and_crashing):
     # the summary is appended, after what earlier steps wrote
     assert runs["summary"].startswith("earlier steps' summary\n## ")
     assert "| Weight updates | 15 / 15 | 5 / 5 | pass |" in runs["summary"]
+
+
+def test_results_json_and_junit_come_from_the_same_run(wrong_and_crashing, tmp_path):
+    from junitparser import JUnitXml
+
+    runs = wrong_and_crashing
+    proc = grade(runs["sub"], "--part", "activations", "--part", "updates", "--results-json",
+                 str(tmp_path / "r" / "results.json"), "--junit-xml", str(tmp_path / "r" / "junit.xml"), fmt="text",
+                 report_dir=tmp_path)
+    assert proc.returncode == 1 and "total" in proc.stdout  # the text report still on stdout
+    results, alone = json.loads((tmp_path / "r" / "results.json").read_text()), json.loads(runs["json"].stdout)
+    assert [(t["name"], t["score"]) for t in results["tests"]] == [(t["name"], t["score"]) for t in alone["tests"]]
+    xml = JUnitXml.fromfile(str(tmp_path / "r" / "junit.xml"))
+    assert sum(len(list(suite)) for suite in xml) == len(results["tests"])
+
+
+def test_pass_mark_sets_the_exit_code(wrong_and_crashing, tmp_path):
+    runs = wrong_and_crashing
+    score = json.loads(runs["json"].stdout)["score"]
+    assert 0 < score < 30
+    tree = yaml.safe_load((ROOT / "course.yaml").read_text())
+    tree["assignment"]["parts"] = {k: v for k, v in tree["assignment"]["parts"].items() if k in ("activations",
+                                                                                                 "updates")}
+    tree["training"]["reference"] = str(ROOT / "solutions")
+    codes = {}
+    for mark in (score - 1, score + 1):
+        tree["assignment"]["pass_mark"] = mark
+        course = tmp_path / f"course-{mark}.yaml"
+        course.write_text(yaml.safe_dump(tree))
+        proc = grade(runs["sub"], "--pass-mark", "--course", str(course), fmt="text", report_dir=tmp_path)
+        codes[mark] = proc.returncode
+        assert ("at or above" if mark < score else "below") + f" the pass mark of {mark:g}" in proc.stdout
+    assert codes == {score - 1: 0, score + 1: 1}
+    plain = grade(runs["sub"], "--course", str(course), fmt="text", report_dir=tmp_path)
+    assert plain.returncode == 1  # without --pass-mark: every check must pass
+    mixed = grade(runs["sub"], "--pass-mark", "--part", "updates", fmt="text", report_dir=tmp_path)
+    assert mixed.returncode == 1 and "--pass-mark is about the whole assignment" in mixed.stderr
