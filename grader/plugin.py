@@ -50,8 +50,8 @@ def one_line(excinfo):
     exc = excinfo.value
     if isinstance(exc, StudentError):
         return ("ERROR: " if exc.is_error else "") + str(exc), exc.is_error
-    if isinstance(exc, CheckFailed):
-        return (str(exc).splitlines()[0] if str(exc) else "check failed"), False
+    if isinstance(exc, CheckFailed):  # a verdict, then (from diagnose.py) what it most likely is
+        return (str(exc) or "check failed"), False
     return f"ERROR in the grader (please report it): {type(exc).__name__}: {exc}", True
 
 

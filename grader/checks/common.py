@@ -1,9 +1,11 @@
 """Shared pieces of the checks: value checks against the reference's test vectors, and
 the affine maps the grader may do itself (they are provided code, not a blank)."""
+import contextlib
 import functools
 
 import numpy as np
 
+from grader.diagnose import diagnose
 from grader.gradcheck import CheckFailed, assert_gradient, assert_same_structure_close
 from grader.vectors import away_from_zero  # noqa: F401  (re-exported)
 
@@ -14,7 +16,17 @@ def value_check(student, vectors, name, tol, m=None, fn=None):
     args, expected = vectors[name]
     got = student.call(fn or name, *args)
     shown = ", ".join(_describe(a) for a in args)
-    assert_same_structure_close(f"{name}({shown})", got, expected, tol, m)
+    with diagnosed(fn or name, got, expected, args):
+        assert_same_structure_close(f"{name}({shown})", got, expected, tol, m)
+
+
+@contextlib.contextmanager
+def diagnosed(blank, got, expected, args):
+    """Add to a failed comparison what the wrong answer most likely is (see diagnose.py)."""
+    try:
+        yield
+    except CheckFailed as exc:
+        raise CheckFailed(f"{exc}\n{diagnose(blank, got, expected, args)}") from None
 
 
 def _describe(arg):
@@ -46,7 +58,8 @@ def central_check(student, vectors, course, fn, what, source):
     args, numeric = vectors[f"{fn}/central"]
     analytic = student.call(fn, *args)
     if not isinstance(numeric, dict):
-        assert_gradient(what, numeric, analytic, course.gradient_rel_error, source)
+        with diagnosed(fn, analytic, numeric, args):
+            assert_gradient(what, numeric, analytic, course.gradient_rel_error, source)
         return
     if set(analytic) != set(numeric):
         raise CheckFailed(f"{fn} returned keys {sorted(analytic)}; expected {sorted(numeric)}")

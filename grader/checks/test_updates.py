@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from grader.checks.common import gated, unchanged, value_check
+from grader.checks.common import diagnosed, gated, unchanged, value_check
 from grader.gradcheck import CheckFailed, assert_close
 
 pytestmark = pytest.mark.part("updates")
@@ -18,14 +18,16 @@ def gradients(student, vectors):
 def test_layer_gradients_dW(student, vectors, course):
     """layer_gradients' dW = delta a_prev^T matches the reference"""
     (dW, _), (expected, _) = gradients(student, vectors)
-    assert_close("layer_gradients' dW", dW, expected, course.value_rel_error)
+    with diagnosed("layer_gradients dW", dW, expected, vectors["layer_gradients"][0]):
+        assert_close("layer_gradients' dW", dW, expected, course.value_rel_error)
 
 
 @pytest.mark.points(3)
 def test_layer_gradients_db(student, vectors, course):
     """layer_gradients' db = delta summed over columns matches the reference"""
     (_, db), (_, expected) = gradients(student, vectors)
-    assert_close("layer_gradients' db", db, expected, course.value_rel_error, m=6)
+    with diagnosed("layer_gradients db", db, expected, vectors["layer_gradients"][0]):
+        assert_close("layer_gradients' db", db, expected, course.value_rel_error, m=6)
 
 
 @pytest.mark.points(3)

@@ -1,0 +1,116 @@
+"""Diagnoses: typical bugs, one per submission, each named with its equation; a correct
+solution written differently gets full marks and no diagnosis at all."""
+import json
+
+import numpy as np
+import pytest
+from helpers import SOLUTIONS, copy_of, grade_json
+
+from grader.diagnose import diagnose, known_mistake
+
+BUGS = [  # (id, module, code appended to it, part, text the failing check's output must contain)
+    ("relu returns z", "activations", "def relu(z):\n    return z", "activations", "returns z unchanged"),
+    ("relu is min", "activations", "def relu(z):\n    return np.minimum(z, 0)", "activations", "returns min(0, z)"),
+    ("relu_prime is relu", "activations", "def relu_prime(z):\n    return np.maximum(z, 0)", "activations",
+     "returns relu(z), the function itself"),
+    ("relu_prime reversed", "activations", "def relu_prime(z):\n    return (z < 0).astype(float)", "activations",
+     "the comparison is reversed"),
+    ("sigmoid sign", "activations", "def sigmoid(z):\n    return 1 / (1 + np.exp(z))", "activations",
+     "the minus in the exponent is missing"),
+    ("sigmoid_prime is sigmoid", "activations", "def sigmoid_prime(z):\n    return sigmoid(z)", "activations",
+     "the factor (1 - sigma(z)) is missing"),
+    ("sigmoid_prime on z", "activations", "def sigmoid_prime(z):\n    return z * (1 - z)", "activations",
+     "applied to z instead of to sigma(z)"),
+    ("softmax rows", "softmax_ce", "def softmax(z):\n    e = np.exp(z - z.max(axis=1, keepdims=True))\n"
+     "    return e / e.sum(axis=1, keepdims=True)", "softmax_ce", "each ROW sums to 1"),
+    ("softmax no axis", "softmax_ce", "def softmax(z):\n    e = np.exp(z - z.max())\n    return e / e.sum()",
+     "softmax_ce", "the whole array sums to 1"),
+    ("cross_entropy sum", "softmax_ce", "def cross_entropy(a, y):\n    return float(-np.sum(y * np.log(a)))",
+     "softmax_ce", "it is the SUM over the m examples"),
+    ("cross_entropy sign", "softmax_ce", "def cross_entropy(a, y):\n    return float(np.sum(y * np.log(a)) / y.shape[1])",
+     "softmax_ce", "the minus sign is missing"),
+    ("output_delta no 1/m", "softmax_ce", "def output_delta(a, y):\n    return a - y", "softmax_ce",
+     "without the 1/m"),
+    ("output_delta sign", "softmax_ce", "def output_delta(a, y):\n    return (y - a) / y.shape[1]", "softmax_ce",
+     "the sign is flipped"),
+    ("hidden_delta no f'", "backprop", "def hidden_delta(W_next, delta_next, z):\n    return W_next.T @ delta_next",
+     "backprop", "the f'(z(l)) factor is missing"),
+    ("hidden_delta relu not relu'", "backprop",
+     "import numpy as np\n\ndef hidden_delta(W_next, delta_next, z):\n    return (W_next.T @ delta_next) * np.maximum(z, 0)",
+     "backprop", "relu(z) instead of relu'(z)"),
+    ("dW transposed", "updates", "def layer_gradients(delta, a_prev):\n    return a_prev @ delta.T, "
+     "delta.sum(axis=1, keepdims=True)", "updates", "swap the factors"),
+    ("db mean", "updates", "def layer_gradients(delta, a_prev):\n    return delta @ a_prev.T, "
+     "delta.mean(axis=1, keepdims=True)", "updates", "it is the MEAN over the columns"),
+    ("sgd plus", "updates", "def sgd_update(params, grads, lr):\n    return {k: params[k] + lr * grads[k] for k in params}",
+     "updates", "it moves WITH the gradient"),
+    ("sgd no lr", "updates", "def sgd_update(params, grads, lr):\n    return {k: params[k] - grads[k] for k in params}",
+     "updates", "the learning rate is missing"),
+]
+
+
+@pytest.mark.parametrize("bug", BUGS, ids=[b[0] for b in BUGS])
+def test_each_typical_bug_gets_its_diagnosis(tmp_path, bug):
+    name, module, code, part, words = bug
+    folder = copy_of(SOLUTIONS, tmp_path / "sub")
+    with open(folder / f"{module}.py", "a") as f:
+        f.write("\n\n" + code + "\n")
+    _, results, _ = grade_json(folder, "--part", part)
+    failed = [t for t in results["tests"] if t["status"] == "failed"]
+    diagnosed = [t for t in failed if "diagnosis: " in t["output"] and words in t["output"]]
+    assert diagnosed, json.dumps(failed, indent=1)
+    # each diagnosis quotes the equation the blank should implement
+    assert all(" should compute " in t["output"] for t in diagnosed)
+
+
+def test_the_bugs_cover_every_blank():
+    covered = {b[2].split("def ")[1].split("(")[0] for b in BUGS}
+    assert covered == {"relu", "relu_prime", "sigmoid", "sigmoid_prime", "softmax", "cross_entropy", "output_delta",
+                       "hidden_delta", "layer_gradients", "sgd_update"}  # backward: its parts' bugs show through
+    assert len(BUGS) >= 15
+
+
+def test_differently_written_correct_solution_gets_full_marks_and_no_diagnosis(tmp_path):
+    folder = copy_of(SOLUTIONS, tmp_path / "sub")
+    extra = {
+        "activations": "def relu(z):\n    return np.where(z > 0, z, 0.0)\n\n\n"
+                       "def relu_prime(z):\n    return np.heaviside(z, 0.0)\n",
+        "updates": "def layer_gradients(delta, a_prev):\n    db = np.zeros((delta.shape[0], 1))\n"
+                   "    for i in range(delta.shape[1]):\n        db[:, 0] += delta[:, i]\n"
+                   "    return np.einsum('im,jm->ij', delta, a_prev), db\n",
+    }
+    for module, code in extra.items():
+        with open(folder / f"{module}.py", "a") as f:
+            f.write("\n\nimport numpy as np\n\n\n" + code)
+    code, results, _ = grade_json(folder, "--part", "activations", "--part", "updates")
+    assert code == 0 and results["score"] == 30
+    assert not any("diagnosis" in t["output"] or "no typical mistake" in t["output"] for t in results["tests"])
+
+
+def test_no_match_says_so_and_shows_the_worst_entries():
+    z = np.array([[1.0, -2.0], [3.0, -4.0]])
+    got = np.array([[1.0, 0.0], [3.5, 0.0]])  # not any listed mistake
+    text = diagnose("relu", got, np.maximum(z, 0), [z])
+    assert text.startswith("no typical mistake matches these numbers; the largest differences: [1, 0] got 3.5, "
+                           "expected 3") and "relu should compute f(z) = max(0, z)" in text
+
+
+def test_right_answers_match_no_mistake():
+    """Test the tester: the reference's own answers are never taken for a listed mistake."""
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((4, 5)) * 2
+    a = rng.dirichlet(np.ones(4), size=5).T
+    y = np.eye(4)[:, rng.integers(0, 4, 5)]
+    W, d = rng.standard_normal((3, 4)), rng.standard_normal((3, 5))
+    s = 1 / (1 + np.exp(-z))
+    right = {
+        "relu": ([z], np.maximum(z, 0)), "relu_prime": ([z], (z > 0) * 1.0), "sigmoid": ([z], s),
+        "sigmoid_prime": ([z], s * (1 - s)),
+        "softmax": ([z], np.exp(z) / np.exp(z).sum(axis=0)),
+        "cross_entropy": ([a, y], -np.sum(y * np.log(a)) / 5), "output_delta": ([a, y], (a - y) / 5),
+        "hidden_delta": ([W, d, z], (W.T @ d) * (z > 0)),
+        "layer_gradients dW": ([d, z[:3]], d @ z[:3].T),
+        "layer_gradients db": ([d, z[:3]], d.sum(axis=1, keepdims=True)),
+    }
+    for blank, (args, answer) in right.items():
+        assert known_mistake(blank, answer, args) is None, blank
