@@ -10,7 +10,9 @@ submission time limit or dies, so one broken submission never stops the batch.
 Per student, out/<student>/ gets report.txt, results.json (Gradescope's schema; written last,
 it marks the submission graded) and the plots; out/gradebook.csv has a row per student.
 """
+import contextlib
 import csv
+import fcntl
 import hashlib
 import io
 import multiprocessing
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
 
+from grader import grading
 from grader.blanks import MODULES
 
 STATUSES = ("graded", "error", "timeout")
@@ -102,11 +105,37 @@ def row_from(student, results, status, seconds, message=""):
 
 
 # -- the worker ---------------------------------------------------------------------------------
-def grade_one(sub, course, load, hidden, hidden_path, out, plots=False):
+class Gate(grading.Alone):
+    """grading.Alone across the batch's workers: an flock on one file, shared while a worker
+    runs public checks, exclusive while it runs hidden ones, so that no other student's code
+    runs beside a hidden check. Each worker opens the file itself (flock locks belong to an
+    open file, which a fork would share)."""
+
+    def __init__(self, path):
+        self.path, self.fd = path, None
+
+    @contextlib.contextmanager
+    def _held(self, mode):
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self.fd, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def shared(self):
+        return self._held(fcntl.LOCK_SH)
+
+    def exclusive(self):
+        return self._held(fcntl.LOCK_EX)
+
+
+def grade_one(sub, course, load, hidden, hidden_path, out, plots=False, gate=grading.Alone()):
     """Grade one submission in this process; returns its gradebook row."""
     from rich.console import Console
 
-    from grader import grading, notebook
+    from grader import notebook
     from grader.report import dumps, gradescope, text_report
 
     start = time.perf_counter()
@@ -119,12 +148,12 @@ def grade_one(sub, course, load, hidden, hidden_path, out, plots=False):
         folder = sub.path
         if sub.path.suffix == ".ipynb":  # the code that is graded, where the instructor can read it
             folder = notebook.write_submission(notebook.code_cells(sub.path), where / "code-from-notebook")
-        graded = grading.grade(folder.resolve(), course, load, hidden, where, plots)
+        graded = grading.grade(folder.resolve(), course, load, hidden, where, plots, gate)
     except (notebook.NotebookError, grading.GraderBroken) as exc:
         atomic_write(where / "report.txt", f"not graded: {exc}\n")
         return {"student": sub.student, "total": 0.0, "parts": {}, "status": "error",
                 "seconds": round(time.perf_counter() - start, 2), "message": str(exc)}
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - start - graded.hidden_seconds
     text = io.StringIO()
     text_report(graded.results, course, seconds, Console(file=text, width=120), graded.footer)
     atomic_write(where / "report.txt", text.getvalue())
@@ -137,6 +166,7 @@ def grade_one(sub, course, load, hidden, hidden_path, out, plots=False):
 def worker(conn, course, load, hidden, hidden_path, out, plots):
     from grader import sandbox
 
+    gate = Gate(out / ".hidden-checks.lock")
     def stopped(signum, frame):  # the supervisor's time limit: no child may outlive this worker
         sandbox.kill_all()
         os._exit(1)
@@ -148,7 +178,7 @@ def worker(conn, course, load, hidden, hidden_path, out, plots):
         if sub is None:
             return
         try:
-            row = grade_one(sub, course, load, hidden, hidden_path, out, plots)
+            row = grade_one(sub, course, load, hidden, hidden_path, out, plots, gate)
         except Exception as exc:  # a bug of ours must not take the batch down either
             row = {"student": sub.student, "total": 0.0, "parts": {}, "status": "error", "seconds": 0.0,
                    "message": f"ERROR in the grader: {type(exc).__name__}: {exc}"}

@@ -105,7 +105,7 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
     except grading.GraderBroken as exc:
         raise click.ClickException(str(exc)) from None
     results, footer = graded.results, graded.footer
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - start - graded.hidden_seconds
     if fmt == "github":
         click.echo("\n".join(github(results, folder)))
         summary = os.environ.get("GITHUB_STEP_SUMMARY")

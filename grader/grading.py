@@ -1,11 +1,13 @@
 """Grade one submission folder: run the checks (pytest, our plugin, nothing else), keep what
 the student's code printed, draw the MNIST plots. Shared by `grade check` and `grade batch`;
 rendering the results is report.py's job."""
+import contextlib
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.plugin import GradePlugin
+from grader.plugin import GradePlugin, share_points
 
 CHECKS = Path(__file__).resolve().parent / "checks"
 
@@ -16,8 +18,9 @@ class GraderBroken(Exception):
 
 @dataclass
 class Graded:
-    results: list  # plugin.Result, in course order
+    results: list  # plugin.Result, in course order, hidden checks last
     footer: list  # lines said once, below the table
+    hidden_seconds: float = 0.0  # the hidden session's time: reported nowhere (it could carry inputs out)
 
     @property
     def score(self):
@@ -30,13 +33,24 @@ class Graded:
         return scores
 
 
-def grade(folder, course, load_data, hidden=None, report_dir="grade-report", plots=True):
-    """Grade folder with course (already narrowed to the parts wanted). load_data() returns
-    the MNIST data; hidden is vectors.load_hidden's table or None; plots=False skips the
-    MNIST plots (about 0.45 s of a grading)."""
+class Alone:
+    """Who may run student code when: `shared()` around the public checks, `exclusive()`
+    around the hidden ones. Two processes running student code at once can signal to each
+    other through the files they both see (a lock's byte range on a read-only library, say),
+    so the hidden checks' child must run when no other child does: within one grading the
+    sessions follow each other, which is all `grade check` needs; `grade batch` passes a lock
+    its workers share (batch.py)."""
+
+    @contextlib.contextmanager
+    def shared(self):
+        yield
+
+    exclusive = shared
+
+
+def run_session(plugin):
     import pytest
 
-    plugin = GradePlugin(folder, course, load_data, hidden)
     # Only our checks and our plugin: no conftest.py (the submission's or anyone's), no ini
     # file from the current folder, no third-party plugins, no cache written anywhere.
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -44,9 +58,27 @@ def grade(folder, course, load_data, hidden=None, report_dir="grade-report", plo
     args = [str(CHECKS), "-c", str(CHECKS / "pytest.ini"), "--rootdir", str(CHECKS), "--noconftest",
             "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:stepwise", "--import-mode=importlib"]
     code = pytest.main(args, plugins=[plugin])
-    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+    # NO_TESTS_COLLECTED: the hidden session of a course narrowed to parts without hidden checks (mnist)
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
         raise GraderBroken(f"the grader's own checks could not run (pytest exit code {int(code)})")
-    results = plugin.session.results
+    return plugin.session.results
+
+
+def grade(folder, course, load_data, hidden=None, report_dir="grade-report", plots=True, alone=Alone()):
+    """Grade folder with course (already narrowed to the parts wanted). load_data() returns
+    the MNIST data; hidden is vectors.load_hidden's table or None; plots=False skips the
+    MNIST plots (about 0.45 s of a grading). The public checks (and MNIST) run first; the
+    hidden ones after every process of theirs has exited, in a session of their own."""
+    plugin = GradePlugin(folder, course, load_data)
+    with alone.shared():
+        results = run_session(plugin)
+    hidden_seconds = 0.0
+    if hidden is not None:
+        start = time.perf_counter()
+        with alone.exclusive():
+            results = results + run_session(GradePlugin(folder, course, None, hidden))
+        share_points(results, course)
+        hidden_seconds = time.perf_counter() - start
 
     footer = list(plugin.session.notes)
     if hidden is None:
@@ -70,4 +102,4 @@ def grade(folder, course, load_data, hidden=None, report_dir="grade-report", plo
                           f"({', '.join(p.name for p in paths)})")
         except (ValueError, OverflowError, OSError) as exc:
             footer.append(f"MNIST: trained in {run.seconds:.1f} s; the plots could not be drawn ({exc})")
-    return Graded(results, footer)
+    return Graded(results, footer, hidden_seconds)

@@ -57,7 +57,8 @@ def one_line(excinfo):
 
 class GradePlugin:
     def __init__(self, submission, course, load_data=None, hidden=None):
-        """hidden: the hidden vectors (vectors.load_hidden), or None to run public checks only."""
+        """hidden: the hidden vectors (vectors.load_hidden) to run the hidden checks, and only
+        them; None to run the public checks. The two never share a session (see grading.py)."""
         self.submission, self.cfg, self.load_data, self.hidden = submission, course, load_data, hidden
         self.session = Session()
         self.by_id = {}
@@ -78,8 +79,8 @@ class GradePlugin:
             if part is None or points is None:
                 raise pytest.UsageError(f"{item.nodeid}: every check needs a part and a points marker")
             hidden = item.get_closest_marker("hidden") is not None
-            if part.args[0] not in self.cfg.parts or (hidden and self.hidden is None):
-                continue  # a part the course does not grade, or hidden checks without their vectors
+            if part.args[0] not in self.cfg.parts or hidden != (self.hidden is not None):
+                continue  # a part the course does not grade, or the other session's checks
             doc = (item.function.__doc__ or item.name).strip().splitlines()[0]
             if hasattr(item, "callspec"):
                 doc = doc.format(**item.callspec.params)
@@ -147,8 +148,10 @@ class GradePlugin:
         yield
         if sandbox is not None:
             sandbox.deadline = None
-            for event in sandbox.take_events():
-                self.add_output(self.by_id[item.nodeid], event)
+            events = sandbox.take_events()
+            if sandbox is item.funcargs.get("student"):  # a hidden check's events would say things of its inputs
+                for event in events:
+                    self.add_output(self.by_id[item.nodeid], event)
 
     @pytest.fixture(scope="session")
     def mnist_run(self):
@@ -167,7 +170,7 @@ class GradePlugin:
         result = self.by_id.get(item.nodeid)
         if result is None:
             return
-        if call.when == "call":
+        if call.when == "call" and not result.hidden:  # a hidden check's time could carry its inputs out
             result.seconds = call.duration
         if report.failed:
             result.passed = False
@@ -182,10 +185,14 @@ class GradePlugin:
 
     def pytest_sessionfinish(self, session):
         self.pool.shutdown(wait=True)
-        # Share each part's course points among its checks, by weight.
-        for part in self.cfg.parts.values():
-            mine = [r for r in self.session.results if r.part == part.id]
-            total = sum(r.weight for r in mine)
-            for r in mine:
-                r.max_score = part.points * r.weight / total if total else 0.0
-                r.score = r.max_score if r.passed else 0.0
+        share_points(self.session.results, self.cfg)
+
+
+def share_points(results, course):
+    """Share each part's course points among its checks (public and hidden), by weight."""
+    for part in course.parts.values():
+        mine = [r for r in results if r.part == part.id]
+        total = sum(r.weight for r in mine)
+        for r in mine:
+            r.max_score = part.points * r.weight / total if total else 0.0
+            r.score = r.max_score if r.passed else 0.0

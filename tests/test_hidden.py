@@ -1,8 +1,11 @@
 """Hidden checks: `grade generate` records them apart, `grade check --hidden` adds them, they
 catch answers hard-coded for the public vectors, and nothing of their inputs or expected
 values reaches any report a student sees."""
+import csv
 import json
 import subprocess
+
+import numpy as np
 
 import pytest
 from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, grade_json
@@ -53,7 +56,7 @@ def test_hard_coded_public_answer_passes_in_public_and_fails_hidden(tmp_path):
     by_name = {t["name"]: t for t in official["tests"]}
     relu = by_name["Activation functions: relu on hidden inputs"]
     assert code == 1 and relu["status"] == "failed" and relu["visibility"] == "after_published"
-    assert "does not match the reference on the hidden inputs" in relu["output"]
+    assert "does not give the reference's answers on the hidden inputs" in relu["output"]
     assert by_name["Activation functions: sigmoid on hidden inputs"]["status"] == "passed"
     assert official["score"] < public["score"]
     assert "official grading adds hidden ones" not in official["output"]
@@ -130,3 +133,82 @@ def test_generate_keeps_the_hidden_seed_and_flags_a_missing_file(tmp_path):
     proc = subprocess.run([*GRADE, "generate", "--check", "--hidden", str(tmp_path / "none.json")],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 1 and "stale:" in proc.stderr and "none.json" in proc.stderr
+
+
+SPY = """
+import fcntl
+import os
+import struct
+
+_FD = os.open(np.__file__, os.O_RDONLY)  # a file every child sees, whoever's submission it runs
+_ROLE = []
+_SEEN = []
+_FLOCK = "hh4xqqi4x"  # struct flock on x86_64: type, whence, start, len, pid
+
+
+def relu(z):
+    if not _ROLE:  # the public checks start with relu on a 4x5 array, training with 128x32
+        _ROLE.append("public" if np.shape(z) == (4, 5) else "trainer" if np.shape(z)[1:] == (32,) else "hidden")
+    if _ROLE[0] == "hidden":  # hold a byte-range lock for as long as this child lives
+        fcntl.lockf(_FD, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, 4242)
+    elif not _SEEN:
+        probe = fcntl.fcntl(_FD, fcntl.F_GETLK, struct.pack(_FLOCK, fcntl.F_WRLCK, 0, 4242, 1, 0))
+        if struct.unpack(_FLOCK, probe)[0] != fcntl.F_UNLCK:
+            _SEEN.append(1)
+    if _SEEN:  # what it would carry out, it shows as a failure: relu's checks or the training
+        raise RuntimeError("SPY: a hidden child's lock is visible from " + _ROLE[0])
+    return np.maximum(z, 0)
+"""
+
+
+def spy(folder):
+    copy_of(SOLUTIONS, folder)
+    with open(folder / "activations.py", "a") as f:
+        f.write(SPY)
+    return folder
+
+
+def test_the_spy_sees_a_lock_held_by_another_child(tmp_path):
+    """Test the tester: two children alive at once do see each other's locks (the red team's
+    channel), so the tests below can fail."""
+    from grader.sandbox import Sandbox, StudentError
+
+    folder = spy(tmp_path / "spy")
+    with Sandbox(folder) as hidden_child, Sandbox(folder) as public_child:
+        hidden_child.call("relu", np.ones((3, 3)))
+        with pytest.raises(StudentError, match="SPY: a hidden child's lock is visible from public"):
+            public_child.call("relu", np.ones((4, 5)))
+
+
+def test_hidden_checks_run_when_no_other_child_of_the_submission_does(tmp_path):
+    folder = spy(tmp_path / "spy")
+    report = tmp_path / "report"
+    code, results, _ = grade_json(folder, "--hidden", str(HIDDEN), "--report-dir", str(report))
+    assert "SPY" not in json.dumps(results)
+    assert code == 0 and results["score"] == pytest.approx(100)
+
+
+def test_in_a_batch_no_students_code_runs_beside_a_hidden_check(tmp_path):
+    for name in ("a", "b", "c", "d"):
+        spy(tmp_path / "in" / name)
+    proc = subprocess.run([*GRADE, "batch", str(tmp_path / "in"), "-j", "2", "--hidden", str(HIDDEN), "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "4 graded" in proc.stdout
+    reports = "".join(p.read_text() for p in (tmp_path / "out").rglob("results.json"))
+    assert "SPY" not in reports
+    with open(tmp_path / "out" / "gradebook.csv") as f:
+        assert [row["total"] for row in csv.DictReader(f)] == ["100.00"] * 4
+
+
+def test_hidden_checks_report_neither_time_nor_kind_of_failure(tmp_path):
+    folder = copy_of(EXERCISES, tmp_path / "slow")
+    with open(folder / "activations.py", "a") as f:
+        f.write("\n\nimport time\n\n\ndef relu(z):\n    time.sleep(0.3 if z.shape != (4, 5) else 0)\n"
+                "    raise MemoryError\n\n\ndef sigmoid(z):\n    return z[0, 0]\n")
+    _, results, _ = grade_json(folder, "--part", "activations", "--hidden", str(HIDDEN))
+    hidden = [t for t in results["tests"] if t["name"].endswith("on hidden inputs")]
+    assert {t["extra_data"]["seconds"] for t in hidden} == {0}
+    assert {t["extra_data"]["status"] for t in hidden} == {"failed"}
+    assert len({t["output"].split(" does not give")[1] for t in hidden}) == 1
+    assert results["execution_time"] < 5
