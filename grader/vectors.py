@@ -169,6 +169,10 @@ def from_json(x):
     return x
 
 
+def stable_logits():
+    return np.random.default_rng(4).standard_normal((10, 5)) * 3
+
+
 def record(solutions, hidden_seed=None):
     """Run the reference on every case: name -> {"fn", "args", "expected"} (JSON-ready).
     With hidden_seed, returns (public, hidden): the hidden cases go in a file of their own."""
@@ -176,6 +180,10 @@ def record(solutions, hidden_seed=None):
         softmax = lambda z: reference.call("softmax", z)  # noqa: E731
         table = {name: (fn, args, reference.call(fn, *args)) for name, (fn, args) in cases(softmax).items()}
         table.update(gradient_cases(reference))
+        # softmax at logits near 1000, as the stability check calls it: held against the
+        # reference's answer, not only against the student's own softmax(z)
+        z = stable_logits() + 1000.0
+        table["softmax/large"] = ("softmax", [z], reference.call("softmax", z))
         hidden = {} if hidden_seed is None else {name: (fn, args, reference.call(fn, *args))
                                                   for name, (fn, args) in hidden_cases(softmax, hidden_seed).items()}
 

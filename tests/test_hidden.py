@@ -212,3 +212,26 @@ def test_hidden_checks_report_neither_time_nor_kind_of_failure(tmp_path):
     assert {t["extra_data"]["status"] for t in hidden} == {"failed"}
     assert len({t["output"].split(" does not give")[1] for t in hidden}) == 1
     assert results["execution_time"] < 5
+
+
+def test_a_lookup_table_softmax_fails_the_stability_check(tmp_path):
+    """Red team: softmax answering the public vector from a table and zeros elsewhere passed
+    "stable at 1000" (zeros equal zeros). It is now held against the reference's answer."""
+    folder = copy_of(SOLUTIONS, tmp_path / "lookup")
+    with open(folder / "softmax_ce.py", "a") as f:
+        f.write(f"""
+
+_CASE = np.array({PUBLIC['softmax']['args'][0]!r})
+_ANSWER = np.array({PUBLIC['softmax']['expected']!r})
+
+
+def softmax(z):
+    if np.shape(z) == _CASE.shape and np.allclose(z, _CASE):
+        return _ANSWER.copy()
+    return np.zeros(np.shape(z))
+""")
+    _, results, _ = grade_json(folder, "--part", "softmax_ce")
+    by_name = {t["name"].split(": ", 1)[1]: t for t in results["tests"]}
+    assert by_name["softmax matches the reference (column-wise)"]["status"] == "passed"
+    stable = [t for name, t in by_name.items() if name.startswith("softmax is stable")][0]
+    assert stable["status"] == "failed" and "softmax/large" in stable["output"]

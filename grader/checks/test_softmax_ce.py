@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from grader.checks.common import central_check, gated, unchanged, value_check
+from grader.vectors import stable_logits
 from grader.gradcheck import CheckFailed, assert_close
 
 pytestmark = pytest.mark.part("softmax_ce")
@@ -19,12 +20,14 @@ def test_softmax_values(student, vectors, course):
 @gated("softmax")
 def test_softmax_stable(student, vectors, course):
     """softmax is stable for logits of 1000: softmax(z + 1000) = softmax(z), finite, no warnings"""
-    z = np.random.default_rng(4).standard_normal((10, 5)) * 3
+    z = stable_logits()
     small = student.call("softmax", z)
     large = student.call("softmax", z + 1000.0)
     if student.last_warnings:
         raise CheckFailed(f"softmax(z + 1000) raised {'; '.join(student.last_warnings)}: subtract each column's max before exp")
     assert_close("softmax(z + 1000)", large, small, course.value_rel_error)
+    # and both right, not merely equal (zeros equal zeros): the reference's answer at z + 1000
+    value_check(student, vectors, "softmax/large", course.value_rel_error, fn="softmax")
 
 
 @pytest.mark.points(3)
