@@ -18,16 +18,16 @@ HIDDEN = ROOT / "hidden" / "vectors.json"
 PUBLIC = json.loads((ROOT / "grader" / "vectors.json").read_text())
 
 
-def lookup_relu(folder):
-    """relu that answers the public vector from a table and returns zeros otherwise."""
-    with open(folder / "activations.py", "a") as f:
+def lookup(folder, blank, module):
+    """blank answers its public vector from a table and returns zeros otherwise."""
+    with open(folder / f"{module}.py", "a") as f:
         f.write(f"""
 
-_CASE = np.array({PUBLIC['relu']['args'][0]!r})
-_ANSWER = np.array({PUBLIC['relu']['expected']!r})
+_CASE = np.array({PUBLIC[blank]['args'][0]!r})
+_ANSWER = np.array({PUBLIC[blank]['expected']!r})
 
 
-def relu(z):
+def {blank}(z):
     if np.shape(z) == _CASE.shape and np.allclose(z, _CASE):
         return _ANSWER.copy()
     return np.zeros(np.shape(z))
@@ -45,7 +45,7 @@ def test_hidden_file_has_every_blank_on_other_inputs():
 
 
 def test_hard_coded_public_answer_passes_in_public_and_fails_hidden(tmp_path):
-    folder = lookup_relu(copy_of(SOLUTIONS, tmp_path / "lookup"))
+    folder = lookup(copy_of(SOLUTIONS, tmp_path / "lookup"), "relu", "activations")
     _, public, _ = grade_json(folder, "--part", "activations")
     by_name = {t["name"]: t for t in public["tests"]}
     assert by_name["Activation functions: relu matches the reference"]["status"] == "passed"
@@ -217,19 +217,7 @@ def test_hidden_checks_report_neither_time_nor_kind_of_failure(tmp_path):
 def test_a_lookup_table_softmax_fails_the_stability_check(tmp_path):
     """Red team: softmax answering the public vector from a table and zeros elsewhere passed
     "stable at 1000" (zeros equal zeros). It is now held against the reference's answer."""
-    folder = copy_of(SOLUTIONS, tmp_path / "lookup")
-    with open(folder / "softmax_ce.py", "a") as f:
-        f.write(f"""
-
-_CASE = np.array({PUBLIC['softmax']['args'][0]!r})
-_ANSWER = np.array({PUBLIC['softmax']['expected']!r})
-
-
-def softmax(z):
-    if np.shape(z) == _CASE.shape and np.allclose(z, _CASE):
-        return _ANSWER.copy()
-    return np.zeros(np.shape(z))
-""")
+    folder = lookup(copy_of(SOLUTIONS, tmp_path / "lookup"), "softmax", "softmax_ce")
     _, results, _ = grade_json(folder, "--part", "softmax_ce")
     by_name = {t["name"].split(": ", 1)[1]: t for t in results["tests"]}
     assert by_name["softmax matches the reference (column-wise)"]["status"] == "passed"
