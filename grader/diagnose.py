@@ -19,6 +19,7 @@ EQUATIONS = {
     "cross_entropy": "L = -(1/m) sum_i sum_k y_ki log a_ki",
     "output_delta": "delta(L) = (a(L) - y) / m",
     "hidden_delta": "delta(l) = (W(l+1))^T delta(l+1) (*) f'(z(l))",
+    "layer_gradients": "dL/dW(l) = delta(l) (a(l-1))^T and dL/db(l) = sum over the columns of delta(l)",
     "layer_gradients dW": "dL/dW(l) = delta(l) (a(l-1))^T",
     "layer_gradients db": "dL/db(l) = sum over the columns of delta(l)",
     "sgd_update": "W(l) <- W(l) - lr dL/dW(l), and the same for b(l)",
@@ -114,7 +115,9 @@ def _same(got, candidate):
     if isinstance(candidate, dict):
         return isinstance(got, dict) and set(got) == set(candidate) and all(
             _same(got[k], candidate[k]) for k in candidate)
-    got, candidate = np.asarray(got, float), np.asarray(candidate, float)
+    if not isinstance(got, np.ndarray):
+        return False
+    got, candidate = got.astype(float), np.asarray(candidate, float)
     return got.shape == candidate.shape and bool(np.allclose(got, candidate, rtol=1e-6, atol=1e-9))
 
 
@@ -132,10 +135,12 @@ def known_mistake(blank, got, args):
 
 
 def side_by_side(got, expected, n=3):
-    """The n entries where got and expected differ most, as '[i, j] got x, expected y'."""
-    got, expected = np.asarray(got, float), np.asarray(expected, float)
-    if got.shape != expected.shape or not got.size:
+    """The n entries where got and expected differ most, as '[i, j] got x, expected y'
+    (for two arrays of one shape; '' for anything else, such as a pair of arrays)."""
+    if not isinstance(got, np.ndarray) or not isinstance(expected, np.ndarray) or got.shape != expected.shape \
+            or not got.size:
         return ""
+    got, expected = got.astype(float), expected.astype(float)
     diff = np.abs(got - expected)
     worst = np.argsort(diff, axis=None)[::-1][:n]
     cells = [np.unravel_index(i, got.shape) for i in worst if diff.flat[i] > 0]
@@ -147,10 +152,10 @@ def diagnose(blank, got, expected, args):
     blank names an entry of EQUATIONS (a blank, or "layer_gradients dW" / "... db")."""
     equation = f"{blank.split()[0]} should compute {EQUATIONS[blank]}"
     mistake = known_mistake(blank, got, args)
+    if not isinstance(expected, np.ndarray):  # a dict of gradients, a pair (dW, db)
+        return f"diagnosis: {mistake}.\n{equation}" if mistake else f"no typical mistake matches these numbers.\n{equation}"
     if mistake:
         return f"diagnosis: {mistake}.\n{equation}"
-    if isinstance(expected, dict):
-        return f"no typical mistake matches these numbers.\n{equation}"
     shown = side_by_side(got, expected)
     return ("no typical mistake matches these numbers" + (f"; the largest differences: {shown}" if shown else "")
             + f".\n{equation}")

@@ -114,3 +114,11 @@ def test_right_answers_match_no_mistake():
     }
     for blank, (args, answer) in right.items():
         assert known_mistake(blank, answer, args) is None, blank
+
+
+def test_every_blank_has_an_equation():
+    """diagnose() runs on any failed value check, hidden ones included: no blank may be missing."""
+    from grader.blanks import BLANKS
+
+    for blank in BLANKS:
+        assert f"{blank} should compute" in diagnose(blank, np.zeros(2), np.ones(2), [np.ones(2)])

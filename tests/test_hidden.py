@@ -223,3 +223,32 @@ def test_a_lookup_table_softmax_fails_the_stability_check(tmp_path):
     assert by_name["softmax matches the reference (column-wise)"]["status"] == "passed"
     stable = [t for name, t in by_name.items() if name.startswith("softmax is stable")][0]
     assert stable["status"] == "failed" and "softmax/large" in stable["output"]
+
+
+WRONG = {  # every blank wrong, each returning what it promises (array, number, pair, dict)
+    "activations": "def relu(z):\n    return 2 * np.maximum(z, 0) + 1\n\n\ndef relu_prime(z):\n    return (z > 0) * 2.0\n"
+                   "\n\ndef sigmoid(z):\n    return 2 / (1 + np.exp(-z))\n\n\ndef sigmoid_prime(z):\n    return -z\n",
+    "softmax_ce": "def softmax(z):\n    return z * 0 + 0.5\n\n\ndef cross_entropy(a, y):\n    return 1.5\n\n\n"
+                  "def output_delta(a, y):\n    return a * 3\n",
+    "backprop": "def hidden_delta(W_next, delta_next, z):\n    return z * 2\n\n\n"
+                "def backward(params, cache, y):\n    return {k: v * 0 + 1 for k, v in params.items()}\n",
+    "updates": "def layer_gradients(delta, a_prev):\n    return delta @ a_prev.T * 2, delta.sum(axis=1, keepdims=True) * 3\n"
+               "\n\ndef sgd_update(params, grads, lr):\n    return {k: v * 2 for k, v in params.items()}\n",
+}
+
+
+def test_every_hidden_check_fails_the_same_way_on_wrong_values(tmp_path):
+    """No grader error, no detail: one message for each blank's wrong answer, whatever it returns."""
+    folder = copy_of(SOLUTIONS, tmp_path / "wrong")
+    for module, code in WRONG.items():
+        with open(folder / f"{module}.py", "a") as f:
+            f.write("\n\nimport numpy as np\n\n\n" + code)
+    parts = [arg for part in WRONG for arg in ("--part", part)]
+    _, results, _ = grade_json(folder, *parts, "--hidden", str(HIDDEN))
+    hidden = [t for t in results["tests"] if t["name"].endswith("on hidden inputs")]
+    assert len(hidden) == len(BLANKS)
+    for test in hidden:
+        blank = test["name"].split(": ")[1].split(" on hidden")[0]
+        assert test["status"] == "failed" and test["extra_data"]["status"] == "failed", test
+        assert test["output"] == (f"{blank} does not give the reference's answers on the hidden inputs (hidden "
+                                  "checks show no details; its public checks show what is compared)")
