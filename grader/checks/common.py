@@ -26,7 +26,11 @@ def diagnosed(blank, got, expected, args):
     try:
         yield
     except CheckFailed as exc:
-        raise CheckFailed(f"{exc}\n{diagnose(blank, got, expected, args)}") from None
+        try:
+            diagnosis = diagnose(blank, got, expected, args)
+        except Exception:  # a diagnosis is a help: it never costs the verdict
+            raise exc from None
+        raise CheckFailed(f"{exc}\n{diagnosis}") from None
 
 
 def _describe(arg):
