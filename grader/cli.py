@@ -134,11 +134,11 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
         else:
             text_report(results, course, seconds, footer=footer)
     if use_pass_mark:
-        score = sum(r.score for r in results)
+        reached = bool(results) and graded.score >= course.pass_mark - 1e-9
         if fmt in ("text", "github"):
-            click.echo(f"score {score:.2f}: {'at or above' if score >= course.pass_mark - 1e-9 else 'below'} "
+            click.echo(f"score {graded.score:.2f}: {'at or above' if reached else 'below'} "
                        f"the pass mark of {course.pass_mark:g}")
-        sys.exit(0 if results and score >= course.pass_mark - 1e-9 else 1)
+        sys.exit(0 if reached else 1)
     sys.exit(0 if results and all(r.passed for r in results) else 1)
 
 

@@ -26,12 +26,6 @@ class Graded:
     def score(self):
         return sum(r.score for r in self.results)
 
-    def part_scores(self):
-        scores = {}
-        for r in self.results:
-            scores[r.part] = scores.get(r.part, 0.0) + r.score
-        return scores
-
 
 class Alone:
     """Who may run student code when: `shared()` around the public checks, `exclusive()`
