@@ -5,8 +5,10 @@ the student's. Each blank has a short list of the mistakes students make, each w
 here as the wrong formula itself, computed in NumPy by trusted code from the same inputs.
 When the student's answer equals one of them, the diagnosis names it, quotes the equation
 the blank should implement (the notes' notation) and says what the numbers show. Generic
-patterns (transposed, a constant factor such as m, 1/m or -1) come next; when nothing
-matches, it says so and shows the worst entries side by side.
+patterns come next: NaN or inf (overflow), a wrong shape (with the shape the equation
+gives, and why), the transpose, a constant factor (m, 1/m, -1, ...). A dict of gradients
+is read key by key, and backward's by layer: which layers are right says where the error
+is. When nothing matches, it says so and shows the worst entries side by side.
 """
 import numpy as np
 
@@ -64,6 +66,9 @@ MISTAKES = {
         ("it returns 1 - sigma(z): the factor sigma(z) is missing", lambda z: 1 - _sigmoid(z)),
     ],
     "softmax": [
+        ("it subtracts each ROW's max (axis=1): the shift must be one constant per column (axis=0), else it "
+         "changes the answer", lambda z: np.exp(z - z.max(axis=1, keepdims=True))
+         / np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=0, keepdims=True)),
         ("each ROW sums to 1: the sum runs over axis 1 (the examples) instead of axis 0 (the classes)",
          lambda z: _softmax(z, axis=1)),
         ("the whole array sums to 1: the sum needs axis=0 (and keepdims=True), one sum per column",
@@ -134,6 +139,119 @@ def known_mistake(blank, got, args):
     return None
 
 
+def _x(shape):
+    return "x".join(map(str, shape)) if len(shape) else "a single number"
+
+
+def examples(blank, args):
+    """m, the number of examples (columns) in the blank's inputs, or None."""
+    where = {"cross_entropy": 1, "output_delta": 1, "hidden_delta": 1, "layer_gradients": 0, "backward": 2}
+    try:
+        return int(np.shape(args[where[blank.split()[0]]])[1])
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def shape_story(blank, args, key=None):
+    """Why the blank's answer (or its entry `key`) has the shape it must: the inputs' shapes
+    put through the equation. '' when the inputs are not what the blank expects."""
+    name, s = blank.split()[0], lambda x: _x(np.shape(x))
+    try:
+        if name in ("relu", "relu_prime", "sigmoid", "sigmoid_prime"):
+            return f"z is {s(args[0])} and so is the answer: f acts on each entry of z on its own"
+        if name == "softmax":
+            return f"z is {s(args[0])} (n classes x m examples) and so is the answer: each column becomes " \
+                   "probabilities that sum to 1"
+        if name == "cross_entropy":
+            return f"the answer is a single number: the mean over the m = {examples(blank, args)} examples"
+        if name == "output_delta":
+            return f"a(L) and y are {s(args[0])} (n_L x m), and so is delta(L): one entry per output unit and example"
+        if name == "hidden_delta":
+            W, d, z = args
+            return (f"W(l+1) is {s(W)} (n_(l+1) x n_l), delta(l+1) is {s(d)} (n_(l+1) x m) and z(l) is {s(z)} "
+                    f"(n_l x m): (W(l+1))^T delta(l+1) is ({_x(W.T.shape)})({s(d)}) = {W.shape[1]}x{d.shape[1]}, "
+                    "the shape of z(l), which f'(z(l)) then multiplies entry by entry")
+        if name == "layer_gradients":
+            d, a = args
+            if blank.endswith("db") or key == 1:
+                return (f"delta(l) is {s(d)} (n_l x m): summing its m columns leaves {d.shape[0]}x1, the shape of "
+                        "b(l) (keepdims=True keeps the column)")
+            return (f"delta(l) is {s(d)} (n_l x m) and a(l-1) is {s(a)} (n_(l-1) x m), so delta(l) (a(l-1))^T is "
+                    f"({s(d)})({_x(a.T.shape)}) = {d.shape[0]}x{a.shape[0]}, the shape of W(l)")
+        if name == "sgd_update" and key:
+            return f"the new {key} has the shape of params[{key!r}], {s(args[0][key])}"
+        if name == "backward":
+            params, m = args[0], examples(blank, args)
+            if key:
+                l = int(key[1:])
+                if key[0] == "b":
+                    return (f"db{l} has the shape of b{l}, {s(params[key])}: delta({l}) ({params[key].shape[0]}x{m}, "
+                            f"like z({l})) summed over its m columns")
+                return (f"dW{l} has the shape of W{l}, {s(params[key])}: delta({l}) is {params[key].shape[0]}x{m} "
+                        f"(like z({l})) and a({l - 1}) is {params[key].shape[1]}x{m}, so delta({l}) (a({l - 1}))^T "
+                        f"is {s(params[key])}")
+            L = len(params) // 2
+            return ("W(l) is n_l x n_(l-1): " + ", ".join(f"W{l} {s(params[f'W{l}'])}" for l in range(1, L + 1))
+                    + f"; with m = {m} examples, delta(l) is n_l x m like z(l) (" +
+                    ", ".join(f"delta({l}) {params[f'W{l}'].shape[0]}x{m}" for l in range(L, 0, -1)) +
+                    "); going back, delta(l) = (W(l+1))^T delta(l+1) (*) f'(z(l)) takes W and delta of the layer "
+                    "above and z of its own layer")
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        pass
+    return ""
+
+
+def _nonfinite(blank):
+    """What NaN or inf in a blank's answer most likely comes from."""
+    name = blank.split()[0]
+    if name == "softmax":
+        return ("exp(z) overflows float64 for z above about 709, and inf / inf is NaN: softmax(z) = softmax(z - c) "
+                "for any constant c per column, so subtract each column's max before exp")
+    if name == "sigmoid":
+        return ("exp(-z) overflows float64 for z below about -709: compute it so that exp only ever sees a number "
+                "<= 0 (two cases, by the sign of z)")
+    if name == "cross_entropy":
+        return "log(0) is -inf: is a probability 0, or is the log taken of y rather than of a?"
+    return "NaN or inf: an exp that overflowed, a log of 0, or 0 / 0 somewhere in it"
+
+
+def pattern(blank, got, expected, args, key=None):
+    """A generic reading of a wrong array against the right one (overflow, shape, transpose,
+    sign, a constant factor), or None when none fits."""
+    if not isinstance(got, np.ndarray) or not isinstance(expected, np.ndarray):
+        return None
+    got, expected, m = got.astype(float), expected.astype(float), examples(blank, args)
+    if got.shape != expected.shape:
+        story = shape_story(blank, args, key)
+        if got.shape == expected.T.shape and got.ndim == 2:
+            found = f"it is {_x(got.shape)}, the transpose of the {_x(expected.shape)} it should be"
+        elif got.shape == expected.shape[:1] and expected.shape[1:] == (1,):
+            found = (f"it is a flat array of {got.shape[0]}, not a {_x(expected.shape)} column: keep the axis "
+                     "(keepdims=True) so that it broadcasts over the m columns")
+        else:
+            found = f"its shape is {_x(got.shape)}; it should be {_x(expected.shape)}"
+        return f"{found}{': ' + story if story else ''}"
+    if not np.all(np.isfinite(got)):
+        return f"it has {int(np.sum(~np.isfinite(got)))} NaN or inf entries. {_nonfinite(blank)}"
+    denom = float(np.sum(expected * expected))
+    if denom == 0 or not got.size:
+        return None
+    k = float(np.sum(got * expected)) / denom
+    if abs(k - 1) < 1e-6 or abs(k) < 1e-12 or not np.allclose(got, k * expected, rtol=1e-6, atol=1e-12):
+        return None
+    if np.isclose(k, -1):
+        return "the sign is flipped: every entry is -1 times the right one"
+    if m and m > 1:
+        for power, word in ((1, "m"), (2, "m^2")):
+            if np.isclose(k, m ** power):
+                return (f"every entry is {word} = {m ** power} times too large: a sum over the m examples where the "
+                        "loss is a mean (delta(L) = (a(L) - y) / m carries the 1/m, once)")
+            if np.isclose(k, m ** -power):
+                return (f"every entry is {word} = {m ** power} times too small: divided by m once too often (the "
+                        "1/m belongs in delta(L) = (a(L) - y) / m only; what is built from delta is not divided again)")
+    return f"every entry is {k:.4g} times the right one"
+
+
 def side_by_side(got, expected, n=3):
     """The n entries where got and expected differ most, as '[i, j] got x, expected y'
     (for two arrays of one shape; '' for anything else, such as a pair of arrays)."""
@@ -147,15 +265,95 @@ def side_by_side(got, expected, n=3):
     return "; ".join(f"[{', '.join(map(str, c))}] got {got[c]:.6g}, expected {expected[c]:.6g}" for c in cells)
 
 
+def _unmatched(got, expected):
+    shown = side_by_side(got, expected)
+    return "no typical mistake matches these numbers" + (f"; the largest differences: {shown}" if shown else "")
+
+
+def _going_back(key):
+    return -int(key[1:]), key[0] == "b"  # W3, b3, W2, b2, ...: the order backpropagation finds them
+
+
+def _first_step(got, args, l):
+    """Which listed hidden_delta mistake makes backward's layer-l gradients (l = L - 1, the
+    first step back from delta(L) = (a(L) - y) / m), or None."""
+    params, cache, y = args
+    delta_L = (cache[f"a{l + 1}"] - y) / y.shape[1]
+    for description, formula in MISTAKES["hidden_delta"]:
+        try:
+            with np.errstate(all="ignore"):
+                delta = formula(params[f"W{l + 1}"], delta_L, cache[f"z{l}"])
+                dW, db = delta @ cache[f"a{l - 1}"].T, delta.sum(axis=1, keepdims=True)
+        except (ValueError, TypeError, KeyError, IndexError):
+            continue
+        if _same(got[f"W{l}"], dW) and _same(got[f"b{l}"], db):
+            return f"layer {l}'s gradients are what the step back gives when {description.removeprefix('the ')}"
+    return None
+
+
+def _layers(got, expected, args, wrong):
+    """For backward: where the wrong keys put the error."""
+    L = len(expected) // 2
+    bad = sorted({int(k[1:]) for k in wrong})
+    if L not in bad:
+        top = bad[-1]
+        right = f"layer {L} (the output layer) is right" if top + 1 == L else f"layers {top + 1}..{L} are right"
+        step = (_first_step(got, args, top) if top == L - 1 else None) or \
+            "check hidden_delta, and that it gets W" + f"{top + 1} and z{top}"
+        return (f"{right}, so delta({top + 1}) is; layer {top} is the first wrong one going back, where "
+                f"delta({top}) = (W({top + 1}))^T delta({top + 1}) (*) f'(z({top})): {step}")
+    if all(k[0] == "W" for k in wrong):
+        return ("every db is right, so every delta(l) is: the error is in dW(l) = delta(l) (a(l-1))^T (check "
+                "layer_gradients, and that it gets a(l-1), the activation of the layer below)")
+    if all(k[0] == "b" for k in wrong):
+        return "every dW is right, so every delta(l) is: the error is in db(l), the sum of delta(l)'s columns"
+    return None
+
+
+def by_key(blank, got, expected, args):
+    """Lines for a dict of arrays (backward's gradients, sgd_update's parameters): each wrong
+    key and what it shows; for backward, which layers are right and where that puts the error."""
+    wrong = {k: pattern(blank, got[k], expected[k], args, k)
+             for k in sorted(expected, key=_going_back) if not _same(got.get(k), expected[k])}
+    if not wrong:
+        return "every entry is right here: the check failed on something else"
+    seen = set(wrong.values())
+    if len(wrong) == len(expected) > 2 and len(seen) == 1 and None not in seen:
+        return f"diagnosis: every gradient shows the same: {seen.pop()}"
+    lines = [f"{k}: {why}" for k, why in wrong.items() if why]
+    if not lines:  # nothing generic: the worst entries of the first wrong key are enough
+        k = next(iter(wrong))
+        lines = [f"{k}: {_unmatched(got[k], expected[k])}"]
+    where = _layers(got, expected, args, wrong) if blank == "backward" else None
+    return "diagnosis:\n  " + "\n  ".join(([where] if where else []) + lines)
+
+
 def diagnose(blank, got, expected, args):
     """Lines that say what the wrong answer got (for expected, from args) most likely is.
     blank names an entry of EQUATIONS (a blank, or "layer_gradients dW" / "... db")."""
     equation = f"{blank.split()[0]} should compute {EQUATIONS[blank]}"
     mistake = known_mistake(blank, got, args)
-    if not isinstance(expected, np.ndarray):  # a dict of gradients, a pair (dW, db)
-        return f"diagnosis: {mistake}.\n{equation}" if mistake else f"no typical mistake matches these numbers.\n{equation}"
     if mistake:
-        return f"diagnosis: {mistake}.\n{equation}"
-    shown = side_by_side(got, expected)
-    return ("no typical mistake matches these numbers" + (f"; the largest differences: {shown}" if shown else "")
-            + f".\n{equation}")
+        try:  # and what the numbers show, in short, when a generic pattern fits too
+            seen = pattern(blank, got, expected, args)
+        except (ValueError, TypeError):
+            seen = None
+        return f"diagnosis: {mistake}{f' ({seen.split(chr(58))[0]})' if seen else ''}.\n{equation}"
+    if isinstance(expected, dict) and isinstance(got, dict) and set(got) == set(expected):
+        return f"{by_key(blank, got, expected, args)}\n{equation}"
+    found = pattern(blank, got, expected, args)
+    if found:
+        return f"diagnosis: {found}.\n{equation}"
+    return f"{_unmatched(got, expected)}.\n{equation}"
+
+
+def diagnose_crash(blank, message, args):
+    """A line for a call that failed instead of answering: a shape error (from NumPy's
+    message) gets the shapes the equation gives; NaN or inf gets where it comes from."""
+    if "NaN" in message or "inf" in message.split(":")[0] or "overflow" in message:
+        return f"diagnosis: {_nonfinite(blank)}.\n{blank} should compute {EQUATIONS[blank]}"
+    if any(w in message for w in ("broadcast", "matmul", "shapes", "not aligned", "dimension")):
+        story = shape_story(blank, args)
+        if story:
+            return f"diagnosis: the shapes do not fit together. {story}.\n{blank} should compute {EQUATIONS[blank]}"
+    return ""

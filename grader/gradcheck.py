@@ -1,4 +1,5 @@
-"""Gradient checks and value comparisons, with messages that point at the mistake.
+"""Gradient checks and value comparisons: where the answer is wrong, in numbers (what the
+numbers most likely mean is diagnose.py's job).
 
 relative error = max |n - a| / max(1e-8, |n| + |a|)   (CS231n's measure; the floor keeps a
 dead ReLU's 0/0 from becoming NaN). Central differences in float64 with h = 1e-5 give
@@ -46,38 +47,16 @@ def at(index):
     return "[" + ", ".join(str(int(i)) for i in index) + "]"
 
 
-def hint(got, expected, m=None):
-    """A guess at the typical mistake behind a wrong array, or ''."""
-    if got.shape != expected.shape:
-        if got.shape == expected.T.shape:
-            return " -- it is the transpose: check the order of the matrix product"
-        return ""
-    if not np.all(np.isfinite(got)):
-        return " -- NaN or inf: does something overflow?"
-    if np.allclose(got, -expected, rtol=1e-6, atol=1e-12) and np.any(expected):
-        return " -- the sign is flipped"
-    denom = float(np.sum(expected * expected))
-    if denom > 0:
-        k = float(np.sum(got * expected)) / denom
-        if abs(k - 1) > 1e-3 and abs(k) > 1e-12 and np.allclose(got, k * expected, rtol=1e-6, atol=1e-12):
-            if m and np.isclose(k, m):
-                return f" -- every entry is m = {m} times too large: divide by m (the loss is a mean)"
-            if m and np.isclose(k, 1 / m):
-                return f" -- every entry is m = {m} times too small: the 1/m is applied twice"
-            return f" -- every entry is {k:.4g} times the expected value"
-    return ""
-
-
 VALUE_FLOOR = 1e-4  # values near 0 (a dead unit, a tiny probability) get an absolute tolerance of tol * 1e-4
 
 
-def assert_close(what, got, expected, tol, m=None):
+def assert_close(what, got, expected, tol):
     """Compare one float64 array with the expected one; raise CheckFailed saying where.
     Same measure as the gradient checks, with a larger floor: two right answers computed
     in a different order differ by ~1e-16 absolute, which the 1e-8 floor would magnify."""
     got, expected = np.asarray(got, float), np.asarray(expected, float)
     if got.shape != expected.shape:
-        raise CheckFailed(f"{what} has shape {got.shape}; expected {expected.shape}{hint(got, expected)}")
+        raise CheckFailed(f"{what} has shape {got.shape}; expected {expected.shape}")
     if not np.all(np.isfinite(got)):
         i = np.unravel_index(np.argmin(np.isfinite(got)), got.shape)
         raise CheckFailed(f"{what} is {got[i]} at {at(i)}; expected {expected[i]:.6g}")
@@ -85,29 +64,29 @@ def assert_close(what, got, expected, tol, m=None):
     if err.size and err.max() > tol:
         i = np.unravel_index(np.argmax(err), err.shape)
         raise CheckFailed(f"{what}: relative error {err[i]:.2g} at {at(i)} (threshold {tol:g}): "
-                          f"got {got[i]:.6g}, expected {expected[i]:.6g}{hint(got, expected, m)}")
+                          f"got {got[i]:.6g}, expected {expected[i]:.6g}")
 
 
-def assert_same_structure_close(what, got, expected, tol, m=None):
+def assert_same_structure_close(what, got, expected, tol):
     """assert_close over arrays, pairs (lists) or dicts of arrays."""
     if isinstance(expected, dict):
         if not isinstance(got, dict) or set(got) != set(expected):
             keys = sorted(got) if isinstance(got, dict) else type(got).__name__
             raise CheckFailed(f"{what} has keys {keys}; expected {sorted(expected)}")
         for k in expected:
-            assert_close(f"{what}[{k!r}]", got[k], expected[k], tol, m)
+            assert_close(f"{what}[{k!r}]", got[k], expected[k], tol)
     elif isinstance(expected, list):
         for k, (g, e) in enumerate(zip(got, expected)):
-            assert_close(f"{what}[{k}]", g, e, tol, m)
+            assert_close(f"{what}[{k}]", g, e, tol)
     else:
-        assert_close(what, got, expected, tol, m)
+        assert_close(what, got, expected, tol)
 
 
 def assert_gradient(what, numeric, analytic, tol, source):
     """Compare an analytic gradient with central differences of `source`."""
     analytic = np.asarray(analytic, float)
     if analytic.shape != numeric.shape:
-        raise CheckFailed(f"{what} has shape {analytic.shape}; expected {numeric.shape}{hint(analytic, numeric)}")
+        raise CheckFailed(f"{what} has shape {analytic.shape}; expected {numeric.shape}")
     if not np.all(np.isfinite(analytic)):
         raise CheckFailed(f"{what} contains NaN or inf")
     err = relative_error(numeric, analytic)
@@ -115,4 +94,4 @@ def assert_gradient(what, numeric, analytic, tol, source):
         i = np.unravel_index(np.argmax(err), err.shape)
         raise CheckFailed(f"{what} disagrees with central differences of {source}: relative error "
                           f"{err[i]:.2g} at {at(i)} (threshold {tol:g}): analytic {analytic[i]:.6g}, "
-                          f"numeric {numeric[i]:.6g}{hint(analytic, numeric)}")
+                          f"numeric {numeric[i]:.6g}")

@@ -5,19 +5,37 @@ import functools
 
 import numpy as np
 
-from grader.diagnose import diagnose
+from grader.diagnose import diagnose, diagnose_crash
 from grader.gradcheck import CheckFailed, assert_gradient, assert_same_structure_close
+from grader.sandbox import StudentError
 from grader.vectors import away_from_zero  # noqa: F401  (re-exported)
 
 
-def value_check(student, vectors, name, tol, m=None, fn=None):
+def value_check(student, vectors, name, tol, fn=None):
     """Call the blank (fn, else the case's name) on the recorded inputs and compare with the
     reference's outputs."""
     args, expected = vectors[name]
-    got = student.call(fn or name, *args)
+    got = call(student, fn or name, *args)
     shown = ", ".join(_describe(a) for a in args)
     with diagnosed(fn or name, got, expected, args):
-        assert_same_structure_close(f"{name}({shown})", got, expected, tol, m)
+        assert_same_structure_close(f"{name}({shown})", got, expected, tol)
+
+
+def call(student, fn, *args):
+    """student.call, and when the call fails with a shape error or returns NaN or inf, what
+    that most likely means (see diagnose.py)."""
+    try:
+        return student.call(fn, *args)
+    except StudentError as exc:
+        if exc.kind not in ("exception", "nonfinite"):
+            raise
+        try:
+            diagnosis = diagnose_crash(fn, exc.args[0], args)
+        except Exception:  # a diagnosis is a help: it never costs the verdict
+            diagnosis = ""
+        if not diagnosis:
+            raise
+        raise StudentError(exc.kind, f"{exc}\n{diagnosis}") from None
 
 
 @contextlib.contextmanager
@@ -42,8 +60,8 @@ def _describe(arg):
 
 
 def unchanged(student, fn, *args):
-    """Call fn and fail if it modified any array it was given."""
-    _, after = student.call(fn, *args, echo=True)
+    """Call fn and fail if it modified any array it was given, saying how."""
+    result, after = student.call(fn, *args, echo=True)
     for position, (before, now) in enumerate(zip(args, after)):
         pairs = before.items() if isinstance(before, dict) else [(None, before)]
         for key, array in pairs:
@@ -52,7 +70,22 @@ def unchanged(student, fn, *args):
                 raise CheckFailed(f"{fn} modified its input ({name} was removed); leave its inputs as they are")
             seen = now[key] if key is not None else now
             if isinstance(array, np.ndarray) and not np.array_equal(array, seen):
-                raise CheckFailed(f"{fn} modified its input ({name}); compute a new array instead")
+                answer = result.get(key) if isinstance(result, dict) and key is not None else result
+                raise CheckFailed(f"{fn} modified its input ({name})\ndiagnosis: {mutation(array, seen, answer)}")
+
+
+def mutation(before, after, answer):
+    """What an in-place change of an input shows, and the fix."""
+    fix = ("An in-place operation (z[z < 0] = 0, z *= ..., W -= ..., out=z) writes into the caller's array, "
+           "which the caller still needs (backward reads the cache after you): compute a new array instead")
+    if isinstance(answer, np.ndarray) and answer.shape == after.shape and np.array_equal(answer, after):
+        return f"the input now holds the answer: it was computed in place. {fix}"
+    if after.shape != before.shape:
+        return f"the input's shape changed from {before.shape} to {after.shape}. {fix}"
+    changed = np.argwhere(before != after)
+    i = tuple(changed[0])
+    return (f"{len(changed)} of {before.size} entries changed, e.g. [{', '.join(map(str, i))}] from "
+            f"{before[i]:.6g} to {after[i]:.6g}. {fix}")
 
 
 def central_check(student, vectors, course, fn, what, source):
@@ -60,15 +93,16 @@ def central_check(student, vectors, course, fn, what, source):
     against the reference's central differences (see vectors.gradient_cases). what may hold
     {} for a key when fn returns a dict of gradients."""
     args, numeric = vectors[f"{fn}/central"]
-    analytic = student.call(fn, *args)
+    analytic = call(student, fn, *args)
     if not isinstance(numeric, dict):
         with diagnosed(fn, analytic, numeric, args):
             assert_gradient(what, numeric, analytic, course.gradient_rel_error, source)
         return
     if set(analytic) != set(numeric):
         raise CheckFailed(f"{fn} returned keys {sorted(analytic)}; expected {sorted(numeric)}")
-    for name in sorted(numeric, key=lambda k: (k[1:], k[0] == "b")):
-        assert_gradient(what.format(name), numeric[name], analytic[name], course.gradient_rel_error, source)
+    with diagnosed(fn, analytic, numeric, args):
+        for name in sorted(numeric, key=lambda k: (k[1:], k[0] == "b")):
+            assert_gradient(what.format(name), numeric[name], analytic[name], course.gradient_rel_error, source)
 
 
 def failing(student, vectors, tol, names):
