@@ -16,7 +16,7 @@ def test_mnist_accuracy(mnist_run, course, note):
         note("the weights were not compared with the reference's (no reference solution here); "
              "official grading does compare them")
     else:
-        note(f"weights are {run.distance:.3f} from the reference's (relative distance; at most "
+        note(f"weights are {run.distance:.3g} from the reference's (relative distance; at most "
              f"{course.mnist_weight_distance:g} passes)")
     if run.distance is not None and run.distance > course.mnist_weight_distance:
         raise CheckFailed(
