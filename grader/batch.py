@@ -148,12 +148,14 @@ def grade_one(sub, course, load, hidden, hidden_path, out, plots=False, gate=gra
         folder = sub.path
         if sub.path.suffix == ".ipynb":  # the code that is graded, where the instructor can read it
             folder = notebook.write_submission(notebook.code_cells(sub.path), where / "code-from-notebook")
-        graded = grading.grade(folder.resolve(), course, load, hidden, where, plots, gate)
+        graded = grading.grade(folder.resolve(), course, load, hidden, where, gate, plots)
     except (notebook.NotebookError, grading.GraderBroken) as exc:
         atomic_write(where / "report.txt", f"not graded: {exc}\n")
         return {"student": sub.student, "total": 0.0, "parts": {}, "status": "error",
                 "seconds": round(time.perf_counter() - start, 2), "message": str(exc)}
     seconds = time.perf_counter() - start - graded.hidden_seconds
+    if plots:
+        grading.page(graded, course, seconds, where)
     text = io.StringIO()
     text_report(graded.results, course, seconds, Console(file=text, width=120), graded.footer)
     atomic_write(where / "report.txt", text.getvalue())

@@ -59,15 +59,18 @@ def main():
 @click.option("--pass-mark", "use_pass_mark", is_flag=True,
               help="Exit 0 once the score reaches course.yaml's assignment.pass_mark (else: only when all pass).")
 @click.option("--part", "parts", multiple=True, help="Only this part (repeatable), e.g. --part activations.")
+@click.option("-k", "keyword", metavar="EXPR",
+              help="Only the checks whose names match, as pytest's -k: -k relu_prime, -k \"relu and not prime\".")
 @click.option("--hidden", "hidden_path", type=click.Path(dir_okay=False),
               help="Add the hidden checks from this file (hidden/vectors.json; official grading).")
 @click.option("--data-dir", type=click.Path(), help="MNIST folder (else GRADE_DATA_DIR, course.yaml, datasets/mnist).")
 @click.option("--report-dir", type=click.Path(file_okay=False), default="grade-report", show_default=True,
-              help="Where the MNIST run's plots go.")
-@click.option("--plots/--no-plots", default=True, show_default=True, help="Draw the MNIST run's plots.")
+              help="Where the feedback page (report.html), the MNIST plots and what your code printed go.")
+@click.option("--plots/--no-plots", default=True, show_default=True,
+              help="Draw the MNIST run's plots (on the feedback page, and as PNG files beside it).")
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
-def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts, hidden_path, data_dir, report_dir,
-          plots, course_path):
+def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts, keyword, hidden_path, data_dir,
+          report_dir, plots, course_path):
     """Grade SUBMISSION (default: exercises/). Exit 0 only when every check passes."""
     from grader import grading, mnist, vectors
     from grader.report import dumps, github, gradescope, junit, markdown, text_report
@@ -78,8 +81,8 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
     unknown = [p for p in parts if p not in course.parts]
     if unknown:
         raise click.ClickException(f"--part {unknown[0]}: no such part; the course has {', '.join(course.parts)}")
-    if parts and use_pass_mark:
-        raise click.ClickException("--pass-mark is about the whole assignment: leave out --part")
+    if (parts or keyword) and use_pass_mark:
+        raise click.ClickException("--pass-mark is about the whole assignment: leave out --part and -k")
     if parts:
         course = dataclasses.replace(course, parts={k: v for k, v in course.parts.items() if k in parts})
     if course.isolation == "required":
@@ -93,7 +96,7 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
     except vectors.HiddenError as exc:
         raise click.ClickException(str(exc)) from None
     load = data_loader(course, data_dir, quiet=fmt not in ("text", "github"))
-    if "mnist" in course.parts:
+    if "mnist" in course.parts and not keyword:
         try:  # find or fetch the data before grading, so a data problem is ours, not the student's
             data = load()
         except mnist.DataError as exc:
@@ -101,9 +104,12 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
         load = lambda: data  # noqa: E731
 
     try:
-        graded = grading.grade(folder, course, load, hidden, report_dir, plots)
+        graded = grading.grade(folder, course, load, hidden, report_dir, plots=plots, keyword=keyword)
     except grading.GraderBroken as exc:
         raise click.ClickException(str(exc)) from None
+    if keyword and not graded.results:
+        raise click.ClickException(f"-k {keyword}: no check's name matches (names are like test_relu_values, "
+                                   "test_backward_gradient; see grader/checks/)")
     results, footer = graded.results, graded.footer
     seconds = time.perf_counter() - start - graded.hidden_seconds
     if fmt == "github":
@@ -133,6 +139,10 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
                 text_report(results, course, seconds, Console(file=f, width=120), footer)
         else:
             text_report(results, course, seconds, footer=footer)
+    # The verdict is out; only now the page and its plots (half a second of matplotlib).
+    written = grading.page(graded, course, seconds, report_dir, plots)
+    where = f"feedback page: {written}" if isinstance(written, Path) else written
+    click.echo(where, err=fmt not in ("text", "github") and not output)
     if use_pass_mark:
         reached = bool(results) and graded.score >= course.pass_mark - 1e-9
         if fmt in ("text", "github"):

@@ -1,13 +1,15 @@
 """Grade one submission folder: run the checks (pytest, our plugin, nothing else), keep what
 the student's code printed, draw the MNIST plots. Shared by `grade check` and `grade batch`;
 rendering the results is report.py's job."""
+import concurrent.futures
 import contextlib
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.plugin import GradePlugin, share_points
+from grader import scoring
 
 CHECKS = Path(__file__).resolve().parent / "checks"
 
@@ -21,6 +23,7 @@ class Graded:
     results: list  # plugin.Result, in course order, hidden checks last
     footer: list  # lines said once, below the table
     hidden_seconds: float = 0.0  # the hidden session's time: reported nowhere (it could carry inputs out)
+    mnist: object = None  # scoring.MnistRun, when the mnist part ran and training succeeded
 
     @property
     def score(self):
@@ -42,7 +45,7 @@ class Alone:
     exclusive = shared
 
 
-def run_session(plugin):
+def run_session(plugin, keyword=None):
     import pytest
 
     # Only our checks and our plugin: no conftest.py (the submission's or anyone's), no ini
@@ -51,6 +54,8 @@ def run_session(plugin):
     os.environ.pop("PYTEST_ADDOPTS", None)
     args = [str(CHECKS), "-c", str(CHECKS / "pytest.ini"), "--rootdir", str(CHECKS), "--noconftest",
             "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:stepwise", "--import-mode=importlib"]
+    if keyword:
+        args += ["-k", keyword]
     code = pytest.main(args, plugins=[plugin])
     # NO_TESTS_COLLECTED: the hidden session of a course narrowed to parts without hidden checks (mnist)
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
@@ -58,23 +63,38 @@ def run_session(plugin):
     return plugin.session.results
 
 
-def grade(folder, course, load_data, hidden=None, report_dir="grade-report", plots=True, alone=Alone()):
+def grade(folder, course, load_data, hidden=None, report_dir="grade-report", alone=Alone(), plots=False,
+          keyword=None):
     """Grade folder with course (already narrowed to the parts wanted). load_data() returns
-    the MNIST data; hidden is vectors.load_hidden's table or None; plots=False skips the
-    MNIST plots (about 0.45 s of a grading). The public checks (and MNIST) run first; the
-    hidden ones after every process of theirs has exited, in a session of their own."""
-    plugin = GradePlugin(folder, course, load_data)
-    with alone.shared():
-        results = run_session(plugin)
+    the MNIST data; hidden is vectors.load_hidden's table or None. The public checks (and
+    MNIST) run first; the hidden ones after every process of theirs has exited, in a session
+    of their own. Drawing is not done here, so that no plot delays a verdict: see page();
+    plots=True only imports matplotlib meanwhile, on a thread, while the network trains.
+    keyword: a pytest -k expression selecting checks by name (test_relu_values, ...)."""
+    if plots and "mnist" in course.parts:
+        threading.Thread(target=lambda: __import__("grader.plots").plots.pyplot(), daemon=True).start()
+    with alone.shared(), concurrent.futures.ThreadPoolExecutor(1) as pool:
+        # Training is the long pole: it starts first, in its own child, and the checks (and
+        # pytest's import and collection, 0.2 s) run while it trains.
+        training = pool.submit(lambda: scoring.train_and_score(folder, course, load_data())) \
+            if "mnist" in course.parts and not keyword else None  # -k may leave MNIST out: the plugin decides
+        from grader.plugin import GradePlugin, share_points
+
+        plugin = GradePlugin(folder, course, load_data, training=training)
+        results = run_session(plugin, keyword)
     hidden_seconds = 0.0
     if hidden is not None:
         start = time.perf_counter()
         with alone.exclusive():
-            results = results + run_session(GradePlugin(folder, course, None, hidden))
-        share_points(results, course)
+            secret = GradePlugin(folder, course, None, hidden)
+            results = results + run_session(secret, keyword)
+        share_points(plugin.collected + secret.collected, course)
         hidden_seconds = time.perf_counter() - start
 
     footer = list(plugin.session.notes)
+    if keyword:
+        footer.append(f"-k {keyword}: {len(plugin.session.results)} of the {len(plugin.collected)} checks of the "
+                      "graded parts (each worth its share of its part)")
     if hidden is None:
         footer.append("these are the public checks: official grading adds hidden ones (each blank again, "
                       "on inputs you do not see)")
@@ -85,15 +105,18 @@ def grade(folder, course, load_data, hidden=None, report_dir="grade-report", plo
         path.write_bytes(plugin.session.printed + (f"\n[... {cut} more bytes not kept]\n".encode() if cut else b""))
         footer.append(f"your code printed {plugin.session.printed_total} bytes during the checks: see {path}")
     run = plugin.session.mnist
-    if run is not None and not plots:
+    if run is not None:
         footer.append(f"MNIST: trained in {run.seconds:.1f} s")
-    elif run is not None:
-        from grader.plots import write_plots
+    return Graded(results, footer, hidden_seconds, run)
 
-        try:  # the curves come partly from the child: a plot must never cost the report
-            paths = write_plots(run.history, run.confusion, report_dir, "MNIST")
-            footer.append(f"MNIST: trained in {run.seconds:.1f} s; plots in {Path(report_dir)}/ "
-                          f"({', '.join(p.name for p in paths)})")
-        except (ValueError, OverflowError, OSError) as exc:
-            footer.append(f"MNIST: trained in {run.seconds:.1f} s; the plots could not be drawn ({exc})")
-    return Graded(results, footer, hidden_seconds)
+
+def page(graded, course, seconds, report_dir, plots=True):
+    """Write the feedback page (report_dir/report.html) and, with plots, the MNIST figures
+    beside it as PNG files; return the page's path, or the reason it could not be written."""
+    from grader import html_report
+
+    try:  # the curves come partly from the child: a plot must never cost the report
+        return html_report.write(Path(report_dir) / "report.html", graded.results, course, seconds, graded.footer,
+                                 graded.mnist, plots)
+    except (ValueError, OverflowError, OSError) as exc:
+        return f"the feedback page could not be written ({exc})"

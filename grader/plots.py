@@ -1,21 +1,34 @@
-"""The write-up's Results section for one training run: loss and accuracy curves per
-epoch, and the test set's confusion matrix. Headless (Agg): works on CI and over SSH."""
+"""The write-up's Results section for one training run, as PNG images: loss and accuracy
+curves per epoch, the test set's confusion matrix, accuracy per digit, and thumbnails of
+the digits the network got most wrong. Headless (Agg): works on CI and over SSH."""
+import io
 from pathlib import Path
 
 import numpy as np
 
 
-def write_plots(history, confusion, folder, title=""):
-    """Write loss_curves.png, accuracy_curves.png and confusion_matrix.png; return their paths."""
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    return plt
+
+
+def _png(fig):
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png")
+    pyplot().close(fig)
+    return buffer.getvalue()
+
+
+def figures(history, confusion, title=""):
+    """name -> PNG bytes for loss_curves, accuracy_curves, confusion_matrix and per_digit_accuracy."""
+    plt = pyplot()
     epochs = np.arange(1, len(history["train_loss"]) + 1)
-    paths = []
+    out = {}
     for kind, ylabel in (("loss", "mean cross-entropy"), ("accuracy", "accuracy")):
         fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
         ax.plot(epochs, history[f"train_{kind}"], "o-", label="train (mean over the epoch's batches)")
@@ -25,10 +38,7 @@ def write_plots(history, confusion, folder, title=""):
         ax.set_xticks(epochs)
         ax.grid(alpha=0.3)
         ax.legend()
-        fig.tight_layout()
-        paths.append(folder / f"{kind}_curves.png")
-        fig.savefig(paths[-1])
-        plt.close(fig)
+        out[f"{kind}_curves"] = _png(fig)
 
     fig, ax = plt.subplots(figsize=(6, 5.4), dpi=100)
     image = ax.imshow(confusion, cmap="Blues")
@@ -40,8 +50,32 @@ def write_plots(history, confusion, folder, title=""):
     ax.set(xlabel="predicted digit", ylabel="true digit", xticks=range(10), yticks=range(10),
            title=f"{title} confusion matrix (test accuracy {accuracy:.4f})".strip())
     fig.colorbar(image, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    paths.append(folder / "confusion_matrix.png")
-    fig.savefig(paths[-1])
-    plt.close(fig)
+    out["confusion_matrix"] = _png(fig)
+
+    per_digit = np.diag(confusion) / np.maximum(1, confusion.sum(axis=1))
+    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
+    bars = ax.bar(range(10), per_digit, color="tab:blue")
+    ax.bar_label(bars, labels=[f"{v:.3f}" for v in per_digit], fontsize=7)
+    ax.set(xlabel="true digit", ylabel="test accuracy", xticks=range(10), ylim=(max(0, per_digit.min() - 0.05), 1.0),
+           title=f"{title} accuracy per digit".strip())
+    out["per_digit_accuracy"] = _png(fig)
+    return out
+
+
+def digit_png(pixels, scale=3):
+    """One 28x28 test image as a PNG, dark ink on white, `scale` times larger."""
+    big = np.kron(np.asarray(pixels, np.uint8), np.ones((scale, scale), np.uint8))
+    buffer = io.BytesIO()
+    pyplot().imsave(buffer, 255 - big, cmap="gray", vmin=0, vmax=255, format="png")
+    return buffer.getvalue()
+
+
+def write_plots(history, confusion, folder, title=""):
+    """Write the figures as <name>.png into folder; return their paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, png in figures(history, confusion, title).items():
+        paths.append(folder / f"{name}.png")
+        paths[-1].write_bytes(png)
     return paths

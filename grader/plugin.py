@@ -56,14 +56,16 @@ def one_line(excinfo):
 
 
 class GradePlugin:
-    def __init__(self, submission, course, load_data=None, hidden=None):
+    def __init__(self, submission, course, load_data=None, hidden=None, training=None):
         """hidden: the hidden vectors (vectors.load_hidden) to run the hidden checks, and only
-        them; None to run the public checks. The two never share a session (see grading.py)."""
+        them; None to run the public checks. The two never share a session (see grading.py).
+        training: a future of scoring.train_and_score already under way, if any."""
         self.submission, self.cfg, self.load_data, self.hidden = submission, course, load_data, hidden
         self.session = Session()
         self.by_id = {}
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-        self.future = None
+        self.future = training
+        self.collected = []  # every check of the graded parts, before any -k selection
 
     # -- markers, order, and the MNIST run started early ---------------------------------------------
     def pytest_configure(self, config):
@@ -71,6 +73,7 @@ class GradePlugin:
         config.addinivalue_line("markers", "part(id): the course.yaml part the check belongs to")
         config.addinivalue_line("markers", "hidden: runs only with the hidden vectors (grade check --hidden)")
 
+    @pytest.hookimpl(tryfirst=True)  # before pytest's own -k deselection
     def pytest_collection_modifyitems(self, session, config, items):
         order = list(self.cfg.parts)
         kept = []
@@ -90,11 +93,17 @@ class GradePlugin:
             kept.append(item)
         kept.sort(key=lambda item: order.index(self.by_id[item.nodeid].part))  # stable: file order within a part
         items[:] = kept
-        self.session.results = [self.by_id[item.nodeid] for item in kept]
-        if any(r.part == "mnist" for r in self.session.results):
+        # Points are shared over every check of a part, also those a -k expression leaves out:
+        # a check selected alone is worth what it is worth in the whole assignment.
+        self.collected = [self.by_id[item.nodeid] for item in kept]
+
+    def pytest_collection_finish(self, session):
+        self.session.results = [self.by_id[item.nodeid] for item in session.items]
+        if any(r.part == "mnist" for r in self.session.results) and self.future is None:
             # Training is the long pole; start it now in its own child so the other checks
             # run meanwhile (its process waits on BLAS, ours on a pipe: both cores work).
-            self.future = self.pool.submit(self.train_and_score)
+            self.future = self.pool.submit(lambda: scoring.train_and_score(self.submission, self.cfg,
+                                                                           self.load_data()))
 
     # -- fixtures ---------------------------------------------------------------------------------
     @pytest.fixture(scope="session")
@@ -155,12 +164,11 @@ class GradePlugin:
 
     @pytest.fixture(scope="session")
     def mnist_run(self):
-        return lambda: self.future.result()
-
-    def train_and_score(self):
-        self.session.mnist = scoring.train_and_score(self.submission, self.cfg, self.load_data())
-        self.note_once(self.session.mnist.notes)
-        return self.session.mnist
+        def result():
+            self.session.mnist = self.future.result()
+            self.note_once(self.session.mnist.notes)
+            return self.session.mnist
+        return result
 
     # -- results ------------------------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)
@@ -185,7 +193,7 @@ class GradePlugin:
 
     def pytest_sessionfinish(self, session):
         self.pool.shutdown(wait=True)
-        share_points(self.session.results, self.cfg)
+        share_points(self.collected, self.cfg)
 
 
 def share_points(results, course):

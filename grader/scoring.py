@@ -29,6 +29,8 @@ class MnistRun:
     confusion: np.ndarray
     distance: float | None = None  # relative distance from the reference's weights; None: no reference here
     notes: tuple = ()  # the trainer's isolation and limits, for the report
+    worst: tuple = ()  # the test digits it got most wrong: (index, label, predicted, confidence), worst first
+    worst_images: np.ndarray | None = None  # their 28x28 pixels, in that order
 
 
 def train(folder, course, data, on_epoch=None):
@@ -73,10 +75,24 @@ def train_and_score(folder, course, data, on_progress=None):
         params, history, seconds, notes = train(folder, course, data, on_progress)
         reference = reference.result()
     labels = np.asarray(data.test_labels)
-    predicted = predict(params, np.asarray(data.test_images).T.astype(np.float64) / 255)
+    scores = logits(params, np.asarray(data.test_images).T.astype(np.float64) / 255)
+    predicted = scores.argmax(axis=0)
     distance = None if reference is None else relative_distance(params, reference)
+    worst = most_wrong(scores, labels)
+    images = np.asarray(data.test_images)[[w[0] for w in worst]].reshape(len(worst), 28, 28)
     return MnistRun(params, history, seconds, float((predicted == labels).mean()),
-                    confusion_matrix(labels, predicted), distance, notes)
+                    confusion_matrix(labels, predicted), distance, notes, worst, images)
+
+
+def most_wrong(scores, labels, n=16):
+    """The n misclassified test digits the network was surest of: (index, label, predicted,
+    the probability it gave its wrong answer), surest first."""
+    shifted = np.exp(scores - scores.max(axis=0))  # softmax of the logits, for the confidence shown
+    confidence = shifted.max(axis=0) / shifted.sum(axis=0)
+    predicted = scores.argmax(axis=0)
+    wrong = np.flatnonzero(predicted != labels)
+    order = wrong[np.argsort(-confidence[wrong], kind="stable")][:n]
+    return tuple((int(i), int(labels[i]), int(predicted[i]), float(confidence[i])) for i in order)
 
 
 def relative_distance(params, reference):
@@ -123,14 +139,19 @@ def check_params(params, sizes, what="training"):
             raise StudentError("bad_return", f"{what} returned {name} of shape {params[name].shape}; expected {shape}")
 
 
-def predict(params, X):
-    """Class predictions (m,) for X (784, m)."""
+def logits(params, X):
+    """z(L) for X (784, m): the affine maps with ReLU between them."""
     L = len(params) // 2
     a = X
     for l in range(1, L + 1):
         z = params[f"W{l}"].astype(X.dtype) @ a + params[f"b{l}"].astype(X.dtype)
         a = np.maximum(z, 0) if l < L else z
-    return a.argmax(axis=0)
+    return a
+
+
+def predict(params, X):
+    """Class predictions (m,) for X (784, m)."""
+    return logits(params, X).argmax(axis=0)
 
 
 def confusion_matrix(labels, predicted, n=10):

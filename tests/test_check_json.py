@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from helpers import EXERCISES, ROOT, SOLUTIONS
+from helpers import EXERCISES, ROOT, SOLUTIONS, copy_of, grade_json
 from helpers import GRADE as GRADE_COMMAND
 
 GRADE = GRADE_COMMAND[0]
@@ -123,10 +123,12 @@ def test_full_run_on_solutions_scores_100_and_writes_plots(tmp_path):
     assert match, mnist[0]["output"]
     assert "test accuracy 0.9" in mnist[0]["output"]
     assert float(match.group(1)) >= COURSE["thresholds"]["mnist_accuracy"]
-    assert "plots in" in results["output"]
-    for name in ("loss_curves.png", "accuracy_curves.png", "confusion_matrix.png"):
+    assert f"feedback page: {report}/report.html" in proc.stderr  # stdout holds only the JSON
+    assert "MNIST: trained in" in results["output"]
+    for name in ("loss_curves.png", "accuracy_curves.png", "confusion_matrix.png", "per_digit_accuracy.png"):
         data = (report / name).read_bytes()
         assert len(data) > 1000 and data.startswith(PNG), name
+        assert name.removesuffix(".png") not in results["output"]  # drawn after the verdict, not in it
 
 
 # -- 5. determinism ----------------------------------------------------------------------------------
@@ -301,3 +303,28 @@ def test_pass_mark_sets_the_exit_code(wrong_and_crashing, tmp_path):
     assert plain.returncode == 1  # without --pass-mark: every check must pass
     mixed = grade(runs["sub"], "--pass-mark", "--part", "updates", fmt="text", report_dir=tmp_path)
     assert mixed.returncode == 1 and "--pass-mark is about the whole assignment" in mixed.stderr
+
+
+def test_k_selects_checks_by_name_and_keeps_their_share_of_the_part(tmp_path):
+    code, results, _ = grade_json(SOLUTIONS, "-k", "relu_prime", "--report-dir", str(tmp_path / "r"))
+    assert code == 0
+    names = [t["name"] for t in results["tests"]]
+    assert len(names) == 2 and all("relu_prime" in n for n in names), names
+    assert [t["max_score"] for t in results["tests"]] == [2.0, 2.0]  # 2 of the 15 activation weights each
+    assert "-k relu_prime: 2 of the 26 checks of the graded parts" in results["output"]
+    # test the tester: a wrong relu_prime fails the selection, and a wrong relu is not selected
+    sub = copy_of(SOLUTIONS, tmp_path / "sub")
+    with open(sub / "activations.py", "a") as f:
+        f.write("\n\ndef relu_prime(z):\n    return z\n\n\ndef relu(z):\n    return z\n")
+    code, results, _ = grade_json(sub, "-k", "relu_prime", "--report-dir", str(tmp_path / "r"))
+    assert code == 1 and results["score"] == 0 and len(results["tests"]) == 2
+    code, results, _ = grade_json(sub, "-k", "relu and not prime", "--report-dir", str(tmp_path / "r"))
+    assert code == 1 and [t["name"].split(": ")[1] for t in results["tests"]] == ["relu matches the reference"]
+
+
+def test_k_that_matches_nothing_or_with_pass_mark_is_refused(tmp_path):
+    for args, words in ((["-k", "no_such_check"], "-k no_such_check: no check's name matches"),
+                        (["-k", "relu", "--pass-mark"], "leave out --part and -k")):
+        proc = subprocess.run([*GRADE_COMMAND, "check", str(SOLUTIONS), *args, "--report-dir", str(tmp_path / "r")],
+                              capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert proc.returncode != 0 and words in proc.stderr, proc.stderr
