@@ -11,8 +11,22 @@ beside the repo. It also measures this machine's float32 matmul rate with NumPy 
 reports the MNIST training's achieved GFLOP/s as a fraction of it. Then the cost of the
 process boundary and its limits: a child's start and one call's round trip, with
 bubblewrap isolation and without, and the whole command with `isolation: off`. The first
-run starts with the reference's cached MNIST weights removed (the cold case). This is a
-benchmark, not a test: it prints medians (min-max) and ratios, never pass/fail.
+run starts with the reference's cached MNIST weights removed (the cold case).
+
+Where the start-up goes: besides `grade --help`, it times `python -c pass` (the
+interpreter's start) and `python -c "import grader.cli"` (the CLI's imports), each --runs
+times.
+
+The yardstick: `nbgrader autograde` of a notebook with two trivial functions (add, square)
+and their two test cells, in a minimal nbgrader course built in a temporary folder
+(generate_assignment once, a correct submission from student1). Each round runs one
+`grade check solutions`, then one `nbgrader autograde trivial --force` (whole commands,
+wall time), so the machine's noise hits both alike. It prints both medians (min-max), the
+ratio of the medians, ours / nbgrader (the target is <= 1.0), the per-round ratios' median
+and the same ratio over the warm rounds only. Every autograde's score is read back from the
+gradebook; anything but full marks aborts the benchmark. --no-nbgrader skips all this.
+
+This is a benchmark, not a test: it prints medians (min-max) and ratios, never pass/fail.
 """
 import argparse
 import json
@@ -40,15 +54,20 @@ def timed(cmd, env):
 
 
 def grade_run(env, course=None):
-    """One `grade check solutions` run: (wall seconds, results.json as a dict)."""
+    """One `grade check solutions` run: (wall seconds, results.json as a dict). results.json
+    gains "_verdict" and "_page": seconds from the start until the verdict (results.json) and
+    the feedback page (drawn after it) were on disk, read off the files' modification times."""
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "results.json"
+        out, page = Path(tmp) / "results.json", Path(tmp) / "report" / "report.html"
         extra = ["--course", str(course)] if course else []
+        began = time.time()
         wall, proc = timed([GRADE, "check", "solutions", "--format", "json", "--output", str(out),
-                            "--report-dir", str(Path(tmp) / "report"), *extra], env)
-        if not out.exists():
-            sys.exit(f"grade check produced no results.json (exit {proc.returncode}):\n{proc.stderr}")
-        return wall, json.loads(out.read_text())
+                            "--report-dir", str(page.parent), *extra], env)
+        if not out.exists() or not page.exists():
+            sys.exit(f"grade check produced no results.json or page (exit {proc.returncode}):\n{proc.stderr}")
+        results = json.loads(out.read_text())
+        results["_verdict"], results["_page"] = out.stat().st_mtime - began, page.stat().st_mtime - began
+        return wall, results
 
 
 def phases(wall, results):
@@ -65,6 +84,8 @@ def phases(wall, results):
         "MNIST training (trained in)": float(trained.group(1)) if trained else float("nan"),
         "MNIST check (grader waited)": sum(t["extra_data"]["seconds"] for t in mnist),
         "grader execution_time": results["execution_time"],
+        "verdict on disk (results.json)": results["_verdict"],
+        "page and plots drawn, after it": results["_page"] - results["_verdict"],
         "total (command wall)": wall,
     }
 
@@ -91,6 +112,87 @@ def boundary(runs, calls=300):
             label = box.describe()[0].split(" (")[0].removeprefix("isolation: ")
         out[label] = (starts, per_call)
     return out
+
+
+NBGRADER_CONFIG = """\
+c = get_config()
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.course_id = "bench"
+c.CourseDirectory.db_url = {db_url!r}  # in the temporary folder, never a gradebook.db of the caller's
+c.Execute.timeout = 60  # per cell; two trivial cells take milliseconds, so a hang fails, not stalls
+"""
+
+
+def nbgrader_cell(source, **meta):
+    """A code cell with nbgrader's metadata (schema 3): a solution cell or a test cell."""
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {"schema_version": 3, **meta}
+    return cell
+
+
+def nbgrader_course(root, env):
+    """A minimal real nbgrader course in root: a two-function assignment `trivial`, generated,
+    and a correct submission from student1. Returns the nbgrader environment and the db url."""
+    import nbformat
+
+    db_url = f"sqlite:///{root / 'gradebook.db'}"
+    (root / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(root=str(root), db_url=db_url))
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    answer = dict(grade=False, solution=True, locked=False)
+    test = dict(grade=True, solution=False, locked=True, points=1)
+    nb.cells = [
+        nbgrader_cell("def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
+                      grade_id="add", **answer),
+        nbgrader_cell("def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION",
+                      grade_id="square", **answer),
+        nbgrader_cell("assert add(2, 3) == 5\nassert add(-1, 1) == 0", grade_id="test_add", **test),
+        nbgrader_cell("assert square(4) == 16\nassert square(-3) == 9", grade_id="test_square", **test),
+    ]
+    source = root / "source" / "trivial" / "trivial.ipynb"
+    source.parent.mkdir(parents=True)
+    nbformat.write(nb, source)
+    # nbgrader runs alembic (its db migrations) from PATH: this venv's bin must come first
+    nb_env = dict(env, PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]))
+    for args in (["generate_assignment", "trivial", "--force"], ["db", "student", "add", "student1"]):
+        nbgrader(args, root, nb_env)
+    submitted = root / "submitted" / "student1" / "trivial" / "trivial.ipynb"
+    submitted.parent.mkdir(parents=True)
+    shutil.copy(source, submitted)  # the solutions are in place: a submission worth full marks
+    return nb_env, db_url
+
+
+def nbgrader(args, root, env):
+    """Run `nbgrader <args>` in the course folder root; exit loudly if it fails. Wall seconds."""
+    exe = Path(sys.executable).parent / "nbgrader"
+    if not exe.exists():
+        sys.exit(f"no nbgrader beside {sys.executable}; install it or pass --no-nbgrader")
+    start = time.perf_counter()
+    proc = subprocess.run([str(exe), *args], cwd=root, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode:
+        sys.exit(f"nbgrader {' '.join(args)} failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    return wall
+
+
+def autograde_run(root, env, db_url):
+    """One `nbgrader autograde trivial --force`: its wall seconds, once the gradebook shows it
+    graded the submission with full marks (a command that silently graded nothing is no yardstick)."""
+    from nbgrader.api import Gradebook
+
+    graded = root / "autograded" / "student1" / "trivial" / "trivial.ipynb"
+    shutil.rmtree(graded.parent, ignore_errors=True)  # --force removes it too; this way we know it is new
+    wall = nbgrader(["autograde", "trivial", "--force"], root, env)
+    if not graded.exists():
+        sys.exit(f"nbgrader autograde exited 0 but wrote no {graded}")
+    with Gradebook(db_url) as gradebook:
+        submission = gradebook.find_submission("trivial", "student1")
+        score, max_score = submission.score, submission.max_score
+    if max_score != 2 or score != max_score:
+        sys.exit(f"nbgrader autograde scored {score:g} / {max_score:g}, not 2 / 2: the yardstick is broken")
+    return wall
 
 
 def matmul_gflops(n=1024, repeats=10):
@@ -125,17 +227,35 @@ def training_flops(data_dir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="how many `grade check` runs (default 5)")
+    parser.add_argument("--no-nbgrader", action="store_true",
+                        help="skip the `nbgrader autograde` yardstick (one autograde after each run)")
     args = parser.parse_args()
     env = dict(os.environ)
     env.setdefault("GRADE_DATA_DIR", str(ROOT.parent / "shared" / "datasets" / "mnist"))
 
+    # start-up, layer by layer: the interpreter, then the CLI's imports, then click's --help
+    python_walls = [timed([sys.executable, "-c", "pass"], env)[0] for _ in range(args.runs)]
+    import_walls = [timed([sys.executable, "-c", "import grader.cli"], env)[0] for _ in range(args.runs)]
     help_walls = [timed([GRADE, "--help"], env)[0] for _ in range(args.runs)]
-    shutil.rmtree(ROOT / ".grade-cache", ignore_errors=True)  # the first run trains the reference too
-    runs = []
-    for i in range(args.runs):
-        wall, results = grade_run(env)
-        runs.append((phases(wall, results), results["score"]))
-        print(f"run {i + 1}/{args.runs}: {wall:.2f} s, score {results['score']:g}", file=sys.stderr)
+    one_blank = [timed([GRADE, "check", "solutions", "-k", "relu_prime", "--no-plots", "--report-dir",
+                        tempfile.mkdtemp()], env)[0] for _ in range(args.runs)]
+    runs, nbgrader_walls = [], []
+    with tempfile.TemporaryDirectory() as nb_tmp:
+        if not args.no_nbgrader:  # built before the cache goes, so round 1 is cold only on our side
+            nb_root = Path(nb_tmp)
+            nb_env, db_url = nbgrader_course(nb_root, env)
+        shutil.rmtree(ROOT / ".grade-cache", ignore_errors=True)  # the first run trains the reference too
+        for i in range(args.runs):  # interleaved: the machine's noise hits both commands alike
+            wall, results = grade_run(env)
+            runs.append((phases(wall, results), results["score"]))
+            line = f"run {i + 1}/{args.runs}: {wall:.2f} s, score {results['score']:g}"
+            failed = [t["name"] for t in results["tests"] if t["score"] < t["max_score"]]
+            if failed:  # a run that failed checks may be fast for the wrong reason: say which
+                line += f" (failed: {'; '.join(failed)})"
+            if not args.no_nbgrader:
+                nbgrader_walls.append(autograde_run(nb_root, nb_env, db_url))
+                line += f"; nbgrader autograde {nbgrader_walls[-1]:.2f} s, 2/2"
+            print(line, file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:  # the same course with isolation off
         tree = yaml.safe_load((ROOT / "course.yaml").read_text())
         tree["isolation"] = "off"
@@ -150,8 +270,14 @@ def main():
     def row(name, values):
         print(f"  {name:<36} {statistics.median(values):7.3f}  ({min(values):.3f} - {max(values):.3f})")
 
+    def ratio(name, value, note):
+        print(f"  {name:<36} {'x' + format(value, '.2f'):>7}  {note}")
+
     print(f"\n`grade check solutions`, {args.runs} runs; seconds: median (min - max)")
+    row("interpreter start (python -c pass)", python_walls)
+    row("imports (-c 'import grader.cli')", import_walls)
     row("bare CLI start-up (grade --help)", help_walls)
+    row("one blank (-k relu_prime, 2 checks)", one_blank)
     for name in runs[0][0]:
         row(name, [p[name] for p, _ in runs])
     scores = [s for _, s in runs]
@@ -162,6 +288,23 @@ def main():
     cold, warm = runs[0][0]["total (command wall)"], [p["total (command wall)"] for p, _ in runs[1:]]
     if warm:
         print(f"  cold run (reference trained too)     {cold:7.3f}  vs warm median {statistics.median(warm):.3f}")
+
+    if nbgrader_walls:
+        ours = [p["total (command wall)"] for p, _ in runs]
+        per_round = [a / b for a, b in zip(ours, nbgrader_walls)]
+        print(f"\nAgainst nbgrader: `nbgrader autograde` of a two-function notebook (add, square; 2 test "
+              f"cells), {args.runs} rounds interleaved; seconds: median (min - max)")
+        row("grade check solutions (command wall)", ours)
+        row("nbgrader autograde (command wall)", nbgrader_walls)
+        print("  nbgrader scored 2 / 2 in every round (read back from its gradebook)")
+        ratio("ratio of medians, ours / nbgrader",
+              statistics.median(ours) / statistics.median(nbgrader_walls), "(target <= 1.00)")
+        ratio("per-round ratios: median", statistics.median(per_round),
+              f"(x{min(per_round):.2f} - x{max(per_round):.2f})")
+        if len(ours) > 1:  # round 1 trains the reference too, which a student's check never does
+            warm_rounds = "(round 2)" if args.runs == 2 else f"(rounds 2-{args.runs})"
+            ratio("ratio of medians, warm rounds only",
+                  statistics.median(ours[1:]) / statistics.median(nbgrader_walls[1:]), warm_rounds)
 
     print(f"\nThe process boundary and its limits ({args.runs} children each; per call: median of "
           "300-call means, relu on 128x32)")
