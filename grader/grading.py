@@ -1,6 +1,7 @@
 """Grade one submission folder: run the checks (pytest, our plugin, nothing else), keep what
-the student's code printed, draw the MNIST plots. Shared by `grade check` and `grade batch`;
-rendering the results is report.py's job."""
+the student's code printed; then, once the verdict is out, the feedback page with the MNIST
+plots (page()). Shared by `grade check` and `grade batch`; rendering the results is
+report.py's and html_report.py's job."""
 import concurrent.futures
 import contextlib
 import os
@@ -45,6 +46,12 @@ class Alone:
     exclusive = shared
 
 
+def _import_matplotlib():
+    from grader.plots import pyplot
+
+    pyplot()  # 0.3 s, while the main thread only waits for the training child
+
+
 def run_session(plugin, keyword=None):
     import pytest
 
@@ -72,7 +79,7 @@ def grade(folder, course, load_data, hidden=None, report_dir="grade-report", alo
     plots=True only imports matplotlib meanwhile, on a thread, while the network trains.
     keyword: a pytest -k expression selecting checks by name (test_relu_values, ...)."""
     if plots and "mnist" in course.parts:
-        threading.Thread(target=lambda: __import__("grader.plots").plots.pyplot(), daemon=True).start()
+        threading.Thread(target=_import_matplotlib, daemon=True).start()
     with alone.shared(), concurrent.futures.ThreadPoolExecutor(1) as pool:
         # Training is the long pole: it starts first, in its own child, and the checks (and
         # pytest's import and collection, 0.2 s) run while it trains.
