@@ -78,18 +78,17 @@ def train_and_score(folder, course, data, on_progress=None):
     scores = logits(params, np.asarray(data.test_images).T.astype(np.float64) / 255)
     predicted = scores.argmax(axis=0)
     distance = None if reference is None else relative_distance(params, reference)
-    worst = most_wrong(scores, labels)
+    worst = most_wrong(scores, predicted, labels)
     images = np.asarray(data.test_images)[[w[0] for w in worst]].reshape(len(worst), 28, 28)
     return MnistRun(params, history, seconds, float((predicted == labels).mean()),
                     confusion_matrix(labels, predicted), distance, notes, worst, images)
 
 
-def most_wrong(scores, labels, n=16):
+def most_wrong(scores, predicted, labels, n=16):
     """The n misclassified test digits the network was surest of: (index, label, predicted,
     the probability it gave its wrong answer), surest first."""
     shifted = np.exp(scores - scores.max(axis=0))  # softmax of the logits, for the confidence shown
     confidence = shifted.max(axis=0) / shifted.sum(axis=0)
-    predicted = scores.argmax(axis=0)
     wrong = np.flatnonzero(predicted != labels)
     order = wrong[np.argsort(-confidence[wrong], kind="stable")][:n]
     return tuple((int(i), int(labels[i]), int(predicted[i]), float(confidence[i])) for i in order)

@@ -8,14 +8,6 @@ from helpers import SOLUTIONS, copy_of, grade_json
 
 from grader.diagnose import diagnose, known_mistake
 
-
-
-def wrong_backward(grads="layer_gradients(delta, cache[f\"a{l - 1}\"])",
-                   step="hidden_delta(params[f\"W{l}\"], delta, cache[f\"z{l - 1}\"])"):
-    """The reference's backward with one line changed (the tests are not shipped to students)."""
-    return BACKWARD.replace("GRADS", grads).replace("STEP", step).strip()
-
-
 BACKWARD = """
 def backward(params, cache, y):
     L = len(params) // 2
@@ -27,6 +19,13 @@ def backward(params, cache, y):
             delta = STEP
     return grads
 """
+
+
+def wrong_backward(grads="layer_gradients(delta, cache[f\"a{l - 1}\"])",
+                   step="hidden_delta(params[f\"W{l}\"], delta, cache[f\"z{l - 1}\"])"):
+    """The reference's backward with one line changed (the tests are not shipped to students)."""
+    return BACKWARD.replace("GRADS", grads).replace("STEP", step).strip()
+
 
 BUGS = [  # (id, module, code appended to it, part, text the failing check's output must contain)
     ("relu returns z", "activations", "def relu(z):\n    return z", "activations", "returns z unchanged"),
