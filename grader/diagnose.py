@@ -347,11 +347,16 @@ def diagnose(blank, got, expected, args):
     return f"{_unmatched(got, expected)}.\n{equation}"
 
 
+def overflow(blank):
+    """The diagnosis of NaN, inf or an overflow warning in the blank's answer."""
+    return f"diagnosis: {_nonfinite(blank)}.\n{blank} should compute {EQUATIONS[blank]}"
+
+
 def diagnose_crash(blank, message, args):
     """A line for a call that failed instead of answering: a shape error (from NumPy's
     message) gets the shapes the equation gives; NaN or inf gets where it comes from."""
     if "NaN" in message or "inf" in message.split(":")[0] or "overflow" in message:
-        return f"diagnosis: {_nonfinite(blank)}.\n{blank} should compute {EQUATIONS[blank]}"
+        return overflow(blank)
     if any(w in message for w in ("broadcast", "matmul", "shapes", "not aligned", "dimension")):
         story = shape_story(blank, args)
         if story:
