@@ -1,23 +1,29 @@
 """`grade batch`: grade every submission in a folder, N at a time, into a gradebook.
 
-A submission is a folder of the blanks' .py files, a cloned repository with them in
+A submission is a student's folder: the blanks' .py files, a cloned repository with them in
 exercises/, or a notebook (nbgrader's submitted/<student>/<assignment>/<assignment>.ipynb).
 Each of N long-lived worker processes loads the course and MNIST once and grades one
-submission at a time in-process, each student's code still in its own sandboxed child.
-The supervisor hands out work, and kills and replaces a worker that overruns the per-
-submission time limit or dies, so one broken submission never stops the batch.
+submission at a time in-process: it copies the student's regular files into a folder of its
+own (intake.py), and each student's code runs in its own sandboxed children under one bound
+(bounds.py). The supervisor never opens a student's file: it hands out folder names, and kills
+and replaces a worker that overruns the per-submission time limit or dies, so one broken
+submission never stops the batch. Time a worker spends waiting for another's hidden checks
+is not charged to its student.
 
-Per student, out/<student>/ gets report.txt, results.json (Gradescope's schema; written last,
-it marks the submission graded) and the plots; out/gradebook.csv has a row per student.
+Per student, out/students/<student>/ gets report.txt, results.json (Gradescope's schema;
+written last, it marks the submission graded) and the plots; out/gradebook.csv has a row per
+student.
 """
 import contextlib
 import csv
 import fcntl
 import hashlib
 import io
+import json
 import multiprocessing
 import os
 import signal
+import tempfile
 import time
 import traceback
 from collections import deque
@@ -26,53 +32,56 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 from grader import grading
-from grader.blanks import MODULES
+from grader.intake import shown
 
 STATUSES = ("graded", "error", "timeout")
+FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a cell a spreadsheet would run (OWASP's CSV injection)
 
 
 @dataclass
 class Submission:
-    student: str
-    path: Path | None  # a folder of .py files or a .ipynb; None when nothing gradable was found
+    student: str  # the folder's name, as text (bytes that are not UTF-8 escaped)
+    path: Path | None  # the student's folder; None when it is not one (problem says why)
+    report: str = ""  # the name of its report folder under out/students/
     problem: str = ""
 
 
-def discover(root, assignment_id, out=None):
-    """The submissions under root, one per student folder, in name order (never out itself,
-    should the reports be written among the submissions)."""
+def discover(root, out=None):
+    """The student folders under root, in name order (never out itself, should the reports be
+    written among the submissions). Nothing is followed: an entry that is a symbolic link is a
+    student whose submission is refused, with a row that says why."""
     root = Path(root)
     if (root / "submitted").is_dir():  # an nbgrader course folder
         root = root / "submitted"
     skip = Path(out).resolve() if out else None
-    return [locate(folder, assignment_id) for folder in sorted(root.iterdir())
-            if folder.is_dir() and not folder.name.startswith(".") and folder.resolve() != skip]
+    subs, reports = [], set()
+    for entry in sorted(os.scandir(root), key=lambda e: os.fsencode(e.name)):
+        if entry.name.startswith(".") or not entry.is_symlink() and Path(entry.path).resolve() == skip:
+            continue
+        name = shown(entry.name)
+        report = name
+        while report.casefold() in reports:  # two names alike once escaped (or by case, on macOS)
+            report += "_"
+        if entry.is_symlink():
+            sub = Submission(name, None, report, f"{name} is a symbolic link: a submission is a folder of regular "
+                                                  "files, never a link to one")
+        elif entry.is_dir(follow_symlinks=False):
+            sub = Submission(name, Path(entry.path), report)
+        else:
+            continue
+        reports.add(report.casefold())
+        subs.append(sub)
+    return subs
 
 
-def locate(folder, assignment_id):
-    def has_modules(d):
-        return any((d / f"{m}.py").is_file() for m in MODULES)
-
-    for notebooks in (folder / assignment_id, folder):
-        named = notebooks / f"{assignment_id}.ipynb"
-        if named.is_file():
-            return Submission(folder.name, named)
-        candidates = sorted(notebooks.glob("*.ipynb")) if notebooks.is_dir() else []
-        if len(candidates) == 1 and not has_modules(folder):
-            return Submission(folder.name, candidates[0])
-    for d in (folder, folder / "exercises"):
-        if has_modules(d):
-            return Submission(folder.name, d)
-    return Submission(folder.name, None, f"no {', '.join(m + '.py' for m in MODULES)} (nor exercises/ holding "
-                                         f"them, nor a notebook {assignment_id}.ipynb) in {folder}")
-
-
-def fingerprint(sub, course, hidden_path):
-    """What a grade depends on: the submission's files, course.yaml and the hidden vectors."""
+def fingerprint(taken, course, hidden_path):
+    """What a grade depends on: the files read from the submission (names as bytes), course.yaml
+    and the hidden vectors."""
     digest = hashlib.sha256()
-    files = [sub.path] if sub.path and sub.path.is_file() else sorted(sub.path.rglob("*.py")) if sub.path else []
-    for path in [*files, course.path, *([Path(hidden_path)] if hidden_path else [])]:
-        digest.update(str(path.name).encode() + b"\0" + path.read_bytes() + b"\0")
+    for name, data in taken.files.items():
+        digest.update(os.fsencode(name) + b"\0" + hashlib.sha256(data).digest())
+    for path in [course.path, *([Path(hidden_path)] if hidden_path else [])]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -82,15 +91,15 @@ def atomic_write(path, data):
     os.replace(tmp, path)
 
 
-def previous(out, sub, print_):
+def previous(where, student, print_):
     """The row of an earlier run for this exact submission, or None."""
-    import json
-
     try:
-        results = json.loads((out / sub.student / "results.json").read_text(encoding="utf-8"))
+        results = json.loads((where / "results.json").read_text(encoding="utf-8"))
         if results["extra_data"]["fingerprint"] != print_:
             return None
-        return row_from(sub.student, results, "graded", results["extra_data"].get("seconds", 0.0))
+        row = row_from(student, results, "graded", results["extra_data"].get("seconds", 0.0))
+        row["unchanged"] = True
+        return row
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -104,21 +113,33 @@ def row_from(student, results, status, seconds, message=""):
             "seconds": round(seconds, 2), "message": message}
 
 
+def error_row(student, message, seconds=0.0, status="error"):
+    return {"student": student, "total": 0.0, "parts": {}, "status": status, "seconds": round(seconds, 2),
+            "message": message}
+
+
 # -- the worker ---------------------------------------------------------------------------------
 class Gate(grading.Alone):
     """grading.Alone across the batch's workers: an flock on one file, shared while a worker
     runs public checks, exclusive while it runs hidden ones, so that no other student's code
     runs beside a hidden check. Each worker opens the file itself (flock locks belong to an
-    open file, which a fork would share)."""
+    open file, which a fork would share). waiting(True/False) tells the supervisor when this
+    worker waits for the lock, so that its clock stops meanwhile: a neighbour's slow checks are
+    nobody's time."""
 
-    def __init__(self, path):
-        self.path, self.fd = path, None
+    def __init__(self, path, waiting=lambda on: None):
+        self.path, self.fd, self.waiting = path, None, waiting
 
     @contextlib.contextmanager
     def _held(self, mode):
         if self.fd is None:
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self.fd, mode)
+        try:
+            fcntl.flock(self.fd, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.waiting(True)
+            fcntl.flock(self.fd, mode)
+            self.waiting(False)
         try:
             yield
         finally:
@@ -131,28 +152,36 @@ class Gate(grading.Alone):
         return self._held(fcntl.LOCK_EX)
 
 
-def grade_one(sub, course, load, hidden, hidden_path, out, plots=False, gate=grading.Alone()):
-    """Grade one submission in this process; returns its gradebook row."""
+def grade_one(sub, course, load, hidden, hidden_path, out, plots=False, gate=grading.Alone(), reference=None,
+              force=False):
+    """Grade one submission in this process; returns its gradebook row (with "unchanged": True
+    when an earlier run graded these very files and force is off)."""
     from rich.console import Console
 
-    from grader import notebook
+    from grader import intake, notebook
     from grader.report import dumps, gradescope, text_report
 
     start = time.perf_counter()
-    where = out / sub.student
+    where = out / "students" / sub.report
     where.mkdir(parents=True, exist_ok=True)
-    (where / "results.json").unlink(missing_ok=True)  # until the new one is written, not graded
-    try:
-        if sub.path is None:
-            raise notebook.NotebookError(sub.problem)
-        folder = sub.path
-        if sub.path.suffix == ".ipynb":  # the code that is graded, where the instructor can read it
-            folder = notebook.write_submission(notebook.code_cells(sub.path), where / "code-from-notebook")
-        graded = grading.grade(folder.resolve(), course, load, hidden, where, gate, plots)
-    except (notebook.NotebookError, grading.GraderBroken) as exc:
-        atomic_write(where / "report.txt", f"not graded: {exc}\n")
-        return {"student": sub.student, "total": 0.0, "parts": {}, "status": "error",
-                "seconds": round(time.perf_counter() - start, 2), "message": str(exc)}
+    with tempfile.TemporaryDirectory(prefix="grade-submission-") as work:
+        try:
+            if sub.path is None:
+                raise intake.SubmissionError(sub.problem)
+            prepared = intake.prepare(sub.path, work, course)
+            print_ = fingerprint(prepared.taken, course, hidden_path)
+            row = None if force else previous(where, sub.student, print_)
+            if row is not None:
+                return row
+            (where / "results.json").unlink(missing_ok=True)  # until the new one is written, not graded
+            if prepared.where.endswith(".ipynb"):  # the code that is graded, where the instructor can read it
+                shutil_copytree(prepared.folder, where / "code-from-notebook")
+            graded = grading.grade(prepared.folder, course, load, hidden, where, gate, plots, reference=reference)
+        except (intake.SubmissionError, notebook.NotebookError, grading.GraderBroken) as exc:
+            (where / "results.json").unlink(missing_ok=True)
+            atomic_write(where / "report.txt", f"not graded: {exc}\n")
+            return error_row(sub.student, str(exc), time.perf_counter() - start)
+    graded.footer[:0] = prepared.notes
     seconds = time.perf_counter() - start - graded.hidden_seconds
     if plots:
         grading.page(graded, course, seconds, where)
@@ -160,15 +189,23 @@ def grade_one(sub, course, load, hidden, hidden_path, out, plots=False, gate=gra
     text_report(graded.results, course, seconds, Console(file=text, width=120), graded.footer)
     atomic_write(where / "report.txt", text.getvalue())
     results = gradescope(graded.results, seconds, "\n".join(graded.footer))
-    results["extra_data"] = {"fingerprint": fingerprint(sub, course, hidden_path), "seconds": round(seconds, 2)}
+    results["extra_data"] = {"fingerprint": print_, "seconds": round(seconds, 2)}
     atomic_write(where / "results.json", dumps(results))
     return row_from(sub.student, results, "graded", seconds)
 
 
-def worker(conn, course, load, hidden, hidden_path, out, plots):
+def shutil_copytree(source, dest):
+    import shutil
+
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(source, dest)
+
+
+def worker(conn, course, load, hidden, hidden_path, out, plots, reference, force):
     from grader import sandbox
 
-    gate = Gate(out / ".hidden-checks.lock")
+    gate = Gate(out / ".hidden-checks.lock", lambda on: conn.send(("waiting", on)))
+
     def stopped(signum, frame):  # the supervisor's time limit: no child may outlive this worker
         sandbox.kill_all()
         os._exit(1)
@@ -180,28 +217,38 @@ def worker(conn, course, load, hidden, hidden_path, out, plots):
         if sub is None:
             return
         try:
-            row = grade_one(sub, course, load, hidden, hidden_path, out, plots, gate)
+            row = grade_one(sub, course, load, hidden, hidden_path, out, plots, gate, reference, force)
         except Exception as exc:  # a bug of ours must not take the batch down either
-            row = {"student": sub.student, "total": 0.0, "parts": {}, "status": "error", "seconds": 0.0,
-                   "message": f"ERROR in the grader: {type(exc).__name__}: {exc}"}
+            row = error_row(sub.student, f"ERROR in the grader: {type(exc).__name__}: {exc}")
             traceback.print_exc()
         conn.send(row)
 
 
 # -- the supervisor -----------------------------------------------------------------------------
 class Slot:
-    """One worker process and what it is grading."""
+    """One worker process, what it is grading, and for how long (the time it waited for the
+    hidden checks' lock left out)."""
 
     def __init__(self, context, args):
         self.conn, child = context.Pipe()
         self.process = context.Process(target=worker, args=(child, *args), daemon=True)
         self.process.start()
         child.close()
-        self.sub, self.since = None, None
+        self.sub, self.since, self.paused = None, None, None
 
     def give(self, sub):
-        self.sub, self.since = sub, time.monotonic()
+        self.sub, self.since, self.paused = sub, time.monotonic(), None
         self.conn.send(sub)
+
+    def waiting(self, on, now):
+        if on and self.paused is None:
+            self.paused = now
+        elif not on and self.paused is not None:
+            self.since += now - self.paused  # the clock stood still while it waited
+            self.paused = None
+
+    def elapsed(self, now):
+        return (self.paused if self.paused is not None else now) - self.since
 
     def stop(self, kill=False):
         if kill:  # SIGTERM first: the worker kills its sandboxed children, then itself
@@ -218,22 +265,17 @@ class Slot:
             self.process.join()
 
 
-def run(subs, course, load, hidden, hidden_path, out, jobs, timeout, force=False, on_done=None, plots=False):
+def run(subs, course, load, hidden, hidden_path, out, jobs, timeout, force=False, on_done=None, plots=False,
+        reference=None):
     """Grade subs with `jobs` workers; returns the gradebook rows (in subs' order) and how
-    many were skipped as already graded."""
+    many were skipped as already graded. reference: the reference's MNIST weights, trained once
+    here, which every worker inherits (and never reads again from a cache a student could have
+    written)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows, todo, skipped = {}, deque(), 0
-    for sub in subs:
-        row = None if force or sub.path is None else previous(out, sub, fingerprint(sub, course, hidden_path))
-        if row is not None:
-            rows[sub.student], skipped = row, skipped + 1
-            if on_done:
-                on_done(row)
-        else:
-            todo.append(sub)
+    (out / "students").mkdir(parents=True, exist_ok=True)
+    rows, todo = {}, deque(subs)
     context = multiprocessing.get_context("fork")  # workers inherit the loaded data, no copy
-    args = (course, load, hidden, hidden_path, out, plots)
+    args = (course, load, hidden, hidden_path, out, plots, reference, force)
     slots = [Slot(context, args) for _ in range(min(jobs, len(todo)))]
     try:
         while todo or any(s.sub for s in slots):
@@ -243,40 +285,51 @@ def run(subs, course, load, hidden, hidden_path, out, jobs, timeout, force=False
             busy = [s for s in slots if s.sub]
             ready = wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=1.0)
             now = time.monotonic()
+            sub_of = [slot.sub for slot in slots]
             for i, slot in enumerate(slots):
                 if slot.sub is None:
                     continue
                 row = None
                 if slot.conn in ready:
                     try:
-                        row = slot.conn.recv()  # the worker answered: it can take the next one
+                        message = slot.conn.recv()
                     except (EOFError, OSError):
-                        pass
+                        message = None
+                    if isinstance(message, tuple) and message[:1] == ("waiting",):
+                        slot.waiting(message[1], now)
+                        continue
+                    row = message  # the worker answered: it can take the next one
                 if row is not None:
                     slot.sub = None
                 elif slot.process.sentinel in ready or slot.conn in ready:
                     row = replace(slots, i, context, args, "error",
                                   f"the grading process died (exit code {slot.process.exitcode})")
-                elif now - slot.since > timeout:
+                elif slot.elapsed(now) > timeout:
                     row = replace(slots, i, context, args, "timeout", f"grading took longer than {timeout:g} s")
                 if row is not None:
-                    rows[row["student"]] = row
+                    rows[sub_of[i].report] = row
                     if on_done:
                         on_done(row)
     finally:
         for slot in slots:
             slot.stop(kill=slot.sub is not None)
-    return [rows[s.student] for s in subs], skipped
+    skipped = sum(bool(row.pop("unchanged", False)) for row in rows.values())
+    return [rows[s.report] for s in subs], skipped
 
 
 def replace(slots, i, context, args, status, message):
     """Kill slot i's worker (its sandboxed children die with it), start a fresh one, and
     return the row of the submission it was grading."""
     slot = slots[i]
+    elapsed = slot.elapsed(time.monotonic())
     slot.stop(kill=True)
     slots[i] = Slot(context, args)
-    return {"student": slot.sub.student, "total": 0.0, "parts": {}, "status": status,
-            "seconds": round(time.monotonic() - slot.since, 2), "message": message}
+    return error_row(slot.sub.student, message, elapsed, status)
+
+
+def cell(text):
+    """A CSV cell no spreadsheet will take for a formula: OWASP's rule, a leading quote."""
+    return f"'{text}" if text.startswith(FORMULA) else text
 
 
 def write_gradebook(path, rows, course):
@@ -285,7 +338,7 @@ def write_gradebook(path, rows, course):
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(["student", "total", *course.parts, "status", "seconds", "message"])
     for row in rows:
-        writer.writerow([row["student"], f"{row['total']:.2f}",
+        writer.writerow([cell(row["student"]), f"{row['total']:.2f}",
                          *(f"{row['parts'].get(p, 0.0):.2f}" for p in course.parts),
-                         row["status"], f"{row['seconds']:.2f}", row["message"]])
+                         row["status"], f"{row['seconds']:.2f}", cell(row["message"])])
     atomic_write(Path(path), text.getvalue())

@@ -72,7 +72,8 @@ def main():
 def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts, keyword, hidden_path, data_dir,
           report_dir, plots, course_path):
     """Grade SUBMISSION (default: exercises/). Exit 0 only when every check passes."""
-    from grader import grading, mnist, vectors
+    from grader import grading, intake, mnist, vectors
+    from grader.notebook import NotebookError
     from grader.report import dumps, github, gradescope, junit, markdown, text_report
 
     start = time.perf_counter()
@@ -103,17 +104,22 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
             raise click.ClickException(str(exc)) from None
         load = lambda: data  # noqa: E731
 
-    try:
-        graded = grading.grade(folder, course, load, hidden, report_dir, plots=plots, keyword=keyword)
-    except grading.GraderBroken as exc:
-        raise click.ClickException(str(exc)) from None
+    with intake.private_folder() as work:  # the submission's files, copied; graded there, removed after
+        try:
+            prepared = intake.prepare(folder, work, course)
+            graded = grading.grade(prepared.folder, course, load, hidden, report_dir, plots=plots, keyword=keyword)
+        except (intake.SubmissionError, NotebookError, grading.GraderBroken) as exc:
+            raise click.ClickException(str(exc)) from None
+        graded.footer[:0] = prepared.notes
+        if fmt == "github":  # read from the copy, shown at the student's own paths
+            annotations = github(graded.results, prepared.folder, folder / prepared.where)
     if keyword and not graded.results:
         raise click.ClickException(f"-k {keyword}: no check's name matches (names are like test_relu_values, "
                                    "test_backward_gradient; see grader/checks/)")
     results, footer = graded.results, graded.footer
     seconds = time.perf_counter() - start - graded.hidden_seconds
     if fmt == "github":
-        click.echo("\n".join(github(results, folder)))
+        click.echo("\n".join(annotations))
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary:
             with open(summary, "a", encoding="utf-8") as f:
@@ -178,7 +184,7 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_d
     course = load_course(course_path)
     if not Path(submissions).is_dir():
         raise click.ClickException(f"{submissions}: no such folder (the submissions to grade)")
-    subs = batches.discover(submissions, course.assignment_id, out_dir)
+    subs = batches.discover(submissions, out_dir)
     if not subs:
         raise click.ClickException(f"{submissions}: no student folders in it")
     try:
@@ -186,7 +192,9 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_d
         data = data_loader(course, data_dir)()
     except (vectors.HiddenError, mnist.DataError) as exc:
         raise click.ClickException(str(exc)) from None
-    scoring.reference_weights(course, data)  # trained (or read from the cache) once, before the workers fork
+    # Trained (or read from the cache) once, before the workers fork: they inherit it in memory
+    # and never read the cache again, which a student's code might have reached meanwhile.
+    reference = scoring.reference_weights(course, data)
     console = Console(stderr=True)
     counts = dict.fromkeys(batches.STATUSES, 0)
     start = time.perf_counter()
@@ -199,7 +207,7 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_d
             bar.update(task, advance=1, description=f"{row['student']}: {row['total']:.1f} ({row['status']})")
 
         rows, skipped = batches.run(subs, course, lambda: data, hidden, hidden_path, Path(out_dir), jobs, timeout,
-                                    force, done, plots)
+                                    force, done, plots, reference)
     gradebook = Path(out_dir) / "gradebook.csv"
     batches.write_gradebook(gradebook, rows, course)
     seconds = time.perf_counter() - start
@@ -207,7 +215,7 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_d
                + ", ".join(f"{n} {k}" for k, n in counts.items())
                + (f" ({skipped} unchanged since their last grading, not graded again; --force to regrade)"
                   if skipped else ""))
-    click.echo(f"gradebook: {gradebook}; reports: {Path(out_dir)}/<student>/")
+    click.echo(f"gradebook: {gradebook}; reports: {Path(out_dir) / 'students'}/<student>/")
 
 
 @main.command()

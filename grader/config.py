@@ -97,7 +97,8 @@ class Reader:
 LIMIT_RANGES = {  # key -> (low, high)
     "call_seconds": (0.1, 3600), "check_seconds": (0.1, 36000), "training_seconds": (1, 86400),
     "cpu_seconds": (1, 86400), "memory_mb": (256, 1 << 20), "processes": (4, 1 << 16),
-    "open_files": (16, 1 << 16), "disk_mb": (1, 1 << 20), "output_kb": (1, 1 << 20)}
+    "open_files": (16, 1 << 16), "disk_mb": (1, 1 << 20), "output_kb": (1, 1 << 20),
+    "submission_files": (1, 100_000), "submission_mb": (1, 4096)}
 
 
 def load(path):

@@ -61,7 +61,7 @@ def failure(message, seconds=0.0):
 
 def run(autograder):
     """Grade autograder/submission into autograder/results/results.json, whatever happens."""
-    from grader import batch, notebook
+    from grader import intake, notebook
     from grader.config import load
 
     autograder = Path(autograder)
@@ -69,30 +69,34 @@ def run(autograder):
     results.mkdir(parents=True, exist_ok=True)
     out = results / "results.json"
     course = load(source / "course.yaml")
-    sub = batch.locate(autograder / "submission", course.assignment_id)
     with tempfile.TemporaryDirectory() as tmp:
-        if sub.path is None:
+        # The upload is the student's: its regular files are copied here and graded from the copy
+        # (a link to /autograder/source/solutions is not the student's code).
+        try:
+            prepared = intake.prepare(autograder / "submission", Path(tmp) / "submission", course)
+        except intake.SubmissionError as exc:
             files = ", ".join(f"{m}.py" for m in MODULES)
             out.write_text(json.dumps(failure(f"Nothing to grade: upload {files} (or your repository, with them "
-                                              f"in exercises/, or your notebook {course.assignment_id}.ipynb).")))
+                                              f"in exercises/, or your notebook {course.assignment_id}.ipynb).\n"
+                                              f"({exc})")))
             return 1
-        folder = sub.path
-        if folder.suffix == ".ipynb":
-            try:
-                folder = notebook.write_submission(notebook.code_cells(folder), Path(tmp) / "from-notebook")
-            except notebook.NotebookError as exc:
-                out.write_text(json.dumps(failure(f"Your notebook could not be read: {exc}")))
-                return 1
+        except notebook.NotebookError as exc:
+            out.write_text(json.dumps(failure(f"Your notebook could not be read: {exc}")))
+            return 1
         data = os.environ.get("GRADE_DATA_DIR") or str(source / "datasets" / "mnist")
         proc = subprocess.run(
-            [sys.executable, "-m", "grader.cli", "check", str(folder), "--format", "json", "--output", str(out),
-             "--hidden", str(source / "hidden" / "vectors.json"), "--course", str(course.path),
+            [sys.executable, "-m", "grader.cli", "check", str(prepared.folder), "--format", "json", "--output",
+             str(out), "--hidden", str(source / "hidden" / "vectors.json"), "--course", str(course.path),
              "--data-dir", data, "--report-dir", str(Path(tmp) / "report")],
             capture_output=True, text=True, cwd=tmp)
     if proc.returncode not in (0, 1) or not out.is_file():
         out.write_text(json.dumps(failure("The autograder could not run; please tell your instructor.\n"
                                           + proc.stderr[-2000:])))
         return 1
+    if prepared.notes:  # what of the upload was left out, and why
+        graded = json.loads(out.read_text(encoding="utf-8"))
+        graded["output"] = "\n".join([*prepared.notes, graded["output"]]).strip()
+        out.write_text(json.dumps(graded, indent=2) + "\n")
     return 0
 
 

@@ -71,29 +71,46 @@ def run_session(plugin, keyword=None):
 
 
 def grade(folder, course, load_data, hidden=None, report_dir="grade-report", alone=Alone(), plots=False,
-          keyword=None):
+          keyword=None, reference=None):
     """Grade folder with course (already narrowed to the parts wanted). load_data() returns
     the MNIST data; hidden is vectors.load_hidden's table or None. The public checks (and
     MNIST) run first; the hidden ones after every process of theirs has exited, in a session
-    of their own. Drawing is not done here, so that no plot delays a verdict: see page();
-    plots=True only imports matplotlib meanwhile, on a thread, while the network trains.
-    keyword: a pytest -k expression selecting checks by name (test_relu_values, ...)."""
+    of their own. Every child of the submission is held by one bound (bounds.py), and whatever
+    they left running is killed before this returns, so that nothing of theirs outlives the
+    grading or touches the reports written after it. Drawing is not done here, so that no plot
+    delays a verdict: see page(); plots=True only imports matplotlib meanwhile, on a thread,
+    while the network trains. keyword: a pytest -k expression selecting checks by name
+    (test_relu_values, ...). reference: the reference's MNIST weights if the caller has them."""
+    from grader import bounds, sandbox
+
+    bound = bounds.Bound(course.limits, sandbox.isolated(course.isolation))
+    try:
+        graded = _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword, reference, bound)
+    finally:
+        left = bound.close(tracked={pid for pid in sandbox.LIVE})
+    if left:
+        graded.footer.append(f"your code left {left} process(es) running after its checks; they were stopped")
+    return graded
+
+
+def _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword, reference, bound):
     if plots and "mnist" in course.parts:
         threading.Thread(target=_import_matplotlib, daemon=True).start()
     with alone.shared(), concurrent.futures.ThreadPoolExecutor(1) as pool:
         # Training is the long pole: it starts first, in its own child, and the checks (and
         # pytest's import and collection, 0.2 s) run while it trains.
-        training = pool.submit(lambda: scoring.train_and_score(folder, course, load_data())) \
+        training = pool.submit(lambda: scoring.train_and_score(folder, course, load_data(), bound=bound,
+                                                               reference=reference)) \
             if "mnist" in course.parts and not keyword else None  # -k may leave MNIST out: the plugin decides
         from grader.plugin import GradePlugin, share_points
 
-        plugin = GradePlugin(folder, course, load_data, training=training)
+        plugin = GradePlugin(folder, course, load_data, training=training, bound=bound, reference=reference)
         results = run_session(plugin, keyword)
     hidden_seconds = 0.0
     if hidden is not None:
         start = time.perf_counter()
         with alone.exclusive():
-            secret = GradePlugin(folder, course, None, hidden)
+            secret = GradePlugin(folder, course, None, hidden, bound=bound)
             results = results + run_session(secret, keyword)
         share_points(plugin.collected + secret.collected, course)
         hidden_seconds = time.perf_counter() - start

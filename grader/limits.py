@@ -16,23 +16,29 @@ class Limits:
     check_seconds: float = 60      # wall time of all the calls one check makes
     training_seconds: float = 300  # wall time of the MNIST training run
     cpu_seconds: int = 600         # CPU time of one child (RLIMIT_CPU): threads that spin cannot hide
-    memory_mb: int = 2048          # address space of one child (RLIMIT_AS)
-    processes: int = 64            # processes and threads (RLIMIT_NPROC)
+    memory_mb: int = 2048          # address space of one child (RLIMIT_AS), and all of a submission's (cgroup)
+    processes: int = 64            # processes and threads student code may add (RLIMIT_NPROC, cgroup pids.max)
     open_files: int = 64           # file descriptors (RLIMIT_NOFILE)
     disk_mb: int = 64              # largest file it may write (RLIMIT_FSIZE), and its private /tmp's size
     output_kb: int = 256           # what student code may print; the rest is counted, not kept
+    submission_files: int = 500    # .py and .ipynb files a submission may hold (intake.py)
+    submission_mb: int = 32        # and their total size
 
     def to_json(self):
         return asdict(self)
 
 
-def process_limit_problem(isolated):
+def process_limit_problem(isolated, uid=None):
     """Why RLIMIT_NPROC would not work for a child started by this (parent) process, or None.
-    Outside its own user namespace it counts all of the user's processes; root is exempt."""
+    It counts the processes of the child's user: of the submission's own uid when the grader is
+    root (bounds.py), else of the grader's user, which only a user namespace of its own (an
+    ordinary user's bubblewrap) narrows to the child. Root itself is exempt."""
+    if uid is not None:
+        return None
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return "not enforced: student code runs as root, which RLIMIT_NPROC exempts"
     if not isolated:
         return "needs isolation (without its own user namespace RLIMIT_NPROC counts all your processes)"
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        return "not enforced: the grader runs as root, which RLIMIT_NPROC exempts (run as an ordinary user)"
     return None
 
 

@@ -144,7 +144,7 @@ def _kept(node):
         try:
             ast.literal_eval(node.value)
             return True
-        except ValueError:
+        except Exception:  # not a literal: ValueError, or TypeError for {[]: 0}, RecursionError, ...
             return False
     return False
 
@@ -158,11 +158,11 @@ def module_source(cells):
     for number, source in enumerate(cells, start=1):
         try:
             tree = ast.parse(source)
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # ValueError: a NUL byte
             lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
             try:
                 tree, source = ast.parse("\n".join(lines)), "\n".join(lines)
-            except SyntaxError:
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
                 out.append(f"\n# code cell {number}: not valid Python, so not graded\n" +
                            "\n".join(f"# {line}" for line in source.splitlines()))
                 continue
@@ -190,6 +190,46 @@ class NotebookError(Exception):
     pass
 
 
+CONVERT_SECONDS = 60  # reading a notebook of the size limit (limits.submission_mb) takes well under a second
+
+
+def convert(path, folder, limits):
+    """write_submission(code_cells(path), folder), done by a child with bounded memory, CPU and
+    time: a notebook is an untrusted file, and parsing one can cost far more than its size (an
+    8 MB cell took 3.9 GB and 24 s in ast.parse). Returns folder; raises NotebookError."""
+    code = "import sys; sys.path.insert(0, sys.argv[1]); from grader.notebook import _convert; _convert(*sys.argv[2:])"
+    root = str(Path(__file__).resolve().parent.parent)
+    try:
+        proc = subprocess.run([sys.executable, "-I", "-c", code, root, str(path), str(folder),
+                               str(limits.memory_mb << 20), str(int(CONVERT_SECONDS))],
+                              capture_output=True, text=True, timeout=CONVERT_SECONDS + 5, cwd="/",
+                              env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+    except subprocess.TimeoutExpired:
+        raise NotebookError(f"{Path(path).name}: reading it took more than {CONVERT_SECONDS} s") from None
+    if proc.returncode != 0:
+        said = proc.stderr.strip().splitlines()
+        why = said[-1] if said and proc.returncode == 1 else f"the reader was stopped (exit code {proc.returncode}: " \
+            "out of memory or time)"
+        raise NotebookError(f"{Path(path).name}: cannot be graded: {why}")
+    return Path(folder)
+
+
+def _convert(path, folder, memory, seconds):
+    """The child's side of convert(): limits first, then the untrusted file."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
+    resource.setrlimit(resource.RLIMIT_CPU, (int(seconds), int(seconds) + 1))
+    try:
+        write_submission(code_cells(path), folder)
+    except NotebookError as exc:
+        print(str(exc).split(": ", 1)[-1], file=sys.stderr)
+        sys.exit(1)
+    except (MemoryError, RecursionError) as exc:
+        print(f"it needs more memory or nesting than a notebook may ({type(exc).__name__})", file=sys.stderr)
+        sys.exit(1)
+
+
 def code_cells(path):
     """The sources of a .ipynb file's code cells, in order."""
     path = Path(path)
@@ -200,7 +240,7 @@ def code_cells(path):
     except OSError as exc:
         raise NotebookError(f"{path}: cannot read ({exc.strerror})") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise NotebookError(f"{path}: not a Jupyter notebook ({type(exc).__name__}: {exc})") from None
+        raise NotebookError(f"{path}: not a Jupyter notebook ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 # -- inside a student's kernel -----------------------------------------------------------------------

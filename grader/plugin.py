@@ -56,11 +56,14 @@ def one_line(excinfo):
 
 
 class GradePlugin:
-    def __init__(self, submission, course, load_data=None, hidden=None, training=None):
+    def __init__(self, submission, course, load_data=None, hidden=None, training=None, bound=None, reference=None):
         """hidden: the hidden vectors (vectors.load_hidden) to run the hidden checks, and only
         them; None to run the public checks. The two never share a session (see grading.py).
-        training: a future of scoring.train_and_score already under way, if any."""
+        training: a future of scoring.train_and_score already under way, if any.
+        bound: the submission's bounds.Bound, which every child of it joins. reference: the
+        reference's trained weights, when the caller has them (see scoring.reference_weights)."""
         self.submission, self.cfg, self.load_data, self.hidden = submission, course, load_data, hidden
+        self.bound, self.reference = bound, reference
         self.session = Session()
         self.by_id = {}
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
@@ -102,8 +105,8 @@ class GradePlugin:
         if any(r.part == "mnist" for r in self.session.results) and self.future is None:
             # Training is the long pole; start it now in its own child so the other checks
             # run meanwhile (its process waits on BLAS, ours on a pipe: both cores work).
-            self.future = self.pool.submit(lambda: scoring.train_and_score(self.submission, self.cfg,
-                                                                           self.load_data()))
+            self.future = self.pool.submit(lambda: scoring.train_and_score(
+                self.submission, self.cfg, self.load_data(), bound=self.bound, reference=self.reference))
 
     # -- fixtures ---------------------------------------------------------------------------------
     @pytest.fixture(scope="session")
@@ -116,7 +119,7 @@ class GradePlugin:
 
     @pytest.fixture(scope="session")
     def student(self):
-        with Sandbox(self.submission, self.cfg.limits, self.cfg.isolation) as sandbox:
+        with Sandbox(self.submission, self.cfg.limits, self.cfg.isolation, self.bound) as sandbox:
             yield sandbox
         self.note_once(sandbox.describe())
         self.session.printed, self.session.printed_total = bytes(sandbox.tap.head), sandbox.tap.total
@@ -129,7 +132,7 @@ class GradePlugin:
     def hidden_student(self):
         """A child of its own for the hidden checks, whose printed output is dropped: what
         the student's code prints there could be the hidden inputs."""
-        with Sandbox(self.submission, self.cfg.limits, self.cfg.isolation) as sandbox:
+        with Sandbox(self.submission, self.cfg.limits, self.cfg.isolation, self.bound) as sandbox:
             yield sandbox
 
     def note_once(self, lines):

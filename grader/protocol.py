@@ -3,6 +3,11 @@
 A message is a JSON header followed by raw array buffers. Nothing is pickled: the parent
 decodes only numbers, strings, lists, dicts and arrays of a few plain dtypes, so a
 hostile child can send wrong values but never code.
+
+An argument can also travel in shared memory (Shared): the child's blank then works on the
+grader's own buffer, and the grader reads that buffer back itself after the call. This is how
+a check sees whether a blank modified its inputs without asking the child, whose account of
+itself could be anything.
 """
 import json
 import os
@@ -21,11 +26,20 @@ class ProtocolError(Exception):
     """The other side sent something that is not a well-formed message."""
 
 
+class Shared:
+    """An array placed in the shared arena at offset: packed as a reference to it, not as bytes."""
+
+    def __init__(self, offset, array):
+        self.offset, self.dtype, self.shape = offset, array.dtype.name, list(array.shape)
+
+
 def pack(obj):
     """Encode obj (dicts, lists, scalars, ndarrays) as one length-prefixed message."""
     arrays = []
 
     def encode(x):
+        if isinstance(x, Shared):
+            return {"$shared": [x.offset, x.dtype, x.shape]}
         if isinstance(x, np.ndarray):
             arrays.append(x)  # tobytes() writes C order; ascontiguousarray would make 0-d arrays 1-d
             return {"$array": len(arrays) - 1}
@@ -45,8 +59,10 @@ def pack(obj):
     return struct.pack("<Q", size) + b"".join(parts)
 
 
-def unpack(payload):
-    """Decode a message body made by pack(); raise ProtocolError on anything malformed."""
+def unpack(payload, arena=None):
+    """Decode a message body made by pack(); raise ProtocolError on anything malformed.
+    arena: the shared memory (a writable buffer) that "$shared" arrays live in, on the side
+    that accepts them (the child); elsewhere a "$shared" is malformed."""
     try:
         (hlen,) = struct.unpack_from("<Q", payload, 0)
         if hlen > MAX_HEADER:
@@ -71,6 +87,9 @@ def unpack(payload):
         if isinstance(x, dict):
             if set(x) == {"$array"}:
                 return arrays[x["$array"]]
+            if set(x) == {"$shared"} and arena is not None:
+                offset, dtype, shape = x["$shared"]
+                return np.ndarray(shape, np.dtype(dtype), buffer=arena, offset=offset)
             return {k: decode(v) for k, v in x.items()}
         if isinstance(x, list):
             return [decode(v) for v in x]
@@ -111,7 +130,7 @@ def read_exactly(fd, n, wait=None):
     return buf
 
 
-def read_message(fd, wait=None, max_size=MAX_MESSAGE):
+def read_message(fd, wait=None, max_size=MAX_MESSAGE, arena=None):
     """Read one message; None on a clean end of file. The buffer is allocated up front, so
     the side reading untrusted messages passes a max_size it can afford."""
     head = read_exactly(fd, 8, wait)
@@ -123,4 +142,4 @@ def read_message(fd, wait=None, max_size=MAX_MESSAGE):
     payload = read_exactly(fd, size, wait)
     if payload is None:
         raise ProtocolError("connection closed inside a message")
-    return unpack(payload)
+    return unpack(payload, arena)

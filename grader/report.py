@@ -1,10 +1,10 @@
 """Rendering a graded session, all from the same results: a terminal table, Gradescope's
 results.json, JUnit XML, Markdown, and GitHub annotations."""
-import ast
 import json
 import os
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -157,33 +157,34 @@ WHERE = re.compile(r"\(at (\w+\.py):(\d+) in ")  # how the worker names the stud
 
 
 def def_line(path, name):
-    """The line of the last `def name` in path (the one Python uses), else 1. The file is
-    the student's: parsed, never run, and a file that will not parse points at line 1."""
+    """The line of the last top-level `def name` in path (the one Python uses), else 1. The
+    file is the student's: scanned line by line (at most 1 MiB of it), never parsed or run."""
     try:
-        source = path.read_text(encoding="utf-8", errors="replace")[:1 << 20]
-        found = [n.lineno for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef) and n.name == name]
-    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        source = path.read_bytes()[:1 << 20].decode("utf-8", "replace")
+    except OSError:
         return 1
+    found = [n for n, line in enumerate(source.splitlines(), start=1) if re.match(rf"def\s+{name}\s*\(", line)]
     return found[-1] if found else 1
 
 
 def locate(result, submission):
-    """(file, line) in the submission that a failed check points at: the line an exception
-    came from, else the definition of the first blank its message names (the one that failed),
-    else of the first the check's name names; (None, None) if none."""
+    """(file name, line) in the submission that a failed check points at: the line an
+    exception came from, else the definition of the first blank its message names (the one
+    that failed), else of the first the check's name names; (None, None) if none."""
     match = WHERE.search(result.output)
     if match and (submission / match.group(1)).is_file():
-        return submission / match.group(1), int(match.group(2))
+        return match.group(1), int(match.group(2))
     for word in re.findall(r"[a-z_]+", result.output + " " + result.name.split(": ", 1)[-1]):
         if word in BLANKS:
-            path = submission / f"{BLANKS[word].module}.py"
-            return path, def_line(path, word)
+            name = f"{BLANKS[word].module}.py"
+            return name, def_line(submission / name, word)
     return None, None
 
 
-def github(results, submission):
+def github(results, submission, shown=None):
     """GitHub Actions annotations, one `::error` per check that did not pass, at the student's
-    file and line. Student text is percent-encoded as the runner expects, so it stays inside
+    file and line: files are read in submission (the grader's copy) and named as in shown (the
+    student's folder). Student text is percent-encoded as the runner expects, so it stays inside
     its own annotation (a newline becomes %0A: no second command can start)."""
     def data(text):
         return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -195,8 +196,8 @@ def github(results, submission):
     for r in results:
         if r.passed:
             continue
-        path, line = locate(r, submission)
-        where = f"file={prop(os.path.relpath(path))},line={line}," if path else ""
+        name, line = locate(r, submission)
+        where = f"file={prop(os.path.relpath(Path(shown or submission) / name))},line={line}," if name else ""
         title = ("ERROR: " if r.error else "") + r.name
         lines.append(f"::error {where}title={prop(title)}::{data(r.output or 'failed')}")
     return lines

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import isolation
+from grader import bounds, isolation
 from grader.blanks import BLANKS
 from grader.limits import Limits, process_limit_problem
-from grader.protocol import ProtocolError, read_message, write_message
+from grader.protocol import ProtocolError, Shared, read_message, write_message
 
 GRADER_ROOT = str(Path(__file__).resolve().parent.parent)
 # -I: ignore PYTHON* variables, the user's site-packages and the current folder, so
@@ -34,6 +34,7 @@ GRADER_ROOT = str(Path(__file__).resolve().parent.parent)
 # student prints reaches the grader even if the child is then killed.
 BOOT = ("import sys; sys.path.insert(0, sys.argv[4]); from grader.worker import main; "
         "main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[5])")
+ARENA = 16 << 20  # shared memory for the arguments of watched calls (a few KiB each); sparse until used
 STARTUP_SECONDS = 60  # a cold start on a busy machine; student code has not run yet
 # The child's whole environment: no variable of the grader's (tokens, GITHUB_*, data paths)
 # reaches student code. One BLAS thread: children train side by side (the submission and
@@ -154,9 +155,65 @@ def coerce(value, returns, what):
     raise ValueError(returns)
 
 
+def isolated(mode):
+    """Will a Sandbox with this isolation mode run its child in bubblewrap?"""
+    return mode != "off" and isolation.available()[0] is not None
+
+
+class Arena:
+    """Shared memory for a call's arguments: the child's blank works on these very bytes, and the
+    grader reads them back itself after the call (never the child's account of them)."""
+
+    def __init__(self, size=ARENA):
+        import mmap
+
+        if hasattr(os, "memfd_create"):
+            self.fd = os.memfd_create("grade-arguments", 0)  # not inheritable: passed on purpose
+        else:  # no memfd (macOS): an unlinked temporary file does the same
+            handle = tempfile.TemporaryFile()
+            self.fd = os.dup(handle.fileno())
+            handle.close()
+        os.ftruncate(self.fd, size)
+        self.size, self.memory = size, mmap.mmap(self.fd, size)
+
+    def place(self, args):
+        """args with every array (also inside a dict) copied into the arena, as Shared references."""
+        offset = 0
+
+        def put(array):
+            nonlocal offset
+            array = np.ascontiguousarray(array)
+            if offset + array.nbytes > self.size:
+                raise ValueError(f"the watched arguments need more than {self.size} bytes of shared memory")
+            self.memory[offset:offset + array.nbytes] = array.tobytes()
+            shared = Shared(offset, array)
+            offset += -(-array.nbytes // 64) * 64  # 64-byte aligned, like numpy's own buffers
+            return shared
+
+        return [put(a) if isinstance(a, np.ndarray) else {k: put(v) for k, v in a.items()} if isinstance(a, dict)
+                else a for a in args]
+
+    def read(self, placed):
+        """The arrays at these Shared references as they are now: copies, read by the grader."""
+        def get(ref):
+            count = int(np.prod(ref.shape, dtype=np.int64))
+            return np.frombuffer(self.memory, ref.dtype, count, ref.offset).reshape(ref.shape).astype(np.float64)
+
+        return [get(a) if isinstance(a, Shared) else {k: get(v) for k, v in a.items()} if isinstance(a, dict) else a
+                for a in placed]
+
+    def close(self):
+        self.memory.close()
+        os.close(self.fd)
+
+
 class Sandbox:
-    def __init__(self, folder, limits=None, isolation_mode="auto"):
+    def __init__(self, folder, limits=None, isolation_mode="auto", bound=None):
+        """bound: the submission's bounds.Bound, shared by all its sandboxes (None for trusted code
+        such as the reference)."""
         self.folder = Path(folder).resolve()
+        self.bound = bound
+        self.arena = Arena()  # one for the sandbox's life: every child it starts maps the same memory
         self.limits = limits or Limits()
         self.deadline = None  # set per check: a wall-time budget shared by all its calls
         self.proc = None
@@ -171,26 +228,41 @@ class Sandbox:
         self.skipped_limits = {}
 
     # -- the child's life -------------------------------------------------------------
+    def uid(self):
+        """The uid student code runs as: the submission's own when the grader is root (the worker
+        drops to it), nobody for root's bubblewrap without a bound, else None (the grader's)."""
+        if self.bound is not None:
+            return self.bound.uid
+        if self.bwrap and isolation.as_root(self.bwrap):
+            return bounds.NOBODY
+        return None
+
     def start(self):
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         out_r, out_w = os.pipe()
+        uid = self.uid()
         if self.bwrap:
             self.workdir, prefix = None, isolation.command(self.bwrap, self.folder, self.limits.disk_mb << 20)
             cwd = "/"
         else:
             self.workdir = cwd = tempfile.mkdtemp(prefix="grade-child-")
+            if uid is not None:
+                os.chown(self.workdir, uid, uid)
             prefix = []
         env = dict(ONE_THREAD)
         env.update(PATH="/usr/bin:/bin", LANG="C.UTF-8", MPLBACKEND="Agg",
                    HOME=self.workdir or "/tmp", TMPDIR=self.workdir or "/tmp")
-        setup = {"limits": self.limits.to_json(), "process_problem": process_limit_problem(bool(self.bwrap))}
+        setup = {"limits": self.limits.to_json(), "uid": uid, "arena": [self.arena.fd, self.arena.size],
+                 "process_problem": process_limit_problem(bool(self.bwrap), uid)}
+        command = [*prefix, sys.executable, "-I", "-u", "-c", BOOT, str(req_r), str(resp_w), str(self.folder),
+                   GRADER_ROOT, json.dumps(setup)]
         self.proc = subprocess.Popen(
-            [*prefix, sys.executable, "-I", "-u", "-c", BOOT, str(req_r), str(resp_w), str(self.folder), GRADER_ROOT,
-             json.dumps(setup)],
-            pass_fds=(req_r, resp_w), stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
+            self.bound.command(command) if self.bound else command,
+            pass_fds=(req_r, resp_w, self.arena.fd), stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
             cwd=cwd, env=env, start_new_session=True)
         LIVE.add(self.proc.pid)
+        self.oom_kills = self.bound.oom_kills() if self.bound else 0  # the kernel's kills before this child
         for fd in (req_r, resp_w, out_w):
             os.close(fd)
         os.set_blocking(req_w, False)  # so that a child that stops reading cannot block our writes
@@ -240,13 +312,17 @@ class Sandbox:
             shutil.rmtree(self.workdir, ignore_errors=True)
         self.proc = None
 
-    close = stop
+    def close(self):
+        self.stop()
+        if self.arena is not None:
+            self.arena.close()
+            self.arena = None
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.stop()
+        self.close()
 
     def exit_description(self):
         """How the child ended; call only once it has (or after _kill)."""
@@ -263,6 +339,9 @@ class Sandbox:
                 name = f"signal {-code}"
             if name == "SIGXCPU":
                 return f"used up its CPU time limit of {self.limits.cpu_seconds} s{last}"
+            if name == "SIGKILL" and self.bound is not None and self.bound.oom_kills() > self.oom_kills:
+                return (f"was killed: the submission's processes together used more than its memory limit of "
+                        f"{self.limits.memory_mb} MiB{last}")
             if name == "SIGKILL":
                 return (f"was killed (SIGKILL: its CPU time limit of {self.limits.cpu_seconds} s, or the machine "
                         f"ran out of memory){last}")
@@ -354,22 +433,17 @@ class Sandbox:
             raise StudentError("timeout", f"{fn} was not called again: an earlier call ran out of time "
                                f"(over {self.limits.call_seconds:g} s; an endless loop?)")
 
-    def call(self, fn, *args, echo=False):
+    def call(self, fn, *args, watch=False):
         """Call blank fn on plain arguments; return its result as float64 arrays.
-        With echo=True return (result, arguments as the child saw them after the call)."""
+        With watch=True the arrays go in shared memory, and the grader reads them back after the
+        call: returns (result, the arguments as the call left them)."""
         assert fn in BLANKS, fn
         self.not_again(fn)
-        reply = self.request({"op": "call", "fn": fn, "args": list(args), "echo": echo}, fn,
-                             self.limits.call_seconds)
+        sent = self.arena.place(args) if watch else list(args)
+        reply = self.request({"op": "call", "fn": fn, "args": sent}, fn, self.limits.call_seconds)
         self._warnings(reply)
         result = self._coerce(reply.get("result"), BLANKS[fn].returns, fn)
-        if not echo:
-            return result
-        after = reply.get("args_after")
-        if not isinstance(after, list) or len(after) != len(args):
-            raise StudentError("protocol", f"the process running {fn} sent a malformed reply")
-        return result, [coerce(a, "dict" if isinstance(a, dict) else "array", f"argument {i + 1} after {fn}")
-                        if isinstance(b, (dict, np.ndarray)) else b for i, (a, b) in enumerate(zip(after, args))]
+        return (result, self.arena.read(sent)) if watch else result
 
     def map(self, fn, args_list):
         """Call fn once per argument tuple, in one round trip; returns the list of results."""
@@ -434,4 +508,4 @@ class Sandbox:
             lines.append("limit on /tmp's size: not enforced (bubblewrap older than 0.8); only each file's size is")
         for name, why in sorted(self.skipped_limits.items()):
             lines.append(f"limit on {name}: {why}")
-        return lines
+        return lines + (self.bound.describe() if self.bound else [])

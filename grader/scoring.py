@@ -12,6 +12,7 @@ import concurrent.futures
 import hashlib
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,9 +34,10 @@ class MnistRun:
     worst_images: np.ndarray | None = None  # their 28x28 pixels, in that order
 
 
-def train(folder, course, data, on_epoch=None):
-    """Train in a fresh child with folder's blanks and the course's budget.
-    Returns (params, history, seconds, notes); history's test accuracies are computed here."""
+def train(folder, course, data, on_epoch=None, bound=None):
+    """Train in a fresh child with folder's blanks and the course's budget (in the submission's
+    bound, if given). Returns (params, history, seconds, notes); history's test accuracies are
+    computed here."""
     sizes = [784, *course.hidden_sizes, 10]
     payload = {"train_images": np.asarray(data.train_images), "train_labels": np.asarray(data.train_labels)}
     X_test = np.asarray(data.test_images).T.astype(np.float32) / np.float32(255)
@@ -51,7 +53,7 @@ def train(folder, course, data, on_epoch=None):
         if on_epoch:
             on_epoch(epoch, course.epochs)
 
-    with Sandbox(folder, course.limits, course.isolation) as trainer:
+    with Sandbox(folder, course.limits, course.isolation, bound) as trainer:
         params, history, seconds = trainer.train(sizes, course.budget, payload, epoch_done)
         notes = tuple(trainer.describe())
     check_params(params, sizes, "training")
@@ -67,13 +69,16 @@ def train(folder, course, data, on_epoch=None):
     return params, history, seconds, notes
 
 
-def train_and_score(folder, course, data, on_progress=None):
-    """Train the submission (and, concurrently, the reference unless cached); score the
-    returned weights on the test set here. Raises StudentError if training fails."""
+def train_and_score(folder, course, data, on_progress=None, bound=None, reference=None):
+    """Train the submission (and, concurrently, the reference unless the caller has its
+    weights or they are cached); score the returned weights on the test set here. Raises
+    StudentError if training fails."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        reference = pool.submit(reference_weights, course, data)
-        params, history, seconds, notes = train(folder, course, data, on_progress)
-        reference = reference.result()
+        if reference is None:
+            reference = pool.submit(reference_weights, course, data)
+        params, history, seconds, notes = train(folder, course, data, on_progress, bound)
+        if isinstance(reference, concurrent.futures.Future):
+            reference = reference.result()
     labels = np.asarray(data.test_labels)
     scores = logits(params, np.asarray(data.test_images).T.astype(np.float64) / 255)
     predicted = scores.argmax(axis=0)
@@ -100,11 +105,36 @@ def relative_distance(params, reference):
     return float(np.sqrt(diff / sum(float(np.sum(reference[k] ** 2)) for k in reference)))
 
 
-def reference_weights(course, data):
-    """The reference solution's final weights for this course and data (cached), or None
-    when no reference is at hand (a student's copy of the kit)."""
+def cache_is_safe(course):
+    """Could no child running student code have written .grade-cache/? Children in bubblewrap
+    never see it, and children running as a uid of their own (a root grader's) cannot write a
+    folder the grader owns. Otherwise (an ordinary user grading without isolation) a child could
+    plant weights there that cost every later student MNIST's points, so the cache is then
+    neither read nor written: the reference is trained again, in memory."""
+    from grader import bounds, sandbox
+
+    folder = course.root / ".grade-cache"
+    try:
+        info = folder.stat()
+        if info.st_uid != os.geteuid() or info.st_mode & 0o022:  # someone else could write it
+            return False
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return False
+    if sandbox.isolated(course.isolation):
+        return True
+    return bounds.is_root() and bounds.unprivileged_python_problem() is None
+
+
+def reference_weights(course, data, use_cache=None):
+    """The reference solution's final weights for this course and data (cached where that is
+    safe, see cache_is_safe), or None when no reference is at hand (a student's copy of the kit)."""
     if course.reference is None or not course.reference.is_dir():
         return None
+    if use_cache is None:
+        use_cache = cache_is_safe(course)
+    sizes = [784, *course.hidden_sizes, 10]
     digest = hashlib.sha256()
     for path in sorted(course.reference.glob("*.py")) + [GRADER / "provided" / "network.py"]:
         digest.update(path.name.encode() + path.read_bytes())
@@ -112,15 +142,23 @@ def reference_weights(course, data):
     for array in (data.train_images, data.train_labels):
         digest.update(np.ascontiguousarray(array).tobytes())
     cache = course.root / ".grade-cache" / f"reference-{digest.hexdigest()[:32]}.npz"
-    if cache.is_file():
-        with np.load(cache) as saved:
-            return {k: saved[k] for k in saved.files}
+    if use_cache and cache.is_file():
+        try:
+            with np.load(cache) as saved:  # no pickles: allow_pickle is False
+                params = {k: np.asarray(saved[k], np.float64) for k in saved.files}
+            check_params(params, sizes, str(cache))
+            if all(np.all(np.isfinite(v)) for v in params.values()):
+                return params
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, StudentError):
+            pass  # a damaged cache is trained again, and replaced
     params, _, _, _ = train(course.reference, course, data)
-    cache.parent.mkdir(exist_ok=True)
-    fd, part = tempfile.mkstemp(dir=cache.parent, suffix=".npz")  # two graders at once must not share it
-    with os.fdopen(fd, "wb") as f:
-        np.savez(f, **params)
-    os.replace(part, cache)
+    if use_cache:
+        cache.parent.mkdir(mode=0o755, exist_ok=True)
+        fd, part = tempfile.mkstemp(dir=cache.parent, suffix=".npz")  # two graders at once must not share it
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **params)
+        os.chmod(part, 0o644)
+        os.replace(part, cache)
     return params
 
 

@@ -71,13 +71,13 @@ def test_every_layout_graded_and_every_failure_named(first_run):
 def test_each_student_gets_a_report_and_results_json(first_run):
     out, _, _ = first_run
     for student in ("ada", "backprop-grace", "stubs", "crash"):
-        results = json.loads((out / student / "results.json").read_text())
+        results = json.loads((out / "students" / student / "results.json").read_text())
         assert {"score", "execution_time", "output", "tests"} <= set(results)
-        report = (out / student / "report.txt").read_text()
+        report = (out / "students" / student / "report.txt").read_text()
         assert f"{results['score']:g} / 100 " in report, report
-    assert not (out / "ada" / "confusion_matrix.png").exists()  # plots only with --plots
-    assert "not graded" in (out / "empty" / "report.txt").read_text()
-    assert not (out / "hang" / "results.json").exists()  # stopped: not marked graded
+    assert not (out / "students" / "ada" / "confusion_matrix.png").exists()  # plots only with --plots
+    assert "not graded" in (out / "students" / "empty" / "report.txt").read_text()
+    assert not (out / "students" / "hang" / "results.json").exists()  # stopped: not marked graded
 
 
 def processes_of(folder):
@@ -129,5 +129,5 @@ def test_second_run_skips_unchanged_and_regrades_changed_or_forced(first_run, cl
 def test_plots_on_request(tmp_path):
     copy_of(SOLUTIONS, tmp_path / "in" / "ada")
     run_batch(tmp_path / "in", tmp_path / "out", "-j", "1", "--plots")
-    assert (tmp_path / "out" / "ada" / "confusion_matrix.png").stat().st_size > 1000
+    assert (tmp_path / "out" / "students" / "ada" / "confusion_matrix.png").stat().st_size > 1000
     assert gradebook(tmp_path / "out")["ada"]["total"] == "100.00"

@@ -94,8 +94,8 @@ def test_call_returns_float64_arrays_of_the_right_shape():
         assert isinstance(loss, np.ndarray) and loss.shape == () and loss.dtype == np.float64
         dW, db = box.call("layer_gradients", np.ones((3, 4)), np.ones((2, 4)))
         assert dW.shape == (3, 2) and db.shape == (3, 1) and dW.dtype == db.dtype == np.float64
-        # echo: the arguments as the child saw them after the call (unchanged by the reference)
-        result, after = box.call("relu", Z, echo=True)
+        # watch: the arguments in shared memory, read back by the grader after the call (unchanged here)
+        result, after = box.call("relu", Z, watch=True)
         np.testing.assert_array_equal(after[0], Z)
         # map: one round trip, one result per argument tuple
         many = box.map("relu", [[Z], [-Z], [2 * Z]])

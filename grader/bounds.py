@@ -1,0 +1,449 @@
+"""One bound on everything a submission runs: its processes, memory and CPU share together.
+
+RLIMITs (limits.py) bound each process on its own: a submission that forks gets them again
+in every fork, and root is exempt from RLIMIT_NPROC. A Bound holds every process of one
+submission -- the child running its checks, the child training it, the hidden checks' child,
+and all they fork -- under one bound:
+
+- a cgroup, where the grader can make one (root on a machine with cgroup v1 hierarchies, as
+  here; cgroup v2 where the grader's cgroup can delegate controllers): pids.max, a memory
+  limit for all of them together, and the default CPU weight, so that every submission graded
+  at once gets the same share of the CPU however many processes it runs;
+- an unprivileged user id of its own, when the grader is root: the child drops to it before
+  any student code runs (worker.py), so RLIMIT_NPROC counts the submission's processes (root
+  is exempt), the child has none of the grader's rights, and whatever it leaves is found by uid;
+- `close()` kills every process the submission left behind: the cgroup's, the uid's, and
+  orphans that re-parented to the grader (a child subreaper), so a setsid() daemon never
+  outlives its grading, and the reports are written after that.
+
+Where none of this is possible (an ordinary user, no delegated cgroup), `describe()` says what
+bound is in force instead.
+"""
+import contextlib
+import ctypes
+import errno
+import functools
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+# Each child of a submission costs the kit up to three processes (bwrap, its init in the PID
+# namespace, the worker) and two children run at once (the checks and the training): the cgroup
+# allows these on top of limits.processes, which is what student code may add.
+KIT_PROCESSES = 6
+# Per-submission user ids: 0x70000000.. is unused by distributions and by systemd's own ranges
+# (systemd's UIDS-GIDS.md), below 2^31 where some tools turn signed.
+UID_BASE, UID_SPAN = 0x70000000, 0x0F000000
+NOBODY = 65534
+PREFIX = "grade-"
+
+
+def fresh_uid():
+    return UID_BASE + secrets.randbelow(UID_SPAN)
+
+
+def is_root():
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+# -- processes, read from /proc -------------------------------------------------------------------
+def _stat(pid):
+    """(ppid, real uid, state) of a process, or None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+    uid = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("Uid:")), -1)
+    return int(ppid), uid, state
+
+
+def processes(spare=()):
+    """{pid: (ppid, uid)} of every live process this one can see. Zombies are left out, and
+    this process's own are reaped (but for those in spare, which their owners wait for): a
+    subreaper inherits the dead, bwrap's PID-namespace init among them, once the process that
+    started them is gone."""
+    table, me = {}, os.getpid()
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            info = _stat(int(name))
+            if info is None:
+                continue
+            ppid, uid, state = info
+            if state in ("Z", "X"):
+                if ppid == me and int(name) not in spare:
+                    _reap([int(name)])
+                continue
+            table[int(name)] = (ppid, uid)
+    return table
+
+
+def descendants(roots, table):
+    """roots and every process below them in table."""
+    found, frontier = set(), set(roots)
+    while frontier:
+        found |= frontier
+        frontier = {pid for pid, (ppid, _) in table.items() if ppid in frontier} - found
+    return found
+
+
+def _kill_until_gone(find, rounds=100):
+    """SIGKILL whatever find() returns until it returns nothing (a forking process may add one
+    between a look and a kill; every round kills all it saw). Returns how many were killed."""
+    killed = 0
+    for _ in range(rounds):
+        pids = find()
+        if not pids:
+            return killed
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+        _reap(pids)
+        time.sleep(0.005)
+    return killed
+
+
+def _reap(pids):
+    """Collect the zombies of killed orphans that re-parented to us (our children now)."""
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+@functools.cache
+def become_subreaper():
+    """Make this process the reaper of its orphaned descendants (Linux 3.4+): a process that
+    leaves its session with setsid() and double-forks re-parents here instead of to init, where
+    close() finds it. Returns whether it worked."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+# -- cgroups ------------------------------------------------------------------------------------------
+def _mounts():
+    """[(mount point, root within its hierarchy, fs type, super options)] of cgroup mounts."""
+    found = []
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields, tail = left.split(), right.split()
+        if len(fields) >= 5 and len(tail) >= 3 and tail[0] in ("cgroup", "cgroup2"):
+            point = fields[4].replace("\\040", " ")
+            found.append((Path(point), fields[3], tail[0], set(tail[2].split(","))))
+    return found
+
+
+def _own_paths():
+    """{controller: this process's cgroup path}, "" for the v2 hierarchy."""
+    paths = {}
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return paths
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        for name in controllers.split(",") if controllers else [""]:
+            paths[name] = path
+    return paths
+
+
+def _inside(mount_root, path, point):
+    """The folder of cgroup `path` under a mount of hierarchy subtree `mount_root`, or None."""
+    rel = os.path.relpath(path, mount_root)
+    return None if rel.startswith("..") else (point / rel).resolve()
+
+
+def _write(path, value):
+    path.write_text(f"{value}\n")
+
+
+def _read_key(path, key):
+    """The number after `key` in a flat-keyed cgroup file (memory.events, memory.oom_control)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    return 0
+
+
+class Cgroup:
+    """A cgroup (one folder in v2; one per controller in v1) holding one submission."""
+
+    def __init__(self, version, dirs):
+        self.version, self.dirs = version, dirs  # dirs: {controller: folder}; v2: every key the same folder
+
+    @property
+    def folders(self):
+        return list(dict.fromkeys(self.dirs.values()))
+
+    @classmethod
+    def make(cls, pids_max, memory_bytes, name):
+        """A new cgroup with these limits; (Cgroup, None) or (None, why it cannot be made)."""
+        if not sys.platform.startswith("linux"):
+            return None, f"cgroups need Linux (this is {sys.platform})"
+        mounts, own = _mounts(), _own_paths()
+        problems = []
+        for make in (cls._v2, cls._v1):
+            try:
+                group = make(mounts, own, name)
+            except OSError as exc:
+                problems.append(f"{exc.filename or ''}: {exc.strerror}".strip(": "))
+                continue
+            if isinstance(group, str):
+                problems.append(group)
+                continue
+            try:
+                group._limit(pids_max, memory_bytes)
+            except OSError as exc:
+                group.remove()
+                problems.append(f"cgroup {group.version}: {exc.filename}: {exc.strerror}")
+                continue
+            return group, None
+        return None, "; ".join(problems)
+
+    @classmethod
+    def _v2(cls, mounts, own, name):
+        mount = next(((p, r) for p, r, kind, _ in mounts if kind == "cgroup2"), None)
+        if mount is None or "" not in own:
+            return "no cgroup v2 hierarchy"
+        here = _inside(mount[1], own[""], mount[0])
+        if here is None:
+            return "cgroup v2: this process's cgroup is outside the mounted hierarchy"
+        available = set((here / "cgroup.controllers").read_text().split()) if (here / "cgroup.controllers").exists() \
+            else set()
+        if not {"pids", "memory"} <= available:
+            return f"cgroup v2: {here} offers no pids and memory controllers (they are in v1 hierarchies here)"
+        # A cgroup that holds processes cannot hand controllers to children ("no internal
+        # processes"): when this process is alone in its cgroup it moves into a leaf first.
+        base = here.parent if here.name == f"{PREFIX}grader" else here
+        wanted = {"pids", "memory"} | ({"cpu"} & available)
+        enabled = set((base / "cgroup.subtree_control").read_text().split())
+        if not wanted <= enabled:
+            try:
+                _write(base / "cgroup.subtree_control", " ".join(f"+{c}" for c in sorted(wanted - enabled)))
+            except OSError as exc:
+                if exc.errno != errno.EBUSY:
+                    raise
+                members = set((base / "cgroup.procs").read_text().split())
+                if members != {str(os.getpid())}:
+                    return (f"cgroup v2: {base} holds other processes too, so it cannot delegate controllers "
+                            "(run grade in a cgroup of its own, e.g. systemd-run --scope -p Delegate=yes grade ...)")
+                leaf = base / f"{PREFIX}grader"
+                leaf.mkdir(exist_ok=True)
+                _write(leaf / "cgroup.procs", os.getpid())
+                _write(base / "cgroup.subtree_control", " ".join(f"+{c}" for c in sorted(wanted - enabled)))
+        _sweep_stale(base)
+        folder = base / name
+        folder.mkdir()
+        return cls("v2", {c: folder for c in wanted})
+
+    @classmethod
+    def _v1(cls, mounts, own, name):
+        dirs = {}
+        for controller in ("pids", "memory", "cpu"):
+            mount = next(((p, r) for p, r, kind, opts in mounts if kind == "cgroup" and controller in opts), None)
+            if mount is None or controller not in own:
+                if controller == "cpu":
+                    continue  # the CPU share is a nicety; processes and memory are the bound
+                return f"cgroup v1: no {controller} hierarchy"
+            parent = _inside(mount[1], own[controller], mount[0])
+            if parent is None:
+                return f"cgroup v1: this process's {controller} cgroup is outside the mounted hierarchy"
+            dirs[controller] = parent
+        group = cls("v1", {})
+        try:
+            for controller, parent in dirs.items():
+                if not os.access(parent, os.W_OK):
+                    return f"cgroup v1: {parent} is not writable (cgroups need root or a delegated subtree)"
+                _sweep_stale(parent)
+                folder = parent / name
+                folder.mkdir()
+                group.dirs[controller] = folder
+        except OSError:
+            group.remove()
+            raise
+        return group
+
+    def _limit(self, pids_max, memory_bytes):
+        _write(self.dirs["pids"] / "pids.max", pids_max)
+        memory = self.dirs["memory"]
+        if self.version == "v2":
+            _write(memory / "memory.max", memory_bytes)
+            if (memory / "memory.swap.max").exists():
+                _write(memory / "memory.swap.max", 0)
+            if "cpu" in self.dirs:
+                _write(self.dirs["cpu"] / "cpu.weight", 100)  # everyone's default: an equal share
+        else:
+            _write(memory / "memory.limit_in_bytes", memory_bytes)
+            if (memory / "memory.memsw.limit_in_bytes").exists():  # memory + swap, where swap is accounted
+                _write(memory / "memory.memsw.limit_in_bytes", memory_bytes)
+            if "cpu" in self.dirs:
+                _write(self.dirs["cpu"] / "cpu.shares", 1024)
+
+    def procs_files(self):
+        return [str(folder / "cgroup.procs") for folder in self.folders]
+
+    def members(self):
+        pids = set()
+        for path in self.procs_files():
+            with contextlib.suppress(OSError, ValueError):
+                pids |= {int(p) for p in Path(path).read_text().split()}
+        return pids
+
+    def current(self):
+        """How many tasks are in it now (pids.current)."""
+        with contextlib.suppress(OSError, ValueError):
+            return int((self.dirs["pids"] / "pids.current").read_text())
+        return len(self.members())
+
+    def oom_kills(self):
+        memory = self.dirs["memory"]
+        return _read_key(memory / ("memory.events" if self.version == "v2" else "memory.oom_control"), "oom_kill")
+
+    def kill(self):
+        """Kill every process in it: no new one can start (pids.max 0), then SIGKILL them all."""
+        with contextlib.suppress(OSError):
+            _write(self.dirs["pids"] / "pids.max", 0)
+        if self.version == "v2" and (self.dirs["pids"] / "cgroup.kill").exists():
+            with contextlib.suppress(OSError):
+                _write(self.dirs["pids"] / "cgroup.kill", 1)
+        return _kill_until_gone(lambda: self.members())
+
+    def remove(self):
+        for folder in reversed(self.folders):
+            for _ in range(100):  # a killed task leaves its cgroup a moment after it dies
+                try:
+                    folder.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.01)
+
+
+def _sweep_stale(parent):
+    """Remove empty cgroups that graders which have since died left behind (named after their pid)."""
+    with contextlib.suppress(OSError):
+        for folder in parent.iterdir():
+            parts = folder.name.split("-")
+            if folder.is_dir() and folder.name.startswith(PREFIX) and len(parts) == 3 and parts[1].isdigit():
+                if not Path(f"/proc/{parts[1]}").exists():
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+
+
+# -- who the child runs as ----------------------------------------------------------------------------
+@functools.cache
+def unprivileged_python_problem():
+    """Why an unprivileged user cannot run this Python and the grader's worker outside bubblewrap
+    (a Python under /root, mode 0700, say), or None. Asked once, only when root grades without
+    isolation: inside bubblewrap the kit binds what the child needs where any user can read it."""
+    grader_root = str(Path(__file__).resolve().parent.parent)
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import numpy, grader.worker"
+    try:
+        proc = subprocess.run([sys.executable, "-I", "-c", code, grader_root], user=NOBODY, group=NOBODY,
+                              extra_groups=[], capture_output=True, text=True, timeout=60, cwd="/")
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"could not start Python as user {NOBODY}: {exc}"
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        return f"an unprivileged user cannot run {sys.executable} ({last[:200]})"
+    return None
+
+
+class Bound:
+    """The bound on one submission. Every Sandbox of the submission gets it; close() once the
+    grading is over kills whatever the submission left and removes the cgroup."""
+
+    def __init__(self, limits, isolated):
+        """isolated: the children run in bubblewrap (which makes the Python readable to any uid)."""
+        self.limits = limits
+        become_subreaper()
+        self.children_before = self._our_children()
+        self.uid, self.uid_problem = None, None
+        if is_root():
+            self.uid_problem = None if isolated else unprivileged_python_problem()
+            if self.uid_problem is None:
+                self.uid = fresh_uid()
+        name = f"{PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
+        self.cgroup, self.cgroup_problem = Cgroup.make(limits.processes + KIT_PROCESSES, limits.memory_mb << 20, name)
+        self.peak = 0  # the most tasks seen in the cgroup at once (watch())
+        self.closed = False
+
+    def command(self, argv):
+        """argv, started inside the cgroup (a shell joins it, then execs argv: everything argv
+        starts is in it from its first instruction)."""
+        if self.cgroup is None:
+            return argv
+        files = self.cgroup.procs_files()
+        script = 'for f in "$@"; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 126; shift; done; shift; exec "$@"'
+        return ["/bin/sh", "-c", script, "sh", *files, "--", *argv]
+
+    def _our_children(self):
+        me = os.getpid()
+        return {pid for pid, (ppid, _) in processes().items() if ppid == me}
+
+    def oom_kills(self):
+        return self.cgroup.oom_kills() if self.cgroup else 0
+
+    def leftovers(self, tracked=()):
+        """Processes of this submission still alive: in its cgroup, of its uid, or orphans that
+        re-parented to this process (other than its tracked children and those it had before)."""
+        table = processes(spare=set(tracked))
+        found = set(self.cgroup.members()) if self.cgroup else set()
+        if self.uid is not None:
+            found |= {pid for pid, (_, uid) in table.items() if uid == self.uid}
+        me = os.getpid()
+        orphans = {pid for pid, (ppid, _) in table.items() if ppid == me} - self.children_before - set(tracked)
+        return (found | descendants(orphans, table)) - {me}
+
+    def close(self, tracked=()):
+        """Kill all that is left of the submission; tracked: this process's children that are not
+        the submission's (other sandboxes still running, in another thread). Idempotent."""
+        if self.closed:
+            return 0
+        # A stopped child's own processes (bwrap's, and in bubblewrap everything in its PID
+        # namespace) end by themselves a moment after it: wait for those, kill what stays.
+        deadline = time.monotonic() + 0.5
+        while self.leftovers(tracked) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        killed = 0
+        if self.cgroup is not None and self.cgroup.members():
+            killed += self.cgroup.kill()
+        killed += _kill_until_gone(lambda: self.leftovers(tracked))
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        self.closed = True
+        return killed
+
+    def describe(self):
+        """Lines for the report: which bound held the submission as a whole."""
+        lines = []
+        if self.cgroup is not None:
+            cpu = ", an equal share of the CPU" if "cpu" in self.cgroup.dirs else ""
+            lines.append(f"bound: one cgroup ({self.cgroup.version}) for all of the submission's processes: at most "
+                         f"{self.limits.processes} more processes, {self.limits.memory_mb} MiB of memory in total{cpu}")
+        else:
+            lines.append(f"bound: per process only (no cgroup: {self.cgroup_problem}): memory and processes are "
+                         "limited for each process of the submission, not for all of them together")
+        if self.uid is not None:
+            lines.append("student code ran as a user of its own (a uid drawn for this grading), with no rights "
+                         "of the grader's")
+        elif is_root():
+            lines.append(f"student code ran as root: {self.uid_problem}")
+        return lines
