@@ -81,16 +81,24 @@ def grade(folder, course, load_data, hidden=None, report_dir="grade-report", alo
     delays a verdict: see page(); plots=True only imports matplotlib meanwhile, on a thread,
     while the network trains. keyword: a pytest -k expression selecting checks by name
     (test_relu_values, ...). reference: the reference's MNIST weights if the caller has them."""
+    with bounded(course) as bound:
+        graded = _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword, reference, bound)
+    if bound.killed:
+        graded.footer.append(f"your code left {bound.killed} process(es) running after its checks; they were stopped")
+    return graded
+
+
+@contextlib.contextmanager
+def bounded(course):
+    """One bounds.Bound for a submission's children; on the way out, whatever they left
+    running is killed (bound.killed says how many)."""
     from grader import bounds, sandbox
 
     bound = bounds.Bound(course.limits, sandbox.isolated(course.isolation))
     try:
-        graded = _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword, reference, bound)
+        yield bound
     finally:
-        left = bound.close(tracked={pid for pid in sandbox.LIVE})
-    if left:
-        graded.footer.append(f"your code left {left} process(es) running after its checks; they were stopped")
-    return graded
+        bound.close(tracked=set(sandbox.LIVE))
 
 
 def _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword, reference, bound):
@@ -102,7 +110,7 @@ def _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword,
         training = pool.submit(lambda: scoring.train_and_score(folder, course, load_data(), bound=bound,
                                                                reference=reference)) \
             if "mnist" in course.parts and not keyword else None  # -k may leave MNIST out: the plugin decides
-        from grader.plugin import GradePlugin, share_points
+        from grader.plugin import GradePlugin, share_points, withhold
 
         plugin = GradePlugin(folder, course, load_data, training=training, bound=bound, reference=reference)
         results = run_session(plugin, keyword)
@@ -113,6 +121,7 @@ def _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword,
             secret = GradePlugin(folder, course, None, hidden, bound=bound)
             results = results + run_session(secret, keyword)
         share_points(plugin.collected + secret.collected, course)
+        withhold(results)
         hidden_seconds = time.perf_counter() - start
 
     footer = list(plugin.session.notes)

@@ -29,6 +29,8 @@ class Result:
     score: float = 0.0
     max_score: float = 0.0
     hidden: bool = False  # a hidden check: graded officially, shown to students after publication
+    blanks: tuple = ()  # the blanks whose correctness this check vouches for (its blanks marker)
+    withheld: bool = False  # passed on the public inputs, but a blank of it failed its hidden check
 
     @property
     def status(self):
@@ -75,6 +77,8 @@ class GradePlugin:
         config.addinivalue_line("markers", "points(n): the check's weight within its part")
         config.addinivalue_line("markers", "part(id): the course.yaml part the check belongs to")
         config.addinivalue_line("markers", "hidden: runs only with the hidden vectors (grade check --hidden)")
+        config.addinivalue_line("markers", "blanks(*names): the blanks the check vouches for; with hidden checks "
+                                           "its points count once theirs pass")
 
     @pytest.hookimpl(tryfirst=True)  # before pytest's own -k deselection
     def pytest_collection_modifyitems(self, session, config, items):
@@ -82,8 +86,9 @@ class GradePlugin:
         kept = []
         for item in items:
             part, points = item.get_closest_marker("part"), item.get_closest_marker("points")
-            if part is None or points is None:
-                raise pytest.UsageError(f"{item.nodeid}: every check needs a part and a points marker")
+            blanks = item.get_closest_marker("blanks")
+            if part is None or points is None or blanks is None:
+                raise pytest.UsageError(f"{item.nodeid}: every check needs a part, a points and a blanks marker")
             hidden = item.get_closest_marker("hidden") is not None
             if part.args[0] not in self.cfg.parts or hidden != (self.hidden is not None):
                 continue  # a part the course does not grade, or the other session's checks
@@ -91,7 +96,7 @@ class GradePlugin:
             if hasattr(item, "callspec"):
                 doc = doc.format(**item.callspec.params)
             result = Result(item.nodeid, f"{self.cfg.parts[part.args[0]].title}: {doc}", part.args[0],
-                            float(points.args[0]), hidden=hidden)
+                            float(points.args[0]), hidden=hidden, blanks=tuple(blanks.args))
             self.by_id[item.nodeid] = result
             kept.append(item)
         kept.sort(key=lambda item: order.index(self.by_id[item.nodeid].part))  # stable: file order within a part
@@ -197,6 +202,24 @@ class GradePlugin:
     def pytest_sessionfinish(self, session):
         self.pool.shutdown(wait=True)
         share_points(self.collected, self.cfg)
+
+
+def withhold(results):
+    """Official grading: a public check's points count once every blank it vouches for passes
+    its hidden check too. An answer key of the public vectors (they ship with every release)
+    passes the public checks and no hidden one; a blank right only on the inputs it was written
+    for is not right. A withheld check says why, and like the hidden checks it is shown to
+    students only once grades are published (its verdict is a hidden check's)."""
+    failed = {blank for r in results if r.hidden and not r.passed for blank in r.blanks}
+    for r in results:
+        wrong = [b for b in r.blanks if b in failed]
+        if r.hidden or not r.passed or not wrong:
+            continue
+        r.passed, r.withheld, r.score = False, True, 0.0
+        r.output = (f"passed on the public inputs, but {', '.join(wrong)} "
+                    f"{'does' if len(wrong) == 1 else 'do'} not give the reference's answers on the hidden "
+                    "inputs, so this check's points are withheld: a blank's points count once it is right on "
+                    "inputs it was not written for\n" + r.output).strip()
 
 
 def share_points(results, course):

@@ -89,7 +89,7 @@ def gradescope(results, seconds, output=""):
         "output": output,
         "tests": [{"name": r.name, "number": str(i), "score": round(r.score, 4),
                    "max_score": round(r.max_score, 4), "status": "passed" if r.passed else "failed",
-                   "output": r.output, "visibility": "after_published" if r.hidden else "visible",
+                   "output": r.output, "visibility": "after_published" if r.hidden or r.withheld else "visible",
                    "extra_data": {"part": r.part, "status": r.status, "seconds": round(r.seconds, 4)}}
                   for i, r in enumerate(results, start=1)],
     }

@@ -34,7 +34,8 @@ def sigmoid(z):
     """Logistic sigmoid:  f(z) = 1 / (1 + exp(-z))  element-wise.
 
     Shapes: z is any array; returns an array of the same shape.
-    Must stay finite and raise no overflow warning at z = +-1000.
+    Must stay finite and exact at z = +-1000 (a form whose exp never overflows also
+    raises no overflow warning).
     Hint: exp(-|z|) never overflows; for z < 0 rewrite 1/(1 + exp(-z)) as exp(z)/(1 + exp(z)).
     """
     ### BEGIN SOLUTION

@@ -79,8 +79,6 @@ BUGS = [  # (id, module, code appended to it, part, text the failing check's out
     ("softmax overflow, warnings silenced", "softmax_ce", "import numpy as np\n\ndef softmax(z):\n"
      "    with np.errstate(all='ignore'):\n        e = np.exp(z)\n        return e / e.sum(axis=0, keepdims=True)",
      "softmax_ce", "inf / inf is NaN"),
-    ("sigmoid overflow", "activations", "import numpy as np\n\ndef sigmoid(z):\n    return 1 / (1 + np.exp(-z))",
-     "activations", "exp(-z) overflows float64 for z below about -709"),
     ("softmax row max", "softmax_ce", "import numpy as np\n\ndef softmax(z):\n"
      "    e = np.exp(z - z.max(axis=1, keepdims=True))\n    return e / e.sum(axis=0, keepdims=True)",
      "softmax_ce", "it subtracts each ROW's max"),
@@ -109,6 +107,20 @@ def test_each_typical_bug_gets_its_diagnosis(tmp_path, bug):
     assert diagnosed, json.dumps(failed, indent=1)
     # each diagnosis of a wrong answer quotes the equation the blank should implement
     assert all(" should compute " in t["output"] for t in diagnosed if "modified its input" not in t["output"])
+
+
+def test_a_warning_is_shown_but_never_scored(tmp_path):
+    """1 / (1 + exp(-z)) gives the right answer at z = -1000 with an overflow warning. A warning
+    is the child's account of itself (a child can report anything, or nothing), so it costs no
+    point; the stability check shows it, with where it comes from."""
+    folder = copy_of(SOLUTIONS, tmp_path / "sub")
+    with open(folder / "activations.py", "a") as f:
+        f.write("\n\ndef sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n")
+    code, results, _ = grade_json(folder, "--part", "activations")
+    assert code == 0 and results["score"] == 15
+    stable = [t for t in results["tests"] if "sigmoid is finite and exact" in t["name"]][0]
+    assert "numpy warned in your code: RuntimeWarning: overflow encountered in exp" in stable["output"]
+    assert "exp(-z) overflows float64 for z below about -709" in stable["output"]
 
 
 def test_the_bugs_cover_every_blank():

@@ -252,3 +252,86 @@ def test_every_hidden_check_fails_the_same_way_on_wrong_values(tmp_path):
         assert test["status"] == "failed" and test["extra_data"]["status"] == "failed", test
         assert test["output"] == (f"{blank} does not give the reference's answers on the hidden inputs (hidden "
                                   "checks show no details; its public checks show what is compared)")
+
+
+ANSWER_KEY = '''
+import json
+
+import numpy as np
+
+_TABLE = json.loads(TABLE_JSON)
+
+
+def _plain(x):
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    return np.asarray(x, dtype=np.float64)
+
+
+def _same(a, b):
+    if isinstance(a, dict) or isinstance(b, dict):
+        return isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return np.shape(a) == np.shape(b) and np.array_equal(a, b)
+
+
+def _zeros(x):
+    return {k: np.zeros(np.shape(v)) for k, v in x.items()} if isinstance(x, dict) else np.zeros(np.shape(x))
+
+
+def _answer(fn, args, returns):
+    """The public answer for these very inputs; zeros (of the right kind) for anything else."""
+    args = [_plain(a) for a in args]
+    for case_args, expected in _TABLE.get(fn, []):
+        if len(case_args) == len(args) and all(_same(_plain(c), a) for c, a in zip(case_args, args)):
+            if returns == "pair":
+                return tuple(np.asarray(e) for e in expected)
+            return _plain(expected) if returns != "scalar" else float(expected)
+    if returns == "pair":
+        return np.zeros((args[0].shape[0], args[1].shape[0])), np.zeros((args[0].shape[0], 1))
+    return 0.0 if returns == "scalar" else _zeros(args[0])
+'''
+
+
+def answer_key(folder):
+    """A submission that implements no blank and looks every answer up in the public vectors,
+    which ship with every release (grader/vectors.json): the red team's 63/100 with --hidden."""
+    table = {}
+    for case in PUBLIC.values():
+        table.setdefault(case["fn"], []).append((case["args"], case["expected"]))
+    table["sigmoid"].append(([[[-1000.0, -750.0, 0.0, 750.0, 1000.0]]], [[0.0, 0.0, 0.5, 1.0, 1.0]]))  # its stability
+    code = ANSWER_KEY.replace("TABLE_JSON", repr(json.dumps(table)))
+    for blank in BLANKS.values():
+        code += f"\n\ndef {blank.name}(*args):\n    return _answer({blank.name!r}, args, {blank.returns!r})\n"
+    folder.mkdir(parents=True)
+    (folder / "answer_key.py").write_text(code)
+    for module in {b.module for b in BLANKS.values()}:
+        (folder / f"{module}.py").write_text("from answer_key import *  # noqa: F401,F403\n")
+    return folder
+
+
+def test_an_answer_key_of_the_public_vectors_earns_nothing_in_official_grading(tmp_path):
+    """A public check's points count once its blank passes the hidden check too: the answer
+    key keeps its public points in the students' own grade check (test the tester: it is a
+    working answer key) and earns at most 5 of 100 with --hidden (issue 11 asks; it earns 0)."""
+    folder = answer_key(tmp_path / "key")
+    _, public, _ = grade_json(folder, "--report-dir", str(tmp_path / "r1"))
+    assert public["score"] >= 60, public["score"]
+    code, official, _ = grade_json(folder, "--hidden", str(HIDDEN), "--report-dir", str(tmp_path / "r2"))
+    assert code == 1 and official["score"] <= 5, official["score"]
+    withheld = [t for t in official["tests"] if "points are withheld" in t["output"]]
+    assert withheld and all(t["visibility"] == "after_published" and t["score"] == 0 for t in withheld)
+    assert all(t["status"] == "failed" for t in official["tests"] if t["name"].endswith("on hidden inputs"))
+
+
+def test_a_correct_blank_keeps_its_public_points_with_hidden_checks(tmp_path):
+    """Withholding is per blank: one hard-coded blank loses its own checks' points, every
+    other blank of its part keeps theirs."""
+    folder = lookup(copy_of(SOLUTIONS, tmp_path / "lookup"), "relu", "activations")
+    _, official, _ = grade_json(folder, "--part", "activations", "--hidden", str(HIDDEN))
+    by_name = {t["name"].split(": ", 1)[1]: t for t in official["tests"]}
+    assert by_name["relu matches the reference"]["score"] == 0
+    assert "relu does not give the reference's answers on the hidden inputs" in \
+        by_name["relu matches the reference"]["output"]
+    for name in ("sigmoid matches the reference", "relu_prime matches the reference",
+                 "sigmoid_prime agrees with central differences of sigmoid"):
+        assert by_name[name]["status"] == "passed" and by_name[name]["score"] > 0, name

@@ -9,6 +9,7 @@ pytestmark = pytest.mark.part("backprop")
 
 
 @pytest.mark.points(4)
+@pytest.mark.blanks("hidden_delta")
 def test_hidden_delta_values(student, vectors, course):
     """hidden_delta matches the reference"""
     try:
@@ -18,6 +19,7 @@ def test_hidden_delta_values(student, vectors, course):
 
 
 @pytest.mark.points(6)
+@pytest.mark.blanks("hidden_delta")
 def test_hidden_delta_gradient(student, vectors, course):
     """hidden_delta agrees with central differences of L = sum(delta_next * (W_next relu(z)))"""
     try:
@@ -28,6 +30,7 @@ def test_hidden_delta_gradient(student, vectors, course):
 
 
 @pytest.mark.points(5)
+@pytest.mark.blanks("backward")
 def test_backward_values(student, vectors, course):
     """backward matches the reference on a 6-5-4-3 net"""
     try:
@@ -38,6 +41,7 @@ def test_backward_values(student, vectors, course):
 
 
 @pytest.mark.points(8)
+@pytest.mark.blanks("backward")
 def test_backward_gradient(student, vectors, course):
     """backward agrees with central differences of the loss for every W and b of a 5-4-4-3 net"""
     try:
@@ -48,6 +52,7 @@ def test_backward_gradient(student, vectors, course):
 
 
 @pytest.mark.points(2)
+@pytest.mark.blanks("backward")
 @gated("backward")
 def test_backward_leaves_inputs_unchanged(student, vectors, course):
     """backward does not modify params, cache or y"""

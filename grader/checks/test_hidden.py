@@ -18,7 +18,8 @@ pytestmark = pytest.mark.hidden
 
 def case(blank):
     # The module a blank lives in is its part's id (blanks.py and course.yaml agree).
-    return pytest.param(blank, id=blank, marks=[pytest.mark.part(BLANKS[blank].module), pytest.mark.points(1)])
+    return pytest.param(blank, id=blank, marks=[pytest.mark.part(BLANKS[blank].module), pytest.mark.points(1),
+                                                pytest.mark.blanks(blank)])
 
 
 @pytest.mark.parametrize("blank", [case(b) for b in BLANKS])

@@ -8,6 +8,7 @@ pytestmark = pytest.mark.part("mnist")
 
 
 @pytest.mark.points(25)
+@pytest.mark.blanks()  # earned by training, which no answer key can do
 def test_mnist_accuracy(mnist_run, course, note):
     """training with your blanks reaches the course's test accuracy"""
     run = mnist_run()

@@ -15,6 +15,7 @@ def gradients(student, vectors):
 
 
 @pytest.mark.points(4)
+@pytest.mark.blanks("layer_gradients")
 def test_layer_gradients_dW(student, vectors, course):
     """layer_gradients' dW = delta a_prev^T matches the reference"""
     (dW, _), (expected, _) = gradients(student, vectors)
@@ -23,6 +24,7 @@ def test_layer_gradients_dW(student, vectors, course):
 
 
 @pytest.mark.points(3)
+@pytest.mark.blanks("layer_gradients")
 def test_layer_gradients_db(student, vectors, course):
     """layer_gradients' db = delta summed over columns matches the reference"""
     (_, db), (_, expected) = gradients(student, vectors)
@@ -31,12 +33,14 @@ def test_layer_gradients_db(student, vectors, course):
 
 
 @pytest.mark.points(3)
+@pytest.mark.blanks("sgd_update")
 def test_sgd_update_values(student, vectors, course):
     """sgd_update matches the reference"""
     value_check(student, vectors, "sgd_update", course.value_rel_error)
 
 
 @pytest.mark.points(3)
+@pytest.mark.blanks("sgd_update")
 def test_sgd_update_moves_against_gradient(student, vectors):
     """sgd_update moves every parameter by -lr times its gradient"""
     (params, grads, _), _ = vectors["sgd_update"]
@@ -55,6 +59,7 @@ def test_sgd_update_moves_against_gradient(student, vectors):
 
 
 @pytest.mark.points(2)
+@pytest.mark.blanks("sgd_update")
 @gated("sgd_update")
 def test_sgd_update_leaves_inputs_unchanged(student, vectors, course):
     """sgd_update returns new arrays and does not modify params or grads"""
