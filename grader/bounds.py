@@ -382,8 +382,7 @@ class Bound:
                 self.uid = fresh_uid()
         name = f"{PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
         self.cgroup, self.cgroup_problem = Cgroup.make(limits.processes + KIT_PROCESSES, limits.memory_mb << 20, name)
-        self.peak = 0  # the most tasks seen in the cgroup at once (watch())
-        self.closed = False
+        self.closed, self.killed = False, 0  # killed: processes close() found left over, and killed
 
     def command(self, argv):
         """argv, started inside the cgroup (a shell joins it, then execs argv: everything argv
@@ -428,7 +427,7 @@ class Bound:
         killed += _kill_until_gone(lambda: self.leftovers(tracked))
         if self.cgroup is not None:
             self.cgroup.remove()
-        self.closed = True
+        self.closed, self.killed = True, killed
         return killed
 
     def describe(self):

@@ -229,7 +229,8 @@ def train(submission, data_dir, out_dir, course_path):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from grader import mnist, scoring
+    from grader import grading, intake, mnist, scoring
+    from grader.notebook import NotebookError
     from grader.plots import write_plots
     from grader.report import neutralise
     from grader.sandbox import StudentError
@@ -243,10 +244,16 @@ def train(submission, data_dir, out_dir, course_path):
     sizes = [784, *course.hidden_sizes, 10]
     console = Console(stderr=True)
     console.print(f"training {'-'.join(map(str, sizes))} on {len(data.train_labels):,} images from {data.folder}")
-    with Progress(TextColumn("epoch"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+    with Progress(TextColumn("epoch"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar, \
+            intake.private_folder() as work:
         task = bar.add_task("train", total=course.epochs)
         try:
-            run = scoring.train_and_score(folder, course, data, lambda done, total: bar.update(task, completed=done))
+            prepared = intake.prepare(folder, work, course)
+            with grading.bounded(course) as bound:
+                run = scoring.train_and_score(prepared.folder, course, data,
+                                              lambda done, total: bar.update(task, completed=done), bound=bound)
+        except (intake.SubmissionError, NotebookError) as exc:
+            raise click.ClickException(str(exc)) from None
         except StudentError as exc:
             raise click.ClickException(neutralise(f"training failed: {exc}")) from None
     history = run.history
@@ -271,8 +278,11 @@ def train(submission, data_dir, out_dir, course_path):
               help="nbgrader's course folder: the source notebook goes to source/<assignment id>/.")
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
 @click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if anything is stale.")
-def generate(solutions, exercises, hidden, notebooks, course_path, check_only):
-    """Write exercises/, the grader's test vectors and the nbgrader notebook from solutions/."""
+@click.option("--force", is_flag=True, help="Overwrite generated files even where they hold edits of someone's.")
+def generate(solutions, exercises, hidden, notebooks, course_path, check_only, force):
+    """Write exercises/, the grader's test vectors and the nbgrader notebook from solutions/.
+    A generated file edited since (generated.sha256 records what was written) is never
+    overwritten without --force."""
     from grader.generate import GenerateError
     from grader.generate import generate as run
     from grader.sandbox import StudentError
@@ -281,7 +291,7 @@ def generate(solutions, exercises, hidden, notebooks, course_path, check_only):
         raise click.ClickException(f"{solutions}: no such folder (the reference solutions)")
     try:
         changed = run(solutions, exercises, check=check_only, hidden=hidden, notebooks=notebooks,
-                      course=load_course(course_path))
+                      course=load_course(course_path), force=force)
     except (GenerateError, StudentError) as exc:
         raise click.ClickException(str(exc)) from None
     if check_only:

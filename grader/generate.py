@@ -119,6 +119,7 @@ def atomic_write(path, text):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
+    os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a generated file from everyone else (a child's uid too)
     os.replace(tmp, path)
 
 
@@ -138,15 +139,52 @@ def hidden_text(seed, vectors):
     return f'{{"seed": {seed}, "vectors": ' + vectors_text(vectors).rstrip("\n") + "}\n"
 
 
-def generate(solutions, exercises, check=False, hidden="hidden/vectors.json", notebooks=None, course=None):
+MANIFEST = "generated.sha256"  # beside course.yaml: what `grade generate` last wrote, as sha256sum prints it
+
+
+def sha256(path):
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def read_manifest(path):
+    """{path relative to the manifest's folder: sha256} of the files last generated; None when
+    there is no manifest (nothing is known of any file's origin)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return None
+    entries = {}
+    for line in lines:
+        digest, _, name = line.partition("  ")
+        if len(digest) == 64 and name:
+            entries[name] = digest
+    return entries
+
+
+def manifest_key(path, root):
+    """A generated file's name in the manifest, or None for one outside the course folder (never
+    recorded, so never overwritten once it differs)."""
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def generate(solutions, exercises, check=False, hidden="hidden/vectors.json", notebooks=None, course=None,
+             force=False):
     """Write (or with check=True, compare) exercises/, the provided copy, the public vectors,
     the hidden ones and (given the notebooks folder and the course) nbgrader's source
-    notebook, notebooks/source/<id>/<id>.ipynb. Returns the list of paths that were (or, when checking, would be)
-    changed. Files in exercises/ that solutions/ lacks are listed but never deleted: they may
-    be someone's work."""
+    notebook, notebooks/source/<id>/<id>.ipynb. Returns the list of paths that were (or, when
+    checking, would be) changed. Never loses anyone's work: files in exercises/ that solutions/
+    lacks are listed but never deleted, and a generated file that differs from what this
+    command last wrote there (generated.sha256) is someone's edit: generate refuses to
+    overwrite it, naming it, unless force."""
     from grader.vectors import record  # imports the sandbox; keep `strip_solutions` light
 
     solutions, exercises, hidden = Path(solutions), Path(exercises), Path(hidden)
+    root = course.root if course is not None else solutions.resolve().parent
     wanted = {exercises / rel: text for rel, text in student_files(solutions).items()}
     network = solutions / "network.py"
     if not network.is_file():
@@ -172,9 +210,29 @@ def generate(solutions, exercises, check=False, hidden="hidden/vectors.json", no
                                     json.dumps(secret)):
         changed.append(hidden)
     extra = [p for p in sorted(exercises.rglob("*.py")) if p not in wanted and "__pycache__" not in p.parts]
+    generated = [*wanted, VECTORS, hidden]
+    manifest_path = root / MANIFEST
+    manifest = read_manifest(manifest_path)
     if check:
-        return changed + extra
+        recorded = {manifest_key(p, root): sha256(p) for p in generated if p.is_file() and manifest_key(p, root)}
+        stale_manifest = manifest is None or any(manifest.get(k) != v for k, v in recorded.items())
+        return changed + extra + ([manifest_path] if stale_manifest and not changed else [])
+    edited = [p for p in changed if p.exists() and p not in (VECTORS, PROVIDED) and  # the package's own
+              (manifest is None or manifest.get(manifest_key(p, root)) != sha256(p))]
+    if edited and not force:
+        names = ", ".join(str(p) for p in edited)
+        one = len(edited) == 1
+        why = "no generated.sha256 records what grade generate wrote" if manifest is None else \
+            f"{'it differs' if one else 'they differ'} from what grade generate last wrote there (generated.sha256)"
+        them = "it" if one else "them"
+        raise GenerateError(f"not overwriting {names}: {why}, so {them} may hold someone's work. Move {them} away "
+                            f"(or commit {them}), or run `grade generate --force` to overwrite {them}")
     for path in changed:
         atomic_write(path, {VECTORS: new_vectors, hidden: new_hidden}.get(path) or wanted[path])
     shutil.rmtree(exercises / "__pycache__", ignore_errors=True)
+    entries = dict(manifest or {})
+    entries.update({manifest_key(p, root): sha256(p) for p in generated if manifest_key(p, root)})
+    text = "".join(f"{digest}  {name}\n" for name, digest in sorted(entries.items()))
+    if not manifest_path.is_file() or manifest_path.read_text(encoding="utf-8") != text:
+        atomic_write(manifest_path, text)
     return changed + extra

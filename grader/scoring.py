@@ -63,7 +63,7 @@ def train(folder, course, data, on_epoch=None, bound=None):
                                        "the grader's loop was tampered with")
     # The child's own measurements are for plots only; bound them so that no value can break
     # the plotting (matplotlib fails on 1.7e308).
-    history["train_loss"] = np.clip(history["train_loss"], 0, 1e6)
+    history["train_loss"] = np.clip(history["train_loss"], 0, 1e6)  # NaN stays NaN: a gap in the curve
     history["train_accuracy"] = np.clip(history["train_accuracy"], 0, 1)
     history["test_accuracy"] = np.array(test_accuracy)
     return params, history, seconds, notes

@@ -79,3 +79,75 @@ def test_stub_keeps_indentation_and_docstring():
     source = 'def f(z):\n    """Doc."""\n    ### BEGIN SOLUTION\n    return z\n    ### END SOLUTION\n'
     assert strip_solutions(source, "x.py") == ('def f(z):\n    """Doc."""\n    # YOUR CODE HERE\n'
                                                '    raise NotImplementedError("f is not implemented yet")\n')
+
+
+@pytest.fixture
+def kit(tmp_path):
+    """A course folder of its own (so the kit's files stay as they are), generated once."""
+    import shutil
+
+    root = tmp_path / "kit"
+    shutil.copytree(SOLUTIONS, root / "solutions")
+    shutil.copy(ROOT / "course.yaml", root / "course.yaml")
+    shutil.copytree(ROOT / "hidden", root / "hidden")
+    done = generate_in(root)
+    assert done.returncode == 0, done.stderr
+    assert (root / "generated.sha256").is_file() and (root / "exercises" / "updates.py").is_file()
+    return root
+
+
+def generate_in(root, *args):
+    return subprocess.run([*GRADE, "generate", "--solutions", str(root / "solutions"), "--exercises",
+                           str(root / "exercises"), "--hidden", str(root / "hidden" / "vectors.json"), "--notebooks",
+                           str(root / "notebooks"), "--course", str(root / "course.yaml"), *args],
+                          cwd=root, capture_output=True, text=True, timeout=300)
+
+
+def change_the_reference(root):
+    """An instructor's edit to a solution: updates.py's stub changes with it."""
+    path = root / "solutions" / "updates.py"
+    path.write_text(path.read_text().replace('"""Weight gradients and the SGD step (part: updates)."""',
+                                             '"""Weight gradients and the SGD step (part: updates). Revised."""'))
+
+
+def test_generate_never_overwrites_someones_edits(kit):
+    """A newcomer filled in exercises/updates.py in the kit itself; then the reference changed.
+    grade generate refuses, names the file and writes nothing; --force overwrites."""
+    mine = kit / "exercises" / "updates.py"
+    mine.write_text(mine.read_text().replace("# YOUR CODE HERE", "return delta @ a_prev.T, None  # my work", 1))
+    edited = mine.read_text()
+    change_the_reference(kit)
+    refused = generate_in(kit)
+    assert refused.returncode == 1
+    assert f"not overwriting {mine}" in refused.stderr and "--force" in refused.stderr, refused.stderr
+    assert mine.read_text() == edited  # the work is there
+    assert "Revised" not in (kit / "notebooks" / "source" / "backprop" / "backprop.ipynb").read_text()  # nothing half done
+    forced = generate_in(kit, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "Revised" in mine.read_text() and "my work" not in mine.read_text()
+
+
+def test_generate_updates_what_it_wrote_itself(kit):
+    """Test the tester: the same change with exercises/ untouched regenerates it, no --force."""
+    change_the_reference(kit)
+    done = generate_in(kit)
+    assert done.returncode == 0, done.stderr
+    assert "Revised" in (kit / "exercises" / "updates.py").read_text()
+    assert generate_in(kit, "--check").returncode == 0
+
+
+def test_without_a_record_generate_overwrites_nothing_that_differs(kit):
+    (kit / "generated.sha256").unlink()
+    change_the_reference(kit)
+    refused = generate_in(kit)
+    assert refused.returncode == 1 and "no generated.sha256" in refused.stderr
+
+
+def test_the_kits_record_is_current():
+    """generated.sha256 is committed with the kit, so a fresh clone protects its first edits."""
+    from grader.generate import read_manifest, sha256
+
+    recorded = read_manifest(ROOT / "generated.sha256")
+    assert recorded and "exercises/activations.py" in recorded
+    for name, digest in recorded.items():
+        assert sha256(ROOT / name) == digest, f"{name} differs from generated.sha256: run grade generate"
