@@ -26,7 +26,6 @@ import functools
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -347,39 +346,15 @@ def _sweep_stale(parent):
                         folder.rmdir()
 
 
-# -- who the child runs as ----------------------------------------------------------------------------
-@functools.cache
-def unprivileged_python_problem():
-    """Why an unprivileged user cannot run this Python and the grader's worker outside bubblewrap
-    (a Python under /root, mode 0700, say), or None. Asked once, only when root grades without
-    isolation: inside bubblewrap the kit binds what the child needs where any user can read it."""
-    grader_root = str(Path(__file__).resolve().parent.parent)
-    code = "import sys; sys.path.insert(0, sys.argv[1]); import numpy, grader.worker"
-    try:
-        proc = subprocess.run([sys.executable, "-I", "-c", code, grader_root], user=NOBODY, group=NOBODY,
-                              extra_groups=[], capture_output=True, text=True, timeout=60, cwd="/")
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"could not start Python as user {NOBODY}: {exc}"
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-        return f"an unprivileged user cannot run {sys.executable} ({last[:200]})"
-    return None
-
-
 class Bound:
     """The bound on one submission. Every Sandbox of the submission gets it; close() once the
     grading is over kills whatever the submission left and removes the cgroup."""
 
-    def __init__(self, limits, isolated):
-        """isolated: the children run in bubblewrap (which makes the Python readable to any uid)."""
+    def __init__(self, limits):
         self.limits = limits
         become_subreaper()
         self.children_before = self._our_children()
-        self.uid, self.uid_problem = None, None
-        if is_root():
-            self.uid_problem = None if isolated else unprivileged_python_problem()
-            if self.uid_problem is None:
-                self.uid = fresh_uid()
+        self.uid = fresh_uid() if is_root() else None
         name = f"{PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
         self.cgroup, self.cgroup_problem = Cgroup.make(limits.processes + KIT_PROCESSES, limits.memory_mb << 20, name)
         self.closed, self.killed = False, 0  # killed: processes close() found left over, and killed
@@ -443,6 +418,4 @@ class Bound:
         if self.uid is not None:
             lines.append("student code ran as a user of its own (a uid drawn for this grading), with no rights "
                          "of the grader's")
-        elif is_root():
-            lines.append(f"student code ran as root: {self.uid_problem}")
         return lines

@@ -11,7 +11,6 @@ link from outside is left out, and the report says so. At most limits.submission
 and limits.submission_mb MiB are read; a submission over either is refused with a message.
 A notebook is turned into modules in a bounded child (notebook.convert), never parsed here.
 """
-import errno
 import os
 import stat
 import tempfile
@@ -45,12 +44,10 @@ class Taken:
 def take(source, dest, max_files, max_bytes):
     """Copy source's graded files into dest (made here, readable by the child's uid). Returns
     a Taken; raises SubmissionError for a submission that is not a folder or is over a limit."""
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        root = os.open(source, flags)
+    try:  # source itself is the caller's choice (a path on the command line): it may be a link
+        root = os.open(source, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
-        why = "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
-        raise SubmissionError(f"{shown(str(source))}: not a folder the grader can read ({why})") from None
+        raise SubmissionError(f"{shown(str(source))}: not a folder the grader can read ({exc.strerror})") from None
     taken = Taken(Path(dest))
     inodes = {}  # (device, inode) -> [names]: a file linked from outside has names we never saw
     try:

@@ -251,8 +251,8 @@ class Sandbox:
         env = dict(ONE_THREAD)
         env.update(PATH="/usr/bin:/bin", LANG="C.UTF-8", MPLBACKEND="Agg",
                    HOME=self.workdir or "/tmp", TMPDIR=self.workdir or "/tmp")
-        setup = {"limits": self.limits.to_json(), "uid": uid, "arena": [self.arena.fd, self.arena.size],
-                 "process_problem": process_limit_problem(bool(self.bwrap), uid)}
+        setup = {"limits": self.limits.to_json(), "uid": uid, "keep_reading": not self.bwrap,
+                 "arena": [self.arena.fd, self.arena.size], "process_problem": process_limit_problem(bool(self.bwrap), uid)}
         command = [*prefix, sys.executable, "-I", "-u", "-c", BOOT, str(req_r), str(resp_w), str(self.folder),
                    GRADER_ROOT, json.dumps(setup)]
         self.proc = subprocess.Popen(
@@ -299,13 +299,17 @@ class Sandbox:
     def stop(self):
         if self.proc is None:
             return
+        self._kill()
+        # The worker inside bubblewrap dies a moment after bwrap does (its parent-death signal).
+        # Until then it must not find its pipes closed: a blocked write would fail, and the
+        # traceback it printed about that counted as the student's output, in some runs and not
+        # in others (the flaky write_deadlock cheat test). Its output ends when it is gone.
+        self.drain.join(timeout=2)
         for fd in (self.to_child, self.from_child):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        self._kill()
-        self.drain.join(timeout=1)
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
         self.proc = None
@@ -501,8 +505,9 @@ class Sandbox:
             lines.append("isolation: bubblewrap (no network, own PID namespace, private /tmp, read-only view of "
                          "the submission and the grader's worker only)")
         else:
-            lines.append(f"isolation: none ({self.isolation_problem}); student code ran with the grader's "
-                         "file access and network, under rlimits only")
+            access = "could read the files the grader can (but not write them)" if self.uid() is not None else \
+                "ran with the grader's file access"
+            lines.append(f"isolation: none ({self.isolation_problem}); student code {access} and had the network")
         if self.bwrap and not isolation.sizes_tmpfs(self.bwrap):
             lines.append("limit on /tmp's size: not enforced (bubblewrap older than 0.8); only each file's size is")
         for name, why in sorted(self.skipped_limits.items()):

@@ -148,15 +148,35 @@ def train(submission, fd, request):
     return {"ok": True, "result": result}
 
 
-def become(uid):
+def become(uid, keep_reading=False):
     """Drop from root to uid for good, before any student code: no supplementary groups, no
-    capabilities (they go with uid 0), and no way back through a setuid program."""
+    capability (they go with uid 0), no way back through a setuid program. keep_reading keeps
+    one capability, CAP_DAC_READ_SEARCH (read any file): without bubblewrap's binds the Python
+    installation may sit where other users cannot read it (/root/.pyenv here), and the child
+    may read what the grader can anyway there; it still cannot write, signal or raise a limit
+    as root could. Returns None, or why the drop failed (the child then stays root)."""
     import ctypes
+    import struct
 
-    ctypes.CDLL(None, use_errno=True).prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
+    libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        if keep_reading:
+            libc.prctl(8, 1, 0, 0, 0)  # PR_SET_KEEPCAPS: the permitted set survives setuid
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+        if keep_reading:
+            read = 1 << 2  # CAP_DAC_READ_SEARCH; every other capability is dropped here
+            header = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0))  # _LINUX_CAPABILITY_VERSION_3
+            data = ctypes.create_string_buffer(struct.pack("6I", read, read, 0, 0, 0, 0))
+            if libc.capset(header, data) != 0:
+                raise OSError(ctypes.get_errno(), "capset failed")
+            libc.prctl(8, 0, 0, 0, 0)
+    except OSError as exc:
+        return f"could not switch to a uid of its own ({exc})"
+    finally:
+        libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+    return None
 
 
 def main(rfd, wfd, folder, setup):
@@ -164,7 +184,9 @@ def main(rfd, wfd, folder, setup):
     # Before any student code: limits it cannot raise, as a user that is not root.
     skipped = rlimits.apply(rlimits.Limits(**setup["limits"]), setup["process_problem"])
     if setup.get("uid") is not None:
-        become(setup["uid"])
+        problem = become(setup["uid"], keep_reading=setup.get("keep_reading", False))
+        if problem:
+            skipped["processes"] = f"not enforced: student code runs as root: it {problem}"
     fd, size = setup["arena"]  # the grader's shared memory: watched calls' arguments live there
     arena = mmap.mmap(fd, size)
     submission = Submission(folder)

@@ -23,10 +23,11 @@ pytestmark = pytest.mark.skipif(not bounds.is_root(), reason="root grades here (
 
 
 class Sampler:
-    """Peaks of the submission's processes (count, and their resident memory summed) while
-    a command runs, read from /proc: the machine's view, not the grader's."""
+    """Peaks of the submission's processes (count, and their memory summed) while a command
+    runs, read from /proc: the machine's view, not the grader's."""
 
-    def __init__(self):
+    def __init__(self, memory=True):
+        self.memory = memory  # reading each process's memory makes a sample slower
         self.count = self.rss = 0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -43,8 +44,22 @@ class Sampler:
             fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
             uid = int(fields.get("Uid", "-1").split()[0])
             if bounds.UID_BASE <= uid < bounds.UID_BASE + bounds.UID_SPAN and "Z" not in fields.get("State", ""):
-                found[int(name)] = int(fields.get("VmRSS", "0 kB").split()[0]) << 10
+                found[int(name)] = self.pss(name) if self.memory else 0
         return found
+
+    @staticmethod
+    def pss(pid):
+        """The memory a process made itself (anonymous and tmpfs pages), proportionally: pages
+        shared after a fork count once in the sum, and the libraries it maps, loaded and paid
+        for by the grader before it, not at all."""
+        total = 0
+        try:
+            for line in open(f"/proc/{pid}/smaps_rollup"):
+                if line.startswith(("Pss_Anon:", "Pss_Shmem:")):
+                    total += int(line.split()[1]) << 10
+        except OSError:
+            pass
+        return total
 
     def run(self):
         while not self.stop.is_set():
@@ -101,6 +116,7 @@ def relu(z):  # right, but it forks sleepers as fast as it can first
         if pid == 0:
             time.sleep(60)
             os._exit(0)
+    time.sleep(0.5)  # long enough for the sampler to count them all
     return np.maximum(z, 0)
 '''
 
@@ -111,16 +127,16 @@ def test_a_forking_submission_never_holds_more_than_its_processes(tmp_path, isol
     (1,600 sleepers in one grade check), the submission's processes never pass limits.processes
     together; its relu keeps its points, and nothing of it outlives the grading."""
     folder = submission(tmp_path, "forker", "activations", FORKER)
-    with Sampler() as sampled:
+    with Sampler(memory=False) as sampled:
         results = check(folder, course_file(tmp_path, isolation, processes=16), "--part", "activations")
     assert 8 <= sampled.count <= 16, sampled.count  # it did fork, and no further than the bound
     assert results["score"] == 15, [t["output"] for t in results["tests"] if t["status"] != "passed"]
     assert "one cgroup" in results["output"] and "a user of its own" in results["output"]
     assert Sampler().students() == {}, "processes of the submission outlived grade check"
     # test the tester: with a looser bound the same code goes well past 16
-    with Sampler() as looser:
+    with Sampler(memory=False) as looser:
         check(folder, course_file(tmp_path, isolation, processes=48), "--part", "activations")
-    assert looser.count > 32, looser.count
+    assert looser.count > 40, looser.count
 
 
 HOARDER = '''
@@ -230,3 +246,120 @@ def test_waiting_for_a_neighbours_hidden_checks_is_nobodys_time(tmp_path):
         assert float(book[name]["seconds"]) < 12
     # test the tester: the two hidden sessions did run one after the other, so one did wait
     assert wall > max(float(book[n]["seconds"]) for n in book) + 3
+
+
+DAEMON = '''
+import json
+import os
+import time
+
+
+def relu(z):  # wrong; and it leaves a daemon that keeps writing a perfect score over results.json
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            for _ in range(150):
+                try:
+                    for pid in os.listdir("/proc"):
+                        args = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\\\0")
+                        if b"--output" in args:
+                            with open(args[args.index(b"--output") + 1], "w") as f:
+                                json.dump({"score": 100, "execution_time": 0, "output": "", "tests": []}, f)
+                except Exception:
+                    pass
+                time.sleep(0.1)
+        os._exit(0)
+    return z
+'''
+
+
+@pytest.mark.parametrize("isolation", ["auto", "off"])
+def test_a_daemon_that_leaves_its_session_dies_before_the_report_is_written(tmp_path, isolation):
+    """Without isolation a forked daemon that escaped with setsid() rewrote results.json to 100
+    after grade check exited. Every process of the submission is now killed before any report
+    is written (and as its own uid it could not write the grader's files anyway)."""
+    folder = submission(tmp_path, "daemon", "activations", DAEMON)
+    results = check(folder, course_file(tmp_path, isolation), "--part", "activations")
+    assert results["score"] < 15 and results["tests"]
+    time.sleep(2)  # the daemon's next writes would land now
+    again = json.loads((folder.parent / "daemon-results.json").read_text())
+    assert again == results
+    assert Sampler().students() == {}
+    if isolation == "off":  # in bubblewrap it died with the child's PID namespace: nothing was left to stop
+        assert "process(es) running after its checks; they were stopped" in results["output"]
+
+
+def test_close_finds_a_setsid_escapee_with_neither_cgroup_nor_uid(tmp_path):
+    """What an ordinary user without isolation has left: this process is the subreaper of its
+    descendants, so a double-forked setsid() daemon re-parents to it, and close() finds and
+    kills it (run in a process of its own: a subreaper adopts every orphan below it)."""
+    daemon = tmp_path / "daemon.py"
+    daemon.write_text("import os, time\n"
+                      "if os.fork() == 0:\n"
+                      "    os.setsid()\n"
+                      "    if os.fork() == 0:\n"
+                      "        time.sleep(60)\n"
+                      "    os._exit(0)\n")
+    script = tmp_path / "escape.py"
+    script.write_text(f"""
+import subprocess, sys, time
+sys.path.insert(0, {str(ROOT)!r})
+from grader import bounds
+from grader.limits import Limits
+
+bounds.Cgroup.make = classmethod(lambda cls, *args: (None, "none in this test"))
+bounds.is_root = lambda: False
+bound = bounds.Bound(Limits())
+assert bound.cgroup is None and bound.uid is None
+subprocess.run([sys.executable, {str(daemon)!r}])
+time.sleep(0.3)
+left = bound.leftovers()
+print("found", len(left))
+bound.close()
+alive = [pid for pid in left if bounds._stat(pid) and bounds._stat(pid)[2] not in "ZX"]
+print("alive", len(alive), "killed", bound.killed)
+""")
+    proc = subprocess.run([os.sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "found 1" in proc.stdout and "alive 0" in proc.stdout and "killed 1" in proc.stdout, proc.stdout
+
+
+POISON = '''
+import glob
+
+import numpy as np
+
+
+def relu(z):  # plants zeros for the reference's cached weights (it has read the grader's source)
+    for path in glob.glob("CACHE/*.npz"):
+        try:
+            np.savez(open(path, "wb"), W1=np.zeros((128, 784)), b1=np.zeros((128, 1)), W2=np.zeros((10, 128)),
+                     b2=np.zeros((10, 1)))
+        except Exception:
+            pass
+    return np.maximum(z, 0)
+'''
+
+
+def test_one_student_cannot_take_mnist_from_the_students_after(tmp_path):
+    """Without isolation one student who overwrote .grade-cache/ took MNIST's 25 points from
+    every later student. Here the cache folder is even left writable to anyone (so the attack
+    does land): the grader then neither reads nor writes it, batch workers use the reference
+    trained once in memory, and the students graded after keep their points."""
+    import numpy as np
+
+    course = course_file(tmp_path, "off")
+    check(copy_of(SOLUTIONS, tmp_path / "warm"), course, "--part", "mnist")  # caches the reference's weights
+    (cached,) = (tmp_path / ".grade-cache").glob("*.npz")
+    os.chmod(tmp_path / ".grade-cache", 0o777)
+    os.chmod(cached, 0o666)
+    room = tmp_path / "in"
+    submission(room, "a-poisoner", "activations", POISON.replace("CACHE", str(tmp_path / ".grade-cache")))
+    for name in ("b", "c"):
+        copy_of(SOLUTIONS, room / name)
+    book = batch(room, course, tmp_path / "out", "-j", "1")
+    with np.load(cached) as weights:
+        assert np.abs(weights["W1"]).sum() == 0  # test the tester: the poison is in the cache
+    for name in ("b", "c"):
+        assert float(book[name]["mnist"]) == 25, book[name]
+    assert check(copy_of(SOLUTIONS, tmp_path / "later"), course, "--part", "mnist")["score"] == 25
