@@ -8,6 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
+NOTEBOOK = ROOT / "notebooks" / "source" / "backprop" / "backprop.ipynb"
 GRADE = [str(Path(sys.executable).parent / "grade")]  # the console script, exactly as students run it
 
 
@@ -31,3 +32,11 @@ def grade_json(submission, *args, cwd=ROOT):
     proc = subprocess.run([*GRADE, "check", str(submission), "--format", "json", *args],
                           capture_output=True, text=True, cwd=cwd, timeout=300)
     return proc.returncode, json.loads(proc.stdout), proc.stderr
+
+
+def notebook_with(cells):
+    """The assignment's source notebook with these code cells added at its end, as JSON text."""
+    nb = json.loads(NOTEBOOK.read_text())
+    nb["cells"] += [{"cell_type": "code", "id": f"extra{i}", "metadata": {}, "source": source, "outputs": [],
+                     "execution_count": None} for i, source in enumerate(cells)]
+    return json.dumps(nb)

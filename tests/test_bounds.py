@@ -363,3 +363,69 @@ def test_one_student_cannot_take_mnist_from_the_students_after(tmp_path):
     for name in ("b", "c"):
         assert float(book[name]["mnist"]) == 25, book[name]
     assert check(copy_of(SOLUTIONS, tmp_path / "later"), course, "--part", "mnist")["score"] == 25
+
+
+# -- cgroup v2, where this machine has v1: the decisions, on a folder laid out like cgroupfs --------
+@pytest.fixture
+def fake_v2(tmp_path, monkeypatch):
+    """A cgroup2 mount at tmp_path/cg holding this process in /job; writes to its control files
+    are plain file writes (the kernel's effect of each is what the v1 tests above measure)."""
+    root = tmp_path / "cg"
+    job = root / "job"
+    job.mkdir(parents=True)
+    (job / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    (job / "cgroup.subtree_control").write_text("\n")
+    (job / "cgroup.procs").write_text(f"{os.getpid()}\n")
+    monkeypatch.setattr(bounds, "_mounts", lambda: [(root, "/", "cgroup2", {"rw"})])
+    monkeypatch.setattr(bounds, "_own_paths", lambda: {"": "/job"})
+    return job
+
+
+def busy_once(monkeypatch):
+    """The kernel's answer to enabling controllers in a cgroup that holds processes: EBUSY."""
+    import errno
+
+    real, refused = bounds._write, []
+
+    def write(path, value):
+        if path.name == "cgroup.subtree_control" and not refused:
+            refused.append(path)
+            raise OSError(errno.EBUSY, "Device or resource busy", str(path))
+        real(path, value)
+
+    monkeypatch.setattr(bounds, "_write", write)
+    return refused
+
+
+def test_v2_delegated_controllers_give_a_group_with_the_limits(fake_v2):
+    (fake_v2 / "cgroup.subtree_control").write_text("cpu memory pids\n")
+    group, why = bounds.Cgroup.make(70, 2048 << 20, "grade-1-x")
+    assert why is None and group.version == "v2" and set(group.dirs) == {"pids", "memory", "cpu"}
+    folder = fake_v2 / "grade-1-x"
+    assert group.folders == [folder]
+    assert (folder / "pids.max").read_text() == "70\n" and (folder / "memory.max").read_text() == f"{2048 << 20}\n"
+    assert (folder / "cpu.weight").read_text() == "100\n"
+    assert group.procs_files() == [str(folder / "cgroup.procs")]
+
+
+def test_v2_alone_in_its_cgroup_the_grader_moves_into_a_leaf_first(fake_v2, monkeypatch):
+    refused = busy_once(monkeypatch)
+    group, why = bounds.Cgroup.make(70, 1 << 30, "grade-1-y")
+    assert why is None and refused == [fake_v2 / "cgroup.subtree_control"]
+    assert (fake_v2 / "grade-grader" / "cgroup.procs").read_text() == f"{os.getpid()}\n"
+    assert set((fake_v2 / "cgroup.subtree_control").read_text().split()) == {"+cpu", "+memory", "+pids"}
+    assert group.folders == [fake_v2 / "grade-1-y"]
+
+
+def test_v2_with_other_processes_in_its_cgroup_it_says_why_not(fake_v2, monkeypatch):
+    (fake_v2 / "cgroup.procs").write_text(f"1\n{os.getpid()}\n")
+    busy_once(monkeypatch)
+    group, why = bounds.Cgroup.make(70, 1 << 30, "grade-1-z")
+    assert group is None and "holds other processes too" in why and "Delegate=yes" in why
+    assert not (fake_v2 / "grade-1-z").exists()
+
+
+def test_v2_without_the_controllers_it_says_so(fake_v2):
+    (fake_v2 / "cgroup.controllers").write_text("cpuset io\n")
+    group, why = bounds.Cgroup.make(70, 1 << 30, "grade-1-w")
+    assert group is None and "offers no pids and memory controllers" in why

@@ -11,7 +11,7 @@ import zipfile
 
 import jsonschema
 import pytest
-from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of
+from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, notebook_with
 
 # Gradescope's documented results.json fields (see ../shared/REFERENCE.md); no others allowed.
 VISIBILITY = {"enum": ["hidden", "after_due_date", "after_published", "visible"]}
@@ -123,3 +123,24 @@ def test_bundle_is_an_installable_package(bundle, tmp_path):
     assert {"grader/vectors.json", "grader/templates/gradescope_setup.sh", "grader/checks/pytest.ini",
             "grader/provided/network.py"} <= names
     assert not any(n.startswith(("solutions/", "hidden/")) for n in names)  # data of the bundle, not the package
+
+
+def test_gradescope_upload_linking_to_the_bundles_reference_earns_nothing(bundle, tmp_path):
+    """../source/solutions is the same path on every Gradescope image."""
+    def fill(folder):
+        (folder / "exercises").symlink_to("../source/solutions", target_is_directory=True)
+        assert (folder / "exercises" / "backprop.py").is_file()  # the link works: it would have been graded
+
+    proc, results = autograde(bundle, tmp_path, fill)
+    assert results["score"] == 0 and results["tests"] == []
+    assert "exercises: a symbolic link" in results["output"]
+
+
+def test_gradescope_notebook_with_an_unhashable_literal_is_graded(bundle, tmp_path):
+    """A cell `X = {[]: 0}` raised a TypeError that ended run_autograder with no results.json."""
+    def fill(folder):
+        (folder / "backprop.ipynb").write_text(notebook_with(["X = {[]: 0}"]))
+
+    proc, results = autograde(bundle, tmp_path, fill)
+    assert proc.returncode == 0, proc.stderr
+    assert results["score"] == pytest.approx(100)

@@ -1,21 +1,17 @@
 """A submission is regular files (intake.py): links, devices, FIFOs, hard links from outside,
-odd names and oversized folders, by themselves and in `grade batch`, the Gradescope
-autograder and `grade check`. What it graded is only ever the student's own regular files, and
-no student stops anyone else's grading."""
+odd names, oversized folders and notebooks, by themselves, in `grade batch` and in `grade
+check` (the Gradescope uploads are in test_gradescope.py). What is graded is only ever the
+student's own regular files, and no student stops anyone else's grading."""
 import csv
 import json
 import os
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
-from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of
+from helpers import EXERCISES, GRADE, NOTEBOOK, ROOT, SOLUTIONS, copy_of, notebook_with
 
 from grader.intake import SubmissionError, take
-
-NOTEBOOK = ROOT / "notebooks" / "source" / "backprop" / "backprop.ipynb"
-
 
 # -- take(), by itself --------------------------------------------------------------------------------
 def test_only_regular_files_of_the_submission_are_copied(tmp_path):
@@ -140,49 +136,7 @@ def test_no_cell_is_a_formula(graded):
     assert "'=HYPERLINK(\"http:evil\",\"x\")" in cells  # quoted, as OWASP advises, not dropped
 
 
-# -- Gradescope ---------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    out = tmp_path_factory.mktemp("gradescope") / "autograder.zip"
-    proc = subprocess.run([*GRADE, "export", "gradescope", str(out)], capture_output=True, text=True, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr
-    return out
-
-
-def autograde(bundle, tmp_path, fill):
-    from test_gradescope import autograde as run
-
-    return run(bundle, tmp_path, fill)
-
-
-def test_gradescope_upload_linking_to_the_bundles_reference_earns_nothing(bundle, tmp_path):
-    """../source/solutions is the same path on every Gradescope image."""
-    def fill(folder):
-        (folder / "exercises").symlink_to("../source/solutions", target_is_directory=True)
-        assert (folder / "exercises" / "backprop.py").is_file()  # the link works: it would have been graded
-
-    proc, results = autograde(bundle, tmp_path, fill)
-    assert results["score"] == 0 and results["tests"] == []
-    assert "exercises: a symbolic link" in results["output"]
-
-
-def notebook_with(cells):
-    nb = json.loads(NOTEBOOK.read_text())
-    nb["cells"] += [{"cell_type": "code", "id": f"extra{i}", "metadata": {}, "source": source, "outputs": [],
-                     "execution_count": None} for i, source in enumerate(cells)]
-    return json.dumps(nb)
-
-
-def test_gradescope_notebook_with_an_unhashable_literal_is_graded(bundle, tmp_path):
-    """A cell `X = {[]: 0}` raised a TypeError that ended run_autograder with no results.json."""
-    def fill(folder):
-        (folder / "backprop.ipynb").write_text(notebook_with(["X = {[]: 0}"]))
-
-    proc, results = autograde(bundle, tmp_path, fill)
-    assert proc.returncode == 0, proc.stderr
-    assert results["score"] == pytest.approx(100)
-
-
+# -- notebooks ---------------------------------------------------------------------------------------
 def test_a_huge_notebook_cell_is_parsed_in_a_bounded_child(tmp_path):
     """An 8 MB cell once cost the grader 3.9 GB and 24 s: it is now read by a child with the
     course's memory limit, and the grader's own memory does not grow."""
