@@ -336,14 +336,26 @@ class Cgroup:
 
 
 def _sweep_stale(parent):
-    """Remove empty cgroups that graders which have since died left behind (named after their pid)."""
+    """Clear the cgroups of graders that have died since (each is named after its grader's pid):
+    kill what still runs in them (a killed grader's children outlive it) and remove them."""
     with contextlib.suppress(OSError):
         for folder in parent.iterdir():
             parts = folder.name.split("-")
             if folder.is_dir() and folder.name.startswith(PREFIX) and len(parts) == 3 and parts[1].isdigit():
                 if not Path(f"/proc/{parts[1]}").exists():
-                    with contextlib.suppress(OSError):
-                        folder.rmdir()
+                    stale = Cgroup("stale", {"pids": folder})
+                    _kill_until_gone(stale.members, rounds=20)
+                    stale.remove()
+
+
+OPEN = set()  # this process's Bounds not yet closed (see close_all)
+
+
+def close_all():
+    """Close every open Bound: for a process about to be killed itself (a batch worker stopped at
+    its time limit), whose submission's processes would otherwise outlive it."""
+    for bound in list(OPEN):
+        bound.close()
 
 
 class Bound:
@@ -351,6 +363,7 @@ class Bound:
     grading is over kills whatever the submission left and removes the cgroup."""
 
     def __init__(self, limits):
+        OPEN.add(self)
         self.limits = limits
         become_subreaper()
         self.children_before = self._our_children()
@@ -403,6 +416,7 @@ class Bound:
         if self.cgroup is not None:
             self.cgroup.remove()
         self.closed, self.killed = True, killed
+        OPEN.discard(self)
         return killed
 
     def describe(self):

@@ -22,6 +22,7 @@ from grader.blanks import MODULES
 GRADED = (".py", ".ipynb")  # what grading can use; anything else is left where it is
 SKIP = ("__pycache__",)  # bytecode runs code the instructor cannot read: never copied
 MAX_DEPTH = 8
+MAX_ENTRIES = 100_000  # files and folders looked at, graded or not: a walk must end quickly
 
 
 class SubmissionError(Exception):
@@ -51,7 +52,7 @@ def take(source, dest, max_files, max_bytes):
     taken = Taken(Path(dest))
     inodes = {}  # (device, inode) -> [names]: a file linked from outside has names we never saw
     try:
-        _walk(root, Path(), 0, taken, inodes, max_files, max_bytes)
+        _walk(root, Path(), 0, taken, inodes, max_files, max_bytes, [0])
     finally:
         os.close(root)
     for (dev, ino), (names, links) in inodes.items():
@@ -69,8 +70,14 @@ def take(source, dest, max_files, max_bytes):
     return taken
 
 
-def _walk(dir_fd, rel, depth, taken, inodes, max_files, max_bytes):
-    for entry in sorted(os.scandir(dir_fd), key=lambda e: os.fsencode(e.name)):
+def _walk(dir_fd, rel, depth, taken, inodes, max_files, max_bytes, seen):
+    entries = []
+    for entry in os.scandir(dir_fd):
+        seen[0] += 1
+        if seen[0] > MAX_ENTRIES:
+            raise SubmissionError(f"{shown(str(rel))}: the submission holds more than {MAX_ENTRIES} files and folders")
+        entries.append(entry)
+    for entry in sorted(entries, key=lambda e: os.fsencode(e.name)):
         name, path = entry.name, rel / entry.name
         if name.startswith(".") or name in SKIP:  # .git, .ipynb_checkpoints, bytecode
             continue
@@ -87,7 +94,7 @@ def _walk(dir_fd, rel, depth, taken, inodes, max_files, max_bytes):
                 taken.skipped.append(f"{shown(str(path))}: cannot be read ({exc.strerror})")
                 continue
             try:
-                _walk(fd, path, depth + 1, taken, inodes, max_files, max_bytes)
+                _walk(fd, path, depth + 1, taken, inodes, max_files, max_bytes, seen)
             finally:
                 os.close(fd)
         elif not name.endswith(GRADED):

@@ -58,6 +58,9 @@ def kill_all():
         except (ProcessLookupError, PermissionError):
             pass
     LIVE.clear()
+    from grader import bounds
+
+    bounds.close_all()  # and what they forked, wherever it went
 
 
 class StudentError(Exception):
