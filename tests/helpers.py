@@ -1,5 +1,6 @@
 """Shared helpers for the kit's tests: copies of the reference, and running `grade`."""
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -40,3 +41,29 @@ def notebook_with(cells):
     nb["cells"] += [{"cell_type": "code", "id": f"extra{i}", "metadata": {}, "source": source, "outputs": [],
                      "execution_count": None} for i, source in enumerate(cells)]
     return json.dumps(nb)
+
+
+def private_tmp(folder):
+    """The environment for a `grade` run whose private copies of submissions (intake's
+    grade-submission-...) go under folder, so that student_processes(folder) finds its children
+    and no one else's (another grader may be at work on the machine)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return {**os.environ, "TMPDIR": str(folder)}
+
+
+def student_processes(under):
+    """Live processes running student code of a `grade` run started with private_tmp(under),
+    read from /proc: their command lines (bwrap's, the worker's, and every fork of theirs) name
+    the private copy of the submission."""
+    needle = os.fsencode(str(Path(under)))
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if state != "Z" and needle in cmdline:
+            found.append(int(pid))
+    return found

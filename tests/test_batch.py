@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import pytest
-from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of
+from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, private_tmp, student_processes
 
 
 def gradebook(out):
@@ -17,8 +17,9 @@ def gradebook(out):
 
 
 def run_batch(folder, out, *args):
+    """grade batch, its private copies under TMP beside folder (see helpers.private_tmp)."""
     proc = subprocess.run([*GRADE, "batch", str(folder), "--out", str(out), *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=600)
+                          cwd=ROOT, timeout=600, env=private_tmp(folder.parent / "tmp"))
     assert proc.returncode == 0, proc.stderr
     return proc
 
@@ -80,23 +81,11 @@ def test_each_student_gets_a_report_and_results_json(first_run):
     assert not (out / "students" / "hang" / "results.json").exists()  # stopped: not marked graded
 
 
-def processes_of(folder):
-    found = []
-    for pid in os.listdir("/proc"):
-        try:
-            cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
-        except OSError:
-            continue
-        if str(folder).encode() in cmdline:
-            found.append(pid)
-    return found
-
-
 def test_no_process_of_a_stopped_submission_survives(first_run, classroom):
     deadline = time.monotonic() + 5  # a killed process may take a moment to be reaped
-    while processes_of(classroom / "hang") and time.monotonic() < deadline:
+    while student_processes(classroom.parent / "tmp") and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert processes_of(classroom / "hang") == []
+    assert student_processes(classroom.parent / "tmp") == []
 
 
 def test_stopped_worker_leaves_no_child_even_without_isolation(classroom, tmp_path):
@@ -107,7 +96,7 @@ def test_stopped_worker_leaves_no_child_even_without_isolation(classroom, tmp_pa
     shutil.copytree(classroom / "hang", one / "hang")
     run_batch(one, tmp_path / "out", "-j", "1", "--timeout", "3", "--course", str(course))
     time.sleep(0.5)
-    assert processes_of(one / "hang") == []
+    assert student_processes(one.parent / "tmp") == []
 
 
 def test_second_run_skips_unchanged_and_regrades_changed_or_forced(first_run, classroom):

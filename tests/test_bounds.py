@@ -3,8 +3,9 @@ processes and memory of everything it forks together, its CPU share beside anoth
 nothing left running afterwards, and no time charged for waiting on someone else's checks.
 
 A sampler thread reads /proc every few milliseconds for the processes of the submission (as
-root, student code runs as a uid drawn from bounds' range) and keeps the peaks. Each bound is
-also shown to be the thing that holds: with a looser limit, the same code goes past it.
+root, student code runs as a uid drawn from bounds' range, and its command line names the
+test's own private copy) and keeps the peaks. Each bound is also shown to be the thing that
+holds: with a looser limit, the same code goes past it.
 """
 import csv
 import json
@@ -15,7 +16,7 @@ import time
 
 import pytest
 import yaml
-from helpers import GRADE, ROOT, SOLUTIONS, copy_of
+from helpers import GRADE, ROOT, SOLUTIONS, copy_of, private_tmp, student_processes
 
 from grader import bounds
 
@@ -26,7 +27,8 @@ class Sampler:
     """Peaks of the submission's processes (count, and their memory summed) while a command
     runs, read from /proc: the machine's view, not the grader's."""
 
-    def __init__(self, memory=True):
+    def __init__(self, under, memory=True):
+        self.needle = os.fsencode(str(under))  # the test's own grading (see helpers.private_tmp)
         self.memory = memory  # reading each process's memory makes a sample slower
         self.count = self.rss = 0
         self.stop = threading.Event()
@@ -39,6 +41,8 @@ class Sampler:
                 continue
             try:
                 status = open(f"/proc/{name}/status").read()
+                if self.needle not in open(f"/proc/{name}/cmdline", "rb").read():
+                    continue
             except OSError:
                 continue
             fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
@@ -97,7 +101,8 @@ def check(folder, course, *args, timeout=300):
     out = folder.parent / f"{folder.name}-results.json"
     proc = subprocess.run([*GRADE, "check", str(folder), "--course", str(course), "--format", "json", "--output",
                            str(out), "--report-dir", str(folder.parent / f"{folder.name}-report"), *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+                          capture_output=True, text=True, cwd=ROOT, timeout=timeout,
+                          env=private_tmp(folder.parent / "tmp"))
     assert proc.returncode in (0, 1), proc.stderr
     return json.loads(out.read_text())
 
@@ -127,14 +132,14 @@ def test_a_forking_submission_never_holds_more_than_its_processes(tmp_path, isol
     (1,600 sleepers in one grade check), the submission's processes never pass limits.processes
     together; its relu keeps its points, and nothing of it outlives the grading."""
     folder = submission(tmp_path, "forker", "activations", FORKER)
-    with Sampler(memory=False) as sampled:
+    with Sampler(tmp_path, memory=False) as sampled:
         results = check(folder, course_file(tmp_path, isolation, processes=16), "--part", "activations")
     assert 8 <= sampled.count <= 16, sampled.count  # it did fork, and no further than the bound
     assert results["score"] == 15, [t["output"] for t in results["tests"] if t["status"] != "passed"]
     assert "one cgroup" in results["output"] and "a user of its own" in results["output"]
-    assert Sampler().students() == {}, "processes of the submission outlived grade check"
+    assert student_processes(tmp_path) == [], "processes of the submission outlived grade check"
     # test the tester: with a looser bound the same code goes well past 16
-    with Sampler(memory=False) as looser:
+    with Sampler(tmp_path, memory=False) as looser:
         check(folder, course_file(tmp_path, isolation, processes=48), "--part", "activations")
     assert looser.count > 40, looser.count
 
@@ -164,12 +169,12 @@ def test_a_submissions_memory_is_bounded_in_total(tmp_path):
     """Three forks of 1.5 GiB each held 4.4 GiB with memory_mb: 2048. Now the cgroup holds all
     of the submission's memory to 2048 MiB together; the grader reports and goes on."""
     folder = submission(tmp_path, "hoarder", "activations", HOARDER)
-    with Sampler() as sampled:
+    with Sampler(tmp_path) as sampled:
         results = check(folder, course_file(tmp_path, memory_mb=2048), "--part", "activations")
     assert 1 << 30 < sampled.rss <= 2048 << 20, sampled.rss >> 20
     assert len(results["tests"]) == 8 and "2048 MiB of memory in total" in results["output"]
     # test the tester: with room for all three, the sampler sees them all
-    with Sampler() as roomy:
+    with Sampler(tmp_path) as roomy:
         check(folder, course_file(tmp_path, memory_mb=8192), "--part", "activations")
     assert roomy.rss > 4 << 30, roomy.rss >> 20
 
@@ -195,7 +200,7 @@ def sgd_update(params, grads, lr):  # the training child starts two dozen busy l
 
 def batch(folder, course, out, *args, timeout=600):
     proc = subprocess.run([*GRADE, "batch", str(folder), "--course", str(course), "--out", str(out), *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+                          capture_output=True, text=True, cwd=ROOT, timeout=timeout, env=private_tmp(folder.parent / "tmp"))
     assert proc.returncode == 0, proc.stderr
     with open(out / "gradebook.csv") as f:
         return {row["student"]: row for row in csv.DictReader(f)}
@@ -214,7 +219,7 @@ def test_a_hog_does_not_starve_the_student_graded_beside_it(tmp_path):
     book = batch(room, course, tmp_path / "out", "-j", "2", "--timeout", "120")
     assert book["neighbour"]["status"] == "graded" and float(book["neighbour"]["total"]) == 100, book["neighbour"]
     assert float(book["hog"]["mnist"]) == 0  # its own training ran out of its own time
-    assert Sampler().students() == {}
+    assert student_processes(tmp_path) == []
 
 
 SLOW_HIDDEN = '''
@@ -284,7 +289,7 @@ def test_a_daemon_that_leaves_its_session_dies_before_the_report_is_written(tmp_
     time.sleep(2)  # the daemon's next writes would land now
     again = json.loads((folder.parent / "daemon-results.json").read_text())
     assert again == results
-    assert Sampler().students() == {}
+    assert student_processes(tmp_path) == []
     if isolation == "off":  # in bubblewrap it died with the child's PID namespace: nothing was left to stop
         assert "process(es) running after its checks; they were stopped" in results["output"]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of
+from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, private_tmp, student_processes
 
 from grader import isolation
 
@@ -73,7 +73,8 @@ def grade(sub, parts, course, output):
             "--report-dir", str(output.parent.parent / "report")]  # one folder for both runs
     for part in parts.split(","):
         args += ["--part", part.strip()]
-    proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=600,
+                          env=private_tmp(output.parent.parent / "tmp"))
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode in (0, 1), f"grade exited {proc.returncode}: {proc.stderr[-2000:]}"
     return proc, json.loads(output.read_text())
@@ -86,20 +87,6 @@ def without_timings(results):
     for test in results["tests"]:
         test["extra_data"].pop("seconds")
     return results
-
-
-def survivors(sub):
-    """Processes whose command line names the submission folder (every child of ours does)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if str(sub).encode() in cmdline and state != "Z":
-            found.append(int(pid))
-    return found
 
 
 @pytest.fixture(scope="session")
@@ -189,9 +176,10 @@ def test_no_trick_earns_a_point(path, course, base_scores, tmp_path, request):
         assert proc.returncode == 1, "a hostile submission must not pass"
         reports.append(results)
         deadline = time.monotonic() + 5
-        while survivors(sub) and time.monotonic() < deadline:
+        while student_processes(tmp_path) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not survivors(sub), f"processes of the submission outlived grade check: {survivors(sub)}"
+        assert not student_processes(tmp_path), f"processes of the submission outlived grade check: " \
+                                                f"{student_processes(tmp_path)}"
 
     first, second = reports
     # The score: never above the same submission without the trick.
