@@ -120,36 +120,46 @@ def error_row(student, message, seconds=0.0, status="error"):
 
 # -- the worker ---------------------------------------------------------------------------------
 class Gate(grading.Alone):
-    """grading.Alone across the batch's workers: an flock on one file, shared while a worker
-    runs public checks, exclusive while it runs hidden ones, so that no other student's code
-    runs beside a hidden check. Each worker opens the file itself (flock locks belong to an
-    open file, which a fork would share). waiting(True/False) tells the supervisor when this
-    worker waits for the lock, so that its clock stops meanwhile: a neighbour's slow checks are
-    nobody's time."""
+    """grading.Alone across the batch's workers: a lock shared while a worker runs public
+    checks, exclusive while it runs hidden ones, so that no other student's code runs beside a
+    hidden check. The locked file has no name (see lock_file), and the locks are POSIX record
+    locks, which belong to a process, so workers inheriting the one file still exclude each
+    other. waiting(True/False) tells the supervisor when this worker waits for the lock, so that
+    its clock stops meanwhile: a neighbour's slow checks are nobody's time."""
 
-    def __init__(self, path, waiting=lambda on: None):
-        self.path, self.fd, self.waiting = path, None, waiting
+    def __init__(self, fd, waiting=lambda on: None):
+        self.fd, self.waiting = fd, waiting
 
     @contextlib.contextmanager
     def _held(self, mode):
-        if self.fd is None:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(self.fd, mode | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(self.fd, mode | fcntl.LOCK_NB)
+        except OSError:  # held by another worker
             self.waiting(True)
-            fcntl.flock(self.fd, mode)
+            fcntl.lockf(self.fd, mode)
             self.waiting(False)
         try:
             yield
         finally:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            fcntl.lockf(self.fd, fcntl.LOCK_UN)
 
     def shared(self):
         return self._held(fcntl.LOCK_SH)
 
     def exclusive(self):
         return self._held(fcntl.LOCK_EX)
+
+
+def lock_file():
+    """The file the Gate locks: one with no name, made before the workers fork. A named one
+    (out/.hidden-checks.lock) could be opened and locked by a student's daemon without isolation
+    (the child may read what the grader can), which stopped every worker for good (red team)."""
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create("grade-hidden-checks")  # close-on-exec: workers fork, children exec
+    handle = tempfile.TemporaryFile()  # unlinked at once: no name either
+    fd = os.dup(handle.fileno())
+    handle.close()
+    return fd
 
 
 def grade_one(sub, course, load, hidden, hidden_path, out, plots=False, gate=grading.Alone(), reference=None,
@@ -201,10 +211,10 @@ def shutil_copytree(source, dest):
     shutil.copytree(source, dest)
 
 
-def worker(conn, course, load, hidden, hidden_path, out, plots, reference, force):
+def worker(conn, course, load, hidden, hidden_path, out, plots, reference, force, lock):
     from grader import sandbox
 
-    gate = Gate(out / ".hidden-checks.lock", lambda on: conn.send(("waiting", on)))
+    gate = Gate(lock, lambda on: conn.send(("waiting", on)))
 
     def stopped(signum, frame):  # the supervisor's time limit: no child may outlive this worker
         sandbox.kill_all()
@@ -275,7 +285,8 @@ def run(subs, course, load, hidden, hidden_path, out, jobs, timeout, force=False
     (out / "students").mkdir(parents=True, exist_ok=True)
     rows, todo = {}, deque(subs)
     context = multiprocessing.get_context("fork")  # workers inherit the loaded data, no copy
-    args = (course, load, hidden, hidden_path, out, plots, reference, force)
+    lock = lock_file()
+    args = (course, load, hidden, hidden_path, out, plots, reference, force, lock)
     slots = [Slot(context, args) for _ in range(min(jobs, len(todo)))]
     try:
         while todo or any(s.sub for s in slots):
@@ -313,6 +324,7 @@ def run(subs, course, load, hidden, hidden_path, out, jobs, timeout, force=False
     finally:
         for slot in slots:
             slot.stop(kill=slot.sub is not None)
+        os.close(lock)
     skipped = sum(bool(row.pop("unchanged", False)) for row in rows.values())
     return [rows[s.report] for s in subs], skipped
 

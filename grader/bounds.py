@@ -315,13 +315,19 @@ class Cgroup:
         return _read_key(memory / ("memory.events" if self.version == "v2" else "memory.oom_control"), "oom_kill")
 
     def kill(self):
-        """Kill every process in it: no new one can start (pids.max 0), then SIGKILL them all."""
+        """Kill every process in it: no new one can start (pids.max 0), then SIGKILL them all;
+        then the limit is what it was (the group may hold the submission's next child)."""
+        limit = self.dirs["pids"] / "pids.max"
         with contextlib.suppress(OSError):
-            _write(self.dirs["pids"] / "pids.max", 0)
+            before = limit.read_text().strip()
+            _write(limit, 0)
         if self.version == "v2" and (self.dirs["pids"] / "cgroup.kill").exists():
             with contextlib.suppress(OSError):
                 _write(self.dirs["pids"] / "cgroup.kill", 1)
-        return _kill_until_gone(lambda: self.members())
+        killed = _kill_until_gone(lambda: self.members())
+        with contextlib.suppress(OSError, NameError):
+            _write(limit, before)
+        return killed
 
     def remove(self):
         for folder in reversed(self.folders):
@@ -346,6 +352,46 @@ def _sweep_stale(parent):
                     stale = Cgroup("stale", {"pids": folder})
                     _kill_until_gone(stale.members, rounds=20)
                     stale.remove()
+
+
+# Where any user may write: without isolation a child leaves files there that outlive it (600 MB
+# in /dev/shm, which is memory, once: red team). Their owner, the submission's uid, tells them.
+SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", "/run/lock")
+
+
+def remove_leftovers_of(uid, folders=SHARED_FOLDERS, depth=3):
+    """Remove the files uid owns in the folders anyone may write, and its System V shared
+    memory, message queues and semaphores (which outlive their processes too)."""
+    import shutil
+
+    def walk(folder, depth):
+        with contextlib.suppress(OSError):
+            for entry in list(os.scandir(folder)):
+                with contextlib.suppress(OSError):
+                    info = entry.stat(follow_symlinks=False)
+                    if info.st_uid == uid:
+                        if entry.is_dir(follow_symlinks=False):
+                            shutil.rmtree(entry.path, ignore_errors=True)
+                        else:
+                            os.unlink(entry.path)
+                    elif depth and entry.is_dir(follow_symlinks=False) and info.st_mode & 0o002:
+                        walk(entry.path, depth - 1)  # another world-writable folder: it may have written there
+
+    for folder in folders:
+        walk(folder, depth)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return
+    for kind, remove in (("shm", lambda i: libc.shmctl(i, 0, None)), ("msg", lambda i: libc.msgctl(i, 0, None)),
+                         ("sem", lambda i: libc.semctl(i, 0, 0))):  # 0: IPC_RMID
+        with contextlib.suppress(OSError, ValueError):
+            lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()
+            names = lines[0].split()
+            for line in lines[1:]:
+                row = dict(zip(names, line.split()))
+                if str(uid) in (row.get("uid"), row.get("cuid")):
+                    remove(int(row[{"shm": "shmid", "msg": "msqid", "sem": "semid"}[kind]]))
 
 
 OPEN = set()  # this process's Bounds not yet closed (see close_all)
@@ -399,11 +445,12 @@ class Bound:
         orphans = {pid for pid, (ppid, _) in table.items() if ppid == me} - self.children_before - set(tracked)
         return (found | descendants(orphans, table)) - {me}
 
-    def close(self, tracked=()):
-        """Kill all that is left of the submission; tracked: this process's children that are not
-        the submission's (other sandboxes still running, in another thread). Idempotent."""
-        if self.closed:
-            return 0
+    def sweep(self, tracked=()):
+        """Kill what the submission left running, and (as its own uid) remove the files and IPC
+        objects it left where anyone may write: between its public and hidden sessions (so that
+        hidden checks run alone, also without isolation) and at the end. tracked: this process's
+        children that are not the submission's (other sandboxes, in another thread). Returns
+        how many processes were killed."""
         # A stopped child's own processes (bwrap's, and in bubblewrap everything in its PID
         # namespace) end by themselves a moment after it: wait for those, kill what stays.
         deadline = time.monotonic() + 0.5
@@ -413,6 +460,15 @@ class Bound:
         if self.cgroup is not None and self.cgroup.members():
             killed += self.cgroup.kill()
         killed += _kill_until_gone(lambda: self.leftovers(tracked))
+        if self.uid is not None:
+            remove_leftovers_of(self.uid)
+        return killed
+
+    def close(self, tracked=()):
+        """sweep(), and the cgroup removed: the submission is over. Idempotent."""
+        if self.closed:
+            return 0
+        killed = self.sweep(tracked)
         if self.cgroup is not None:
             self.cgroup.remove()
         self.closed, self.killed = True, killed

@@ -176,6 +176,7 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_d
     """Grade every submission in SUBMISSIONS (a folder per student: .py files, a cloned repo with
     exercises/, or nbgrader's submitted/<student>/<assignment>/ notebooks) into a gradebook."""
     from rich.console import Console
+    from rich.markup import escape  # a student's folder name is text, never markup
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from grader import batch as batches
@@ -204,7 +205,7 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_d
 
         def done(row):
             counts[row["status"]] += 1
-            bar.update(task, advance=1, description=f"{row['student']}: {row['total']:.1f} ({row['status']})")
+            bar.update(task, advance=1, description=f"{escape(row['student'])}: {row['total']:.1f} ({row['status']})")
 
         rows, skipped = batches.run(subs, course, lambda: data, hidden, hidden_path, Path(out_dir), jobs, timeout,
                                     force, done, plots, reference)

@@ -25,6 +25,7 @@ class Graded:
     footer: list  # lines said once, below the table
     hidden_seconds: float = 0.0  # the hidden session's time: reported nowhere (it could carry inputs out)
     mnist: object = None  # scoring.MnistRun, when the mnist part ran and training succeeded
+    left: int = 0  # processes the public session left running, killed before the hidden one
 
     @property
     def score(self):
@@ -83,8 +84,11 @@ def grade(folder, course, load_data, hidden=None, report_dir="grade-report", alo
     (test_relu_values, ...). reference: the reference's MNIST weights if the caller has them."""
     with bounded(course) as bound:
         graded = _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword, reference, bound)
-    if bound.killed:
-        graded.footer.append(f"your code left {bound.killed} process(es) running after its checks; they were stopped")
+    # What the hidden session leaves is killed too, but never counted aloud: a number of
+    # processes left behind could carry something of the hidden inputs out.
+    left = graded.left if hidden is not None else graded.left + bound.killed
+    if left:
+        graded.footer.append(f"your code left {left} process(es) running after its checks; they were stopped")
     return graded
 
 
@@ -114,8 +118,13 @@ def _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword,
 
         plugin = GradePlugin(folder, course, load_data, training=training, bound=bound, reference=reference)
         results = run_session(plugin, keyword)
-    hidden_seconds = 0.0
+    hidden_seconds, left = 0.0, 0
     if hidden is not None:
+        from grader import sandbox
+
+        # Nothing of the public session may run beside the hidden one: without isolation a
+        # setsid() daemon of it lived on (red team). Killed here, before the hidden child starts.
+        left = bound.sweep(tracked=set(sandbox.LIVE))
         start = time.perf_counter()
         with alone.exclusive():
             secret = GradePlugin(folder, course, None, hidden, bound=bound)
@@ -140,7 +149,7 @@ def _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword,
     run = plugin.session.mnist
     if run is not None:
         footer.append(f"MNIST: trained in {run.seconds:.1f} s")
-    return Graded(results, footer, hidden_seconds, run)
+    return Graded(results, footer, hidden_seconds, run, left)
 
 
 def page(graded, course, seconds, report_dir, plots=True):

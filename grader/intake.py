@@ -12,6 +12,7 @@ and limits.submission_mb MiB are read; a submission over either is refused with 
 A notebook is turned into modules in a bounded child (notebook.convert), never parsed here.
 """
 import os
+import re
 import stat
 import tempfile
 from dataclasses import dataclass, field
@@ -29,10 +30,17 @@ class SubmissionError(Exception):
     """The submission cannot be graded; str(self) says which file and why."""
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def shown(name):
-    """A file name as text that any terminal, CSV or JSON can carry: bytes that are not UTF-8
-    become escapes (git keeps such names)."""
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
+    """A file name as text that any terminal, CSV, CI log or JSON can carry: bytes that are not
+    UTF-8 and control characters (a newline, ESC: git keeps them in names) become escapes, so a
+    name can neither start a line of its own (a workflow command, a Markdown row) nor move a
+    terminal's cursor (red team)."""
+    text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
+                       text)
 
 
 @dataclass

@@ -10,6 +10,7 @@ a check sees whether a blank modified its inputs without asking the child, whose
 itself could be anything.
 """
 import json
+import math
 import os
 import struct
 
@@ -71,21 +72,30 @@ def unpack(payload, arena=None):
         offset = 8 + hlen
         arrays = []
         for dtype, shape in header["arrays"]:
-            if dtype not in DTYPES or not all(isinstance(n, int) and n >= 0 for n in shape):
+            if dtype not in DTYPES or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
                 raise ProtocolError(f"array of dtype {dtype!r} and shape {shape!r} is not allowed")
-            nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+            count = math.prod(shape)  # exact: numpy's int64 product of a forged shape can wrap to 0
+            nbytes = count * np.dtype(dtype).itemsize
             if offset + nbytes > len(payload):
                 raise ProtocolError("message ends inside an array")
-            arrays.append(np.frombuffer(payload, dtype, int(np.prod(shape)), offset).reshape(shape))
+            arrays.append(np.frombuffer(payload, dtype, count, offset).reshape(shape))
             offset += nbytes
     except ProtocolError:
         raise
     except Exception as exc:  # malformed JSON, struct, shapes: all the same verdict
         raise ProtocolError(f"malformed message: {exc}") from None
 
+    used = set()
+
     def decode(x):
         if isinstance(x, dict):
             if set(x) == {"$array"}:
+                # Each buffer once: the same one named by many keys became a float64 copy per key
+                # in the grader (a 8 MiB reply cost it 3.2 GB: red team). A reply is then never
+                # more in the grader than 8 times its size (uint8 or bool to float64).
+                if x["$array"] in used or not isinstance(x["$array"], int) or isinstance(x["$array"], bool):
+                    raise ProtocolError("an array referenced twice")
+                used.add(x["$array"])
                 return arrays[x["$array"]]
             if set(x) == {"$shared"} and arena is not None:
                 offset, dtype, shape = x["$shared"]
@@ -97,6 +107,8 @@ def unpack(payload, arena=None):
 
     try:
         return decode(header["body"])
+    except ProtocolError:
+        raise
     except Exception as exc:  # noqa: BLE001  (deep nesting, bad indices: all malformed)
         raise ProtocolError(f"malformed message: {type(exc).__name__}") from None
 

@@ -70,7 +70,7 @@ def text_report(results, course, seconds, console=None, footer=()):
         console.print(f"[red]{errors} check(s) ended in an ERROR[/red]: the process running your code crashed, "
                       "exited or was stopped; those checks score 0 (see E above)", soft_wrap=True)
     for line in footer:
-        console.print(Text(line), soft_wrap=True)
+        console.print(Text(neutralise(line)), soft_wrap=True)
     console.print(f"graded in {seconds:.1f} s")
 
 
@@ -149,7 +149,10 @@ def markdown(results, course, seconds, footer=()):
         for r in failed:
             lines += [f"- **{'ERROR' if r.error else 'failed'}**: {cell(r.name)}", ""]
             lines += ["      " + line for line in neutralise(r.output or "failed").splitlines()] + [""]
-    lines += ["", *(f"{line}  " for line in footer), f"graded in {seconds:.1f} s", ""]
+    # The notes (isolation, limits, files left out) as a block of their own, indented: a file
+    # name in them can make no table row or heading.
+    lines += ["", *("    " + line for line in neutralise("\n".join(footer)).splitlines()), "",
+              f"graded in {seconds:.1f} s", ""]
     return "\n".join(lines)
 
 

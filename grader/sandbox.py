@@ -9,6 +9,7 @@ StudentError that says so, the whole process group is killed, and the next call 
 fresh child.
 """
 import json
+import math
 import os
 import secrets
 import select
@@ -42,10 +43,11 @@ STARTUP_SECONDS = 60  # a cold start on a busy machine; student code has not run
 # (126 s against 2.1 s, measured); one thread also fixes the order of float sums.
 ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 ERRORS = {"crash", "timeout", "exit", "memory", "cpu", "protocol"}  # the process died or was killed
-MAX_REPLY = 64 << 20  # a call's honest reply is small; a forged size must not cost the grader a GiB
+MAX_REPLY = 16 << 20  # a call's honest reply is KiBs; a forged one costs the grader at most 8 times this (protocol.py)
 
 
 LIVE = set()  # process groups of this process's running children (see kill_all)
+WORKDIRS = set()  # the working folders of running children without isolation (see kill_all)
 
 
 def kill_all():
@@ -61,6 +63,8 @@ def kill_all():
     from grader import bounds
 
     bounds.close_all()  # and what they forked, wherever it went
+    for folder in list(WORKDIRS):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class StudentError(Exception):
@@ -166,19 +170,25 @@ def isolated(mode):
 
 class Arena:
     """Shared memory for a call's arguments: the child's blank works on these very bytes, and the
-    grader reads them back itself after the call (never the child's account of them)."""
+    grader reads them back itself after the call (never the child's account of them).
+
+    The grader never maps it: it writes and reads with pwrite and pread, which a child that
+    truncates the file cannot turn into a fault (a mapping read past the end of a file is a
+    SIGBUS that killed the grader: red team). Where the kernel can, the size is also sealed."""
 
     def __init__(self, size=ARENA):
-        import mmap
+        import fcntl
 
         if hasattr(os, "memfd_create"):
-            self.fd = os.memfd_create("grade-arguments", 0)  # not inheritable: passed on purpose
+            self.fd = os.memfd_create("grade-arguments", os.MFD_ALLOW_SEALING)  # passed to the child on purpose
         else:  # no memfd (macOS): an unlinked temporary file does the same
             handle = tempfile.TemporaryFile()
             self.fd = os.dup(handle.fileno())
             handle.close()
         os.ftruncate(self.fd, size)
-        self.size, self.memory = size, mmap.mmap(self.fd, size)
+        if hasattr(fcntl, "F_ADD_SEALS"):
+            fcntl.fcntl(self.fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
+        self.size = size
 
     def place(self, args):
         """args with every array (also inside a dict) copied into the arena, as Shared references."""
@@ -189,7 +199,7 @@ class Arena:
             array = np.ascontiguousarray(array)
             if offset + array.nbytes > self.size:
                 raise ValueError(f"the watched arguments need more than {self.size} bytes of shared memory")
-            self.memory[offset:offset + array.nbytes] = array.tobytes()
+            os.pwrite(self.fd, array.tobytes(), offset)
             shared = Shared(offset, array)
             offset += -(-array.nbytes // 64) * 64  # 64-byte aligned, like numpy's own buffers
             return shared
@@ -197,17 +207,20 @@ class Arena:
         return [put(a) if isinstance(a, np.ndarray) else {k: put(v) for k, v in a.items()} if isinstance(a, dict)
                 else a for a in args]
 
-    def read(self, placed):
+    def read(self, placed, fn):
         """The arrays at these Shared references as they are now: copies, read by the grader."""
         def get(ref):
-            count = int(np.prod(ref.shape, dtype=np.int64))
-            return np.frombuffer(self.memory, ref.dtype, count, ref.offset).reshape(ref.shape).astype(np.float64)
+            dtype = np.dtype(ref.dtype)
+            nbytes = math.prod(ref.shape) * dtype.itemsize
+            data = os.pread(self.fd, nbytes, ref.offset) if nbytes else b""
+            if len(data) != nbytes:
+                raise StudentError("protocol", f"the process running {fn} destroyed the memory its arguments were in")
+            return np.frombuffer(data, dtype).reshape(ref.shape).astype(np.float64)
 
         return [get(a) if isinstance(a, Shared) else {k: get(v) for k, v in a.items()} if isinstance(a, dict) else a
                 for a in placed]
 
     def close(self):
-        self.memory.close()
         os.close(self.fd)
 
 
@@ -248,6 +261,7 @@ class Sandbox:
             cwd = "/"
         else:
             self.workdir = cwd = tempfile.mkdtemp(prefix="grade-child-")
+            WORKDIRS.add(self.workdir)
             if uid is not None:
                 os.chown(self.workdir, uid, uid)
             prefix = []
@@ -315,6 +329,7 @@ class Sandbox:
                 pass
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+            WORKDIRS.discard(self.workdir)
         self.proc = None
 
     def close(self):
@@ -448,7 +463,7 @@ class Sandbox:
         reply = self.request({"op": "call", "fn": fn, "args": sent}, fn, self.limits.call_seconds)
         self._warnings(reply)
         result = self._coerce(reply.get("result"), BLANKS[fn].returns, fn)
-        return (result, self.arena.read(sent)) if watch else result
+        return (result, self.arena.read(sent, fn)) if watch else result
 
     def map(self, fn, args_list):
         """Call fn once per argument tuple, in one round trip; returns the list of results."""

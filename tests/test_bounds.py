@@ -434,3 +434,118 @@ def test_v2_without_the_controllers_it_says_so(fake_v2):
     (fake_v2 / "cgroup.controllers").write_text("cpuset io\n")
     group, why = bounds.Cgroup.make(70, 1 << 30, "grade-1-w")
     assert group is None and "offers no pids and memory controllers" in why
+
+
+LOCKER = '''
+import fcntl
+import os
+import time
+
+
+_STARTED = []
+
+
+def relu(z):  # right; first a daemon locks every file it can open among the batch's reports, for a minute
+    if not _STARTED and os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            held = []
+            for pid in os.listdir("/proc"):
+                try:
+                    args = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\\\0")
+                    out = args[args.index(b"--out") + 1].decode()
+                except Exception:
+                    continue
+                for folder, _, files in os.walk(out):
+                    for name in files:
+                        try:
+                            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+                            fcntl.flock(fd, fcntl.LOCK_SH)
+                            fcntl.lockf(fd, fcntl.LOCK_SH)
+                        except OSError:
+                            pass
+                        held.append(fd)
+            time.sleep(60)
+        os._exit(0)
+    _STARTED.append(1)
+    return np.maximum(z, 0)
+'''
+
+
+def test_a_daemon_cannot_hold_the_hidden_checks_lock(tmp_path):
+    """Without isolation a student's daemon opened the batch's lock file (the child may read what
+    the grader can) and held it: no worker could run hidden checks again, and the supervisor,
+    which stops a waiting worker's clock, waited forever. The lock now has no name, and the
+    daemon dies with its grading."""
+    room = tmp_path / "in"
+    submission(room, "mallory", "activations", LOCKER)
+    copy_of(SOLUTIONS, room / "alice")
+    start = time.monotonic()
+    book = batch(room, course_file(tmp_path, "off"), tmp_path / "out", "-j", "2", "--timeout", "60", "--hidden",
+                 str(ROOT / "hidden" / "vectors.json"), timeout=300)
+    assert time.monotonic() - start < 60
+    assert float(book["alice"]["total"]) == 100 and float(book["mallory"]["total"]) == 100, book
+    assert student_processes(tmp_path) == []
+
+
+LITTER = '''
+import ctypes
+import os
+
+_LIBC = ctypes.CDLL(None)
+
+
+def relu(z):  # right only where it could leave files in shared folders and a System V segment behind
+    made = 0
+    for folder in ("/dev/shm", "/var/tmp", "/tmp"):
+        try:
+            with open(os.path.join(folder, f"litter-{os.getpid()}"), "wb") as f:
+                f.write(b"x" * (8 << 20))
+            made += 1
+        except OSError:
+            pass
+    segment = _LIBC.shmget(0, 8 << 20, 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600
+    if segment >= 0:
+        made += 1
+    return np.maximum(z, 0) if made == 4 else z
+'''
+
+
+def test_files_and_segments_left_in_shared_places_are_removed(tmp_path):
+    """Without isolation a child left 600 MB in /dev/shm (memory) and more in /var/tmp, and
+    nothing removed them. What the submission's uid owns there, and its System V shared memory,
+    goes with its grading. Its relu is right only if it did leave them (test the tester)."""
+    def students_things():
+        """Files in the shared folders, and System V segments, owned by a uid of bounds' range."""
+        found = set()
+        for shared in ("/dev/shm", "/var/tmp", "/tmp"):
+            for entry in os.scandir(shared):
+                uid = entry.stat(follow_symlinks=False).st_uid
+                if bounds.UID_BASE <= uid < bounds.UID_BASE + bounds.UID_SPAN:
+                    found.add(entry.path)
+        lines = open("/proc/sysvipc/shm").read().splitlines()
+        column = lines[0].split().index("uid")
+        return found | {line.split()[1] for line in lines[1:]
+                        if bounds.UID_BASE <= int(line.split()[column]) < bounds.UID_BASE + bounds.UID_SPAN}
+
+    before = students_things()  # another grader's, at work on this machine
+    folder = submission(tmp_path, "litter", "activations", LITTER)
+    results = check(folder, course_file(tmp_path, "off"), "--part", "activations")
+    relu = [t for t in results["tests"] if t["name"].endswith("relu matches the reference")][0]
+    assert relu["status"] == "passed", relu["output"]  # it did make all four
+    assert students_things() - before == set()
+
+
+def test_the_arguments_memory_cannot_be_resized_by_the_child():
+    """Truncating it made the grader's read of it a SIGBUS (red team): it is sealed, and the
+    grader reads it with pread, never through a mapping."""
+    from grader.sandbox import Arena
+
+    arena = Arena(1 << 20)
+    try:
+        for size in (0, 1 << 30):
+            with pytest.raises(PermissionError):
+                os.ftruncate(arena.fd, size)
+        assert os.fstat(arena.fd).st_size == 1 << 20
+    finally:
+        arena.close()

@@ -201,6 +201,52 @@ def test_in_a_batch_no_students_code_runs_beside_a_hidden_check(tmp_path):
         assert [row["total"] for row in csv.DictReader(f)] == ["100.00"] * 4
 
 
+LINGERER = """
+import fcntl
+import os
+import time
+
+_FD = os.open(np.__file__, os.O_RDONLY)
+_ROLE = []
+
+
+def relu(z):
+    if not _ROLE:
+        _ROLE.append("public" if np.shape(z) == (4, 5) else "trainer" if np.shape(z)[1:] == (32,) else "hidden")
+        if _ROLE[0] == "public" and os.fork() == 0:  # a daemon of the public session holds a lock for a minute
+            os.setsid()
+            fcntl.lockf(_FD, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, 4343)
+            time.sleep(60)
+            os._exit(0)
+    if _ROLE[0] == "hidden":
+        probe = fcntl.fcntl(_FD, fcntl.F_GETLK, struct.pack("hh4xqqi4x", fcntl.F_WRLCK, 0, 4343, 1, 0))
+        if struct.unpack("hh4xqqi4x", probe)[0] != fcntl.F_UNLCK:
+            raise RuntimeError("SPY: the public session is still running beside the hidden checks")
+    return np.maximum(z, 0)
+
+
+import struct
+"""
+
+
+def test_without_isolation_nothing_of_the_public_session_runs_beside_the_hidden_one(tmp_path):
+    """Without bubblewrap a setsid() daemon of the public session lived until the end, beside
+    the hidden checks (red team). The submission's leftovers are killed between the two
+    sessions: the hidden relu sees no lock, and the number killed is said once, for the public
+    session only."""
+    folder = copy_of(SOLUTIONS, tmp_path / "lingerer")
+    with open(folder / "activations.py", "a") as f:
+        f.write(LINGERER)
+    course = tmp_path / "course.yaml"
+    course.write_text((ROOT / "course.yaml").read_text().replace("isolation: auto", "isolation: off")
+                      .replace("reference: solutions", f"reference: {SOLUTIONS}"))
+    code, results, _ = grade_json(folder, "--part", "activations", "--hidden", str(HIDDEN), "--course", str(course),
+                                  "--report-dir", str(tmp_path / "r"))
+    assert "SPY" not in json.dumps(results)
+    assert code == 0 and results["score"] == 15, [t["output"] for t in results["tests"] if t["status"] != "passed"]
+    assert "your code left 1 process(es) running after its checks" in results["output"]
+
+
 def test_hidden_checks_report_neither_time_nor_kind_of_failure(tmp_path):
     folder = copy_of(EXERCISES, tmp_path / "slow")
     with open(folder / "activations.py", "a") as f:

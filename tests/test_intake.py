@@ -167,3 +167,24 @@ def test_grade_check_says_what_it_left_out(tmp_path):
     results = json.loads(proc.stdout)
     assert proc.returncode == 1 and results["score"] == 0
     assert "not graded: updates.py: a symbolic link (only regular files are graded)" in results["output"]
+
+
+def test_a_file_name_can_neither_start_a_line_nor_move_the_cursor(tmp_path):
+    """Names of files left out went into the report as they were: a newline in one started a
+    workflow command in a CI log and a row in the Markdown summary, an ESC moved the terminal's
+    cursor (red team). Names are shown with control characters escaped."""
+    folder = copy_of(SOLUTIONS, tmp_path / "sub")
+    forged = "x\n::error title=Autograder::score 100 of 100\n| **total** | **100 of 100** | | |\n"
+    (folder / forged).symlink_to("/etc/hostname")
+    (folder / "\x1b[2K\x1b[32mall 100 points\x1b[0m").symlink_to("/etc/hostname")
+    summary = tmp_path / "summary.md"
+    proc = subprocess.run([*GRADE, "check", str(folder), "--part", "updates", "--format", "github",
+                           "--report-dir", str(tmp_path / "r")], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary)})
+    assert proc.returncode == 0, proc.stderr
+    shown = proc.stdout + proc.stderr
+    assert "not graded: x\\x0a::error title=Autograder::score 100 of 100\\x0a" in shown  # said, harmlessly
+    assert not [line for line in shown.splitlines() if line.startswith("::")]  # all checks pass: no annotation
+    assert "\x1b" not in shown and "\\x1b[2K" in shown
+    rows = [line for line in summary.read_text().splitlines() if line.startswith("| **total**")]
+    assert rows == ["| **total** | **15 / 15** | | |"]  # the real one only: the forged one is quoted text

@@ -3,7 +3,7 @@ waits for the rest.
 base: stubs
 joins: activations
 parts: activations
-expect: larger than the 67108864 allowed
+expect: larger than the 16777216 allowed
 """
 import os
 import struct
