@@ -12,9 +12,11 @@ and all they fork -- under one bound:
 - an unprivileged user id of its own, when the grader is root: the child drops to it before
   any student code runs (worker.py), so RLIMIT_NPROC counts the submission's processes (root
   is exempt), the child has none of the grader's rights, and whatever it leaves is found by uid;
-- `close()` kills every process the submission left behind: the cgroup's, the uid's, and
-  orphans that re-parented to the grader (a child subreaper), so a setsid() daemon never
-  outlives its grading, and the reports are written after that.
+- `sweep()`, when a submission's public checks are over (before any hidden check runs) and
+  again at its end (`close()`), kills every process it left behind: the cgroup's, the uid's,
+  and orphans that re-parented to the grader (a child subreaper), so a setsid() daemon never
+  outlives its session, and the reports are written after that; as root it also removes what
+  the uid left in the folders anyone may write.
 
 Where none of this is possible (an ordinary user, no delegated cgroup), `describe()` says what
 bound is in force instead.
@@ -26,6 +28,8 @@ import functools
 import os
 import secrets
 import signal
+import stat
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -359,39 +363,45 @@ def _sweep_stale(parent):
 SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", "/run/lock")
 
 
-def remove_leftovers_of(uid, folders=SHARED_FOLDERS, depth=3):
-    """Remove the files uid owns in the folders anyone may write, and its System V shared
-    memory, message queues and semaphores (which outlive their processes too)."""
-    import shutil
+def remove_tree(path):
+    """Remove path and all below it, never following a link, however deep: GNU rm's walk
+    (openat, no path re-resolved) is made for exactly this, as root, in folders others write.
+    shutil.rmtree recursed once per level (a folder 1,500 deep raised RecursionError in the
+    grader) and resolved paths again (red team)."""
+    one_fs = ["--one-file-system"] if sys.platform.startswith("linux") else []
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(["rm", "-rf", *one_fs, "--", str(path)], capture_output=True, timeout=120)
 
+
+def remove_leftovers_of(uid, folders=SHARED_FOLDERS, depth=2):
+    """Remove what uid left in the folders anyone may write. Only root's sticky folders are
+    looked into (there nobody but root may rename an entry, so a path cannot be swapped for a
+    link to something else while it is removed: another student's folder once was, and root
+    deleted what the link pointed at: red team), and each entry of uid's is removed whole."""
     def walk(folder, depth):
-        with contextlib.suppress(OSError):
-            for entry in list(os.scandir(folder)):
-                with contextlib.suppress(OSError):
-                    info = entry.stat(follow_symlinks=False)
-                    if info.st_uid == uid:
-                        if entry.is_dir(follow_symlinks=False):
-                            shutil.rmtree(entry.path, ignore_errors=True)
-                        else:
-                            os.unlink(entry.path)
-                    elif depth and entry.is_dir(follow_symlinks=False) and info.st_mode & 0o002:
-                        walk(entry.path, depth - 1)  # another world-writable folder: it may have written there
+        try:
+            info = os.stat(folder, follow_symlinks=False)
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or not info.st_mode & stat.S_ISVTX:
+            return
+        for entry in entries:
+            try:
+                mine = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if mine.st_uid == uid:
+                if stat.S_ISDIR(mine.st_mode):
+                    remove_tree(entry.path)
+                else:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+            elif depth and stat.S_ISDIR(mine.st_mode) and mine.st_mode & 0o002:
+                walk(entry.path, depth - 1)  # root's, sticky and world-writable, checked above
 
     for folder in folders:
         walk(folder, depth)
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return
-    for kind, remove in (("shm", lambda i: libc.shmctl(i, 0, None)), ("msg", lambda i: libc.msgctl(i, 0, None)),
-                         ("sem", lambda i: libc.semctl(i, 0, 0))):  # 0: IPC_RMID
-        with contextlib.suppress(OSError, ValueError):
-            lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()
-            names = lines[0].split()
-            for line in lines[1:]:
-                row = dict(zip(names, line.split()))
-                if str(uid) in (row.get("uid"), row.get("cuid")):
-                    remove(int(row[{"shm": "shmid", "msg": "msqid", "sem": "semid"}[kind]]))
 
 
 OPEN = set()  # this process's Bounds not yet closed (see close_all)
@@ -446,8 +456,8 @@ class Bound:
         return (found | descendants(orphans, table)) - {me}
 
     def sweep(self, tracked=()):
-        """Kill what the submission left running, and (as its own uid) remove the files and IPC
-        objects it left where anyone may write: between its public and hidden sessions (so that
+        """Kill what the submission left running, and (as its own uid) remove the files it left
+        where anyone may write: between its public and hidden sessions (so that
         hidden checks run alone, also without isolation) and at the end. tracked: this process's
         children that are not the submission's (other sandboxes, in another thread). Returns
         how many processes were killed."""
@@ -461,7 +471,10 @@ class Bound:
             killed += self.cgroup.kill()
         killed += _kill_until_gone(lambda: self.leftovers(tracked))
         if self.uid is not None:
-            remove_leftovers_of(self.uid)
+            try:
+                remove_leftovers_of(self.uid)
+            except Exception:  # noqa: BLE001  (a clean-up must never cost the grading)
+                pass
         return killed
 
     def close(self, tracked=()):

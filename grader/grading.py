@@ -108,27 +108,29 @@ def bounded(course):
 def _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword, reference, bound):
     if plots and "mnist" in course.parts:
         threading.Thread(target=_import_matplotlib, daemon=True).start()
-    with alone.shared(), concurrent.futures.ThreadPoolExecutor(1) as pool:
-        # Training is the long pole: it starts first, in its own child, and the checks (and
-        # pytest's import and collection, 0.2 s) run while it trains.
-        training = pool.submit(lambda: scoring.train_and_score(folder, course, load_data(), bound=bound,
-                                                               reference=reference)) \
-            if "mnist" in course.parts and not keyword else None  # -k may leave MNIST out: the plugin decides
-        from grader.plugin import GradePlugin, share_points, withhold
+    from grader import sandbox
+    from grader.plugin import GradePlugin, share_points, withhold
 
-        plugin = GradePlugin(folder, course, load_data, training=training, bound=bound, reference=reference)
-        results = run_session(plugin, keyword)
-    hidden_seconds, left = 0.0, 0
-    if hidden is not None:
-        from grader import sandbox
-
-        # Nothing of the public session may run beside the hidden one: without isolation a
-        # setsid() daemon of it lived on (red team). Killed here, before the hidden child starts.
+    with alone.shared():
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            # Training is the long pole: it starts first, in its own child, and the checks (and
+            # pytest's import and collection, 0.2 s) run while it trains.
+            training = pool.submit(lambda: scoring.train_and_score(folder, course, load_data(), bound=bound,
+                                                                   reference=reference)) \
+                if "mnist" in course.parts and not keyword else None  # -k may leave MNIST out: the plugin decides
+            plugin = GradePlugin(folder, course, load_data, training=training, bound=bound, reference=reference)
+            results = run_session(plugin, keyword)
+        # Nothing of the public session outlives it, not even without isolation (a setsid()
+        # daemon once lived on beside the hidden checks: red team), and it dies before the lock
+        # is let go, while no hidden check of anyone's can run.
         left = bound.sweep(tracked=set(sandbox.LIVE))
+    hidden_seconds = 0.0
+    if hidden is not None:
         start = time.perf_counter()
         with alone.exclusive():
             secret = GradePlugin(folder, course, None, hidden, bound=bound)
             results = results + run_session(secret, keyword)
+            bound.sweep(tracked=set(sandbox.LIVE))  # before anyone else's code may run; how many, never told
         share_points(plugin.collected + secret.collected, course)
         withhold(results)
         hidden_seconds = time.perf_counter() - start

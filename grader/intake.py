@@ -30,7 +30,9 @@ class SubmissionError(Exception):
     """The submission cannot be graded; str(self) says which file and why."""
 
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Control characters, the line and paragraph separators, and the marks and overrides that turn
+# the direction of the text around them ("Trojan Source").
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 def shown(name):

@@ -13,16 +13,18 @@ from rich.text import Text
 from grader.blanks import BLANKS
 
 
-# All control characters but tab and newline (no terminal escapes), and the Unicode line and
-# paragraph separators, which a terminal renderer turns into line breaks.
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+# All control characters but tab and newline (no terminal escapes), the Unicode line and
+# paragraph separators, which a terminal renderer turns into line breaks, and the marks and
+# overrides that turn the direction of the text around them around ("Trojan Source").
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 def neutralise(text):
     """Student-controlled text made safe to echo into a CI log: control characters shown as
     escapes, and no line that a CI runner would take as a command (GitHub's workflow commands
     start a line with '::' after any spaces; its older '##[' form may appear anywhere)."""
-    text = CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text).replace("##[", "# #[")
+    text = CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
+                       text).replace("##[", "# #[")
     return "\n".join("| " + line if line.lstrip().startswith("::") else line for line in text.split("\n"))
 
 

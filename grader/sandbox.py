@@ -13,7 +13,6 @@ import math
 import os
 import secrets
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import isolation
+from grader import bounds, isolation
 from grader.blanks import BLANKS
 from grader.limits import Limits, process_limit_problem
 from grader.protocol import ProtocolError, Shared, read_message, write_message
@@ -60,11 +59,9 @@ def kill_all():
         except (ProcessLookupError, PermissionError):
             pass
     LIVE.clear()
-    from grader import bounds
-
     bounds.close_all()  # and what they forked, wherever it went
     for folder in list(WORKDIRS):
-        shutil.rmtree(folder, ignore_errors=True)
+        bounds.remove_tree(folder)
 
 
 class StudentError(Exception):
@@ -328,7 +325,7 @@ class Sandbox:
             except OSError:
                 pass
         if self.workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            bounds.remove_tree(self.workdir)  # however deep the child made it
             WORKDIRS.discard(self.workdir)
         self.proc = None
 

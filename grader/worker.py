@@ -4,6 +4,7 @@ This module runs ONLY in the child (see sandbox.py). Whatever the student's code
 here -- patch numpy, print, raise, exit -- the parent sees only the messages below:
 plain arrays or an error description.
 """
+import errno
 import importlib
 import importlib.util
 import json
@@ -150,32 +151,79 @@ def train(submission, fd, request):
 
 def become(uid, keep_reading=False):
     """Drop from root to uid for good, before any student code: no supplementary groups, no
-    capability (they go with uid 0), no way back through a setuid program. keep_reading keeps
-    one capability, CAP_DAC_READ_SEARCH (read any file): without bubblewrap's binds the Python
-    installation may sit where other users cannot read it (/root/.pyenv here), and the child
-    may read what the grader can anyway there; it still cannot write, signal or raise a limit
-    as root could. Returns None, or why the drop failed (the child then stays root)."""
+    capability, and no way back (a setuid program, a capability raised for a program it runs).
+    keep_reading keeps one capability in this process only, CAP_DAC_READ_SEARCH (read any
+    file): without bubblewrap's binds the Python installation may sit where other users cannot
+    read it (/root/.pyenv here), and the child may read what the grader can anyway there; it
+    still cannot write, signal or raise a limit as root could. Returns None, or why the drop
+    failed (the child then stays root)."""
     import ctypes
     import struct
 
     libc = ctypes.CDLL(None, use_errno=True)
     try:
-        if keep_reading:
-            libc.prctl(8, 1, 0, 0, 0)  # PR_SET_KEEPCAPS: the permitted set survives setuid
+        # While root: keep the permitted set across setuid, and lock out raising any capability
+        # for the programs it runs (ambient) or as root (red team: the reading capability reached
+        # /bin/head /etc/shadow through the ambient set); then empty the bounding set.
+        bits = (1 << 0) | (1 << 1) | (1 << 4) | (1 << 6) | (1 << 7)  # NOROOT(+LOCKED), KEEP_CAPS, NO_CAP_AMBIENT_RAISE(+LOCKED)
+        if libc.prctl(28, bits, 0, 0, 0) != 0:  # PR_SET_SECUREBITS
+            raise OSError(ctypes.get_errno(), "securebits could not be set")
+        for cap in range(64):
+            if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP; EINVAL past the kernel's last capability
+                break
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
-        if keep_reading:
-            read = 1 << 2  # CAP_DAC_READ_SEARCH; every other capability is dropped here
-            header = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0))  # _LINUX_CAPABILITY_VERSION_3
-            data = ctypes.create_string_buffer(struct.pack("6I", read, read, 0, 0, 0, 0))
-            if libc.capset(header, data) != 0:
-                raise OSError(ctypes.get_errno(), "capset failed")
-            libc.prctl(8, 0, 0, 0, 0)
+        kept = 1 << 2 if keep_reading else 0  # CAP_DAC_READ_SEARCH
+        header = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0))  # _LINUX_CAPABILITY_VERSION_3
+        data = ctypes.create_string_buffer(struct.pack("6I", kept, kept, 0, 0, 0, 0))
+        if libc.capset(header, data) != 0:
+            raise OSError(ctypes.get_errno(), "capset failed")
     except OSError as exc:
         return f"could not switch to a uid of its own ({exc})"
     finally:
         libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+    return None
+
+
+# Kernel objects that outlive every process: a key in a uid's keyring (bubblewrap's namespaces
+# do not separate keyrings), System V IPC and POSIX message queues (without isolation). They
+# carried one grading's data, the hidden inputs among them, to the next (red team). Student
+# code has no use for them.
+OUTLIVING = ("add_key", "request_key", "keyctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
+             "mq_notify", "mq_getsetattr", "shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop",
+             "semctl", "msgget", "msgsnd", "msgrcv", "msgctl", "ipc")
+
+
+def forbid_outliving_objects():
+    """A seccomp filter (with libseccomp, the library bubblewrap's and Docker's filters come
+    from) that fails the OUTLIVING calls with EPERM, for this process and all it starts.
+    Returns None, or why it is not in force."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: a filter needs it
+    try:
+        lib = ctypes.CDLL("libseccomp.so.2")
+    except OSError:
+        return "not blocked: libseccomp is not installed (Debian, Ubuntu: libseccomp2)"
+    lib.seccomp_init.restype, lib.seccomp_init.argtypes = ctypes.c_void_p, [ctypes.c_uint32]
+    lib.seccomp_syscall_resolve_name.restype, lib.seccomp_syscall_resolve_name.argtypes = ctypes.c_int, [ctypes.c_char_p]
+    lib.seccomp_rule_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint]
+    lib.seccomp_load.argtypes = lib.seccomp_release.argtypes = [ctypes.c_void_p]
+    context = lib.seccomp_init(0x7FFF0000)  # SCMP_ACT_ALLOW: everything else as before
+    if not context:
+        return "not blocked: seccomp_init failed"
+    try:
+        for name in OUTLIVING:
+            number = lib.seccomp_syscall_resolve_name(name.encode())
+            if number == -1:  # __NR_SCMP_ERROR: not a call on this architecture
+                continue
+            if lib.seccomp_rule_add(context, 0x00050000 | errno.EPERM, number, 0) < 0:  # SCMP_ACT_ERRNO(EPERM)
+                return f"not blocked: the filter could not take {name}"
+        if lib.seccomp_load(context) < 0:
+            return "not blocked: the kernel refused the seccomp filter"
+    finally:
+        lib.seccomp_release(context)
     return None
 
 
@@ -187,6 +235,9 @@ def main(rfd, wfd, folder, setup):
         problem = become(setup["uid"], keep_reading=setup.get("keep_reading", False))
         if problem:
             skipped["processes"] = f"not enforced: student code runs as root: it {problem}"
+    problem = forbid_outliving_objects() if sys.platform.startswith("linux") else "not blocked: not Linux"
+    if problem:
+        skipped["keyrings, System V IPC and message queues"] = problem
     fd, size = setup["arena"]  # the grader's shared memory: watched calls' arguments live there
     arena = mmap.mmap(fd, size)
     submission = Submission(folder)
