@@ -129,6 +129,7 @@ class Gate(grading.Alone):
 
     def __init__(self, fd, waiting=lambda on: None):
         self.fd, self.waiting = fd, waiting
+        self.waited = 0.0  # seconds spent waiting, left out of the student's reported time too
 
     @contextlib.contextmanager
     def _held(self, mode):
@@ -136,7 +137,9 @@ class Gate(grading.Alone):
             fcntl.lockf(self.fd, mode | fcntl.LOCK_NB)
         except OSError:  # held by another worker
             self.waiting(True)
+            start = time.perf_counter()
             fcntl.lockf(self.fd, mode)
+            self.waited += time.perf_counter() - start
             self.waiting(False)
         try:
             yield
@@ -171,10 +174,10 @@ def grade_one(sub, course, load, hidden, hidden_path, out, plots=False, gate=gra
     from grader import intake, notebook
     from grader.report import dumps, gradescope, text_report
 
-    start = time.perf_counter()
+    start, waited = time.perf_counter(), getattr(gate, "waited", 0.0)
     where = out / "students" / sub.report
     where.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="grade-submission-") as work:
+    with intake.private_folder() as work:
         try:
             if sub.path is None:
                 raise intake.SubmissionError(sub.problem)
@@ -192,7 +195,8 @@ def grade_one(sub, course, load, hidden, hidden_path, out, plots=False, gate=gra
             atomic_write(where / "report.txt", f"not graded: {exc}\n")
             return error_row(sub.student, str(exc), time.perf_counter() - start)
     graded.footer[:0] = prepared.notes
-    seconds = time.perf_counter() - start - graded.hidden_seconds
+    # Neither the hidden session nor a wait for another's: a report's time says nothing of them
+    seconds = time.perf_counter() - start - graded.hidden_seconds - (getattr(gate, "waited", 0.0) - waited)
     if plots:
         grading.page(graded, course, seconds, where)
     text = io.StringIO()
@@ -212,12 +216,13 @@ def shutil_copytree(source, dest):
 
 
 def worker(conn, course, load, hidden, hidden_path, out, plots, reference, force, lock):
-    from grader import sandbox
+    from grader import intake, sandbox
 
     gate = Gate(lock, lambda on: conn.send(("waiting", on)))
 
-    def stopped(signum, frame):  # the supervisor's time limit: no child may outlive this worker
+    def stopped(signum, frame):  # the supervisor's time limit: no child, and no copy, may outlive this worker
         sandbox.kill_all()
+        intake.remove_private_folders()
         os._exit(1)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle

@@ -11,9 +11,11 @@ link from outside is left out, and the report says so. At most limits.submission
 and limits.submission_mb MiB are read; a submission over either is refused with a message.
 A notebook is turned into modules in a bounded child (notebook.convert), never parsed here.
 """
+import contextlib
 import os
 import re
 import stat
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,6 +205,43 @@ def prepare(source, workdir, course):
                           f"in {shown(str(source))}{skipped}")
 
 
+PRIVATE = set()  # this process's private folders not yet removed (see remove_private_folders)
+
+
+@contextlib.contextmanager
 def private_folder():
-    """A fresh folder for one submission's copy, removed with the returned TemporaryDirectory."""
-    return tempfile.TemporaryDirectory(prefix="grade-submission-")
+    """A fresh folder for one submission's copy, removed on the way out. Its name carries this
+    process's pid, so that the copies of a grader that was killed outright are found and removed
+    by the next (sweep_private_folders)."""
+    from grader.bounds import remove_tree
+
+    sweep_private_folders()
+    folder = tempfile.mkdtemp(prefix=f"grade-submission-{os.getpid()}-")
+    PRIVATE.add(folder)
+    try:
+        yield folder
+    finally:
+        remove_tree(folder)  # however deep, never following a link
+        PRIVATE.discard(folder)
+
+
+def remove_private_folders():
+    """For a process about to be killed itself (a batch worker at its time limit)."""
+    from grader.bounds import remove_trees
+
+    remove_trees(list(PRIVATE))
+    PRIVATE.clear()
+
+
+def sweep_private_folders():
+    """Remove the private folders of graders that have died since."""
+    from grader.bounds import remove_trees
+
+    stale = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(tempfile.gettempdir()):
+            parts = entry.name.split("-")
+            if entry.name.startswith("grade-submission-") and len(parts) >= 4 and parts[2].isdigit() \
+                    and not os.path.exists(f"/proc/{parts[2]}") and sys.platform.startswith("linux"):
+                stale.append(entry.path)
+    remove_trees(stale)

@@ -186,13 +186,17 @@ def become(uid, keep_reading=False):
     return None
 
 
-# Kernel objects that outlive every process: a key in a uid's keyring (bubblewrap's namespaces
-# do not separate keyrings), System V IPC and POSIX message queues (without isolation). They
-# carried one grading's data, the hidden inputs among them, to the next (red team). Student
-# code has no use for them.
+# State that outlives every process and that a later child, another uid, can read: a key in a
+# uid's keyring (bubblewrap's namespaces do not separate keyrings), System V IPC and POSIX
+# message queues (without isolation), and the page cache of the files every child reads, which
+# these calls read or reset without timing anything (mincore, cachestat, preadv2's RWF_NOWAIT,
+# io_uring, fadvise). Each carried one grading's hidden inputs to the next (red team). Student
+# code has no use for any of them.
 OUTLIVING = ("add_key", "request_key", "keyctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
              "mq_notify", "mq_getsetattr", "shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop",
-             "semctl", "msgget", "msgsnd", "msgrcv", "msgctl", "ipc")
+             "semctl", "msgget", "msgsnd", "msgrcv", "msgctl", "ipc",
+             "mincore", "cachestat", "preadv2", "pwritev2", "io_uring_setup", "io_uring_enter", "io_uring_register",
+             "fadvise64", "fadvise64_64")
 
 
 def forbid_outliving_objects():
@@ -237,7 +241,7 @@ def main(rfd, wfd, folder, setup):
             skipped["processes"] = f"not enforced: student code runs as root: it {problem}"
     problem = forbid_outliving_objects() if sys.platform.startswith("linux") else "not blocked: not Linux"
     if problem:
-        skipped["keyrings, System V IPC and message queues"] = problem
+        skipped["keyrings, IPC and page-cache probes"] = problem
     fd, size = setup["arena"]  # the grader's shared memory: watched calls' arguments live there
     arena = mmap.mmap(fd, size)
     submission = Submission(folder)
