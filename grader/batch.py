@@ -129,7 +129,7 @@ class Gate(grading.Alone):
 
     def __init__(self, fd, waiting=lambda on: None):
         self.fd, self.waiting = fd, waiting
-        self.waited = 0.0  # seconds spent waiting, left out of the student's reported time too
+        self.waited = 0.0  # seconds spent waiting for the shared lock, left out of the reported time
 
     @contextlib.contextmanager
     def _held(self, mode):
@@ -139,7 +139,8 @@ class Gate(grading.Alone):
             self.waiting(True)
             start = time.perf_counter()
             fcntl.lockf(self.fd, mode)
-            self.waited += time.perf_counter() - start
+            if mode == fcntl.LOCK_SH:  # a wait for the exclusive lock is in the hidden session's time already
+                self.waited += time.perf_counter() - start
             self.waiting(False)
         try:
             yield
@@ -221,8 +222,7 @@ def worker(conn, course, load, hidden, hidden_path, out, plots, reference, force
     gate = Gate(lock, lambda on: conn.send(("waiting", on)))
 
     def stopped(signum, frame):  # the supervisor's time limit: no child, and no copy, may outlive this worker
-        sandbox.kill_all()
-        intake.remove_private_folders()
+        sandbox.kill_all(also=intake.remove_private_folders)
         os._exit(1)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
@@ -266,9 +266,9 @@ class Slot:
         return (self.paused if self.paused is not None else now) - self.since
 
     def stop(self, kill=False):
-        if kill:  # SIGTERM first: the worker kills its sandboxed children, then itself
+        if kill:  # SIGTERM first: the worker kills its sandboxed children, cleans up, then exits
             self.process.terminate()
-            self.process.join(5)
+            self.process.join(30)  # removing what a student left in shared folders may take a while
         else:
             try:
                 self.conn.send(None)

@@ -31,6 +31,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -66,11 +67,12 @@ def _stat(pid):
     return int(ppid), uid, state
 
 
-def processes(spare=()):
+def processes(spare=(), reap=True):
     """{pid: (ppid, uid)} of every live process this one can see. Zombies are left out, and
-    this process's own are reaped (but for those in spare, which their owners wait for): a
-    subreaper inherits the dead, bwrap's PID-namespace init among them, once the process that
-    started them is gone."""
+    with reap this process's own are reaped (but for those in spare, which their owners wait
+    for): a subreaper inherits the dead, bwrap's PID-namespace init among them, once the process
+    that started them is gone. Without reap (on another thread than the one that tracks the
+    children) nothing is: a reaped child's exit status would be lost to its Popen."""
     table, me = {}, os.getpid()
     for name in os.listdir("/proc"):
         if name.isdigit():
@@ -79,7 +81,7 @@ def processes(spare=()):
                 continue
             ppid, uid, state = info
             if state in ("Z", "X"):
-                if ppid == me and int(name) not in spare:
+                if reap and ppid == me and int(name) not in spare:
                     _reap([int(name)])
                 continue
             table[int(name)] = (ppid, uid)
@@ -361,7 +363,7 @@ def _sweep_stale(parent):
 
 # Where any user may write: without isolation a child leaves files there that outlive it (600 MB
 # in /dev/shm, which is memory, once: red team). Their owner, the submission's uid, tells them.
-SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", "/run/lock")
+SHARED_FOLDERS = ("/dev/shm", "/tmp", "/var/tmp", "/dev/mqueue", "/run/lock")  # memory first
 
 
 def remove_trees(paths):
@@ -418,11 +420,16 @@ def ours(uid):
     return UID_BASE <= uid < UID_BASE + UID_SPAN
 
 
+def _quietly(job):
+    with contextlib.suppress(Exception):  # another grader's leftovers: never this grading's business
+        job()
+
+
 def remove_orphaned_leftovers(folders=SHARED_FOLDERS):
     """What submissions of graders that died (or timed out) left in the shared folders: files
     of a uid from this kit's range that no process runs as any more. Every such file should have
     gone with its grading's sweep; a grader killed outright never swept."""
-    alive, now = {uid for _, uid in processes().values()}, time.time()
+    alive, now = {uid for _, uid in processes(reap=False).values()}, time.time()
     # ... and old enough: a process of another grader's may be starting as its uid right now
     return remove_leftovers_of(lambda info: ours(info.st_uid) and info.st_uid not in alive and now - info.st_ctime > 60,
                                folders)
@@ -431,11 +438,21 @@ def remove_orphaned_leftovers(folders=SHARED_FOLDERS):
 OPEN = set()  # this process's Bounds not yet closed (see close_all)
 
 
-def close_all():
+def close_all(before_files=lambda: None):
     """Close every open Bound: for a process about to be killed itself (a batch worker stopped at
-    its time limit), whose submission's processes would otherwise outlive it."""
-    for bound in list(OPEN):
-        bound.close()
+    its time limit), whose submission's processes would otherwise outlive it. What is quick
+    goes first (the processes, the cgroups, then before_files()), the files last: the process
+    may be killed outright before it is done."""
+    bounds = list(OPEN)
+    for bound in bounds:
+        bound.kill()
+        if bound.cgroup is not None:
+            bound.cgroup.remove()
+        bound.closed = True
+        OPEN.discard(bound)
+    before_files()
+    for bound in bounds:
+        bound.remove_files()
 
 
 class Bound:
@@ -448,9 +465,8 @@ class Bound:
         become_subreaper()
         self.children_before = self._our_children()
         self.uid = fresh_uid() if is_root() else None
-        if self.uid is not None:
-            with contextlib.suppress(Exception):  # another grader's that died: never this grading's business
-                remove_orphaned_leftovers()
+        if self.uid is not None:  # what graders that died left: removed meanwhile, on no student's clock
+            threading.Thread(target=_quietly, args=(remove_orphaned_leftovers,), daemon=True).start()
         name = f"{PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
         self.cgroup, self.cgroup_problem = Cgroup.make(limits.processes + KIT_PROCESSES, limits.memory_mb << 20, name)
         self.closed, self.killed = False, 0  # killed: processes close() found left over, and killed
@@ -466,7 +482,7 @@ class Bound:
 
     def _our_children(self):
         me = os.getpid()
-        return {pid for pid, (ppid, _) in processes().items() if ppid == me}
+        return {pid for pid, (ppid, _) in processes(reap=False).items() if ppid == me}
 
     def oom_kills(self):
         return self.cgroup.oom_kills() if self.cgroup else 0
@@ -493,16 +509,24 @@ class Bound:
         deadline = time.monotonic() + 0.5
         while self.leftovers(tracked) and time.monotonic() < deadline:
             time.sleep(0.01)
+        killed = self.kill(tracked)
+        self.remove_files()
+        return killed
+
+    def kill(self, tracked=()):
+        """Kill every process of the submission still running (no wait): how many there were."""
         killed = 0
         if self.cgroup is not None and self.cgroup.members():
             killed += self.cgroup.kill()
-        killed += _kill_until_gone(lambda: self.leftovers(tracked))
+        return killed + _kill_until_gone(lambda: self.leftovers(tracked))
+
+    def remove_files(self):
+        """As root, remove what the submission's uid left in the folders anyone may write."""
         if self.uid is not None:
             try:
                 remove_leftovers_of(lambda info: info.st_uid == self.uid)
             except Exception:  # noqa: BLE001  (a clean-up must never cost the grading)
                 pass
-        return killed
 
     def close(self, tracked=()):
         """sweep(), and the cgroup removed: the submission is over. Idempotent."""

@@ -49,19 +49,24 @@ LIVE = set()  # process groups of this process's running children (see kill_all)
 WORKDIRS = set()  # the working folders of running children without isolation (see kill_all)
 
 
-def kill_all():
+def kill_all(also=lambda: None):
     """Kill every child this process started and has not stopped: for a process about to be
     killed itself (grade batch's worker, stopped at its time limit), whose children would
-    otherwise outlive it when they are not in bubblewrap (--die-with-parent)."""
+    otherwise outlive it when they are not in bubblewrap (--die-with-parent). Then, quickest
+    first: the children's working folders, also(), and what they left in shared folders."""
     for pgid in list(LIVE):
         try:
             os.killpg(pgid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
     LIVE.clear()
-    bounds.close_all()  # and what they forked, wherever it went
+    bounds.close_all(before_files=lambda: (remove_workdirs(), also()))  # and what they forked, wherever it went
+
+
+def remove_workdirs():
     for folder in list(WORKDIRS):
         bounds.remove_tree(folder)
+        WORKDIRS.discard(folder)
 
 
 class StudentError(Exception):
