@@ -233,6 +233,9 @@ def pattern(blank, got, expected, args, key=None):
         return f"{found}{': ' + story if story else ''}"
     if not np.all(np.isfinite(got)):
         return f"it has {int(np.sum(~np.isfinite(got)))} NaN or inf entries. {_nonfinite(blank)}"
+    if got.ndim == 2 and got.shape[0] == got.shape[1] > 1 and _same(got, expected.T):
+        return ("it is the transpose of the right answer; the matrix is square, so the shape cannot tell "
+                "(a transpose applied, or left out, where the equation has none)")
     denom = float(np.sum(expected * expected))
     if denom == 0 or not got.size:
         return None
@@ -295,16 +298,19 @@ def _layers(got, expected, args, wrong):
     """For backward: where the wrong keys put the error."""
     L = len(expected) // 2
     bad = sorted({int(k[1:]) for k in wrong})
+    # db(l) is the sum of delta(l)'s columns: every db right says every delta(l) is (checked
+    # first: a dW transposed in backward itself leaves each delta right)
+    if all(k[0] == "W" for k in wrong):
+        return ("every db is right, so every delta(l) is: the error is in dW(l) = delta(l) (a(l-1))^T (check "
+                "what backward does with layer_gradients' dW, and that it passes a(l-1), the activation of the "
+                "layer below)")
     if L not in bad:
         top = bad[-1]
         right = f"layer {L} (the output layer) is right" if top + 1 == L else f"layers {top + 1}..{L} are right"
         step = (_first_step(got, args, top) if top == L - 1 else None) or \
-            "check hidden_delta, and that it gets W" + f"{top + 1} and z{top}"
+            f"check the step back: hidden_delta(W{top + 1}, delta({top + 1}), z{top})"
         return (f"{right}, so delta({top + 1}) is; layer {top} is the first wrong one going back, where "
                 f"delta({top}) = (W({top + 1}))^T delta({top + 1}) (*) f'(z({top})): {step}")
-    if all(k[0] == "W" for k in wrong):
-        return ("every db is right, so every delta(l) is: the error is in dW(l) = delta(l) (a(l-1))^T (check "
-                "layer_gradients, and that it gets a(l-1), the activation of the layer below)")
     if all(k[0] == "b" for k in wrong):
         return "every dW is right, so every delta(l) is: the error is in db(l), the sum of delta(l)'s columns"
     return None

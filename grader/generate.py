@@ -94,6 +94,8 @@ def same_vectors(text_a, text_b):
     if a.keys() != b.keys():
         return False
     for name in a:
+        if _keys(a[name]) != _keys(b[name]):  # the order of keys is part of a case (sgd_update's grads)
+            return False
         flat_a, flat_b = json.dumps(a[name], sort_keys=True), json.dumps(b[name], sort_keys=True)
         if flat_a == flat_b:
             continue
@@ -104,6 +106,15 @@ def same_vectors(text_a, text_b):
         if va.shape != vb.shape or not np.allclose(va, vb, rtol=1e-12, atol=1e-15):
             return False
     return True
+
+
+def _keys(x):
+    """Every dict's keys, in order, depth first."""
+    if isinstance(x, dict):
+        return [list(x), *[_keys(v) for v in x.values()]]
+    if isinstance(x, list):
+        return [_keys(v) for v in x if isinstance(v, (dict, list))]
+    return []
 
 
 def _numbers(x):

@@ -5,6 +5,7 @@ their points. A part's points (course.yaml) are shared among its checks in propo
 their markers. Student code is reached only through the `student` fixture (a Sandbox).
 """
 import concurrent.futures
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ class Result:
     hidden: bool = False  # a hidden check: graded officially, shown to students after publication
     blanks: tuple = ()  # the blanks whose correctness this check vouches for (its blanks marker)
     withheld: bool = False  # passed on the public inputs, but a blank of it failed its hidden check
+    is_property: bool = False  # a property check (purity, stability, ...), judged whatever the values
 
     @property
     def status(self):
@@ -44,6 +46,30 @@ class Session:
     notes: list = field(default_factory=list)  # said once in the report: isolation, limits not enforced
     printed: bytes = b""  # what student code printed during the checks (the first limits.output_kb)
     printed_total: int = 0
+
+
+# A file that does not compile fails every check that calls into it; it is shown in full once.
+# Linear on any message (a student's exception text can be 400,000 backslashes; an unbounded
+# \S+ before a literal made this quadratic and hung the grader: the cheat suite found it).
+FILE_ERRORS = (
+    re.compile(r"(SyntaxError in \w{1,100}\.py line \d+: [^\n]*)(?:\n    [^\n]*\n    [^\n]*)?"
+               r"(?:\nPython stops at the first syntax error in a file, so nothing in it could run: fix this line "
+               r"\(or the one above it\) and run again)?"),
+    re.compile(r"(\b\w{1,100}\.py is not valid UTF-8 \(line \d+\))(?:: [^\n]*?or retype the character)?"),
+)
+
+
+def shown_once(message, said):
+    """message, with a file's syntax or encoding error that `said` already holds cut to its first
+    line (\"shown in full above\"); adds those it shows in full to said."""
+    def shorten(match):
+        if match.group(1) in said:
+            return f"{match.group(1)} (shown in full above)"
+        said.add(match.group(1))
+        return match.group(0)
+    for pattern in FILE_ERRORS:
+        message = pattern.sub(shorten, message)
+    return message
 
 
 def one_line(excinfo):
@@ -71,6 +97,7 @@ class GradePlugin:
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self.future = training
         self.collected = []  # every check of the graded parts, before any -k selection
+        self.said = set()  # file errors shown in full (see shown_once)
 
     # -- markers, order, and the MNIST run started early ---------------------------------------------
     def pytest_configure(self, config):
@@ -79,6 +106,7 @@ class GradePlugin:
         config.addinivalue_line("markers", "hidden: runs only with the hidden vectors (grade check --hidden)")
         config.addinivalue_line("markers", "blanks(*names): the blanks the check vouches for; with hidden checks "
                                            "its points count once theirs pass")
+        config.addinivalue_line("markers", "property: the check judges a property whatever the values (see withhold)")
 
     @pytest.hookimpl(tryfirst=True)  # before pytest's own -k deselection
     def pytest_collection_modifyitems(self, session, config, items):
@@ -96,7 +124,8 @@ class GradePlugin:
             if hasattr(item, "callspec"):
                 doc = doc.format(**item.callspec.params)
             result = Result(item.nodeid, f"{self.cfg.parts[part.args[0]].title}: {doc}", part.args[0],
-                            float(points.args[0]), hidden=hidden, blanks=tuple(blanks.args))
+                            float(points.args[0]), hidden=hidden, blanks=tuple(blanks.args),
+                            is_property=item.get_closest_marker("property") is not None)
             self.by_id[item.nodeid] = result
             kept.append(item)
         kept.sort(key=lambda item: order.index(self.by_id[item.nodeid].part))  # stable: file order within a part
@@ -192,6 +221,8 @@ class GradePlugin:
             result.passed = False
             if call.excinfo:
                 message, error = one_line(call.excinfo)
+                if not result.hidden:
+                    message = shown_once(message, self.said)
             else:
                 message, error = report.longreprtext.splitlines()[-1], True
             result.error = result.error or error
@@ -208,11 +239,16 @@ def withhold(results):
     """Official grading: a public check's points count once every blank it vouches for passes
     its hidden check too. An answer key of the public vectors (they ship with every release)
     passes the public checks and no hidden one; a blank right only on the inputs it was written
-    for is not right. A withheld check says why, and like the hidden checks it is shown to
-    students only once grades are published (its verdict is a hidden check's)."""
+    for is not right. A property check (marked property) is withheld only for a blank whose
+    public value checks all passed, the answer key's signature: a blank wrong in the open has
+    lost its value checks already, and its properties were judged on their own (one bug, one
+    deduction). A withheld check says why, and like the hidden checks it is shown to students
+    only once grades are published (its verdict is a hidden check's)."""
     failed = {blank for r in results if r.hidden and not r.passed for blank in r.blanks}
+    wrong_in_public = {blank for r in results if not r.hidden and not r.is_property and not r.passed
+                       for blank in r.blanks}
     for r in results:
-        wrong = [b for b in r.blanks if b in failed]
+        wrong = [b for b in r.blanks if b in failed and not (r.is_property and b in wrong_in_public)]
         if r.hidden or not r.passed or not wrong:
             continue
         r.passed, r.withheld, r.score = False, True, 0.0

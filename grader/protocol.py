@@ -111,6 +111,10 @@ def unpack(payload, arena=None):
         raise
     except Exception as exc:  # noqa: BLE001  (deep nesting, bad indices: all malformed)
         raise ProtocolError(f"malformed message: {type(exc).__name__}") from None
+    finally:
+        # decode refers to itself (a closure cell), a cycle that kept every message's buffer alive
+        # until the cyclic collector ran: 16 MiB asks grew the grader to 1 GB (red team)
+        decode = None  # noqa: F841
 
 
 def write_message(fd, obj, wait=None):

@@ -25,6 +25,7 @@ import numpy as np
 
 from grader import bounds, isolation
 from grader.blanks import BLANKS
+from grader.gradcheck import VALUE_FLOOR
 from grader.limits import Limits, process_limit_problem
 from grader.protocol import ProtocolError, Shared, read_message, write_message
 
@@ -226,6 +227,63 @@ class Arena:
         os.close(self.fd)
 
 
+class Replay:
+    """The answers the reference's other blanks gave on the way to one case's answer, recorded by
+    `grade generate`: while a blank is graded on that case, a call it makes to another blank with
+    (within tol) the same inputs gets the reference's answer, so that the blank is graded on its
+    own and a helper's mistake costs only the helper's checks. The table stays here, in the
+    grader: the child asks (worker.replayer), and learns an answer only for inputs it already
+    computed itself. asked: (blank, answered?) for each ask of the last call, for messages."""
+
+    MAX_ASKS = 1000  # per call; the reference's blanks make at most a dozen
+
+    def __init__(self, calls, tol):
+        self.calls, self.tol, self.asked = calls, tol, []
+
+    def answer(self, ask):
+        """The recorded answer to an ask, or None. Raises ProtocolError for anything no honest
+        stand-in sends (the child is then replaced, as for any garbled message)."""
+        name, args = ask.get("ask"), ask.get("args")
+        if not isinstance(name, str) or name not in BLANKS or not isinstance(args, list):
+            raise ProtocolError("an ask for something that is not a blank")
+        if len(self.asked) >= self.MAX_ASKS:
+            raise ProtocolError(f"more than {self.MAX_ASKS} asks in one call")
+        try:
+            return self._answer(name, args)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ProtocolError(f"an ask the grader cannot compare ({type(exc).__name__})") from None
+
+    def _answer(self, name, args):
+        for fn, recorded, result in self.calls:
+            if fn == name and isinstance(args, list) and len(args) == len(recorded) and \
+                    all(self.same(a, r) for a, r in zip(args, recorded)):
+                self.asked.append((name, True))
+                return result
+        self.asked.append((name, False))
+        return None
+
+    def same(self, got, recorded):
+        if isinstance(recorded, dict):
+            return isinstance(got, dict) and set(got) == set(recorded) and \
+                all(self.same(got[k], v) for k, v in recorded.items())
+        if not isinstance(got, (np.ndarray, int, float)) or isinstance(got, bool):
+            return False
+        try:
+            got = np.asarray(got, dtype=np.float64)
+        except (TypeError, ValueError):
+            return False
+        recorded = np.asarray(recorded, dtype=np.float64)
+        if got.shape != recorded.shape:
+            return False
+        with np.errstate(all="ignore"):
+            return bool(np.all(np.isfinite(got))) and \
+                bool((np.abs(got - recorded) <= self.tol * np.maximum(VALUE_FLOOR, np.abs(got) + np.abs(recorded))).all())
+
+    def missed(self):
+        """The blanks asked about with inputs the reference never passed them."""
+        return sorted({name for name, hit in self.asked if not hit})
+
+
 class Sandbox:
     def __init__(self, folder, limits=None, isolation_mode="auto", bound=None):
         """bound: the submission's bounds.Bound, shared by all its sandboxes (None for trusted code
@@ -371,7 +429,7 @@ class Sandbox:
         return f"ended the process with exit code {code} (os._exit or a crash){last}"
 
     # -- one request ----------------------------------------------------------------------
-    def request(self, message, what, timeout, on_progress=None, max_reply=MAX_REPLY):
+    def request(self, message, what, timeout, on_progress=None, max_reply=MAX_REPLY, replay=None):
         if self.proc is not None and select.select([self.from_child], [], [], 0)[0]:
             # Data nobody asked for: the last call's code wrote into our pipe. A fresh child,
             # so that this call is not answered (or blamed) by what the last one left behind.
@@ -396,6 +454,10 @@ class Sandbox:
                 if "progress" in reply:
                     if on_progress:
                         on_progress(reply)
+                    continue
+                if "ask" in reply and replay is not None:  # the blank called another: see Replay
+                    write_message(self.to_child, {"id": message["id"], "answer": replay.answer(reply)},
+                                  lambda fd: self._wait(fd, deadline, writing=True))
                     continue
                 break
         except Timeout:
@@ -455,16 +517,26 @@ class Sandbox:
             raise StudentError("timeout", f"{fn} was not called again: an earlier call ran out of time "
                                f"(over {self.limits.call_seconds:g} s; an endless loop?)")
 
-    def call(self, fn, *args, watch=False):
+    def call(self, fn, *args, watch=False, replay=None, record=False):
         """Call blank fn on plain arguments; return its result as float64 arrays.
         With watch=True the arrays go in shared memory, and the grader reads them back after the
-        call: returns (result, the arguments as the call left them)."""
+        call: returns (result, the arguments as the call left them).
+        replay: a Replay (the reference's answers to the other blanks fn calls on this case);
+        record=True (the reference only): returns (result, the calls fn made to other blanks)."""
         assert fn in BLANKS, fn
         self.not_again(fn)
         sent = self.arena.place(args) if watch else list(args)
-        reply = self.request({"op": "call", "fn": fn, "args": sent}, fn, self.limits.call_seconds)
+        message = {"op": "call", "fn": fn, "args": sent}
+        if replay is not None or record:
+            message["mode"] = "replay" if replay is not None else "record"
+        if replay is not None:
+            replay.asked = []
+        reply = self.request(message, fn, self.limits.call_seconds, replay=replay)
         self._warnings(reply)
         result = self._coerce(reply.get("result"), BLANKS[fn].returns, fn)
+        if record:
+            calls = reply.get("calls")
+            return result, [[name, args, coerce(out, BLANKS[name].returns, name)] for name, args, out in calls]
         return (result, self.arena.read(sent, fn)) if watch else result
 
     def map(self, fn, args_list):

@@ -70,6 +70,13 @@ def cases(softmax, seed=SEED, n=(4, 5, 6, 3)):
     params, X, y_net = small_net(rng, [m, cols, rows, k], rows)
     small, _, _ = small_net(rng, [rows, k, 2], 1)
     grads, _, _ = small_net(rng, [rows, k, 2], 1)
+    # in the order backward builds them (W2, b2, W1, b1): sgd_update must pair gradients with
+    # parameters by name, not by position (zip(params.values(), grads.values()) pairs W2 with W1)
+    grads = dict(sorted(grads.items(), key=lambda item: (-int(item[0][1:]), item[0] == "b")))
+    # Edge shapes students get wrong: one example (a flat (n,) answer passes any m > 1), and
+    # square matrices, where a missing or extra transpose keeps the shape and changes the values.
+    square = rows
+    sq_params, sq_X, sq_y = small_net(rng, [square, square, square, k], m)
     return {
         "relu": ("relu", [z]),
         "relu_prime": ("relu_prime", [z]),
@@ -83,6 +90,14 @@ def cases(softmax, seed=SEED, n=(4, 5, 6, 3)):
         "backward": ("backward", [params, affine_cache(params, X, lambda z: np.maximum(z, 0), softmax), y_net]),
         "layer_gradients": ("layer_gradients", [rng.standard_normal((cols, m)), rng.standard_normal((rows, m))]),
         "sgd_update": ("sgd_update", [small, grads, 0.1]),
+        "softmax/one_example": ("softmax", [rng.standard_normal((10, 1)) * 3]),
+        "hidden_delta/square": ("hidden_delta", [rng.standard_normal((square, square)),
+                                                 rng.standard_normal((square, square)),
+                                                 away_from_zero(rng, (square, square))]),
+        "layer_gradients/square": ("layer_gradients", [rng.standard_normal((square, square)),
+                                                       rng.standard_normal((square, square))]),
+        "backward/square": ("backward", [sq_params, affine_cache(sq_params, sq_X, lambda z: np.maximum(z, 0), softmax),
+                                         sq_y]),
     }
 
 
@@ -144,7 +159,9 @@ def gradient_cases(reference):
         "relu", [[p["z"]] for p in points])], {"z": z})["z"]
     out["hidden_delta/central"] = ("hidden_delta", [W_next, delta_next, z], numeric)
 
-    params, X, y = kink_free_net(np.random.default_rng(7), [5, 4, 4, 3], 3)
+    # every dimension distinct (6, 5, 4, 3 units; 2 examples): dividing by the wrong one of n_L
+    # and m, or transposing a square matrix, cannot pass by coincidence
+    params, X, y = kink_free_net(np.random.default_rng(7), [6, 5, 4, 3], 2)
     numeric = numeric_gradient(lambda points: losses(points, X, y), params)
     cache = affine_cache(params, X, lambda z: reference.call("relu", z), lambda z: reference.call("softmax", z))
     out["backward/central"] = ("backward", [params, cache, y], numeric)
@@ -170,37 +187,56 @@ def from_json(x):
 
 
 def stable_logits():
-    return np.random.default_rng(4).standard_normal((10, 5)) * 3
+    """Logits for the stability check: 10 classes, 6 examples."""
+    return np.random.default_rng(4).standard_normal((10, 6)) * 3
 
 
 def record(solutions, hidden_seed=None):
-    """Run the reference on every case: name -> {"fn", "args", "expected"} (JSON-ready).
+    """Run the reference on every case: name -> {"fn", "args", "expected", "calls"} (JSON-ready),
+    where calls are the reference's calls to other blanks on the way (see sandbox.Replay).
     With hidden_seed, returns (public, hidden): the hidden cases go in a file of their own."""
     with Sandbox(solutions) as reference:
         softmax = lambda z: reference.call("softmax", z)  # noqa: E731
-        table = {name: (fn, args, reference.call(fn, *args)) for name, (fn, args) in cases(softmax).items()}
-        table.update(gradient_cases(reference))
-        # softmax at logits near 1000, as the stability check calls it: held against the
-        # reference's answer, not only against the student's own softmax(z)
-        z = stable_logits() + 1000.0
-        table["softmax/large"] = ("softmax", [z], reference.call("softmax", z))
-        hidden = {} if hidden_seed is None else {name: (fn, args, reference.call(fn, *args))
-                                                  for name, (fn, args) in hidden_cases(softmax, hidden_seed).items()}
+
+        def run(cases):
+            return {name: (fn, args, *reference.call(fn, *args, record=True)) for name, (fn, args) in cases.items()}
+
+        table = run(cases(softmax))
+        for name, (fn, args, numeric) in gradient_cases(reference).items():
+            table[name] = (fn, args, numeric, reference.call(fn, *args, record=True)[1])
+        hidden = {} if hidden_seed is None else run(hidden_cases(softmax, hidden_seed))
 
     def plain(t):
-        return {name: {"fn": fn, "args": [to_json(a) for a in args], "expected": to_json(expected)}
-                for name, (fn, args, expected) in t.items()}
+        return {name: {"fn": fn, "args": [to_json(a) for a in args], "expected": to_json(expected),
+                       "calls": [{"fn": f, "args": [to_json(a) for a in a_], "result": to_json(r)} for f, a_, r in calls]}
+                for name, (fn, args, expected, calls) in t.items()}
     return plain(table) if hidden_seed is None else (plain(table), plain(hidden))
 
 
+class Cases(dict):
+    """name -> (args, expected); .calls: name -> what the reference's other blanks answered on
+    the way, [(blank, args, result)], for sandbox.Replay."""
+
+    def __init__(self, items=(), calls=None):
+        super().__init__(items)
+        self.calls = calls or {}
+
+    def replay(self, name, tol):
+        from grader.sandbox import Replay
+        return Replay(self.calls.get(name, []), tol)
+
+
 def parse(table):
-    """name -> (args, expected) as float64 arrays (dicts of arrays for params; a list of
+    """Cases: name -> (args, expected) as float64 arrays (dicts of arrays for params; a list of
     arrays where the blank returns a pair), from the JSON form record() writes."""
-    out = {}
+    def result(fn, value):
+        return [from_json(e) for e in value] if BLANKS[fn].returns == "pair" else from_json(value)
+
+    out = Cases()
     for name, case in table.items():
-        pair = BLANKS[case["fn"]].returns == "pair"
-        expected = [from_json(e) for e in case["expected"]] if pair else from_json(case["expected"])
-        out[name] = ([from_json(a) for a in case["args"]], expected)
+        out[name] = ([from_json(a) for a in case["args"]], result(case["fn"], case["expected"]))
+        out.calls[name] = [(c["fn"], [from_json(a) for a in c["args"]], result(c["fn"], c["result"]))
+                           for c in case.get("calls", [])]
     return out
 
 

@@ -4,9 +4,11 @@ This module runs ONLY in the child (see sandbox.py). Whatever the student's code
 here -- patch numpy, print, raise, exit -- the parent sees only the messages below:
 plain arrays or an error description.
 """
+import contextlib
 import errno
 import importlib
 import importlib.util
+import inspect
 import json
 import mmap
 import os
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from grader import limits as rlimits
-from grader.blanks import BLANKS
+from grader.blanks import BLANKS, MODULES
 from grader.protocol import read_message, write_message
 
 PROVIDED_NETWORK = Path(__file__).resolve().parent / "provided" / "network.py"
@@ -55,6 +57,26 @@ def plain(value, returns, fn):
     raise ValueError(returns)
 
 
+class Unimportable(Exception):
+    """Raised by a blank whose file does not import; args[0] is that failure's description."""
+
+
+def syntax_error(exc):
+    """A SyntaxError as a student can act on it: the file, the line, the line itself, the fix."""
+    name = Path(exc.filename or "?").name
+    if "utf-8" in str(exc.msg).lower() or "non-utf-8" in str(exc.msg).lower():
+        return (f"{name} is not valid UTF-8 (line {exc.lineno}): {exc.msg.split(';')[0]}. Save the file as UTF-8 "
+                "(in most editors: File > Save with Encoding > UTF-8), or retype the character")
+    text = f"SyntaxError in {name} line {exc.lineno}: {exc.msg}"
+    line = (exc.text or "").rstrip("\n")
+    if line.strip():
+        indent = len(line) - len(line.lstrip())
+        caret = " " * max(0, (exc.offset or 1) - 1 - indent) + "^"
+        text += f"\n    {line.strip()}\n    {caret}"
+    return text + ("\nPython stops at the first syntax error in a file, so nothing in it could run: fix this line "
+                   "(or the one above it) and run again")
+
+
 class Submission:
     def __init__(self, folder):
         self.folder = str(Path(folder).resolve())
@@ -64,11 +86,66 @@ class Submission:
     def function(self, name):
         blank = BLANKS[name]
         if blank.module not in self.modules:
-            self.modules[blank.module] = importlib.import_module(blank.module)
+            self.modules[blank.module] = self.load(blank.module)
         fn = getattr(self.modules[blank.module], name, None)
         if not callable(fn):
             raise LookupError(f"{blank.module}.py defines no function {name}")
         return fn
+
+    def load(self, module):
+        """Import one of the submission's modules. When it fails only because a module it imports
+        fails (backprop.py imports activations.py, which has a syntax error), that module is
+        stood in for by one whose blanks raise that error when called, and the import is tried
+        again: a mistake in one file then costs the blanks of that file, not every file that
+        imports it (and a stood-in blank can still be replayed, see stand_ins)."""
+        for _ in MODULES:
+            try:
+                return importlib.import_module(module)
+            except BaseException as exc:
+                culprit = self.failing_module(exc)
+                if culprit is None or culprit == module or culprit in sys.modules:
+                    raise
+                sys.modules[culprit] = self.unimportable(culprit, self.describe(exc, f"importing {culprit}.py"))
+        return importlib.import_module(module)
+
+    def failing_module(self, exc):
+        """The submission's module (a blank's) whose own code raised exc during an import, or None."""
+        if isinstance(exc, SyntaxError) and exc.filename:
+            path = Path(exc.filename)
+        else:
+            frame = self.innermost(exc.__traceback__)
+            path = Path(frame.filename) if frame else None
+        if path is None or str(path.parent) != self.folder or path.suffix != ".py" or path.stem not in MODULES:
+            return None
+        return path.stem
+
+    def unimportable(self, module, description):
+        """A stand-in for a module that does not import: each blank of it raises what went wrong."""
+        import types
+
+        stand_in = types.ModuleType(module)
+        stand_in.__file__ = os.path.join(self.folder, f"{module}.py")
+
+        class Missing:  # any other name imported from it (`from activations import np`) fails on use
+            def __getattr__(self, _):
+                raise Unimportable(description)
+
+            def __call__(self, *args, **kwargs):
+                raise Unimportable(description)
+
+        def missing(name):
+            if name.startswith("__"):  # the import system's own questions (__path__, __spec__, ...)
+                raise AttributeError(name)
+            return Missing()
+
+        stand_in.__getattr__ = missing
+        for name, blank in BLANKS.items():
+            if blank.module == module:
+                def fail(*args, _description=description, **kwargs):
+                    raise Unimportable(_description)
+                fail.__name__ = name
+                setattr(stand_in, name, fail)
+        return stand_in
 
     def innermost(self, tb):
         """The innermost frame of the traceback that is in the student's own files, or None."""
@@ -90,36 +167,155 @@ class Submission:
             return {"kind": "memory", "message": f"{fn} raised MemoryError", "where": where}
         if isinstance(exc, SystemExit):
             return {"kind": "exit", "message": f"{fn} called sys.exit({exc.code!r})", "where": where}
+        if isinstance(exc, Unimportable):
+            return dict(exc.args[0])
         if isinstance(exc, SyntaxError):
-            return {"kind": "exception", "message": f"SyntaxError in {Path(exc.filename or '?').name} line {exc.lineno}: {exc.msg}"}
+            return {"kind": "exception", "message": syntax_error(exc)}
         text = f"{type(exc).__name__}: {exc}".strip()
         return {"kind": "exception", "message": f"{fn} raised {text}", "where": where}
 
 
-def run(submission, fn, args, returns):
-    """Call one blank; returns the reply message (result or error)."""
+def answer(value, returns):
+    """A recorded answer as the blank itself would return it (pair: a tuple; scalar: a float)."""
+    if returns == "pair":
+        return tuple(np.array(v) for v in value)
+    if returns == "scalar":
+        return float(value)
+    if returns == "dict":
+        return {k: np.array(v) for k, v in value.items()}
+    return np.array(value)
+
+
+def plain_args(args):
+    """Arguments as they travel: float64 arrays, dicts of them, numbers. None if they cannot."""
+    out = []
+    for a in args:
+        if isinstance(a, dict):
+            try:
+                out.append({str(k): np.array(v, dtype=np.float64) for k, v in a.items()})
+            except Exception:
+                return None
+        elif isinstance(a, (int, float, np.number)) and not isinstance(a, bool):
+            out.append(float(a))
+        else:
+            try:
+                out.append(np.array(a, dtype=np.float64))
+            except Exception:
+                return None
+    return out
+
+
+@contextlib.contextmanager
+def stand_ins(submission, fn, make):
+    """While a call of blank fn runs, every OTHER blank, wherever the submission's modules hold it
+    by name (`from activations import relu_prime`, `activations.relu_prime`, an alias), is
+    make(name, original). Recording the reference and replaying its answers (see run) both work
+    this way. Blanks a student captured some other way (a default argument, a closure) are
+    their own, which only costs the student the attribution, never a wrong verdict."""
+    modules = [m for m in list(sys.modules.values())
+               if (getattr(m, "__file__", None) or "").startswith(submission.folder + os.sep)]
+    originals = {}
+    for name, blank in BLANKS.items():
+        module = sys.modules.get(blank.module)
+        original = getattr(module, name, None) if module in modules else None
+        if name != fn and callable(original):
+            originals[id(original)] = (name, original)
+    patched = []
+    for module in modules:
+        for key, value in list(vars(module).items()):
+            found = originals.get(id(value))
+            if found and found[1] is value:
+                patched.append((module, key, value))
+                setattr(module, key, make(*found))
+    try:
+        yield
+    finally:
+        for module, key, value in reversed(patched):
+            setattr(module, key, value)
+
+
+def recorder(calls):
+    """make() for stand_ins: call the blank itself and note (name, args, result) -- nested
+    calls too, in order. For the reference only (`grade generate`)."""
+    def make(name, original):
+        def recorded(*args, **kwargs):
+            args = bound_args(original, args, kwargs)
+            before = plain_args(args)
+            result = original(*args)
+            calls.append([name, before, plain(result, BLANKS[name].returns, name)])
+            return result
+        return recorded
+    return make
+
+
+def replayer(ask):
+    """make() for stand_ins: ask the grader for the reference's answer to exactly these inputs
+    (it holds what the reference answered on the way to this case's answer); where it has none,
+    the student's own blank answers. The table stays with the grader: the child learns an
+    answer only for inputs it already computed, as a correct caller would."""
+    def make(name, original):
+        def replayed(*args, **kwargs):
+            try:
+                args = bound_args(original, args, kwargs)
+            except TypeError:
+                return original(*args, **kwargs)
+            sent = plain_args(args)
+            got = ask(name, sent) if sent is not None else None
+            return original(*args) if got is None else answer(got, BLANKS[name].returns)
+        return replayed
+    return make
+
+
+def bound_args(function, args, kwargs):
+    """Positional arguments, keywords folded in by the function's own signature."""
+    if not kwargs:
+        return args
+    bound = inspect.signature(function).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return tuple(bound.arguments.values())
+
+
+def run(submission, fn, args, returns, mode=None, ask=None):
+    """Call one blank; returns the reply message (result or error). mode "record" also returns
+    the calls it made to other blanks; mode "replay" has them answered through ask()."""
     try:
         func = submission.function(fn)
     except LookupError as exc:
         return {"ok": False, "kind": "exception", "message": str(exc)}
     except BaseException as exc:
         return {"ok": False, **submission.describe(exc, f"importing {BLANKS[fn].module}.py")}
+    calls = []
+    make = recorder(calls) if mode == "record" else replayer(ask) if mode == "replay" else None
     try:
         with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn", under="ignore"):  # numpy's defaults: underflow to 0 is harmless
             warnings.simplefilter("always")
-            value = func(*args)
+            with stand_ins(submission, fn, make) if make else contextlib.nullcontext():
+                value = func(*args)
         result = plain(value, returns, fn)
     except BadReturn as exc:
         return {"ok": False, "kind": "bad_return", "message": str(exc)}
     except BaseException as exc:
         return {"ok": False, **submission.describe(exc, fn)}
-    return {"ok": True, "result": result, "warnings": sorted({f"{w.category.__name__}: {w.message}" for w in caught})}
+    reply = {"ok": True, "result": result, "warnings": sorted({f"{w.category.__name__}: {w.message}" for w in caught})}
+    return {**reply, "calls": calls} if mode == "record" else reply
+
+
+def plot_only(cross_entropy):
+    """The student's cross_entropy as the training loop uses it: for the loss history only, which
+    only the plots read. One that fails or returns anything but a number (a vector per example,
+    say) leaves NaN, a gap in the curve; it never ends the training (it costs its own checks)."""
+    def loss(a, y):
+        try:
+            return float(np.asarray(cross_entropy(a, y), dtype=np.float64).reshape(()))
+        except Exception:
+            return float("nan")
+    return loss
 
 
 def train(submission, fd, request):
     """Train with the grader's own provided loop and the student's blanks. The test set is
     not here: after each epoch the weights go to the parent, which scores them itself."""
-    for name in ("relu", "softmax", "cross_entropy", "backward", "sgd_update"):
+    for name in ("relu", "softmax", "backward", "sgd_update"):
         try:
             submission.function(name)
         except BaseException as exc:
@@ -127,6 +323,7 @@ def train(submission, fd, request):
     spec = importlib.util.spec_from_file_location("_grader_network", PROVIDED_NETWORK)
     net = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(net)
+    net.cross_entropy = plot_only(net.cross_entropy)
     data, budget = request["data"], request["budget"]
     X_train = (data["train_images"].T / np.float32(255)).astype(np.float32)
 
@@ -251,7 +448,12 @@ def main(rfd, wfd, folder, setup):
         if request is None:
             return
         if request["op"] == "call":
-            reply = run(submission, request["fn"], request["args"], BLANKS[request["fn"]].returns)
+            def ask(name, args, rid=request["id"]):
+                write_message(wfd, {"id": rid, "ask": name, "args": args})
+                got = read_message(rfd)
+                return got.get("answer") if isinstance(got, dict) and got.get("id") == rid else None
+            reply = run(submission, request["fn"], request["args"], BLANKS[request["fn"]].returns,
+                        request.get("mode"), ask)
         elif request["op"] == "map":
             results, warned = [], set()
             for args in request["args_list"]:

@@ -15,7 +15,7 @@ BREAKS = [
     ("relu in place of relu_prime", "activations.py", "return (z > 0).astype(z.dtype)", "return np.maximum(z, 0)",
      "activations", "relu_prime agrees with central differences", "relu_prime(z) disagrees with central differences of relu"),
     ("softmax without the max shift", "softmax_ce.py", "e = np.exp(z - z.max(axis=0, keepdims=True))", "e = np.exp(z)",
-     "softmax_ce", "stable for logits of 1000", "overflow encountered in exp"),
+     "softmax_ce", "softmax is stable", "overflow encountered in exp"),
     ("update with + instead of -", "updates.py", "params[name] - lr * grads[name]", "params[name] + lr * grads[name]",
      "updates", "moves every parameter", "along its gradient, not against it"),
     ("db averaged instead of summed", "updates.py", "db = delta.sum(axis=1, keepdims=True)",
@@ -51,11 +51,28 @@ def test_the_reference_passes_the_same_parts(tmp_path):
     assert results["score"] == 75
 
 
-def test_backward_failure_names_the_broken_dependency(tmp_path):
-    """db averaged breaks backward too; its message points at layer_gradients."""
+def test_a_helpers_bug_costs_the_helpers_checks_only(tmp_path):
+    """db averaged: layer_gradients' checks fail; backward's pass, because the helpers it calls
+    answer as the reference's did on the same inputs (one bug, one deduction)."""
     submission = copy_of(SOLUTIONS, tmp_path / "sub")
     break_line(submission, "updates.py", "db = delta.sum(axis=1, keepdims=True)", "db = delta.mean(axis=1, keepdims=True)")
+    _, results, _ = grade_json(submission, "--part", "backprop", "--part", "updates")
+    by_part = {}
+    for t in results["tests"]:
+        by_part.setdefault(t["extra_data"]["part"], []).append(t["status"])
+    assert set(by_part["backprop"]) == {"passed"}
+    assert "failed" in by_part["updates"]
+
+
+def test_backward_failure_names_a_broken_helper_it_called_its_own_way(tmp_path):
+    """A backward that passes a(l) where the recursion has a(l-1) gets the student's own
+    layer_gradients (the reference never passed those inputs), which is broken too: the note
+    says both, each verified by the grader."""
+    submission = copy_of(SOLUTIONS, tmp_path / "sub")
+    break_line(submission, "updates.py", "db = delta.sum(axis=1, keepdims=True)", "db = delta.mean(axis=1, keepdims=True)")
+    break_line(submission, "backprop.py", 'layer_gradients(delta, cache[f"a{l - 1}"])', 'layer_gradients(delta, cache[f"a{l}"])')
     _, results, _ = grade_json(submission, "--part", "backprop")
     backward = [t for t in results["tests"] if "backward matches" in t["name"]][0]
     assert backward["status"] == "failed"
-    assert "layer_gradients, which fail" in backward["output"]
+    assert "called layer_gradients with arguments the reference's backward never passes there" in backward["output"]
+    assert "layer_gradients fails its own checks" in backward["output"]

@@ -144,7 +144,7 @@ def test_two_runs_give_identical_results(tmp_path):
     assert [p.returncode for p in runs] == [0, 0], runs[0].stderr
     first, second = (strip_timings(json.loads(p.stdout)) for p in runs)
     assert first == second
-    assert first["score"] == POINTS["backprop"] and len(first["tests"]) == 5
+    assert first["score"] == POINTS["backprop"] and len(first["tests"]) == 6
 
 
 def test_two_runs_of_a_wrong_submission_give_identical_messages(tmp_path):
@@ -311,7 +311,7 @@ def test_k_selects_checks_by_name_and_keeps_their_share_of_the_part(tmp_path):
     names = [t["name"] for t in results["tests"]]
     assert len(names) == 2 and all("relu_prime" in n for n in names), names
     assert [t["max_score"] for t in results["tests"]] == [2.0, 2.0]  # 2 of the 15 activation weights each
-    assert "-k relu_prime: 2 of the 26 checks of the graded parts" in results["output"]
+    assert "-k relu_prime: 2 of the 27 checks of the graded parts" in results["output"]
     # test the tester: a wrong relu_prime fails the selection, and a wrong relu is not selected
     sub = copy_of(SOLUTIONS, tmp_path / "sub")
     with open(sub / "activations.py", "a") as f:

@@ -74,14 +74,14 @@ def test_reference_gets_full_marks_with_hidden_checks(bundle, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert results["score"] == pytest.approx(100)
     hidden = [t for t in results["tests"] if t["name"].endswith("on hidden inputs")]
-    assert len(hidden) == 11 and all(t["visibility"] == "after_published" for t in hidden)
+    assert len(hidden) == 12 and all(t["visibility"] == "after_published" for t in hidden)  # layer_gradients: dW, db
     mnist = [t for t in results["tests"] if t["extra_data"]["part"] == "mnist"][0]
     assert "from the reference's" in mnist["output"]  # the bundle's reference was trained and compared
 
 
 def test_repository_upload_with_stubs_scores_zero(bundle, tmp_path):
     proc, results = autograde(bundle, tmp_path, lambda d: copy_of(EXERCISES, d / "exercises"))
-    assert results["score"] == 0 and len(results["tests"]) == 37
+    assert results["score"] == 0 and len(results["tests"]) == 39
 
 
 def test_notebook_upload_is_graded(bundle, tmp_path):

@@ -116,7 +116,7 @@ def test_scores_full_zero_and_partial(course_dir):
     assert totals["bob"] == 0
     assert 0 < totals["carol"] < 100 and parts["carol"]["softmax_ce"] == 20 and parts["carol"]["updates"] < 15
     graded = (course_dir / "autograded" / "carol" / "backprop" / "backprop.ipynb").read_text()
-    assert "layer_gradients on hidden inputs" in graded  # GRADE_HIDDEN reached the test cells
+    assert "layer_gradients' dW on hidden inputs" in graded  # GRADE_HIDDEN reached the test cells
 
 
 def test_nbgrader_agrees_with_grade_check_part_by_part(course_dir, tmp_path):

@@ -1,7 +1,6 @@
 """Shared pieces of the checks: value checks against the reference's test vectors, and
 the affine maps the grader may do itself (they are provided code, not a blank)."""
 import contextlib
-import functools
 
 import numpy as np
 
@@ -13,19 +12,25 @@ from grader.vectors import away_from_zero  # noqa: F401  (re-exported)
 
 def value_check(student, vectors, name, tol, fn=None):
     """Call the blank (fn, else the case's name) on the recorded inputs and compare with the
-    reference's outputs."""
+    reference's outputs. The other blanks it calls answer as the reference did on the way to
+    this answer (sandbox.Replay): the verdict is this blank's alone."""
     args, expected = vectors[name]
-    got = call(student, fn or name, *args)
-    shown = ", ".join(_describe(a) for a in args)
-    with diagnosed(fn or name, got, expected, args):
-        assert_same_structure_close(f"{name}({shown})", got, expected, tol)
+    fn = fn or name.split("/")[0]
+    replay = vectors.replay(name, tol)
+    try:
+        got = call(student, fn, *args, replay=replay)
+        shown = ", ".join(_describe(a) for a in args)
+        with diagnosed(fn, got, expected, args):
+            assert_same_structure_close(f"{fn}({shown})", got, expected, tol)
+    except (CheckFailed, StudentError) as exc:
+        raise with_own_helpers(exc, student, vectors, tol, fn, replay) from None
 
 
-def call(student, fn, *args):
+def call(student, fn, *args, **options):
     """student.call, and when the call fails with a shape error or returns NaN or inf, what
     that most likely means (see diagnose.py)."""
     try:
-        return student.call(fn, *args)
+        return student.call(fn, *args, **options)
     except StudentError as exc:
         if exc.kind not in ("exception", "nonfinite"):
             raise
@@ -35,7 +40,31 @@ def call(student, fn, *args):
             diagnosis = ""
         if not diagnosis:
             raise
-        raise StudentError(exc.kind, f"{exc}\n{diagnosis}") from None
+        raise StudentError(exc.kind, f"{exc}\n{diagnosis}", exc.where) from None
+
+
+def with_own_helpers(exc, student, vectors, tol, fn, replay):
+    """exc, and where fn called another blank with inputs the reference never passed it (so the
+    student's own blank answered, not the reference's), a note saying so, and whether that blank
+    fails its own value check: each fact verified here, the first by the grader's replay table."""
+    missed = [name for name in replay.missed() if name in BLANKS_CALLED.get(fn, ())] if replay else []
+    if not missed:
+        return exc
+    bad = failing(student, vectors, tol, missed)
+    note = (f"(note: {fn} called {', '.join(missed)} with arguments the reference's {fn} never passes there, "
+            f"so your own {', '.join(missed)} answered")
+    if bad:
+        note += (f", and {', '.join(bad)} {'fails its' if len(bad) == 1 else 'fail their'} own checks: fix "
+                 f"{'that' if len(bad) == 1 else 'those'} first")
+    note += f"; check which arrays {fn} passes, against the notes' equation)"
+    if isinstance(exc, StudentError):
+        return StudentError(exc.kind, f"{exc.args[0]} {note}", exc.where)
+    return CheckFailed(f"{exc} {note}")
+
+
+# Which blanks a blank may call (the reference's calls; a student's may call fewer)
+BLANKS_CALLED = {"sigmoid_prime": ("sigmoid",), "hidden_delta": ("relu_prime",),
+                 "backward": ("relu_prime", "output_delta", "hidden_delta", "layer_gradients")}
 
 
 @contextlib.contextmanager
@@ -59,9 +88,16 @@ def _describe(arg):
     return repr(arg)
 
 
-def unchanged(student, fn, *args):
-    """Call fn and fail if it modified any array it was given, saying how."""
-    result, after = student.call(fn, *args, watch=True)  # the grader reads the arguments back itself
+def unchanged(student, fn, *args, replay=None, expected=None, base=None):
+    """Call fn and fail if it modified any array it was given, saying how. Judged by the grader
+    from the arguments before and after (it reads them back itself), whatever the answer's
+    values. Returns None, or why purity is not graded here: the call failed (a StudentError), or
+    its answer is no attempt at the reference's (expected; see related), so leaving the inputs
+    alone is trivial."""
+    try:
+        result, after = student.call(fn, *args, watch=True, replay=replay)
+    except StudentError as exc:
+        return not_judged(f"whether {fn} modifies its inputs", exc)
     for position, (before, now) in enumerate(zip(args, after)):
         pairs = before.items() if isinstance(before, dict) else [(None, before)]
         for key, array in pairs:
@@ -72,6 +108,67 @@ def unchanged(student, fn, *args):
             if isinstance(array, np.ndarray) and not np.array_equal(array, seen):
                 answer = result.get(key) if isinstance(result, dict) and key is not None else result
                 raise CheckFailed(f"{fn} modified its input ({name})\ndiagnosis: {mutation(array, seen, answer)}")
+    if expected is not None and not related(result, expected, base):
+        return (f"not graded: {fn}'s answer is not yet an attempt at the reference's (it does not rise and fall "
+                "with it), and such a function leaves its inputs alone trivially: this check counts once it "
+                "computes its answer from them")
+    return None
+
+
+def all_unchanged(student, vectors, course, fns, replayed=(), steps=()):
+    """unchanged() for each blank on its value case: a modified input fails the check whichever
+    blank did it; a failed call ends it there; otherwise the first reason it is not graded, if any. A blank in steps is judged
+    an attempt by its step from its first argument (an SGD update is mostly the parameters)."""
+    reasons = []
+    for fn in fns:
+        args, expected = vectors[fn]
+        replay = vectors.replay(fn, course.value_rel_error) if fn in replayed else None
+        base = args[0] if fn in steps else None
+        reason = unchanged(student, fn, *args, replay=replay, expected=expected, base=base)
+        if isinstance(reason, StudentError):  # a failed call ends the check (and stays an error if it was one)
+            raise reason
+        reasons.append(reason)
+    reason = next((r for r in reasons if r), None)
+    if reason:
+        raise CheckFailed(reason)
+
+
+def related(got, expected, base=None, either_sign=False):
+    """Is an answer an attempt at the reference's? For arrays (flattened, dicts in the expected
+    keys' order, base subtracted from both, e.g. the parameters an SGD step starts from):
+    correlation at least 0.5, so a wrong factor or offset counts as an attempt and a constant,
+    noise or a sign-flipped map does not (unless either_sign). A number: the same sign, within a
+    factor of 2."""
+    def flat(x, keys):
+        if isinstance(x, dict):
+            return np.concatenate([np.ravel(np.asarray(x[k], float)) for k in keys]) if keys else np.zeros(0)
+        if isinstance(x, list):
+            return np.concatenate([np.ravel(np.asarray(v, float)) for v in x])
+        return np.ravel(np.asarray(x, float))
+    keys = list(expected) if isinstance(expected, dict) else None
+    try:
+        if isinstance(expected, dict) and (not isinstance(got, dict) or set(got) != set(expected)):
+            return False
+        g, e = flat(got, keys), flat(expected, keys)
+        if base is not None:
+            g, e = g - flat(base, keys), e - flat(base, keys)
+    except (ValueError, TypeError, KeyError):
+        return False
+    if g.shape != e.shape or not np.all(np.isfinite(g)):
+        return False
+    if g.size == 1:
+        return bool(g[0] * e[0] > 0 and 0.5 <= g[0] / e[0] <= 2)
+    if np.std(g) == 0 or np.std(e) == 0:
+        return bool(np.array_equal(g, e))
+    correlation = np.corrcoef(g, e)[0, 1]
+    return bool((abs(correlation) if either_sign else correlation) >= 0.5)
+
+
+def not_judged(what, exc):
+    """A property check whose call failed: the property could not be judged. Not a pass (a stub
+    would earn it), and said as what it is, with the reason, which the blank's own value check
+    also shows."""
+    return StudentError(exc.kind, f"not graded: {what} cannot be judged while the call fails ({exc})")
 
 
 def mutation(before, after, answer):
@@ -91,53 +188,33 @@ def mutation(before, after, answer):
 def central_check(student, vectors, course, fn, what, source):
     """Call the derivative blank fn on the recorded inputs of its gradient case and hold it
     against the reference's central differences (see vectors.gradient_cases). what may hold
-    {} for a key when fn returns a dict of gradients."""
-    args, numeric = vectors[f"{fn}/central"]
-    analytic = call(student, fn, *args)
-    if not isinstance(numeric, dict):
+    {} for a key when fn returns a dict of gradients. Other blanks answer as the reference's did."""
+    name = f"{fn}/central"
+    args, numeric = vectors[name]
+    replay = vectors.replay(name, course.value_rel_error)
+    try:
+        analytic = call(student, fn, *args, replay=replay)
+        if not isinstance(numeric, dict):
+            with diagnosed(fn, analytic, numeric, args):
+                assert_gradient(what, numeric, analytic, course.gradient_rel_error, source)
+            return
+        if set(analytic) != set(numeric):
+            raise CheckFailed(f"{fn} returned keys {sorted(analytic)}; expected {sorted(numeric)}")
         with diagnosed(fn, analytic, numeric, args):
-            assert_gradient(what, numeric, analytic, course.gradient_rel_error, source)
-        return
-    if set(analytic) != set(numeric):
-        raise CheckFailed(f"{fn} returned keys {sorted(analytic)}; expected {sorted(numeric)}")
-    with diagnosed(fn, analytic, numeric, args):
-        for name in sorted(numeric, key=lambda k: (k[1:], k[0] == "b")):
-            assert_gradient(what.format(name), numeric[name], analytic[name], course.gradient_rel_error, source)
+            for key in sorted(numeric, key=lambda k: (k[1:], k[0] == "b")):
+                assert_gradient(what.format(key), numeric[key], analytic[key], course.gradient_rel_error, source)
+    except (CheckFailed, StudentError) as exc:
+        raise with_own_helpers(exc, student, vectors, course.value_rel_error, fn, replay) from None
 
 
 def failing(student, vectors, tol, names):
     """Which of these blanks fail their own value check (for 'fix that first' hints)."""
     bad = []
     for name in names:
+        if name not in vectors:
+            continue
         try:
             value_check(student, vectors, name, tol)
         except Exception:
             bad.append(name)
     return bad
-
-
-def gated(*names):
-    """Property and gradient checks vouch for a blank only relative to others (f' against
-    central differences of f; purity; stability), and zeros from every blank would agree with
-    each other. So a check so marked passes only once the blanks it leans on are right; when
-    it fails on its own, its own message is the one shown."""
-    def decorate(check):
-        @functools.wraps(check)
-        def run(student, vectors, course, **fixtures):
-            check(student=student, vectors=vectors, course=course, **fixtures)
-            bad = failing(student, vectors, course.value_rel_error, names)
-            if bad:
-                raise CheckFailed(f"this check counts once {', '.join(bad)} "
-                                  f"{'matches' if len(bad) == 1 else 'match'} the reference, and "
-                                  f"{'it does' if len(bad) == 1 else 'they do'} not yet")
-        return run
-    return decorate
-
-
-def with_dependencies(exc, student, vectors, tol, fn, names):
-    """Re-raise a failed check of fn, naming the blanks it calls that are wrong themselves."""
-    bad = failing(student, vectors, tol, names)
-    if bad:
-        raise CheckFailed(f"{exc} (note: {fn} calls {', '.join(bad)}, which fail their own checks: fix "
-                          f"{'that' if len(bad) == 1 else 'those'} first)") from None
-    raise exc

@@ -10,27 +10,43 @@ import pytest
 
 from grader.blanks import BLANKS
 from grader.checks.common import value_check
-from grader.gradcheck import CheckFailed
+from grader.gradcheck import CheckFailed, assert_close
 from grader.sandbox import StudentError
 
 pytestmark = pytest.mark.hidden
 
 
-def case(blank):
+# A blank that returns a pair is checked part by part, as its public checks are (layer_gradients'
+# dW and db): a wrong db then withholds the db check's points, not dW's as well (see
+# plugin.withhold, which matches these names with the public checks' blanks markers).
+COMPONENTS = {"pair": ("dW", "db")}
+
+
+def case(blank, component=None):
     # The module a blank lives in is its part's id (blanks.py and course.yaml agree).
-    return pytest.param(blank, id=blank, marks=[pytest.mark.part(BLANKS[blank].module), pytest.mark.points(1),
-                                                pytest.mark.blanks(blank)])
+    vouches = f"{blank}{chr(39) if blank.endswith('s') else chr(39) + 's'} {component}" if component else blank
+    return pytest.param(blank, component, vouches, id=f"{blank}-{component}" if component else blank,
+                        marks=[pytest.mark.part(BLANKS[blank].module), pytest.mark.blanks(vouches),
+                               pytest.mark.points(0.5 if component else 1)])
 
 
-@pytest.mark.parametrize("blank", [case(b) for b in BLANKS])
-def test_hidden(blank, hidden_student, hidden_vectors, course):
-    """{blank} on hidden inputs"""
+@pytest.mark.parametrize("blank,component,what", [case(b, c) for b in BLANKS
+                                                  for c in COMPONENTS.get(BLANKS[b].returns, [None])])
+def test_hidden(blank, component, what, hidden_student, hidden_vectors, course):
+    """{what} on hidden inputs"""
     try:
-        value_check(hidden_student, hidden_vectors, f"hidden/{blank}", course.value_rel_error, fn=blank)
+        for name in [n for n in hidden_vectors if n == f"hidden/{blank}" or n.startswith(f"hidden/{blank}/")]:
+            if component is None:
+                value_check(hidden_student, hidden_vectors, name, course.value_rel_error, fn=blank)
+                continue
+            args, expected = hidden_vectors[name]
+            got = hidden_student.call(blank, *args, replay=hidden_vectors.replay(name, course.value_rel_error))
+            index = COMPONENTS["pair"].index(component)
+            assert_close(what, got[index], expected[index], course.value_rel_error)
     except (StudentError, CheckFailed):
         # One message and one status for every way to fail: which way it failed (an error
         # kind, a crash against a wrong value) would tell the student something of the inputs.
-        raise CheckFailed(f"{blank} does not give the reference's answers on the hidden inputs (hidden checks "
+        raise CheckFailed(f"{what} does not give the reference's answers on the hidden inputs (hidden checks "
                           "show no details; its public checks show what is compared)") from None
     except Exception:  # a bug of ours: say so, but not what it said (a shape, a value)
-        raise RuntimeError(f"the grader failed on {blank}'s hidden check; details withheld") from None
+        raise RuntimeError(f"the grader failed on {what}'s hidden check; details withheld") from None

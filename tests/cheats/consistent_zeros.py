@@ -3,7 +3,7 @@ check of f' against central differences of f, or of purity or stability, would a
 base: stubs
 joins: updates
 parts: activations, softmax_ce, backprop, updates
-expect: this check counts once softmax, cross_entropy, output_delta match the reference
+expect: is not yet an attempt at the reference
 """
 import activations
 import backprop

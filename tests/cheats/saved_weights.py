@@ -4,7 +4,7 @@ test: only .py and .ipynb files are graded, so a saved .npz would not even reach
 base: untrained
 joins: updates
 parts: mnist
-expect: did not come from training with your blanks
+expect: went somewhere else than the reference
 """
 import base64
 import io
