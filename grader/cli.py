@@ -43,6 +43,7 @@ def submission_folder(path):
 
 
 @click.group()
+@click.version_option(package_name="nn-from-scratch-grader", prog_name="grade")
 def main():
     """Grade and train the from-scratch NumPy MLP."""
 

@@ -328,3 +328,14 @@ def test_k_that_matches_nothing_or_with_pass_mark_is_refused(tmp_path):
         proc = subprocess.run([*GRADE_COMMAND, "check", str(SOLUTIONS), *args, "--report-dir", str(tmp_path / "r")],
                               capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert proc.returncode != 0 and words in proc.stderr, proc.stderr
+
+
+def test_version_and_python_dash_m_name_the_kit():
+    import subprocess
+    import sys
+
+    from helpers import GRADE
+    console = subprocess.run([*GRADE, "--version"], capture_output=True, text=True)
+    module = subprocess.run([sys.executable, "-m", "grader", "--version"], capture_output=True, text=True, cwd=ROOT)
+    assert console.returncode == module.returncode == 0
+    assert console.stdout == module.stdout and console.stdout.startswith("grade, version ")
