@@ -104,7 +104,8 @@ LIMIT_RANGES = {  # key -> (low, high)
 def load(path):
     path = Path(path).resolve()
     try:
-        tree = yaml.safe_load(path.read_text(encoding="utf-8"))
+        with path.open(encoding="utf-8") as stream:  # so that a syntax error names the file, not "<unicode string>"
+            tree = yaml.safe_load(stream)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:

@@ -85,16 +85,37 @@ def gradescope(results, seconds, output=""):
     if errors:
         output = (f"{errors} check(s) ended in an ERROR (the process running the submission crashed, exited "
                   f"or was stopped), not a wrong answer.\n{output}").strip()
+    maxima = rounded_maxima(results)
+    scores = [m if r.passed else 0.0 for r, m in zip(results, maxima)]
     return {
-        "score": round(sum(r.score for r in results), 4),
+        "score": round(sum(scores), 4),  # the sum of what the tests show, not a separate rounding
         "execution_time": round(seconds, 3),
         "output": output,
-        "tests": [{"name": r.name, "number": str(i), "score": round(r.score, 4),
-                   "max_score": round(r.max_score, 4), "status": "passed" if r.passed else "failed",
+        "output_format": "text",
+        "tests": [{"name": r.name, "number": str(i), "score": score,
+                   "max_score": maximum, "status": "passed" if r.passed else "failed",
                    "output": r.output, "visibility": "after_published" if r.hidden or r.withheld else "visible",
                    "extra_data": {"part": r.part, "status": r.status, "seconds": round(r.seconds, 4)}}
-                  for i, r in enumerate(results, start=1)],
+                  for i, (r, score, maximum) in enumerate(zip(results, scores, maxima), start=1)],
     }
+
+
+def rounded_maxima(results, places=4):
+    """Each check's max_score to `places` decimals, such that every part's still add up to its
+    points exactly (largest remainder): rounded one by one, a part of 25 shared by 27 checks
+    added up to 25.0001, and the whole to 100.0001."""
+    unit = 10 ** places
+    out = [0.0] * len(results)
+    for part in dict.fromkeys(r.part for r in results):
+        mine = [i for i, r in enumerate(results) if r.part == part]
+        exact = [results[i].max_score * unit for i in mine]
+        floors = [int(x) for x in exact]
+        short = round(sum(exact)) - sum(floors)
+        for k in sorted(range(len(mine)), key=lambda k: floors[k] - exact[k])[:max(0, short)]:
+            floors[k] += 1
+        for i, units in zip(mine, floors):
+            out[i] = units / unit
+    return out
 
 
 NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")  # what XML 1.0 forbids beyond CONTROL

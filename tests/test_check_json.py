@@ -36,14 +36,18 @@ def assert_gradescope_schema(results):
         assert isinstance(t["output"], str)
         assert t["visibility"] in {"hidden", "after_due_date", "after_published", "visible"}
         assert t["score"] == (t["max_score"] if t["status"] == "passed" else 0)
-    assert results["score"] == pytest.approx(sum(t["score"] for t in results["tests"]), abs=1e-6)
+    # exactly what the tests add up to, and each part's maxima to its points (no separate rounding)
+    assert results["score"] == round(sum(t["score"] for t in results["tests"]), 4)
+    assert results["output_format"] == "text"
+    for part, total in part_max_scores(results).items():
+        assert total == POINTS[part], (part, total)
 
 
 def part_max_scores(results):
     sums = {}
     for t in results["tests"]:
         sums[t["extra_data"]["part"]] = sums.get(t["extra_data"]["part"], 0) + t["max_score"]
-    return sums
+    return {part: round(total, 4) for part, total in sums.items()}  # 4-decimal maxima, summed in floats
 
 
 @pytest.fixture(scope="module")
@@ -339,3 +343,11 @@ def test_version_and_python_dash_m_name_the_kit():
     module = subprocess.run([sys.executable, "-m", "grader", "--version"], capture_output=True, text=True, cwd=ROOT)
     assert console.returncode == module.returncode == 0
     assert console.stdout == module.stdout and console.stdout.startswith("grade, version ")
+
+
+def test_check_typed_inside_exercises_grades_it(tmp_path):
+    proc = subprocess.run([*GRADE_COMMAND, "check", "--part", "activations", "--format", "json", "--report-dir",
+                           str(tmp_path)], capture_output=True, text=True, cwd=EXERCISES, timeout=300)
+    assert "no such folder" not in proc.stderr
+    results = json.loads(proc.stdout)
+    assert results["score"] == 0 and len(results["tests"]) == 8

@@ -75,3 +75,11 @@ def test_assignment_id_and_pass_mark_defaults(tmp_path):
     path.write_text(text)
     course = load(path)
     assert course.assignment_id == "backprop" and course.pass_mark == 100
+
+
+def test_a_yaml_syntax_error_names_the_file(tmp_path):
+    path = tmp_path / "course.yaml"
+    path.write_text("name: x\nassignment: {name: [\n")
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert "<unicode string>" not in str(caught.value) and str(path) in str(caught.value).split(": not valid YAML")[1]
