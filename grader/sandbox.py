@@ -25,7 +25,7 @@ import numpy as np
 
 from grader import bounds, isolation
 from grader.blanks import BLANKS
-from grader.gradcheck import VALUE_FLOOR
+from grader.gradcheck import VALUE_FLOOR, relative_error
 from grader.limits import Limits, process_limit_problem
 from grader.protocol import ProtocolError, Shared, read_message, write_message
 
@@ -275,13 +275,14 @@ class Replay:
         recorded = np.asarray(recorded, dtype=np.float64)
         if got.shape != recorded.shape:
             return False
-        with np.errstate(all="ignore"):
-            return bool(np.all(np.isfinite(got))) and \
-                bool((np.abs(got - recorded) <= self.tol * np.maximum(VALUE_FLOOR, np.abs(got) + np.abs(recorded))).all())
+        with np.errstate(all="ignore"):  # the value checks' own measure (gradcheck.assert_close)
+            return bool(np.all(np.isfinite(got))) and bool((relative_error(got, recorded, VALUE_FLOOR) <= self.tol).all())
 
     def missed(self):
-        """The blanks asked about with inputs the reference never passed them."""
-        return sorted({name for name, hit in self.asked if not hit})
+        """The blanks the reference called on this case that were asked about with inputs it never
+        passed them (so the student's own blank answered)."""
+        called = {fn for fn, _, _ in self.calls}
+        return sorted({name for name, hit in self.asked if not hit and name in called})
 
 
 class Sandbox:
