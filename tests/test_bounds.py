@@ -174,10 +174,12 @@ def test_a_submissions_memory_is_bounded_in_total(tmp_path):
         results = check(folder, course_file(tmp_path, memory_mb=2048), "--part", "activations")
     assert 1 << 30 < sampled.rss <= 2048 << 20, sampled.rss >> 20
     assert len(results["tests"]) == 8 and "2048 MiB of memory in total" in results["output"]
-    # test the tester: with room for all three, the sampler sees them all
+    # test the tester: with room for all three, the sampler sees far more than the bound. Not
+    # "all 4.5 GiB": CI once sampled 4027 MiB (a fork still faulting its pages in), so the
+    # margin is 1 GiB above the bound, which a bounded run can never show.
     with Sampler(tmp_path) as roomy:
         check(folder, course_file(tmp_path, memory_mb=8192), "--part", "activations")
-    assert roomy.rss > 4 << 30, roomy.rss >> 20
+    assert roomy.rss > 3 << 30, roomy.rss >> 20
 
 
 HOG = '''
