@@ -14,23 +14,62 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from grader import config as course_config
 
+# Exit codes, one meaning each, so that CI tells a student's failing checks from a broken set-up.
+PASSED, FAILED, USAGE, BROKEN = 0, 1, 2, 3
+EXIT_CODES = f"""Exit codes: {PASSED} every check passed (with --pass-mark: the pass mark was reached);
+{FAILED} checks failed, or the submission could not be graded (its files refused, its notebook unreadable);
+{USAGE} a usage or configuration error (no such folder, a bad option, course.yaml or hidden file);
+{BROKEN} the grader could not grade (data missing for train or batch, isolation required but unavailable, a bug)."""
+
+
+class UsageProblem(click.ClickException):
+    """Ours to fix on the command line or in a config file: exit 2."""
+    exit_code = USAGE
+
+
+class Broken(click.ClickException):
+    """The grader could not do its job, whatever the submission: exit 3."""
+    exit_code = BROKEN
+
+
+class Grade(click.Group):
+    """`grade`: a bug of ours exits 3 with a one-line reason and where to report it, never 1,
+    which CI would read as a student's failing checks."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit,
+                KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            import traceback
+
+            traceback.print_exc()
+            raise Broken(f"the grader itself failed ({type(exc).__name__}: {exc}); this is a bug in the "
+                         "grader, not in the submission: please report it with the traceback above") from None
+
 
 def load_course(path):
     try:
         return course_config.load(path or course_config.find())
     except course_config.ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise UsageProblem(str(exc)) from None
 
 
 def data_loader(course, data_dir, quiet=False):
-    """A function that finds (downloading only into the default folder) and verifies MNIST."""
+    """A function that finds (downloading only into the default folder) and verifies MNIST;
+    its DataError ends with how to get the data."""
     from grader import fetch, mnist
 
     def load():
-        folder, source = mnist.resolve_data_dir(data_dir, course.data_dir, course.root / "datasets" / "mnist")
-        if source == "default" and mnist.find_files(folder) is None:
-            fetch.fetch_mnist(folder, course.root / "datasets" / "mnist.json", progress=not quiet)
-        return mnist.load_mnist(folder)
+        try:
+            folder, source = mnist.resolve_data_dir(data_dir, course.data_dir, course.root / "datasets" / "mnist")
+            if source == "default" and mnist.find_files(folder) is None:
+                fetch.fetch_mnist(folder, course.root / "datasets" / "mnist.json", progress=not quiet)
+            return mnist.load_mnist(folder)
+        except mnist.DataError as exc:
+            raise mnist.DataError(f"{exc}\n{mnist.HOW_TO_GET}") from None
 
     return load
 
@@ -40,11 +79,11 @@ def submission_folder(path):
     if not folder.is_dir() and folder == Path("exercises") and Path.cwd().name == "exercises":
         return Path.cwd()  # `grade check` typed inside exercises/ grades it
     if not folder.is_dir():
-        raise click.ClickException(f"{folder}: no such folder (the submission to grade)")
+        raise UsageProblem(f"{folder}: no such folder (the submission to grade)")
     return folder.resolve()
 
 
-@click.group()
+@click.group(cls=Grade, epilog=EXIT_CODES)
 @click.version_option(package_name="nn-from-scratch-grader", prog_name="grade")
 def main():
     """Grade and train the from-scratch NumPy MLP."""
@@ -74,7 +113,10 @@ def main():
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
 def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts, keyword, hidden_path, data_dir,
           report_dir, plots, course_path):
-    """Grade SUBMISSION (default: exercises/). Exit 0 only when every check passes."""
+    """Grade SUBMISSION (default: exercises/). Exit 0 only when every check passes (or, with
+    --pass-mark, the pass mark is reached), 1 when checks fail, 2 on a usage or configuration
+    error, 3 when the grader could not grade. Without MNIST data the other parts are graded and
+    MNIST is reported not graded, with how to get the data."""
     from grader import grading, intake, mnist, vectors
     from grader.notebook import NotebookError
     from grader.report import dumps, github, gradescope, junit, markdown, text_report
@@ -84,9 +126,9 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
     folder = submission_folder(submission)
     unknown = [p for p in parts if p not in course.parts]
     if unknown:
-        raise click.ClickException(f"--part {unknown[0]}: no such part; the course has {', '.join(course.parts)}")
+        raise UsageProblem(f"--part {unknown[0]}: no such part; the course has {', '.join(course.parts)}")
     if (parts or keyword) and use_pass_mark:
-        raise click.ClickException("--pass-mark is about the whole assignment: leave out --part and -k")
+        raise UsageProblem("--pass-mark is about the whole assignment: leave out --part and -k")
     if parts:
         course = dataclasses.replace(course, parts={k: v for k, v in course.parts.items() if k in parts})
     if course.isolation == "required":
@@ -94,30 +136,33 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
 
         _, problem = isolation.available()
         if problem:
-            raise click.ClickException(f"{course.path}: isolation = required, but {problem}")
+            raise Broken(f"{course.path}: isolation = required, but {problem}")
     try:
         hidden = vectors.load_hidden(hidden_path) if hidden_path else None
     except vectors.HiddenError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise UsageProblem(str(exc)) from None
     load = data_loader(course, data_dir, quiet=fmt not in ("text", "github"))
     if "mnist" in course.parts and not keyword:
-        try:  # find or fetch the data before grading, so a data problem is ours, not the student's
+        try:  # find or fetch the data once, before grading
             data = load()
-        except mnist.DataError as exc:
-            raise click.ClickException(str(exc)) from None
-        load = lambda: data  # noqa: E731
+            load = lambda: data  # noqa: E731
+        except mnist.DataError as missing:  # 75 points need no data: grade them; the MNIST check says the fix
+            def load(missing=missing):
+                raise missing
 
     with intake.private_folder() as work:  # the submission's files, copied; graded there, removed after
         try:
             prepared = intake.prepare(folder, work, course)
             graded = grading.grade(prepared.folder, course, load, hidden, report_dir, plots=plots, keyword=keyword)
-        except (intake.SubmissionError, NotebookError, grading.GraderBroken) as exc:
+        except (intake.SubmissionError, NotebookError) as exc:
             raise click.ClickException(str(exc)) from None
+        except grading.GraderBroken as exc:
+            raise Broken(str(exc)) from None
         graded.footer[:0] = prepared.notes
         if fmt == "github":  # read from the copy, shown at the student's own paths
             annotations = github(graded.results, prepared.folder, folder / prepared.where)
     if keyword and not graded.results:
-        raise click.ClickException(f"-k {keyword}: no check's name matches (names are like test_relu_values, "
+        raise UsageProblem(f"-k {keyword}: no check's name matches (names are like test_relu_values, "
                                    "test_backward_gradient; see grader/checks/)")
     results, footer = graded.results, graded.footer
     seconds = time.perf_counter() - start - graded.hidden_seconds
@@ -187,15 +232,18 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_d
 
     course = load_course(course_path)
     if not Path(submissions).is_dir():
-        raise click.ClickException(f"{submissions}: no such folder (the submissions to grade)")
+        raise UsageProblem(f"{submissions}: no such folder (the submissions to grade)")
     subs = batches.discover(submissions, out_dir)
     if not subs:
-        raise click.ClickException(f"{submissions}: no student folders in it")
+        raise UsageProblem(f"{submissions}: no student folders in it")
     try:
         hidden = vectors.load_hidden(hidden_path) if hidden_path else None
+    except vectors.HiddenError as exc:
+        raise UsageProblem(str(exc)) from None
+    try:  # a whole class graded without MNIST would need grading again: refuse instead
         data = data_loader(course, data_dir)()
-    except (vectors.HiddenError, mnist.DataError) as exc:
-        raise click.ClickException(str(exc)) from None
+    except mnist.DataError as exc:
+        raise Broken(str(exc)) from None
     # Trained (or read from the cache) once, before the workers fork: they inherit it in memory
     # and never read the cache again, which a student's code might have reached meanwhile.
     reference = scoring.reference_weights(course, data)
@@ -244,7 +292,7 @@ def train(submission, data_dir, out_dir, course_path):
     try:
         data = data_loader(course, data_dir)()
     except mnist.DataError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Broken(str(exc)) from None
     sizes = [784, *course.hidden_sizes, 10]
     console = Console(stderr=True)
     console.print(f"training {'-'.join(map(str, sizes))} on {len(data.train_labels):,} images from {data.folder}")
@@ -292,12 +340,12 @@ def generate(solutions, exercises, hidden, notebooks, course_path, check_only, f
     from grader.sandbox import StudentError
 
     if not Path(solutions).is_dir():
-        raise click.ClickException(f"{solutions}: no such folder (the reference solutions)")
+        raise UsageProblem(f"{solutions}: no such folder (the reference solutions)")
     try:
         changed = run(solutions, exercises, check=check_only, hidden=hidden, notebooks=notebooks,
                       course=load_course(course_path), force=force)
     except (GenerateError, StudentError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise UsageProblem(str(exc)) from None
     if check_only:
         for path in changed:
             click.echo(f"stale: {path}", err=True)
@@ -321,9 +369,9 @@ def require_generated(course):
         stale = run(root / "solutions", root / "exercises", check=True, hidden=root / "hidden" / "vectors.json",
                     notebooks=root / "notebooks", course=course)
     except (GenerateError, StudentError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise UsageProblem(str(exc)) from None
     if stale:
-        raise click.ClickException(f"stale: {', '.join(map(str, stale))}; run `grade generate` first")
+        raise UsageProblem(f"stale: {', '.join(map(str, stale))}; run `grade generate` first")
 
 
 @main.command()
@@ -339,7 +387,7 @@ def release(out_dir, course_path):
     try:
         files = write(course, out_dir)
     except ReleaseError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise UsageProblem(str(exc)) from None
     click.echo(f"wrote {len(files)} files to {Path(out_dir)}: the student repository (no solutions, no hidden "
                "vectors); push it as the assignment's template")
 
@@ -362,7 +410,7 @@ def export_gradescope(out_zip, course_path):
     try:
         names = write(course, out_zip)
     except ExportError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise UsageProblem(str(exc)) from None
     click.echo(f"wrote {out_zip} ({len(names)} files): upload it as the assignment's autograder "
                "(Configure Autograder > Zip file upload)")
 
@@ -379,7 +427,7 @@ def fetch_data(dest, course_path):
     try:
         paths = fetch.fetch_mnist(folder, course.root / "datasets" / "mnist.json")
     except mnist.DataError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Broken(str(exc)) from None
     click.echo("\n".join(f"ok {p}" for p in paths))
 
 

@@ -214,10 +214,23 @@ def fetch_mnist(
         manifest = load_manifest(manifest)
     mirrors = list(mirrors) if mirrors is not None else list(manifest["mirrors"])
     dest = Path(dest).expanduser().absolute()
+    made = [p for p in (dest, *dest.parents) if not p.exists()]  # removed again if nothing lands in them
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"{dest}: cannot create the data folder: {exc.strerror or exc}") from exc
+    try:
+        return _fetch_into(dest, manifest, mirrors, progress, timeout)
+    except BaseException:
+        for folder in made:  # innermost first; an offline first run left an empty datasets/mnist/
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _fetch_into(dest: Path, manifest: dict, mirrors: list[str], progress: bool, timeout: float) -> list[Path]:
 
     # Check what is already there before downloading anything, so that a
     # wrong file is reported at once rather than after minutes of transfer.

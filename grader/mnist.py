@@ -50,6 +50,11 @@ _UBYTE = 0x08  # IDX type code for unsigned bytes, the only one MNIST uses
 _IMAGE_SHAPE = (28, 28)
 
 
+# What to do when there is no data, said wherever it is missing (`grade check` offline).
+HOW_TO_GET = (f"Give the MNIST folder with --data-dir DIR or {ENV_VAR}=DIR, or download it into datasets/mnist/ "
+              "with `grade fetch-data` (needs the internet; checksums verified).")
+
+
 class DataError(Exception):
     """The data is missing or not what it should be.
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from grader import scoring, vectors as vector_file
-from grader.gradcheck import CheckFailed
+from grader.gradcheck import CheckFailed, NotGraded
 from grader.report import neutralise
 from grader.sandbox import Sandbox, StudentError
 
@@ -33,6 +33,7 @@ class Result:
     blanks: tuple = ()  # the blanks whose correctness this check vouches for (its blanks marker)
     withheld: bool = False  # passed on the public inputs, but a blank of it failed its hidden check
     is_property: bool = False  # a property check (purity, stability, ...), judged whatever the values
+    not_graded: bool = False  # could not be graded here (gradcheck.NotGraded): 0 points, and the part says so
 
     @property
     def status(self):
@@ -226,6 +227,7 @@ class GradePlugin:
             else:
                 message, error = report.longreprtext.splitlines()[-1], True
             result.error = result.error or error
+            result.not_graded = call.excinfo is not None and isinstance(call.excinfo.value, NotGraded)
             self.add_output(result, message)
         elif call.when == "call" and report.passed:
             result.passed = True

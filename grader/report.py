@@ -39,7 +39,8 @@ def part_rows(results, course):
         mine = [r for r in results if r.part == part.id]
         if mine:
             passed, errors = sum(r.passed for r in mine), sum(r.error for r in mine)
-            verdict = "pass" if passed == len(mine) else f"ERROR ({errors})" if errors else "FAIL"
+            verdict = ("pass" if passed == len(mine) else f"ERROR ({errors})" if errors
+                       else "not graded" if all(r.not_graded for r in mine) else "FAIL")
             yield (part.title, f"{fmt(sum(r.score for r in mine))} / {fmt(sum(r.max_score for r in mine))}",
                    f"{passed} / {len(mine)}", verdict)
 
@@ -53,7 +54,7 @@ def text_report(results, course, seconds, console=None, footer=()):
     table.add_column("checks", justify="right")
     table.add_column("result")
     for title, points, checks, verdict in part_rows(results, course):
-        table.add_row(Text(title), points, checks, Text(verdict, style="green" if verdict == "pass" else "red"))
+        table.add_row(Text(title), points, checks, Text(verdict, style={"pass": "green", "not graded": "yellow"}.get(verdict, "red")))
     total, possible = sum(r.score for r in results), sum(r.max_score for r in results)
     table.add_row("[bold]total[/bold]", f"[bold]{fmt(total)} / {fmt(possible)}[/bold]", "", "")
     console.print(table)

@@ -306,7 +306,7 @@ def test_pass_mark_sets_the_exit_code(wrong_and_crashing, tmp_path):
     plain = grade(runs["sub"], "--course", str(course), fmt="text", report_dir=tmp_path)
     assert plain.returncode == 1  # without --pass-mark: every check must pass
     mixed = grade(runs["sub"], "--pass-mark", "--part", "updates", fmt="text", report_dir=tmp_path)
-    assert mixed.returncode == 1 and "--pass-mark is about the whole assignment" in mixed.stderr
+    assert mixed.returncode == 2 and "--pass-mark is about the whole assignment" in mixed.stderr
 
 
 def test_k_selects_checks_by_name_and_keeps_their_share_of_the_part(tmp_path):
@@ -331,7 +331,7 @@ def test_k_that_matches_nothing_or_with_pass_mark_is_refused(tmp_path):
                         (["-k", "relu", "--pass-mark"], "leave out --part and -k")):
         proc = subprocess.run([*GRADE_COMMAND, "check", str(SOLUTIONS), *args, "--report-dir", str(tmp_path / "r")],
                               capture_output=True, text=True, cwd=ROOT, timeout=120)
-        assert proc.returncode != 0 and words in proc.stderr, proc.stderr
+        assert proc.returncode == 2 and words in proc.stderr, proc.stderr
 
 
 def test_version_and_python_dash_m_name_the_kit():

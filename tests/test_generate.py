@@ -118,7 +118,7 @@ def test_generate_never_overwrites_someones_edits(kit):
     edited = mine.read_text()
     change_the_reference(kit)
     refused = generate_in(kit)
-    assert refused.returncode == 1
+    assert refused.returncode == 2
     assert f"not overwriting {mine}" in refused.stderr and "--force" in refused.stderr, refused.stderr
     assert mine.read_text() == edited  # the work is there
     assert "Revised" not in (kit / "notebooks" / "source" / "backprop" / "backprop.ipynb").read_text()  # nothing half done
@@ -140,7 +140,7 @@ def test_without_a_record_generate_overwrites_nothing_that_differs(kit):
     (kit / "generated.sha256").unlink()
     change_the_reference(kit)
     refused = generate_in(kit)
-    assert refused.returncode == 1 and "no generated.sha256" in refused.stderr
+    assert refused.returncode == 2 and "no generated.sha256" in refused.stderr
 
 
 def test_the_kits_record_is_current():

@@ -126,7 +126,7 @@ def test_hidden_file_errors_name_the_file(tmp_path):
         vectors.load_hidden(bad)
     proc = subprocess.run([*GRADE, "check", str(EXERCISES), "--hidden", str(bad)], capture_output=True,
                           text=True, cwd=ROOT)
-    assert proc.returncode == 1 and "hidden.json: not a hidden vectors file" in proc.stderr
+    assert proc.returncode == 2 and "hidden.json: not a hidden vectors file" in proc.stderr
 
 
 def test_generate_keeps_the_hidden_seed_and_flags_a_missing_file(tmp_path):

@@ -145,7 +145,7 @@ def test_release_refuses_a_folder_with_files_and_leaves_nothing_behind(tmp_path)
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     proc = subprocess.run([*GRADE, "release", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert proc.returncode == 1 and "already exists and is not an empty folder" in proc.stderr
+    assert proc.returncode == 2 and "already exists and is not an empty folder" in proc.stderr
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
 
@@ -162,6 +162,6 @@ def test_release_and_bundle_refuse_stale_generated_files(tmp_path):
     for command in (["release", str(tmp_path / "out")], ["export", "gradescope", str(tmp_path / "out.zip")]):
         proc = subprocess.run([*GRADE, *command, "--course", str(kit / "course.yaml")], capture_output=True,
                               text=True, cwd=tmp_path, timeout=300)
-        assert proc.returncode == 1 and "stale:" in proc.stderr and "exercises/activations.py" in proc.stderr
+        assert proc.returncode == 2 and "stale:" in proc.stderr and "exercises/activations.py" in proc.stderr
         assert "run `grade generate` first" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kit"]

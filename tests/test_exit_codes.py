@@ -1,0 +1,113 @@
+"""Exit codes with one meaning each (0 passed, 1 checks failed, 2 usage or configuration, 3 the
+grader could not grade), and a first `grade check` that grades what it can without MNIST."""
+import json
+import os
+import subprocess
+
+import yaml
+from click.testing import CliRunner
+
+from helpers import GRADE, ROOT, SOLUTIONS
+
+
+def offline_kit(tmp_path):
+    """A course whose MNIST mirrors cannot be reached (as on a machine without internet) and
+    whose data folder is the default, datasets/mnist/, not yet there."""
+    kit = tmp_path / "kit"
+    (kit / "datasets").mkdir(parents=True)
+    manifest = json.loads((ROOT / "datasets" / "mnist.json").read_text())
+    manifest["mirrors"] = ["http://127.0.0.1:9/mnist/"]  # the discard port: connection refused at once
+    (kit / "datasets" / "mnist.json").write_text(json.dumps(manifest))
+    tree = yaml.safe_load((ROOT / "course.yaml").read_text())
+    tree["training"]["reference"] = str(SOLUTIONS)
+    (kit / "course.yaml").write_text(yaml.safe_dump(tree))
+    return kit
+
+
+def test_offline_check_grades_everything_but_mnist_and_says_how_to_get_it(tmp_path):
+    kit = offline_kit(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "GRADE_DATA_DIR"}
+    proc = subprocess.run([*GRADE, "check", str(SOLUTIONS), "--format", "json", "--course", str(kit / "course.yaml"),
+                           "--report-dir", str(tmp_path / "r")], capture_output=True, text=True, cwd=tmp_path,
+                          env=env, timeout=300)
+    assert proc.returncode == 1, proc.stderr  # as for a failed check: 25 points are not earned
+    results = json.loads(proc.stdout)
+    mnist = [t for t in results["tests"] if t["extra_data"]["part"] == "mnist"]
+    others = [t for t in results["tests"] if t["extra_data"]["part"] != "mnist"]
+    assert len(mnist) == 1 and mnist[0]["score"] == 0 and mnist[0]["output"].startswith("not graded: no MNIST data")
+    for fix in ("--data-dir DIR", "GRADE_DATA_DIR=DIR", "grade fetch-data"):
+        assert fix in mnist[0]["output"], mnist[0]["output"]
+    assert "127.0.0.1:9" in mnist[0]["output"]  # what was tried, and why it failed
+    assert all(t["status"] == "passed" for t in others) and results["score"] == 75
+    assert not (kit / "datasets" / "mnist").exists()  # the failed download leaves no empty folder
+    # the text report's table calls the part "not graded", not FAIL
+    text = subprocess.run([*GRADE, "check", str(SOLUTIONS), "--part", "mnist", "--course", str(kit / "course.yaml"),
+                           "--report-dir", str(tmp_path / "r"), "--no-plots"], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=300)
+    assert text.returncode == 1
+    row = next(line for line in text.stdout.splitlines() if "MNIST accuracy" in line)
+    assert "not graded" in row and "FAIL" not in row, text.stdout
+
+
+def test_an_explicit_data_folder_that_is_wrong_is_named(tmp_path):
+    kit = offline_kit(tmp_path)
+    proc = subprocess.run([*GRADE, "check", str(SOLUTIONS), "--format", "json", "--part", "mnist", "--course",
+                           str(kit / "course.yaml"), "--data-dir", str(tmp_path / "nowhere"), "--report-dir",
+                           str(tmp_path / "r")], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    output = json.loads(proc.stdout)["tests"][0]["output"]
+    assert f"data folder from --data-dir: {tmp_path / 'nowhere'} does not exist" in output, output
+
+
+def test_usage_and_configuration_errors_exit_2(tmp_path):
+    broken = tmp_path / "bad" / "course.yaml"
+    broken.parent.mkdir()
+    broken.write_text("name: [unclosed\n")
+    for args, words in ((["check", "/no/such/folder"], "/no/such/folder: no such folder"),
+                        (["check", str(SOLUTIONS), "--part", "nope"], "--part nope: no such part"),
+                        (["check", str(SOLUTIONS), "--course", str(broken)], str(broken)),
+                        (["batch", "/no/such/folder"], "/no/such/folder: no such folder"),
+                        (["check", "--no-such-option"], "No such option")):
+        proc = subprocess.run([*GRADE, *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert proc.returncode == 2 and words in proc.stderr, (args, proc.returncode, proc.stderr)
+
+
+def test_missing_data_for_training_or_a_batch_exits_3(tmp_path):
+    kit = offline_kit(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "GRADE_DATA_DIR"}
+    (tmp_path / "class" / "ada").mkdir(parents=True)
+    for args in (["train", str(SOLUTIONS), "--out", str(tmp_path / "plots")],
+                 ["batch", str(tmp_path / "class"), "--out", str(tmp_path / "book")]):
+        proc = subprocess.run([*GRADE, *args, "--course", str(kit / "course.yaml")], capture_output=True, text=True,
+                              cwd=tmp_path, env=env, timeout=120)
+        assert proc.returncode == 3 and "grade fetch-data" in proc.stderr, (args, proc.returncode, proc.stderr)
+        assert "Traceback" not in proc.stderr
+
+
+def test_a_bug_in_the_grader_exits_3_not_1(monkeypatch, tmp_path):
+    """1 would tell CI the student failed. No student code runs here: grading itself is replaced."""
+    from grader import cli, grading
+
+    def broken(*args, **kwargs):
+        raise KeyError("a key the grader forgot")
+
+    monkeypatch.setattr(grading, "grade", broken)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli.main, ["check", str(SOLUTIONS), "--part", "activations", "--course",
+                                           str(ROOT / "course.yaml")])
+    assert result.exit_code == 3, result.output
+    assert "a bug in the grader, not in the submission" in result.output and "KeyError" in result.output
+    # test the tester: the same command, grading intact, passes
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli.main, ["check", str(SOLUTIONS), "--part", "activations", "--no-plots",
+                                           "--course", str(ROOT / "course.yaml")])
+    assert result.exit_code == 0, result.output
+
+
+def test_help_documents_the_exit_codes():
+    proc = subprocess.run([*GRADE, "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    for code in ("0 every check passed", "1 checks failed", "2 a usage or configuration error",
+                 "3 the grader could not grade"):
+        assert code in " ".join(proc.stdout.split()), proc.stdout
