@@ -273,8 +273,9 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_d
 @main.command()
 @click.argument("submission", default="exercises", type=click.Path())
 @click.option("--data-dir", type=click.Path(), help="MNIST folder (else GRADE_DATA_DIR, course.yaml, datasets/mnist).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=".", show_default=True,
-              help="Where to write the three plots.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="grade-report", show_default=True,
+              help="Where to write the four plots: loss and accuracy curves (train, validation, test), the "
+                   "confusion matrix, and accuracy per digit.")
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
 def train(submission, data_dir, out_dir, course_path):
     """Train on MNIST with SUBMISSION's blanks and plot the results."""
@@ -295,7 +296,9 @@ def train(submission, data_dir, out_dir, course_path):
         raise Broken(str(exc)) from None
     sizes = [784, *course.hidden_sizes, 10]
     console = Console(stderr=True)
-    console.print(f"training {'-'.join(map(str, sizes))} on {len(data.train_labels):,} images from {data.folder}")
+    held = course.validation
+    console.print(f"training {'-'.join(map(str, sizes))} on {len(data.train_labels) - held:,} images from "
+                  f"{data.folder}" + (f" ({held:,} more held out for validation)" if held else ""))
     with Progress(TextColumn("epoch"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar, \
             intake.private_folder() as work:
         task = bar.add_task("train", total=course.epochs)
@@ -310,8 +313,11 @@ def train(submission, data_dir, out_dir, course_path):
             raise click.ClickException(neutralise(f"training failed: {exc}")) from None
     history = run.history
     for epoch in range(course.epochs):
+        validation = (f"validation loss {history['validation_loss'][epoch]:.4f}  "
+                      f"validation accuracy {history['validation_accuracy'][epoch]:.4f}  "
+                      if "validation_loss" in history else "")
         click.echo(f"epoch {epoch + 1:3d}  train loss {history['train_loss'][epoch]:.4f}  "
-                   f"train accuracy {history['train_accuracy'][epoch]:.4f}  "
+                   f"train accuracy {history['train_accuracy'][epoch]:.4f}  {validation}"
                    f"test accuracy {history['test_accuracy'][epoch]:.4f}")
     paths = write_plots(history, run.confusion, out_dir, "MNIST")
     click.echo(f"test accuracy {run.accuracy:.4f} (trained in {run.seconds:.1f} s)")

@@ -39,6 +39,7 @@ class Course:
     learning_rate: float
     seed: int
     mnist_weight_distance: float
+    validation: int  # the last `validation` training images, held out of training for the validation curves
     limits: Limits
     isolation: str  # auto | required | off
     reference: Path | None  # the reference solution the MNIST weights are compared with
@@ -133,7 +134,7 @@ def load(path):
     thresholds = r.section(tree, "thresholds", ("mnist_accuracy", "mnist_weight_distance", "gradient_rel_error",
                                                 "value_rel_error"))
     training = r.section(tree, "training", ("hidden_sizes", "epochs", "batch_size", "learning_rate", "seed",
-                                            "reference"))
+                                            "validation", "reference"))
     limits_tree = r.section(tree, "limits", tuple(LIMIT_RANGES))
     given = {k: r.get(limits_tree, f"limits.{k}", Limits.__dataclass_fields__[k].type, *LIMIT_RANGES[k],
                       optional=True) for k in LIMIT_RANGES}
@@ -166,6 +167,7 @@ def load(path):
         batch_size=r.get(training, "training.batch_size", int, 1, 60000),
         learning_rate=r.get(training, "training.learning_rate", float, 0, 100),
         seed=r.get(training, "training.seed", int, 0, 2**32 - 1),
+        validation=r.get(training, "training.validation", int, 0, 59999, optional=True) or 0,
         mnist_weight_distance=r.get(thresholds, "thresholds.mnist_weight_distance", float, 0, 10),
         limits=limits, isolation=isolation,
         reference=(path.parent / reference).resolve() if reference else None,

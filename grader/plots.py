@@ -32,6 +32,8 @@ def figures(history, confusion, title=""):
     for kind, ylabel in (("loss", "mean cross-entropy"), ("accuracy", "accuracy")):
         fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
         ax.plot(epochs, history[f"train_{kind}"], "o-", label="train (mean over the epoch's batches)")
+        if len(history.get(f"validation_{kind}", ())):  # held-out training images, after the epoch
+            ax.plot(epochs, history[f"validation_{kind}"], "^-", label="validation (after the epoch)")
         if len(history.get(f"test_{kind}", ())):  # the grader measures test accuracy, not test loss
             ax.plot(epochs, history[f"test_{kind}"], "s-", label="test (after the epoch)")
         ax.set(xlabel="epoch", ylabel=ylabel, title=f"{title} {kind}".strip())

@@ -34,15 +34,39 @@ class MnistRun:
     worst_images: np.ndarray | None = None  # their 28x28 pixels, in that order
 
 
+def split(data, course):
+    """(training images, training labels, validation images, validation labels): the last
+    training.validation images of the training set are held out of training, for the
+    validation curves. The test set is never among them."""
+    images, labels = np.asarray(data.train_images), np.asarray(data.train_labels)
+    held = course.validation
+    if held >= len(images):
+        raise ValueError(f"{course.path}: training.validation = {held} holds out every one of the {len(images):,} "
+                         "training images; hold out fewer")
+    cut = len(images) - held
+    return images[:cut], labels[:cut], images[cut:], labels[cut:]
+
+
+def mean_cross_entropy(params, X, labels):
+    """-(1/m) sum log softmax(z(L))[label]: the grader's own, from the logits (log-sum-exp)."""
+    z = logits(params, X)
+    z = z - z.max(axis=0)
+    log_probs = z - np.log(np.exp(z).sum(axis=0))
+    return float(-log_probs[labels, np.arange(len(labels))].mean())
+
+
 def train(folder, course, data, on_epoch=None, bound=None):
     """Train in a fresh child with folder's blanks and the course's budget (in the submission's
-    bound, if given). Returns (params, history, seconds, notes); history's test accuracies are
-    computed here."""
+    bound, if given), on the training images less the validation split. Returns (params,
+    history, seconds, notes); history's validation loss and accuracy and test accuracy are
+    computed here, by the grader's own forward pass, after each epoch."""
     sizes = [784, *course.hidden_sizes, 10]
-    payload = {"train_images": np.asarray(data.train_images), "train_labels": np.asarray(data.train_labels)}
+    train_images, train_labels, val_images, val_labels = split(data, course)
+    payload = {"train_images": train_images, "train_labels": train_labels}
+    X_val = val_images.T.astype(np.float32) / np.float32(255)
     X_test = np.asarray(data.test_images).T.astype(np.float32) / np.float32(255)
     labels = np.asarray(data.test_labels)
-    test_accuracy = []
+    test_accuracy, val_loss, val_accuracy = [], [], []
 
     def epoch_done(epoch, params):
         if epoch != len(test_accuracy) + 1 or epoch > course.epochs:  # frames come from untrusted code
@@ -50,6 +74,9 @@ def train(folder, course, data, on_epoch=None, bound=None):
                                            f"{course.epochs}: the grader's loop was tampered with")
         check_params(params, sizes, f"after epoch {epoch}, training")
         test_accuracy.append(float((predict(params, X_test) == labels).mean()))
+        if len(val_labels):
+            val_loss.append(mean_cross_entropy(params, X_val, val_labels))
+            val_accuracy.append(float((predict(params, X_val) == val_labels).mean()))
         if on_epoch:
             on_epoch(epoch, course.epochs)
 
@@ -67,6 +94,9 @@ def train(folder, course, data, on_epoch=None, bound=None):
     history["train_loss"] = np.clip(history["train_loss"], 0, 1e6)  # NaN stays NaN: a gap in the curve
     history["train_accuracy"] = np.clip(history["train_accuracy"], 0, 1)
     history["test_accuracy"] = np.array(test_accuracy)
+    if val_loss:
+        history["validation_loss"] = np.clip(val_loss, 0, 1e6)  # a weight of 1e300 makes an inf loss
+        history["validation_accuracy"] = np.array(val_accuracy)
     return params, history, seconds, notes
 
 
@@ -137,7 +167,7 @@ def reference_weights(course, data, use_cache=None):
     digest = hashlib.sha256()
     for path in sorted(course.reference.glob("*.py")) + [GRADER / "provided" / "network.py"]:
         digest.update(path.name.encode() + path.read_bytes())
-    digest.update(repr((course.hidden_sizes, course.budget, np.__version__)).encode())
+    digest.update(repr((course.hidden_sizes, course.budget, course.validation, np.__version__)).encode())
     for array in (data.train_images, data.train_labels):
         digest.update(np.ascontiguousarray(array).tobytes())
     cache = course.root / ".grade-cache" / f"reference-{digest.hexdigest()[:32]}.npz"

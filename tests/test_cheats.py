@@ -241,7 +241,7 @@ def test_a_correct_solution_written_differently_passes_the_weight_check(course, 
     output = results["tests"][0]["output"]
     assert results["score"] == 25, output
     assert "test accuracy 0.97" in output
-    distance = float(re.search(r"differ from the reference's by ([\d.e+-]+)", output).group(1))
+    distance = float(re.search(r"from the reference's: ([\d.e+-]+)", output).group(1))
     assert 0 < distance < 0.25, output
 
 

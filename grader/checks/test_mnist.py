@@ -45,8 +45,10 @@ def test_mnist_accuracy(mnist_run, student, vectors, course, note):
         note("the weights were not compared with the reference's (no reference solution here); "
              "official grading does compare them")
     else:
-        note(f"the trained weights differ from the reference's by {run.distance:.3g} (relative distance; "
-             f"up to {course.mnist_weight_distance:g} passes)")
+        note(f"relative distance of the trained weights from the reference's: {run.distance:.3g} "
+             f"(at most {course.mnist_weight_distance:g} passes; correct blanks, however written, land "
+             "within it)" if run.distance else
+             "the trained weights are exactly the reference's (relative distance 0)")
     far = run.distance is not None and run.distance > course.mnist_weight_distance
     if not far and run.accuracy >= course.mnist_accuracy:
         return
