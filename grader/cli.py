@@ -66,7 +66,7 @@ def data_loader(course, data_dir, quiet=False):
         try:
             folder, source = mnist.resolve_data_dir(data_dir, course.data_dir, course.root / "datasets" / "mnist")
             if source == "default" and mnist.find_files(folder) is None:
-                fetch.fetch_mnist(folder, course.root / "datasets" / "mnist.json", progress=not quiet)
+                fetch.fetch_mnist(folder, fetch.course_manifest(course.root), progress=not quiet)
             return mnist.load_mnist(folder)
         except mnist.DataError as exc:
             raise mnist.DataError(f"{exc}\n{mnist.HOW_TO_GET}") from None
@@ -431,7 +431,7 @@ def fetch_data(dest, course_path):
     course = load_course(course_path)
     folder = Path(dest) if dest else course.root / "datasets" / "mnist"
     try:
-        paths = fetch.fetch_mnist(folder, course.root / "datasets" / "mnist.json")
+        paths = fetch.fetch_mnist(folder, fetch.course_manifest(course.root))
     except mnist.DataError as exc:
         raise Broken(str(exc)) from None
     click.echo("\n".join(f"ok {p}" for p in paths))

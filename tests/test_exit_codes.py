@@ -15,7 +15,7 @@ def offline_kit(tmp_path):
     whose data folder is the default, datasets/mnist/, not yet there."""
     kit = tmp_path / "kit"
     (kit / "datasets").mkdir(parents=True)
-    manifest = json.loads((ROOT / "datasets" / "mnist.json").read_text())
+    manifest = json.loads((ROOT / "grader" / "mnist.json").read_text())
     manifest["mirrors"] = ["http://127.0.0.1:9/mnist/"]  # the discard port: connection refused at once
     (kit / "datasets" / "mnist.json").write_text(json.dumps(manifest))
     tree = yaml.safe_load((ROOT / "course.yaml").read_text())

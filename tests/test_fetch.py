@@ -236,7 +236,7 @@ def test_bad_manifest(tmp_path, content, key):
 
 
 def test_official_manifest_matches_shared_test_files():
-    """datasets/mnist.json agrees with the shared copies of the (byte-identical) official test files."""
+    """grader/mnist.json agrees with the shared copies of the (byte-identical) official test files."""
     manifest = load_manifest(DEFAULT_MANIFEST)
     assert [f["name"] for f in manifest["files"]] == [n + ".gz" for n in FILE_NAMES.values()]
     folder = Path(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else SHARED_MNIST

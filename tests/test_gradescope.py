@@ -64,7 +64,7 @@ def test_bundle_layout(bundle):
         names = set(z.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
     assert {"setup.sh", "run_autograder", "course.yaml", "hidden/vectors.json", "grader/cli.py",
-            "solutions/backprop.py", "datasets/mnist.json", "pyproject.toml"} <= names
+            "solutions/backprop.py", "grader/mnist.json", "pyproject.toml"} <= names
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
     assert not any("__pycache__" in n or n.startswith(("exercises/", "notebooks/", "tests/")) for n in names)
 

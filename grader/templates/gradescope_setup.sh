@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, to build the autograder's image; the bundle is in
 # /autograder/source. It installs Python >= 3.11 and bubblewrap, the grader in its own venv,
-# and MNIST (downloaded and checked against the official checksums in datasets/mnist.json).
+# and MNIST (downloaded and checked against the official checksums in grader/mnist.json).
 set -euo pipefail
 cd /autograder/source
 apt-get update -qq

@@ -1,0 +1,22 @@
+"""The built wheel carries everything `grade` reads at run time: a wheel without the MNIST
+manifest could not fetch the data (it once lived outside the package, in datasets/)."""
+import subprocess
+import sys
+import zipfile
+
+from helpers import ROOT
+
+RUN_TIME_DATA = ("grader/mnist.json", "grader/vectors.json", "grader/checks/pytest.ini", "grader/provided/network.py",
+                 "grader/checks/test_mnist.py")
+
+
+def test_the_wheel_holds_the_manifest_and_every_run_time_file(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path),
+                           str(ROOT)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [wheel] = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    missing = [name for name in RUN_TIME_DATA if name not in names]
+    assert not missing, missing
+    # test the tester: nothing outside the package, which a wheel could not hold, is asked for
+    assert not any(name.startswith(("datasets/", "solutions/", "hidden/")) for name in names)
