@@ -240,7 +240,7 @@ def test_a_correct_solution_written_differently_passes_the_weight_check(course, 
     _, results = grade(sub, "mnist", course, tmp_path / "out" / "results.json")
     output = results["tests"][0]["output"]
     assert results["score"] == 25, output
-    assert "test accuracy 0.97" in output
+    assert re.search(r"test accuracy 0\.9[6-9]", output), output
     distance = float(re.search(r"from the reference's: ([\d.e+-]+)", output).group(1))
     assert 0 < distance < 0.25, output
 
