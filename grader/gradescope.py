@@ -19,7 +19,7 @@ from pathlib import Path
 from grader.blanks import MODULES
 from grader.release import TEMPLATES, listed_files
 
-BUNDLED = ("grader", "solutions", "hidden/vectors.json", "pyproject.toml", "README.md",
+BUNDLED = ("grader", "solutions", "hidden/vectors.json", "pyproject.toml", "LICENSE", "README.md",
            "course.yaml")  # README.md: pyproject.toml names it, and setup.sh pip-installs the bundle
 
 

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-SHIPPED = ("exercises", "grader", "pyproject.toml", ".gitignore")
+SHIPPED = ("exercises", "grader", "pyproject.toml", "LICENSE", ".gitignore")
 SKIPPED = ("__pycache__", ".pyc", ".egg-info")
 
 

@@ -73,7 +73,7 @@ def test_release_holds_no_solution_line(released):
 
 def test_release_has_no_private_folder_or_hidden_vector(released):
     names = {p.relative_to(released).parts[0] for p in released.rglob("*")}
-    assert names == {".github", ".gitignore", "README.md", "course.yaml", "exercises", "grader",
+    assert names == {".github", ".gitignore", "README.md", "course.yaml", "exercises", "grader", "LICENSE",
                      "pyproject.toml"}
     hidden = json.loads((ROOT / "hidden" / "vectors.json").read_text())
     everything = "".join(p.read_text(errors="replace") for p in released.rglob("*") if p.is_file())
