@@ -89,15 +89,33 @@ def run(autograder):
              str(out), "--hidden", str(source / "hidden" / "vectors.json"), "--course", str(course.path),
              "--data-dir", data, "--report-dir", str(Path(tmp) / "report")],
             capture_output=True, text=True, cwd=tmp)
+        printed = Path(tmp) / "report" / "output.txt"
+        printed = (printed, printed.read_bytes()) if printed.is_file() else None  # the folder goes next
     if proc.returncode not in (0, 1) or not out.is_file():
         out.write_text(json.dumps(failure("The autograder could not run; please tell your instructor.\n"
                                           + proc.stderr[-2000:])))
         return 1
-    if prepared.notes:  # what of the upload was left out, and why
+    if prepared.notes or printed:
         graded = json.loads(out.read_text(encoding="utf-8"))
-        graded["output"] = "\n".join([*prepared.notes, graded["output"]]).strip()
+        graded["output"] = "\n".join([*prepared.notes, graded["output"]]).strip()  # what of the upload was left out
+        if printed:
+            graded["output"] = with_printed(graded["output"], *printed)
         out.write_text(json.dumps(graded, indent=2) + "\n")
     return 0
+
+
+def with_printed(output, path, printed):
+    """results.json's output with what the student's code printed during the public checks
+    added at its end. `grade check` keeps that in the report folder and names it ("see PATH"),
+    but here the folder is a temporary one, gone when run() returns, and Gradescope shows
+    students only results.json: the text goes where they see it. It is at most
+    limits.output_kb (grading.py cuts it and says how much more there was); control characters
+    are shown as escapes. The hidden checks' output was never kept."""
+    from grader.report import printable
+
+    text = printable(printed.decode("utf-8", "replace")).rstrip("\n")
+    output = output.replace(f"see {path}", "shown at the end of this output")
+    return f"{output}\n\n--- what your code printed during the checks ---\n{text}\n--- end of what your code printed ---"
 
 
 if __name__ == "__main__":

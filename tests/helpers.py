@@ -11,6 +11,14 @@ SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
 NOTEBOOK = ROOT / "notebooks" / "source" / "backprop" / "backprop.ipynb"
 GRADE = [str(Path(sys.executable).parent / "grade")]  # the console script, exactly as students run it
+JUNIT_XSD = ROOT / "tests" / "schemas" / "junit-10.xsd"  # Jenkins xunit's schema, vendored (source in its header)
+
+
+def junit_schema():
+    """Jenkins xunit's junit-10.xsd, ready to validate with: schema.assertValid(lxml tree)."""
+    from lxml import etree
+
+    return etree.XMLSchema(etree.parse(str(JUNIT_XSD)))
 
 
 def copy_of(source, dest):

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from helpers import EXERCISES, ROOT, SOLUTIONS, copy_of, grade_json
+from helpers import EXERCISES, ROOT, SOLUTIONS, copy_of, grade_json, junit_schema
 from helpers import GRADE as GRADE_COMMAND
 
 GRADE = GRADE_COMMAND[0]
@@ -209,12 +209,14 @@ def wrong_and_crashing(tmp_path_factory):
 
 
 def test_junit_parses_back_and_agrees_with_the_json(wrong_and_crashing):
-    from junitparser import Error, Failure, JUnitXml, Properties
+    from junitparser import Error, Failure, JUnitXml
+    from lxml import etree
 
     runs = wrong_and_crashing
     assert runs["junit"].returncode == 1 and "Traceback" not in runs["junit"].stderr
     results = json.loads(runs["json"].stdout)
-    xml = JUnitXml.fromstring(runs["junit"].stdout)
+    junit_schema().assertValid(etree.fromstring(runs["junit"].stdout.encode()))  # Jenkins xunit's junit-10.xsd
+    xml = JUnitXml.fromstring(runs["junit"].stdout.encode())
     suites = list(xml)
     assert [s.name for s in suites] == ["Activation functions", "Weight updates"]
     cases = [case for suite in suites for case in suite]
@@ -223,15 +225,18 @@ def test_junit_parses_back_and_agrees_with_the_json(wrong_and_crashing):
     kinds = {"passed": 0, "failed": 0, "error": 0}
     total = 0.0
     for suite in suites:
+        props = {p.name: float(p.value) for p in suite.properties()}  # the points: on the testsuite
         for case in suite:
             test = by_json[f"{suite.name}: {case.name}"]
             outcome = [type(r) for r in case.result]
             kind = "error" if Error in outcome else "failed" if Failure in outcome else "passed"
             assert kind == test["extra_data"]["status"], case.name
             kinds[kind] += 1
-            props = {p.name: float(p.value) for props in case.iterchildren(Properties) for p in props}
-            assert props["max_score"] == pytest.approx(test["max_score"])
-            total += props["score"]
+            assert props[f"max_score:{case.name}"] == test["max_score"]
+            assert props[f"score:{case.name}"] == test["score"]
+            total += props[f"score:{case.name}"]
+        assert props["score"] == pytest.approx(sum(t["score"] for t in results["tests"]
+                                                   if t["name"].startswith(f"{suite.name}: ")))
     assert total == pytest.approx(results["score"])
     assert kinds["failed"] > 0 and kinds["error"] > 0 and kinds["passed"] > 0
     assert int(xml.failures) == kinds["failed"] and int(xml.errors) == kinds["error"]

@@ -3,6 +3,7 @@
 including one with nothing to grade."""
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -144,3 +145,25 @@ def test_gradescope_notebook_with_an_unhashable_literal_is_graded(bundle, tmp_pa
     proc, results = autograde(bundle, tmp_path, fill)
     assert proc.returncode == 0, proc.stderr
     assert results["score"] == pytest.approx(100)
+
+
+def test_what_the_code_printed_is_in_results_json(bundle, tmp_path):
+    """grade check keeps what the student's code printed in its report folder, but on Gradescope
+    that folder is a temporary one: the text must be in results.json, bounded, and no line may
+    send the student to a path that is gone."""
+    def fill(folder):
+        copy_of(SOLUTIONS, folder)
+        with open(folder / "activations.py", "a") as f:
+            f.write("\nprint('debugging: activations imported \\x1b[31mred')\n"
+                    "print('x' * 300_000)\n")  # more than limits.output_kb (256 KiB) allows
+
+    proc, results = autograde(bundle, tmp_path, fill)
+    assert proc.returncode == 0, proc.stderr
+    assert results["score"] == pytest.approx(100)  # printing costs nothing
+    output = results["output"]
+    assert "debugging: activations imported \\x1b[31mred" in output  # shown, its escape code made harmless
+    assert "more bytes not kept]" in output and len(output) < 256 * 1024 + 4096  # bounded by limits.output_kb
+    assert "printed" in output and "shown at the end of this output" in output
+    for path in re.findall(r"see (\S+)", output):  # whatever it still points at exists
+        assert os.path.exists(path), path
+    assert str(tmp_path) not in output  # nothing names the grader's temporary folders
