@@ -352,17 +352,23 @@ def export():
 @export.command("gradescope")
 @click.argument("out_zip", type=click.Path(dir_okay=False))
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
-def export_gradescope(out_zip, course_path):
+@click.option("--isolation", type=click.Choice(["auto", "required", "off"]),
+              help="Set isolation in the bundled course.yaml (official grading: required).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1),
+              help="Set training.seed in the bundled course.yaml: a number you keep private.")
+def export_gradescope(out_zip, course_path, isolation, seed):
     """Write Gradescope's autograder bundle OUT_ZIP: setup.sh, run_autograder, the grader, the
     reference and the hidden vectors (none of it visible to students)."""
-    from grader.gradescope import ExportError, export as write
+    from grader.gradescope import ExportError, export as write, official_grading_warnings
 
     course = load_course(course_path)
     require_generated(course)
     try:
-        names = write(course, out_zip)
+        names = write(course, out_zip, isolation, seed)
     except ExportError as exc:
         raise click.ClickException(str(exc)) from None
+    for line in official_grading_warnings(course, isolation, seed):
+        click.echo(line, err=True)
     click.echo(f"wrote {out_zip} ({len(names)} files): upload it as the assignment's autograder "
                "(Configure Autograder > Zip file upload)")
 
