@@ -34,7 +34,11 @@ def neutralise(text):
 
 
 def fmt(points):
-    return f"{points:g}" if points == int(points) else f"{points:.2f}"
+    """Points as every report and gradebook shows them: two decimals, always (13.42 / 15.00,
+    20.00 / 20.00). A part's points are shares added up in floats, which can land a hair off a
+    whole number (14.999999999999998): printed as "15" or "15.00" by whether they did, one
+    table had both."""
+    return f"{round(points, 2) + 0.0:.2f}"  # + 0.0: a -0.0 prints as 0.00
 
 
 def part_rows(results, course):

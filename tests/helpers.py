@@ -1,6 +1,8 @@
 """Shared helpers for the kit's tests: copies of the reference, and running `grade`."""
+import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -75,3 +77,33 @@ def student_processes(under):
         if state != "Z" and needle in cmdline:
             found.append(int(pid))
     return found
+
+
+NON_ASSIGNMENT = ("Current Score", "Current Points", "Current Grade", "Final Score", "Final Points", "Final Grade",
+                  "Override Score", "Override Grade", "Override Status")
+
+
+def canvas_reads(path):
+    """What Canvas's gradebook importer takes from a CSV, by the rules of its source
+    (canvas-lms app/models/gradebook_importer.rb): a header whose first cell has "Student" and
+    second "ID"; "SIS User ID" then "SIS Login ID" in the third and fourth, so that the fifth,
+    the last student column, must be "Section"; assignment columns after it (those named like
+    its computed columns are dropped); a row starting "Points Possible"; then the students,
+    found by ID, else SIS User ID, else SIS Login ID. Returns ({assignment: points possible},
+    {login: {assignment: score or None}}); raises AssertionError where Canvas would refuse."""
+    with open(path, newline="", encoding="utf-8") as f:
+        header, *rows = list(csv.reader(f))
+    assert len(header) > 3 and "Student" in header[0] and "ID" in header[1], f"invalid header row {header}"
+    assert re.search(r"SIS\s+User\s+ID", header[2]) and re.search(r"SIS\s+Login\s+ID", header[3]), header
+    assert "Section" in header[4], f"invalid header row: the last student column is {header[4]!r}"
+    columns = {i: name for i, name in enumerate(header) if i >= 5 and not any(n in name for n in NON_ASSIGNMENT)}
+    assert columns, "no assignment column"
+    points, students = {}, {}
+    for row in rows:
+        if "Points Possible" in row[0]:
+            points = {name: float(row[i]) for i, name in columns.items() if row[i]}
+            continue
+        assert row[1] or row[2] or row[3], f"no ID, SIS User ID or SIS Login ID for {row[0]!r}"
+        students[row[3]] = {name: float(row[i]) if row[i].strip() not in ("", "-") else None
+                            for i, name in columns.items()}
+    return points, students
