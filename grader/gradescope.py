@@ -73,8 +73,10 @@ def bundled_course_yaml(course, isolation=None, seed=None):
     if seed is not None:
         text = set_key(text, "training", "seed", str(seed))
     tree = yaml.safe_load(text)
-    for key, wanted, got in (("isolation", isolation, "off" if tree.get("isolation") is False else tree.get("isolation")),
-                             ("training.seed", seed, (tree.get("training") or {}).get("seed"))):
+    read = {"isolation": "off" if tree.get("isolation") is False else tree.get("isolation"),  # YAML 1.1's `off`
+            "training.seed": (tree.get("training") or {}).get("seed")}
+    for key, wanted in (("isolation", isolation), ("training.seed", seed)):
+        got = read[key]
         if wanted is not None and got != wanted:
             raise ExportError(f"{course.path}: could not set {key} to {wanted} in the bundled copy (it reads "
                               f"{got!r}); write `{key.split('.')[-1]}:` on a line of its own, in block style")
@@ -163,8 +165,8 @@ def run(autograder):
              str(out), "--hidden", str(source / "hidden" / "vectors.json"), "--course", str(course.path),
              "--data-dir", data, "--report-dir", str(Path(tmp) / "report")],
             capture_output=True, text=True, cwd=tmp)
-        printed = Path(tmp) / "report" / "output.txt"
-        printed = (printed, printed.read_bytes()) if printed.is_file() else None  # the folder goes next
+        kept = Path(tmp) / "report" / "output.txt"  # what the student's code printed: read before tmp goes
+        printed = (kept, kept.read_bytes()) if kept.is_file() else None
     if proc.returncode not in (0, 1) or not out.is_file():
         out.write_text(json.dumps(failure("The autograder could not run; please tell your instructor.\n"
                                           + proc.stderr[-2000:])))
@@ -189,7 +191,8 @@ def with_printed(output, path, printed):
 
     text = printable(printed.decode("utf-8", "replace")).rstrip("\n")
     output = output.replace(f"see {path}", "shown at the end of this output")
-    return f"{output}\n\n--- what your code printed during the checks ---\n{text}\n--- end of what your code printed ---"
+    return (f"{output}\n\n--- what your code printed during the checks ---\n{text}\n"
+            "--- end of what your code printed ---")
 
 
 if __name__ == "__main__":

@@ -153,10 +153,11 @@ def junit(results, course, seconds):
                               skipped="0", **counts(mine))
         names = case_names(mine, part)
         points = [(maxima[id(r)] if r.passed else 0.0, maxima[id(r)]) for r in mine]
+        entries = [("score", sum(s for s, _ in points)), ("max_score", sum(m for _, m in points))]
+        for name, (score, maximum) in zip(names, points):
+            entries += [(f"score:{name}", score), (f"max_score:{name}", maximum)]
         props = ET.SubElement(suite, "properties")
-        for key, value in [("score", sum(s for s, _ in points)), ("max_score", sum(m for _, m in points)),
-                           *((f"{kind}:{name}", value) for name, (score, maximum) in zip(names, points)
-                             for kind, value in (("score", score), ("max_score", maximum)))]:
+        for key, value in entries:
             ET.SubElement(props, "property", name=clean(key), value=f"{value:.4f}")
         for r, name in zip(mine, names):
             case = ET.SubElement(suite, "testcase", classname=part.id, name=clean(name), time=f"{r.seconds:.4f}")
