@@ -12,7 +12,7 @@ is not charged to its student.
 
 Per student, out/students/<student>/ gets report.txt, results.json (Gradescope's schema;
 written last, it marks the submission graded) and the plots; out/gradebook.csv has a row per
-student.
+student, and with --format canvas out/canvas.csv holds the same scores for Canvas's import.
 """
 import contextlib
 import csv
@@ -33,6 +33,7 @@ from pathlib import Path
 
 from grader import grading
 from grader.intake import shown
+from grader.report import fmt
 
 STATUSES = ("graded", "error", "timeout")
 FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a cell a spreadsheet would run (OWASP's CSV injection)
@@ -349,13 +350,35 @@ def cell(text):
     return f"'{text}" if text.startswith(FORMULA) else text
 
 
-def write_gradebook(path, rows, course):
-    """One row per student: total, each part's points, status, seconds, message."""
+def write_csv(path, lines):
     text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["student", "total", *course.parts, "status", "seconds", "message"])
-    for row in rows:
-        writer.writerow([cell(row["student"]), f"{row['total']:.2f}",
-                         *(f"{row['parts'].get(p, 0.0):.2f}" for p in course.parts),
-                         row["status"], f"{row['seconds']:.2f}", cell(row["message"])])
+    csv.writer(text, lineterminator="\n").writerows(lines)
     atomic_write(Path(path), text.getvalue())
+
+
+def write_gradebook(path, rows, course):
+    """One row per student: total, each part's points, status, seconds, message. Moodle's CSV
+    grade import takes it as it is (map `student` to a user field, `total` to a grade item)."""
+    write_csv(path, [["student", "total", *course.parts, "status", "seconds", "message"],
+                     *([cell(row["student"]), fmt(row["total"]), *(fmt(row["parts"].get(p, 0.0)) for p in course.parts),
+                        row["status"], f"{row['seconds']:.2f}", cell(row["message"])] for row in rows)])
+
+
+CANVAS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+
+
+def write_canvas(path, rows, course):
+    """The gradebook as Canvas's gradebook import reads it (the shape of its own export): the
+    student columns, then one column named after the assignment (course.yaml's
+    assignment.name), a "Points Possible" row with the assignment's points, then a row per
+    student. Canvas's importer finds a student by ID, else SIS User ID, else SIS Login ID, else
+    by name: the submission folder's name goes in SIS Login ID (and, for the import preview, in
+    Student), so folders must be named by login. A submission that was not graded (error,
+    timeout) gets an empty cell, which Canvas leaves as it was, rather than a 0 it would import.
+    Returns how many were left empty."""
+    empty = sum(row["status"] != "graded" for row in rows)
+    total = sum(part.points for part in course.parts.values())
+    write_csv(path, [[*CANVAS, course.assignment], ["Points Possible", "", "", "", "", fmt(total)],
+                     *([cell(row["student"]), "", "", cell(row["student"]), "",
+                        fmt(row["total"]) if row["status"] == "graded" else ""] for row in rows)])
+    return empty

@@ -220,7 +220,9 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
 @click.option("--plots", is_flag=True, help="Also draw each student's MNIST plots (about 0.45 s each).")
 @click.option("--data-dir", type=click.Path(), help="MNIST folder (else GRADE_DATA_DIR, course.yaml, datasets/mnist).")
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
-def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_dir, course_path):
+@click.option("--format", "book_format", type=click.Choice(["csv", "canvas"]), default="csv", show_default=True,
+              help="canvas: also write canvas.csv, for Canvas's gradebook import (students by SIS Login ID).")
+def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_dir, course_path, book_format):
     """Grade every submission in SUBMISSIONS (a folder per student: .py files, a cloned repo with
     exercises/, or nbgrader's submitted/<student>/<assignment>/ notebooks) into a gradebook."""
     from rich.console import Console
@@ -229,6 +231,7 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_d
 
     from grader import batch as batches
     from grader import mnist, scoring, vectors
+    from grader.report import fmt
 
     course = load_course(course_path)
     if not Path(submissions).is_dir():
@@ -256,7 +259,7 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_d
 
         def done(row):
             counts[row["status"]] += 1
-            bar.update(task, advance=1, description=f"{escape(row['student'])}: {row['total']:.1f} ({row['status']})")
+            bar.update(task, advance=1, description=f"{escape(row['student'])}: {fmt(row['total'])} ({row['status']})")
 
         rows, skipped = batches.run(subs, course, lambda: data, hidden, hidden_path, Path(out_dir), jobs, timeout,
                                     force, done, plots, reference)
@@ -268,6 +271,10 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_d
                + (f" ({skipped} unchanged since their last grading, not graded again; --force to regrade)"
                   if skipped else ""))
     click.echo(f"gradebook: {gradebook}; reports: {Path(out_dir) / 'students'}/<student>/")
+    if book_format == "canvas":
+        empty = batches.write_canvas(Path(out_dir) / "canvas.csv", rows, course)
+        click.echo(f"Canvas import: {Path(out_dir) / 'canvas.csv'}" + (f" ({empty} not graded, left empty: see "
+                                                                        "the gradebook's status)" if empty else ""))
 
 
 @main.command()
@@ -406,17 +413,23 @@ def export():
 @export.command("gradescope")
 @click.argument("out_zip", type=click.Path(dir_okay=False))
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
-def export_gradescope(out_zip, course_path):
+@click.option("--isolation", type=click.Choice(["auto", "required", "off"]),
+              help="Set isolation in the bundled course.yaml (official grading: required).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1),
+              help="Set training.seed in the bundled course.yaml: a number you keep private.")
+def export_gradescope(out_zip, course_path, isolation, seed):
     """Write Gradescope's autograder bundle OUT_ZIP: setup.sh, run_autograder, the grader, the
     reference and the hidden vectors (none of it visible to students)."""
-    from grader.gradescope import ExportError, export as write
+    from grader.gradescope import ExportError, export as write, official_grading_warnings
 
     course = load_course(course_path)
     require_generated(course)
     try:
-        names = write(course, out_zip)
+        names = write(course, out_zip, isolation, seed)
     except ExportError as exc:
         raise UsageProblem(str(exc)) from None
+    for line in official_grading_warnings(course, isolation, seed):
+        click.echo(line, err=True)
     click.echo(f"wrote {out_zip} ({len(names)} files): upload it as the assignment's autograder "
                "(Configure Autograder > Zip file upload)")
 

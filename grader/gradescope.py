@@ -10,6 +10,7 @@ them in exercises/ (uploaded from GitHub), or the notebook.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,14 +28,17 @@ class ExportError(Exception):
     pass
 
 
-def export(course, out):
-    """Write the bundle to out (a .zip), atomically. Returns the names in it."""
+def export(course, out, isolation=None, seed=None):
+    """Write the bundle to out (a .zip), atomically. Returns the names in it. isolation and
+    seed, when given, replace course.yaml's `isolation` and `training.seed` in the bundled copy
+    only (see bundled_course_yaml)."""
     root, out = course.root, Path(out)
     missing = [name for name in BUNDLED if not (root / name).exists()]
     if missing:
         raise ExportError(f"{root}: missing {', '.join(missing)}, which the bundle needs (run `grade generate`?)")
     if out.suffix != ".zip":
         raise ExportError(f"{out}: the bundle is a .zip file")
+    course_yaml = bundled_course_yaml(course, isolation, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, partial = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)
@@ -44,7 +48,8 @@ def export(course, out):
                 info = zipfile.ZipInfo(script)
                 info.external_attr = 0o755 << 16
                 bundle.writestr(info, (TEMPLATES / f"gradescope_{script}").read_text(encoding="utf-8"))
-            for path, rel in listed_files(root, BUNDLED):
+            bundle.writestr("course.yaml", course_yaml)
+            for path, rel in listed_files(root, [name for name in BUNDLED if name != "course.yaml"]):
                 bundle.write(path, rel.as_posix())
         os.replace(partial, out)
     except BaseException:
@@ -52,6 +57,77 @@ def export(course, out):
         raise
     with zipfile.ZipFile(out) as bundle:
         return bundle.namelist()
+
+
+def bundled_course_yaml(course, isolation=None, seed=None):
+    """course.yaml's text for the bundle: as it is, or with the top-level `isolation` and
+    `training.seed` set to these values, line by line, so that its comments stay. The release
+    ships course.yaml to students, so a private seed can live only in the bundle's copy. The
+    result is read back and checked: a layout this cannot edit (a flow mapping, say) is an
+    ExportError naming the key, never a bundle with the old value."""
+    import yaml
+
+    text = course.path.read_text(encoding="utf-8")
+    if isolation is not None:
+        text = set_key(text, None, "isolation", isolation)
+    if seed is not None:
+        text = set_key(text, "training", "seed", str(seed))
+    tree = yaml.safe_load(text)
+    read = {"isolation": "off" if tree.get("isolation") is False else tree.get("isolation"),  # YAML 1.1's `off`
+            "training.seed": (tree.get("training") or {}).get("seed")}
+    for key, wanted in (("isolation", isolation), ("training.seed", seed)):
+        got = read[key]
+        if wanted is not None and got != wanted:
+            raise ExportError(f"{course.path}: could not set {key} to {wanted} in the bundled copy (it reads "
+                              f"{got!r}); write `{key.split('.')[-1]}:` on a line of its own, in block style")
+    return text
+
+
+def set_key(text, section, key, value):
+    """text with `key: value` at the top level (section None) or in the block mapping
+    `section:`, replacing the key's value and keeping any comment after it; added if absent."""
+    lines = text.splitlines(keepends=True)
+    start, end, indent = 0, len(lines), ""
+    if section is not None:
+        heads = [i for i, line in enumerate(lines) if re.match(rf"{section}\s*:\s*(#.*)?$", line.rstrip("\n"))]
+        if not heads:
+            return text  # no such block: the caller's check says so
+        start = heads[0] + 1
+        end = next((i for i in range(start, len(lines)) if re.match(r"[^\s#]", lines[i])), len(lines))
+        children = [re.match(r"(\s+)\S", line) for line in lines[start:end]]
+        indent = next((m.group(1) for m in children if m), "  ")
+    pattern = re.compile(rf"({re.escape(indent)}{key}\s*:\s*)([^#\n]*?)(\s*#.*)?$")
+    for i in range(start, end):
+        match = pattern.match(lines[i].rstrip("\n"))
+        if match:
+            comment = match.group(3) or ""
+            if comment:  # where it was: the comments of a block stay aligned
+                width = len(match.group(2)) + len(comment) - len(comment.lstrip())
+                comment = " " * max(1, width - len(value)) + comment.lstrip()
+            lines[i] = f"{match.group(1)}{value}{comment}\n"
+            return "".join(lines)
+    if section is None and lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    lines.insert(end, f"{indent}{key}: {value}\n")
+    return "".join(lines)
+
+
+def official_grading_warnings(course, isolation=None, seed=None):
+    """What the bundle keeps of course.yaml that official grading should not have, as lines
+    for stderr: isolation other than required, and the seed that `grade release` hands out."""
+    isolation = isolation or course.isolation
+    seed = course.seed if seed is None else seed
+    warnings = []
+    if isolation != "required":
+        how = "never" if isolation == "off" else "only where it can start"
+        warnings.append(f"warning: {course.path}: isolation is {isolation}, so the bundle runs student code in "
+                        f"bubblewrap {how}; official grading needs `isolation: required` (pass --isolation "
+                        "required, or set it in course.yaml)")
+    if seed == course.seed:
+        warnings.append(f"warning: {course.path}: training.seed is {seed}, the seed `grade release` gives students, "
+                        "so weights saved from a correct run with it pass the MNIST weight check; pass --seed N "
+                        "with a number you keep private (it is set in the bundle's copy only)")
+    return warnings
 
 
 def failure(message, seconds=0.0):
@@ -89,15 +165,34 @@ def run(autograder):
              str(out), "--hidden", str(source / "hidden" / "vectors.json"), "--course", str(course.path),
              "--data-dir", data, "--report-dir", str(Path(tmp) / "report")],
             capture_output=True, text=True, cwd=tmp)
+        kept = Path(tmp) / "report" / "output.txt"  # what the student's code printed: read before tmp goes
+        printed = (kept, kept.read_bytes()) if kept.is_file() else None
     if proc.returncode not in (0, 1) or not out.is_file():
         out.write_text(json.dumps(failure("The autograder could not run; please tell your instructor.\n"
                                           + proc.stderr[-2000:])))
         return 1
-    if prepared.notes:  # what of the upload was left out, and why
+    if prepared.notes or printed:
         graded = json.loads(out.read_text(encoding="utf-8"))
-        graded["output"] = "\n".join([*prepared.notes, graded["output"]]).strip()
+        graded["output"] = "\n".join([*prepared.notes, graded["output"]]).strip()  # what of the upload was left out
+        if printed:
+            graded["output"] = with_printed(graded["output"], *printed)
         out.write_text(json.dumps(graded, indent=2) + "\n")
     return 0
+
+
+def with_printed(output, path, printed):
+    """results.json's output with what the student's code printed during the public checks
+    added at its end. `grade check` keeps that in the report folder and names it ("see PATH"),
+    but here the folder is a temporary one, gone when run() returns, and Gradescope shows
+    students only results.json: the text goes where they see it. It is at most
+    limits.output_kb (grading.py cuts it and says how much more there was); control characters
+    are shown as escapes. The hidden checks' output was never kept."""
+    from grader.report import printable
+
+    text = printable(printed.decode("utf-8", "replace")).rstrip("\n")
+    output = output.replace(f"see {path}", "shown at the end of this output")
+    return (f"{output}\n\n--- what your code printed during the checks ---\n{text}\n"
+            "--- end of what your code printed ---")
 
 
 if __name__ == "__main__":

@@ -266,10 +266,12 @@ def grade_part(part, course=None):
         proc = subprocess.run(command, capture_output=True, text=True)
     if proc.returncode not in (0, 1) or not proc.stdout.strip():
         raise RuntimeError(f"grade check could not run: {proc.stderr.strip()[-2000:]}")
+    from grader.report import fmt
+
     results = json.loads(proc.stdout)
     for test in results["tests"]:
         mark = "ok" if test["status"] == "passed" else "x "
-        print(f"{mark} {test['name']}  ({test['score']:g} / {test['max_score']:g})")
+        print(f"{mark} {test['name']}  ({fmt(test['score'])} / {fmt(test['max_score'])})")
         for line in test["output"].splitlines():
             print(f"     {line}")
     return round(results["score"], 4)

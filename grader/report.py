@@ -19,17 +19,26 @@ from grader.blanks import BLANKS
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
+def printable(text):
+    """Control characters (terminal escapes, direction overrides) shown as escapes: \\x1b, \\u202e."""
+    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
+                       text)
+
+
 def neutralise(text):
     """Student-controlled text made safe to echo into a CI log: control characters shown as
     escapes, and no line that a CI runner would take as a command (GitHub's workflow commands
     start a line with '::' after any spaces; its older '##[' form may appear anywhere)."""
-    text = CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
-                       text).replace("##[", "# #[")
+    text = printable(text).replace("##[", "# #[")
     return "\n".join("| " + line if line.lstrip().startswith("::") else line for line in text.split("\n"))
 
 
 def fmt(points):
-    return f"{points:g}" if points == int(points) else f"{points:.2f}"
+    """Points as every report and gradebook shows them: two decimals, always (13.42 / 15.00,
+    20.00 / 20.00). A part's points are shares added up in floats, which can land a hair off a
+    whole number (14.999999999999998): printed as "15" or "15.00" by whether they did, one
+    table had both."""
+    return f"{round(points, 2) + 0.0:.2f}"  # + 0.0: a -0.0 prints as 0.00
 
 
 def part_rows(results, course):
@@ -123,29 +132,36 @@ NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")  # what XML 1.0 forbids beyo
 
 
 def junit(results, course, seconds):
-    """JUnit XML: a testsuite per part, a testcase per check (classname = the part's id),
-    <failure> for a wrong answer and <error> for a check that ended in an ERROR; each
-    testcase carries its score and max_score as properties."""
+    """JUnit XML as Jenkins' xunit plugin's schema (junit-10.xsd) has it: a testsuite per part, a
+    testcase per check (classname = the part's id), <failure> for a wrong answer and <error> for a
+    check that ended in an ERROR. That schema allows <properties> only on a testsuite, so the
+    points go there: the part's `score` and `max_score`, and each check's as
+    `score:<testcase name>` and `max_score:<testcase name>` (the same numbers as results.json's)."""
     def clean(text):
         return NOT_XML.sub("?", neutralise(text))
 
     def counts(rs):
         return {"tests": str(len(rs)), "failures": str(sum(not r.passed and not r.error for r in rs)),
-                "errors": str(sum(r.error for r in rs)), "skipped": "0"}
+                "errors": str(sum(r.error for r in rs))}
 
+    maxima = dict(zip(map(id, results), rounded_maxima(results)))
     root = ET.Element("testsuites", name=course.assignment, time=f"{seconds:.3f}", **counts(results))
     for part in course.parts.values():
         mine = [r for r in results if r.part == part.id]
         if not mine:
             continue
         suite = ET.SubElement(root, "testsuite", name=part.title, time=f"{sum(r.seconds for r in mine):.3f}",
-                              **counts(mine))
-        for r in mine:
-            case = ET.SubElement(suite, "testcase", classname=part.id, name=r.name.removeprefix(f"{part.title}: "),
-                                 time=f"{r.seconds:.4f}")
-            props = ET.SubElement(case, "properties")
-            ET.SubElement(props, "property", name="score", value=f"{r.score:.4f}")
-            ET.SubElement(props, "property", name="max_score", value=f"{r.max_score:.4f}")
+                              skipped="0", **counts(mine))
+        names = case_names(mine, part)
+        points = [(maxima[id(r)] if r.passed else 0.0, maxima[id(r)]) for r in mine]
+        entries = [("score", sum(s for s, _ in points)), ("max_score", sum(m for _, m in points))]
+        for name, (score, maximum) in zip(names, points):
+            entries += [(f"score:{name}", score), (f"max_score:{name}", maximum)]
+        props = ET.SubElement(suite, "properties")
+        for key, value in entries:
+            ET.SubElement(props, "property", name=clean(key), value=f"{value:.4f}")
+        for r, name in zip(mine, names):
+            case = ET.SubElement(suite, "testcase", classname=part.id, name=clean(name), time=f"{r.seconds:.4f}")
             if not r.passed:
                 outcome = ET.SubElement(case, "error" if r.error else "failure",
                                         message=clean((r.output or "failed").splitlines()[0]))
@@ -153,6 +169,17 @@ def junit(results, course, seconds):
             elif r.output:
                 ET.SubElement(case, "system-out").text = clean(r.output)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def case_names(results, part):
+    """Each check's testcase name: its name without the part's title, made unique within the
+    part (" [2]", " [3]" on repeats), since the points are looked up by it."""
+    names, seen = [], {}
+    for r in results:
+        name = r.name.removeprefix(f"{part.title}: ")
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name} [{seen[name]}]")
+    return names
 
 
 def markdown(results, course, seconds, footer=()):

@@ -1,6 +1,8 @@
 """Shared helpers for the kit's tests: copies of the reference, and running `grade`."""
+import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +13,39 @@ SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
 NOTEBOOK = ROOT / "notebooks" / "source" / "backprop" / "backprop.ipynb"
 GRADE = [str(Path(sys.executable).parent / "grade")]  # the console script, exactly as students run it
+def junit_xsd():
+    """Jenkins xunit's junit-10.xsd, the schema its plugin validates JUnit reports with. pytest
+    tests its own JUnit output against the same file, which its source distribution on PyPI
+    carries (testing/example_scripts/junit-10.xsd): fetched from there once per machine, for the
+    pytest installed, rather than copied into this repository."""
+    import tarfile
+    import tempfile
+    from importlib.metadata import version
+
+    release = version("pytest")
+    cache = Path(tempfile.gettempdir()) / "grader-test-schemas" / f"pytest-{release}-junit-10.xsd"
+    if cache.is_file():
+        return cache
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary",
+                               ":all:", f"pytest=={release}", "-d", tmp], capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            raise RuntimeError(f"could not fetch pytest {release}'s source from PyPI for junit-10.xsd:\n{proc.stderr}")
+        [sdist] = Path(tmp).glob("pytest-*.tar.gz")
+        with tarfile.open(sdist) as archive:
+            schema = archive.extractfile(f"pytest-{release}/testing/example_scripts/junit-10.xsd").read()
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    part = cache.with_suffix(f".{os.getpid()}.part")
+    part.write_bytes(schema)
+    os.replace(part, cache)  # whole or absent, for the next session
+    return cache
+
+
+def junit_schema():
+    """junit-10.xsd (see junit_xsd), ready to validate with: schema.assertValid(lxml tree)."""
+    from lxml import etree
+
+    return etree.XMLSchema(etree.parse(str(junit_xsd())))
 
 
 def copy_of(source, dest):
@@ -67,3 +102,33 @@ def student_processes(under):
         if state != "Z" and needle in cmdline:
             found.append(int(pid))
     return found
+
+
+NON_ASSIGNMENT = ("Current Score", "Current Points", "Current Grade", "Final Score", "Final Points", "Final Grade",
+                  "Override Score", "Override Grade", "Override Status")
+
+
+def canvas_reads(path):
+    """What Canvas's gradebook importer takes from a CSV, by the rules of its source
+    (canvas-lms app/models/gradebook_importer.rb): a header whose first cell has "Student" and
+    second "ID"; "SIS User ID" then "SIS Login ID" in the third and fourth, so that the fifth,
+    the last student column, must be "Section"; assignment columns after it (those named like
+    its computed columns are dropped); a row starting "Points Possible"; then the students,
+    found by ID, else SIS User ID, else SIS Login ID. Returns ({assignment: points possible},
+    {login: {assignment: score or None}}); raises AssertionError where Canvas would refuse."""
+    with open(path, newline="", encoding="utf-8") as f:
+        header, *rows = list(csv.reader(f))
+    assert len(header) > 3 and "Student" in header[0] and "ID" in header[1], f"invalid header row {header}"
+    assert re.search(r"SIS\s+User\s+ID", header[2]) and re.search(r"SIS\s+Login\s+ID", header[3]), header
+    assert "Section" in header[4], f"invalid header row: the last student column is {header[4]!r}"
+    columns = {i: name for i, name in enumerate(header) if i >= 5 and not any(n in name for n in NON_ASSIGNMENT)}
+    assert columns, "no assignment column"
+    points, students = {}, {}
+    for row in rows:
+        if "Points Possible" in row[0]:
+            points = {name: float(row[i]) for i, name in columns.items() if row[i]}
+            continue
+        assert row[1] or row[2] or row[3], f"no ID, SIS User ID or SIS Login ID for {row[0]!r}"
+        students[row[3]] = {name: float(row[i]) if row[i].strip() not in ("", "-") else None
+                            for i, name in columns.items()}
+    return points, students

@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import pytest
-from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, private_tmp, student_processes
+from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, canvas_reads, copy_of, private_tmp, student_processes
 
 
 def gradebook(out):
@@ -47,7 +47,7 @@ def classroom(tmp_path_factory):
 def first_run(classroom, tmp_path_factory):
     out = tmp_path_factory.mktemp("batch-out")
     start = time.monotonic()
-    proc = run_batch(classroom, out, "-j", "2", "--timeout", "20")
+    proc = run_batch(classroom, out, "-j", "2", "--timeout", "20", "--format", "canvas")
     return out, proc, time.monotonic() - start
 
 
@@ -75,10 +75,28 @@ def test_each_student_gets_a_report_and_results_json(first_run):
         results = json.loads((out / "students" / student / "results.json").read_text())
         assert {"score", "execution_time", "output", "tests"} <= set(results)
         report = (out / "students" / student / "report.txt").read_text()
-        assert f"{results['score']:g} / 100 " in report, report
+        assert f"{results['score']:.2f} / 100.00 " in report, report
     assert not (out / "students" / "ada" / "confusion_matrix.png").exists()  # plots only with --plots
     assert "not graded" in (out / "students" / "empty" / "report.txt").read_text()
     assert not (out / "students" / "hang" / "results.json").exists()  # stopped: not marked graded
+
+
+def test_report_folder_holds_the_reports_and_nothing_else(first_run):
+    """No lock file (the hidden checks' lock has no name), no half-written .tmp file."""
+    out, _, _ = first_run
+    assert sorted(p.name for p in out.iterdir()) == ["canvas.csv", "gradebook.csv", "students"]
+    assert [p for p in out.rglob(".*")] == []
+
+
+def test_canvas_gradebook_has_the_same_scores(first_run):
+    out, proc, _ = first_run
+    book = gradebook(out)
+    points, students = canvas_reads(out / "canvas.csv")  # Canvas's importer's rules
+    assignment = next(iter(points))
+    assert points == {assignment: 100.0} and set(students) == set(book)
+    for student, row in book.items():
+        assert students[student][assignment] == (float(row["total"]) if row["status"] == "graded" else None)
+    assert f"Canvas import: {out / 'canvas.csv'} (2 not graded, left empty" in proc.stdout
 
 
 def test_no_process_of_a_stopped_submission_survives(first_run, classroom):

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from helpers import EXERCISES, ROOT, SOLUTIONS, copy_of, grade_json
+from helpers import EXERCISES, ROOT, SOLUTIONS, copy_of, grade_json, junit_schema
 from helpers import GRADE as GRADE_COMMAND
 
 GRADE = GRADE_COMMAND[0]
@@ -172,7 +172,7 @@ def test_two_runs_of_a_wrong_submission_give_identical_messages(tmp_path):
 def test_text_report_on_blank_exercises(tmp_path):
     proc = grade(EXERCISES, "--part", "activations", fmt="text", report_dir=tmp_path / "r")
     assert proc.returncode == 1
-    assert "0 / 15" in proc.stdout
+    assert "0.00 / 15.00" in proc.stdout
     assert "0 / 8" in proc.stdout  # checks passed
     assert "not implemented yet" in proc.stdout
     assert "Traceback" not in proc.stdout and "Traceback" not in proc.stderr
@@ -182,7 +182,7 @@ def test_text_report_on_blank_exercises(tmp_path):
 def test_text_report_on_solutions(tmp_path):
     proc = grade(SOLUTIONS, "--part", "activations", fmt="text", report_dir=tmp_path / "r")
     assert proc.returncode == 0
-    assert "15 / 15" in proc.stdout and "8 / 8" in proc.stdout
+    assert "15.00 / 15.00" in proc.stdout and "8 / 8" in proc.stdout
     assert "not implemented" not in proc.stdout and "FAIL" not in proc.stdout
 
 
@@ -209,12 +209,14 @@ def wrong_and_crashing(tmp_path_factory):
 
 
 def test_junit_parses_back_and_agrees_with_the_json(wrong_and_crashing):
-    from junitparser import Error, Failure, JUnitXml, Properties
+    from junitparser import Error, Failure, JUnitXml
+    from lxml import etree
 
     runs = wrong_and_crashing
     assert runs["junit"].returncode == 1 and "Traceback" not in runs["junit"].stderr
     results = json.loads(runs["json"].stdout)
-    xml = JUnitXml.fromstring(runs["junit"].stdout)
+    junit_schema().assertValid(etree.fromstring(runs["junit"].stdout.encode()))  # Jenkins xunit's junit-10.xsd
+    xml = JUnitXml.fromstring(runs["junit"].stdout.encode())
     suites = list(xml)
     assert [s.name for s in suites] == ["Activation functions", "Weight updates"]
     cases = [case for suite in suites for case in suite]
@@ -223,15 +225,18 @@ def test_junit_parses_back_and_agrees_with_the_json(wrong_and_crashing):
     kinds = {"passed": 0, "failed": 0, "error": 0}
     total = 0.0
     for suite in suites:
+        props = {p.name: float(p.value) for p in suite.properties()}  # the points: on the testsuite
         for case in suite:
             test = by_json[f"{suite.name}: {case.name}"]
             outcome = [type(r) for r in case.result]
             kind = "error" if Error in outcome else "failed" if Failure in outcome else "passed"
             assert kind == test["extra_data"]["status"], case.name
             kinds[kind] += 1
-            props = {p.name: float(p.value) for props in case.iterchildren(Properties) for p in props}
-            assert props["max_score"] == pytest.approx(test["max_score"])
-            total += props["score"]
+            assert props[f"max_score:{case.name}"] == test["max_score"]
+            assert props[f"score:{case.name}"] == test["score"]
+            total += props[f"score:{case.name}"]
+        assert props["score"] == pytest.approx(sum(t["score"] for t in results["tests"]
+                                                   if t["name"].startswith(f"{suite.name}: ")))
     assert total == pytest.approx(results["score"])
     assert kinds["failed"] > 0 and kinds["error"] > 0 and kinds["passed"] > 0
     assert int(xml.failures) == kinds["failed"] and int(xml.errors) == kinds["error"]
@@ -242,9 +247,9 @@ def test_markdown_summary_has_the_table_and_each_failure(wrong_and_crashing):
     text, results = runs["markdown"].stdout, json.loads(runs["json"].stdout)
     assert runs["markdown"].returncode == 1
     activations = sum(t["score"] for t in results["tests"] if t["extra_data"]["part"] == "activations")
-    assert f"| Activation functions | {activations:g} / 15 |" in text
-    assert "| Weight updates | 15 / 15 | 5 / 5 | pass |" in text
-    assert f"| **total** | **{results['score']:g} / 30** | | |" in text
+    assert f"| Activation functions | {activations:.2f} / 15.00 |" in text
+    assert "| Weight updates | 15.00 / 15.00 | 5 / 5 | pass |" in text
+    assert f"| **total** | **{results['score']:.2f} / 30.00** | | |" in text
     failed = [t for t in results["tests"] if t["status"] == "failed"]
     assert text.count("- **ERROR**: ") == sum(t["extra_data"]["status"] == "error" for t in failed) > 0
     assert text.count("- **failed**: ") == sum(t["extra_data"]["status"] == "failed" for t in failed) > 0
@@ -269,7 +274,7 @@ def test_github_annotations_point_at_the_students_lines(wrong_and_crashing):
     assert all(f",line={last_def['sigmoid_prime']}," in c or f",line={exit_line}," in c for c in crashed)
     # the summary is appended, after what earlier steps wrote
     assert runs["summary"].startswith("earlier steps' summary\n## ")
-    assert "| Weight updates | 15 / 15 | 5 / 5 | pass |" in runs["summary"]
+    assert "| Weight updates | 15.00 / 15.00 | 5 / 5 | pass |" in runs["summary"]
 
 
 def test_results_json_and_junit_come_from_the_same_run(wrong_and_crashing, tmp_path):

@@ -3,6 +3,7 @@
 including one with nothing to grade."""
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -11,6 +12,8 @@ import zipfile
 
 import jsonschema
 import pytest
+from grader.config import load
+from grader.gradescope import ExportError, bundled_course_yaml
 from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, notebook_with
 
 # Gradescope's documented results.json fields (see ../shared/REFERENCE.md); no others allowed.
@@ -144,3 +147,68 @@ def test_gradescope_notebook_with_an_unhashable_literal_is_graded(bundle, tmp_pa
     proc, results = autograde(bundle, tmp_path, fill)
     assert proc.returncode == 0, proc.stderr
     assert results["score"] == pytest.approx(100)
+
+
+def test_what_the_code_printed_is_in_results_json(bundle, tmp_path):
+    """grade check keeps what the student's code printed in its report folder, but on Gradescope
+    that folder is a temporary one: the text must be in results.json, bounded, and no line may
+    send the student to a path that is gone."""
+    def fill(folder):
+        copy_of(SOLUTIONS, folder)
+        with open(folder / "activations.py", "a") as f:
+            f.write("\nprint('debugging: activations imported \\x1b[31mred')\n"
+                    "print('x' * 300_000)\n")  # more than limits.output_kb (256 KiB) allows
+
+    proc, results = autograde(bundle, tmp_path, fill)
+    assert proc.returncode == 0, proc.stderr
+    assert results["score"] == pytest.approx(100)  # printing costs nothing
+    output = results["output"]
+    assert "debugging: activations imported \\x1b[31mred" in output  # shown, its escape code made harmless
+    assert "more bytes not kept]" in output and len(output) < 256 * 1024 + 4096  # bounded by limits.output_kb
+    assert "printed" in output and "shown at the end of this output" in output
+    for path in re.findall(r"see (\S+)", output):  # whatever it still points at exists
+        assert os.path.exists(path), path
+    assert str(tmp_path) not in output  # nothing names the grader's temporary folders
+
+
+def test_export_warns_about_settings_official_grading_should_not_keep(tmp_path):
+    """The bundle used to carry `isolation: auto` and the released training.seed silently."""
+    proc = subprocess.run([*GRADE, "export", "gradescope", str(tmp_path / "a.zip")], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    isolation, seed = [line for line in proc.stderr.splitlines() if line.startswith("warning: ")]
+    assert f"{ROOT / 'course.yaml'}: isolation is auto" in isolation and "--isolation required" in isolation
+    assert f"{ROOT / 'course.yaml'}: training.seed is 0" in seed and "--seed N" in seed
+    assert "warning" not in proc.stdout  # stdout says only what was written
+
+
+def test_export_sets_isolation_and_a_private_seed_in_the_bundle_only(tmp_path):
+    out = tmp_path / "official.zip"
+    before = (ROOT / "course.yaml").read_text()
+    proc = subprocess.run([*GRADE, "export", "gradescope", str(out), "--isolation", "required", "--seed", "4242"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stderr
+    assert (ROOT / "course.yaml").read_text() == before  # the instructor's file, and so the release, unchanged
+    with zipfile.ZipFile(out) as z:
+        bundled = z.read("course.yaml").decode()
+    (tmp_path / "course.yaml").write_text(bundled)
+    course = load(tmp_path / "course.yaml")
+    assert (course.isolation, course.seed) == ("required", 4242)
+    changed = [(a, b) for a, b in zip(before.splitlines(), bundled.splitlines()) if a != b]
+    assert len(changed) == 2 and len(before.splitlines()) == len(bundled.splitlines())  # comments and all kept
+    assert all(b.index("#") == a.index("#") for a, b in changed if "#" in a)  # aligned as they were
+    _, results = autograde(out, tmp_path, lambda d: copy_of(SOLUTIONS, d))  # the reference, trained with 4242
+    assert results["score"] == pytest.approx(100), results["output"]
+
+
+def test_a_course_yaml_the_export_cannot_edit_is_an_error(tmp_path):
+    """A flow mapping is not edited line by line: the export says so rather than bundle the old seed."""
+    text = (ROOT / "course.yaml").read_text()
+    start = text.index("training:")
+    end = text.index("limits:")
+    (tmp_path / "course.yaml").write_text(text[:start] + "training: {hidden_sizes: [128], epochs: 6, batch_size: "
+                                          "32, learning_rate: 0.2, seed: 0}\n" + text[end:])
+    course = load(tmp_path / "course.yaml")
+    with pytest.raises(ExportError, match=r"course\.yaml: could not set training\.seed to 7 .* block style"):
+        bundled_course_yaml(course, seed=7)
+    assert "isolation: off" in bundled_course_yaml(course, isolation="off")  # YAML's `off` is false: still read right

@@ -187,4 +187,4 @@ def test_a_file_name_can_neither_start_a_line_nor_move_the_cursor(tmp_path):
     assert not [line for line in shown.splitlines() if line.startswith("::")]  # all checks pass: no annotation
     assert "\x1b" not in shown and "\\x1b[2K" in shown
     rows = [line for line in summary.read_text().splitlines() if line.startswith("| **total**")]
-    assert rows == ["| **total** | **15 / 15** | | |"]  # the real one only: the forged one is quoted text
+    assert rows == ["| **total** | **15.00 / 15.00** | | |"]  # the real one only: the forged one is quoted text

@@ -94,7 +94,7 @@ def test_page_renders_with_every_image_and_no_console_error(browser, graded_page
 def test_page_shows_the_table_the_failures_and_their_diagnoses(browser, graded_page):
     page, _, _ = open_page(browser, graded_page)
     text = page.inner_text("body")
-    assert re.search(r"Activation functions\s+\d+ / 15\s+\d / 8\s+FAIL", text), text[:800]
+    assert re.search(r"Activation functions\s+\d+\.\d\d / 15\.00\s+\d / 8\s+FAIL", text), text[:800]
     assert "diagnosis: it computes 1 / (1 + exp(z)) = sigma(-z): the minus in the exponent is missing" in text
     assert "sigmoid should compute sigma(z) = 1 / (1 + exp(-z))" in text
     assert "<img src=x onerror=alert(1)><script>alert(2)</script>" in text  # shown as text, never run
