@@ -1,5 +1,6 @@
 """The `grade` command: check, train, generate, fetch-data."""
 import dataclasses
+import importlib.util
 import os
 import sys
 import time
@@ -386,6 +387,26 @@ def fetch_data(dest, course_path):
     except mnist.DataError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("\n".join(f"ok {p}" for p in paths))
+
+
+# A student's repository (`grade release`) leaves out the modules that build the course from
+# the solutions and grade a class: there, their commands say so instead of failing to import.
+INSTRUCTOR_ONLY = {"generate": "generate", "release": "release", "export": "gradescope", "batch": "batch"}
+
+
+def instructor_only(name):
+    """A hidden stand-in for the command `name` that takes any arguments and says what it is."""
+    @click.command(name, hidden=True, add_help_option=False,
+                   context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    def stand_in():
+        raise click.ClickException(f"`grade {name}` is an instructor's command: it is not in the student "
+                                   "repository; run it in the course kit")
+    return stand_in
+
+
+for _command, _module in INSTRUCTOR_ONLY.items():
+    if importlib.util.find_spec(f"grader.{_module}") is None:
+        main.add_command(instructor_only(_command))
 
 
 if __name__ == "__main__":
