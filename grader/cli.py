@@ -1,5 +1,6 @@
 """The `grade` command: check, train, generate, fetch-data."""
 import dataclasses
+import importlib.util
 import os
 import sys
 import time
@@ -91,10 +92,11 @@ def main():
 
 @main.command()
 @click.argument("submission", default="exercises", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "markdown", "github"]), default="text",
-              show_default=True, help="json: Gradescope's results.json schema; junit: JUnit XML; markdown: a "
-              "summary table (these three put only the report on stdout); github: an annotation per failed "
-              "check, the text report, and the Markdown summary appended to $GITHUB_STEP_SUMMARY.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "markdown", "classroom", "github"]),
+              default="text", show_default=True, help="json: Gradescope's results.json schema; junit: JUnit XML; "
+              "markdown: a summary table; classroom: GitHub Classroom's test result (these four put only the "
+              "report on stdout); github: an annotation per failed check, the text report, the Markdown summary "
+              "appended to $GITHUB_STEP_SUMMARY, and the classroom result (base64) as the step output `result`.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
 @click.option("--results-json", type=click.Path(dir_okay=False), help="Also write Gradescope's results.json here.")
 @click.option("--junit-xml", type=click.Path(dir_okay=False), help="Also write the JUnit XML report here.")
@@ -119,7 +121,7 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
     MNIST is reported not graded, with how to get the data."""
     from grader import grading, intake, mnist, vectors
     from grader.notebook import NotebookError
-    from grader.report import dumps, github, gradescope, junit, markdown, text_report
+    from grader.report import classroom, classroom_output, dumps, github, gradescope, junit, markdown, text_report
 
     start = time.perf_counter()
     course = load_course(course_path)
@@ -172,9 +174,13 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
         if summary:
             with open(summary, "a", encoding="utf-8") as f:
                 f.write(markdown(results, course, seconds, footer))
+        if os.environ.get("GITHUB_OUTPUT"):  # what Classroom's grading reporter reads (see report.classroom)
+            with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as f:
+                f.write(f"result={classroom_output(classroom(results, course.pass_mark if use_pass_mark else None))}\n")
     render = {"json": lambda: dumps(gradescope(results, seconds, "\n".join(footer))),
               "junit": lambda: junit(results, course, seconds),
-              "markdown": lambda: markdown(results, course, seconds, footer)}
+              "markdown": lambda: markdown(results, course, seconds, footer),
+              "classroom": lambda: dumps(classroom(results, course.pass_mark if use_pass_mark else None))}
     for kind, path in (("json", results_json), ("junit", junit_xml)):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -448,6 +454,26 @@ def fetch_data(dest, course_path):
     except mnist.DataError as exc:
         raise Broken(str(exc)) from None
     click.echo("\n".join(f"ok {p}" for p in paths))
+
+
+# A student's repository (`grade release`) leaves out the modules that build the course from
+# the solutions and grade a class: there, their commands say so instead of failing to import.
+INSTRUCTOR_ONLY = {"generate": "generate", "release": "release", "export": "gradescope", "batch": "batch"}
+
+
+def instructor_only(name):
+    """A hidden stand-in for the command `name` that takes any arguments and says what it is."""
+    @click.command(name, hidden=True, add_help_option=False,
+                   context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    def stand_in():
+        raise UsageProblem(f"`grade {name}` is an instructor's command: it is not in the student "
+                                   "repository; run it in the course kit")
+    return stand_in
+
+
+for _command, _module in INSTRUCTOR_ONLY.items():
+    if importlib.util.find_spec(f"grader.{_module}") is None:
+        main.add_command(instructor_only(_command))
 
 
 if __name__ == "__main__":

@@ -2,9 +2,12 @@
 
 It holds what a student needs to work and to be graded as they will be -- exercises/, the
 grader (with the public test vectors), the MNIST manifest, course.yaml without the path to
-the reference, pyproject.toml, a student README and the CI workflow -- and, by construction,
-nothing else: solutions/, hidden/, notebooks/ (nbgrader's source holds the solutions), the
-kit's tests and caches are never copied, because only the listed paths are.
+the reference, pyproject.toml, a student README, the CI workflow and the Dependabot config
+that keeps its actions current -- and, by construction, nothing else: solutions/, hidden/,
+notebooks/ (nbgrader's source holds the solutions), the kit's tests and caches are never
+copied, because only the listed paths are. Nor is the instructor's side of the grader
+(INSTRUCTOR_ONLY): the student's `grade` has check, train and fetch-data, and its other
+commands say they are the instructor's.
 """
 import os
 import re
@@ -15,6 +18,10 @@ from pathlib import Path
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SHIPPED = ("exercises", "grader", "pyproject.toml", "LICENSE", ".gitignore")
 SKIPPED = ("__pycache__", ".pyc", ".egg-info")
+# What builds the course from solutions/ (generate), packages it (release, gradescope, and their
+# templates) and grades a class (batch): a student's `grade` imports none of it.
+INSTRUCTOR_ONLY = ("grader/generate.py", "grader/release.py", "grader/gradescope.py", "grader/batch.py",
+                   "grader/templates")
 
 
 class ReleaseError(Exception):
@@ -35,14 +42,16 @@ def student_readme(course):
         assignment=course.assignment, course=course.name, parts=parts, pass_mark=course.pass_mark, total=total)
 
 
-def listed_files(root, names):
-    """(path, path relative to root) of every file the listed files and folders hold, caches
-    and build leftovers aside."""
+def listed_files(root, names, leave_out=()):
+    """(path, path relative to root) of every file the listed files and folders hold, caches,
+    build leftovers and the files and folders in leave_out aside."""
+    left_out = [Path(name) for name in leave_out]
     for name in names:
         source = root / name
         for path in sorted(source.rglob("*")) if source.is_dir() else [source]:
             rel = path.relative_to(root)
-            if path.is_file() and not any(part.endswith(SKIPPED) for part in rel.parts):
+            if path.is_file() and not any(part.endswith(SKIPPED) for part in rel.parts) and \
+                    not any(rel == out or out in rel.parents for out in left_out):
                 yield path, rel
 
 
@@ -59,7 +68,7 @@ def release(course, out):
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        for path, rel in listed_files(root, SHIPPED):
+        for path, rel in listed_files(root, SHIPPED, leave_out=INSTRUCTOR_ONLY):
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, tmp / rel)
         (tmp / "course.yaml").write_text(student_course_yaml(course.path.read_text(encoding="utf-8")),
@@ -68,6 +77,7 @@ def release(course, out):
         workflow = tmp / ".github" / "workflows" / "grade.yml"
         workflow.parent.mkdir(parents=True)
         shutil.copy2(TEMPLATES / "grade.yml", workflow)
+        shutil.copy2(TEMPLATES / "dependabot.yml", tmp / ".github" / "dependabot.yml")
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)

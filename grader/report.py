@@ -1,5 +1,6 @@
 """Rendering a graded session, all from the same results: a terminal table, Gradescope's
-results.json, JUnit XML, Markdown, and GitHub annotations."""
+results.json, JUnit XML, Markdown, GitHub annotations, and GitHub Classroom's test result."""
+import base64
 import json
 import os
 import re
@@ -255,6 +256,55 @@ def github(results, submission, shown=None):
         title = ("ERROR: " if r.error else "") + r.name
         lines.append(f"::error {where}title={prop(title)}::{data(r.output or 'failed')}")
     return lines
+
+
+def classroom(results, pass_mark=None):
+    """GitHub Classroom's test result, as its graders (autograding-command-grader and the like)
+    write it -- base64 of this JSON as their step output `result`, see classroom_output -- and
+    its grading reporter (classroom-resources/autograding-grading-reporter) reads it from the
+    variable `<STEP ID>_RESULTS`. What the reporter does with each field:
+
+    - Classroom gets the sum of the tests' `score` out of the top-level `max_score`, so each
+      check carries its own points (the 4-decimal maxima of `gradescope`, which add up to each
+      part's points). The reporter's own log table splits a result's points equally among its
+      tests instead (its issue #10): with unequal points, that table is approximate.
+    - The top-level `status` "fail" (or "error") fails its job, so it is this run's verdict, as
+      the exit code: "pass" once the score reaches pass_mark when one is given, else only when
+      every check passed.
+    - It prints each test's `name`, the `message` of a test whose status is "error", and
+      `test_code` when not empty (for a check that did not pass: the command that runs it
+      alone); " - line N" follows the name unless `line_no` is 0. It echoes them into the CI
+      log, where a line starting "::" is a workflow command: student text is neutralised."""
+    maxima = rounded_maxima(results)
+    scores = [m if r.passed else 0.0 for r, m in zip(results, maxima)]
+    if not results:
+        passed = False
+    elif pass_mark is None:
+        passed = all(r.passed for r in results)
+    else:
+        passed = sum(r.score for r in results) >= pass_mark - 1e-9  # the exit code's own test
+    status = {"passed": "pass", "failed": "fail", "error": "error"}
+    return {
+        "version": 1,
+        "status": "pass" if passed else "fail",
+        "max_score": round(sum(maxima), 4),
+        "tests": [{"name": neutralise(r.name), "status": status[r.status], "score": score, "max_score": maximum,
+                   "message": neutralise(r.output or r.status),
+                   "test_code": "" if r.passed or r.hidden else f"grade check -k {check_function(r)}",
+                   "filename": "", "line_no": 0, "duration": round(r.seconds * 1000)}
+                  for r, score, maximum in zip(results, scores, maxima)],
+    }
+
+
+def check_function(result):
+    """The check's test function (its node id's last part, parameters aside): what -k selects."""
+    return result.nodeid.rsplit("::", 1)[-1].split("[", 1)[0]
+
+
+def classroom_output(results_json):
+    """The classroom result as a grader's step output carries it: base64 of compact JSON, one
+    line (what the reporter decodes with Buffer.from(value, "base64"))."""
+    return base64.b64encode(json.dumps(results_json, separators=(",", ":")).encode("utf-8")).decode("ascii")
 
 
 def dumps(results_json):

@@ -1,4 +1,5 @@
 """Shared helpers for the kit's tests: copies of the reference, and running `grade`."""
+import base64
 import csv
 import json
 import os
@@ -132,3 +133,21 @@ def canvas_reads(path):
         students[row[3]] = {name: float(row[i]) if row[i].strip() not in ("", "-") else None
                             for i, name in columns.items()}
     return points, students
+
+
+def reporter_view(result):
+    """What classroom-resources/autograding-grading-reporter v1 makes of one step's `result`
+    (its src/main.js, notify-classroom.js and helpers, read at d13b591): (points it sends
+    Classroom, out of, whether it fails the job). Python's float sums are JavaScript's; where
+    JavaScript would go on with undefined or NaN, this raises."""
+    results = json.loads(base64.b64decode(result, validate=True).decode("utf-8"))  # Buffer.from(v, "base64")
+    assert results["version"] == 1 and isinstance(results["tests"], list) and results["tests"]
+    assert isinstance(results["max_score"], (int, float)) and results["max_score"] > 0  # else it reports nothing
+    total = 0
+    for test in results["tests"]:
+        assert isinstance(test["name"], str) and test["status"] in ("pass", "fail", "error")
+        assert isinstance(test["score"], (int, float)) and not isinstance(test["score"], bool)  # else NaN points
+        assert test["line_no"] == 0 or isinstance(test["line_no"], int)  # else "- line undefined"
+        assert isinstance(test["message"], str) and isinstance(test["test_code"], str)
+        total += test["score"]
+    return total, results["max_score"], results["status"] in ("fail", "error")
