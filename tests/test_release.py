@@ -369,3 +369,9 @@ def test_release_and_bundle_refuse_stale_generated_files(tmp_path):
         assert proc.returncode == 2 and "stale:" in proc.stderr and "exercises/activations.py" in proc.stderr
         assert "run `grade generate` first" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kit"]
+
+
+def test_the_student_readme_says_how_to_grade_offline(released):
+    """A student without the internet must learn the fix from the README, not from a dead end."""
+    readme = (released / "README.md").read_text()
+    assert "--data-dir DIR" in readme and "GRADE_DATA_DIR=DIR" in readme and "not graded" in readme
