@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 from helpers import GRADE, ROOT
 
@@ -92,7 +93,7 @@ def nbgrader_scores(course_dir):
 
 
 def test_source_notebook_is_nbgrader_source_format():
-    notebook = json.loads(SOURCE.read_text())
+    notebook = nbformat.read(SOURCE, as_version=4)  # each source one string (the file holds lists of lines)
     metas = [c["metadata"]["nbgrader"] for c in notebook["cells"]]
     assert len({m["grade_id"] for m in metas}) == len(metas)
     assert all(m["schema_version"] == 3 for m in metas)
