@@ -14,6 +14,8 @@ from helpers import GRADE, ROOT, SOLUTIONS
 
 from grader.generate import BEGIN, END
 
+pytestmark = pytest.mark.slow  # releases, grades the release and runs two linters (1.4-5.8 s each)
+
 BIN = Path(sys.executable).parent
 
 
