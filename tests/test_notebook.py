@@ -10,6 +10,7 @@ import pytest
 from helpers import NOTEBOOK, ROOT, SOLUTIONS
 
 from grader import config, notebook
+from grader.generate import GenerateError, generate
 from grader.notebook import NotebookError, code_cells
 
 
@@ -64,10 +65,12 @@ def test_an_invalid_notebook_is_not_written():
         notebook.dumps(nb)
 
 
-def test_without_nbformat_generate_says_what_to_install(monkeypatch):
+def test_without_nbformat_generate_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "nbformat", None)  # `import nbformat` now raises ImportError
-    with pytest.raises(NotebookError, match=r"needs nbformat.*pip install -e '\.\[instructor\]'"):
-        built()
+    with pytest.raises(GenerateError, match=r"needs nbformat.*pip install -e '\.\[instructor\]'"):
+        generate(SOLUTIONS, tmp_path / "exercises", check=True, hidden=ROOT / "hidden" / "vectors.json",
+                 notebooks=tmp_path / "notebooks", course=config.load(ROOT / "course.yaml"))
+    assert not (tmp_path / "notebooks").exists()
 
 
 # -- the grader's reader of students' notebooks ------------------------------------------------------
