@@ -208,6 +208,8 @@ def generate(solutions, exercises, check=False, hidden="hidden/vectors.json", no
             source = notebook.dumps(notebook.build(solutions, course))
         except (SyntaxError, ValueError) as exc:
             raise GenerateError(f"{solutions}: cannot build the notebook: {exc}") from None
+        except notebook.NotebookError as exc:  # nbformat is missing
+            raise GenerateError(str(exc)) from None
         wanted[Path(notebooks) / "source" / course.assignment_id / f"{course.assignment_id}.ipynb"] = source
     seed, kept = hidden_seed(hidden)
     public, secret = record(solutions, seed)

@@ -10,6 +10,8 @@ import time
 import pytest
 from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, canvas_reads, copy_of, private_tmp, student_processes
 
+pytestmark = pytest.mark.slow  # every test grades a classroom with `grade batch` (4-29 s each)
+
 
 def gradebook(out):
     with open(out / "gradebook.csv") as f:

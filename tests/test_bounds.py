@@ -128,6 +128,7 @@ def relu(z):  # right, but it forks sleepers as fast as it can first
 
 
 @pytest.mark.parametrize("isolation", ["auto", "off"])
+@pytest.mark.slow
 def test_a_forking_submission_never_holds_more_than_its_processes(tmp_path, isolation):
     """Correct code that forks as fast as it can: as root, where RLIMIT_NPROC used to exempt it
     (1,600 sleepers in one grade check), the submission's processes never pass limits.processes
@@ -166,6 +167,7 @@ def relu(z):  # right, but first three children each hold 1.5 GiB (one process m
 '''
 
 
+@pytest.mark.slow
 def test_a_submissions_memory_is_bounded_in_total(tmp_path):
     """Three forks of 1.5 GiB each held 4.4 GiB with memory_mb: 2048. Now the cgroup holds all
     of the submission's memory to 2048 MiB together; the grader reports and goes on."""
@@ -209,6 +211,7 @@ def batch(folder, course, out, *args, timeout=600):
         return {row["student"]: row for row in csv.DictReader(f)}
 
 
+@pytest.mark.slow
 def test_a_hog_does_not_starve_the_student_graded_beside_it(tmp_path):
     """Two dozen setsid() busy loops in one student's training child starved a co-graded
     correct submission into an MNIST timeout. Each submission now has an equal CPU share
@@ -237,6 +240,7 @@ def sigmoid_prime(z):  # right, and slow on any input its public checks do not u
 '''
 
 
+@pytest.mark.slow
 def test_waiting_for_a_neighbours_hidden_checks_is_nobodys_time(tmp_path):
     """Hidden checks run while no other student's code does, so with -j 2 one student waits
     for the other's. That wait used to count against the waiting student's --timeout. Here each
@@ -286,6 +290,7 @@ def relu(z):  # wrong; and it leaves a daemon that keeps writing a perfect score
 
 
 @pytest.mark.parametrize("isolation", ["auto", "off"])
+@pytest.mark.slow
 def test_a_daemon_that_leaves_its_session_dies_before_the_report_is_written(tmp_path, isolation):
     """Without isolation a forked daemon that escaped with setsid() rewrote results.json to 100
     after grade check exited. Every process of the submission is now killed before any report
@@ -301,6 +306,7 @@ def test_a_daemon_that_leaves_its_session_dies_before_the_report_is_written(tmp_
         assert "process(es) running after its checks; they were stopped" in results["output"]
 
 
+@pytest.mark.slow
 def test_close_finds_a_setsid_escapee_with_neither_cgroup_nor_uid(tmp_path):
     """What an ordinary user without isolation has left: this process is the subreaper of its
     descendants, so a double-forked setsid() daemon re-parents to it, and close() finds and
@@ -353,6 +359,7 @@ def relu(z):  # plants zeros for the reference's cached weights (it has read the
 '''
 
 
+@pytest.mark.slow
 def test_one_student_cannot_take_mnist_from_the_students_after(tmp_path):
     """Without isolation one student who overwrote .grade-cache/ took MNIST's 25 points from
     every later student. Here the cache folder is even left writable to anyone (so the attack
@@ -480,6 +487,7 @@ def relu(z):  # right; first a daemon locks every file it can open among the bat
 '''
 
 
+@pytest.mark.slow
 def test_a_daemon_cannot_hold_the_hidden_checks_lock(tmp_path):
     """Without isolation a student's daemon opened the batch's lock file (the child may read what
     the grader can) and held it: no worker could run hidden checks again, and the supervisor,
@@ -523,6 +531,7 @@ def relu(z):  # right only where it could leave files in the shared folders, one
 '''
 
 
+@pytest.mark.slow
 def test_files_left_in_shared_places_are_removed(tmp_path):
     """Without isolation a child left 600 MB in /dev/shm (memory) and more in /var/tmp, and
     nothing removed them; a tree 1,500 folders deep made the clean-up raise in the grader. What
@@ -577,6 +586,7 @@ def relu(z):  # right only if every kernel object that would outlive it is refus
 
 
 @pytest.mark.parametrize("isolation", ["auto", "off"])
+@pytest.mark.slow
 def test_no_kernel_object_outlives_a_child(tmp_path, isolation):
     """A key in its uid's keyring outlived every process, even in bubblewrap, and a later
     submission read the hidden inputs out of it; System V IPC and POSIX queues did the same
@@ -661,6 +671,7 @@ def relu(z):  # right, after making folders in /tmp for 2 s, once (each was an r
 '''
 
 
+@pytest.mark.slow
 def test_many_leftovers_cost_seconds_not_minutes(tmp_path):
     """211,000 folders made in 8 s cost six minutes of clean-up, one rm each, and kept the batch
     lock meanwhile (red team). Removed a thousand to an rm, the folders relu makes in 2 s go in
@@ -717,6 +728,7 @@ def relu(z):  # leaves 48 MiB in /dev/shm and a folder in /tmp, then never retur
 '''
 
 
+@pytest.mark.slow
 def test_a_worker_stopped_at_its_time_limit_leaves_nothing(tmp_path):
     """A batch worker stopped at --timeout killed its children, but left the submission's files
     in shared folders (768 MB of /dev/shm once), its private copy and its cgroups for the next

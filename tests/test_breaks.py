@@ -4,6 +4,8 @@ import pytest
 
 from helpers import SOLUTIONS, break_line, copy_of, grade_json
 
+pytestmark = pytest.mark.slow  # each test runs `grade check` on a broken copy (1-2.6 s each)
+
 BREAKS = [
     # (id, file, reference line, broken line, part, failing check, words in its message)
     ("sign flipped", "softmax_ce.py", "return (a - y) / m", "return (y - a) / m",

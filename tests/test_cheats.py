@@ -147,6 +147,7 @@ def test_the_suite_runs_isolated():
     assert path, f"isolation unavailable: {problem}"
 
 
+@pytest.mark.slow
 def test_every_base_is_what_the_suite_says(base_scores):
     """The bases themselves: stubs score 0, the wrong relu loses its checks but keeps the rest."""
     assert base_scores("stubs", "activations") == 0
@@ -155,6 +156,7 @@ def test_every_base_is_what_the_suite_says(base_scores):
 
 
 @pytest.mark.parametrize("path", CHEATS, ids=[p.stem for p in CHEATS])
+@pytest.mark.slow
 def test_no_trick_earns_a_point(path, course, base_scores, tmp_path, request):
     fields = header(path)
     code = path.read_text()
@@ -204,6 +206,7 @@ def test_no_trick_earns_a_point(path, course, base_scores, tmp_path, request):
         assert accepted == [], f"the submission reached 127.0.0.1: {accepted}"
 
 
+@pytest.mark.slow
 def test_text_report_echoes_no_workflow_command(course, tmp_path):
     """What a CI log shows (the text report on stdout and stderr): no line a runner would obey."""
     cheat = CHEATS[[p.stem for p in CHEATS].index("fake_scores_and_workflow_commands")]
@@ -222,6 +225,7 @@ def test_text_report_echoes_no_workflow_command(course, tmp_path):
     assert "Score: 100/100" not in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_a_correct_solution_written_differently_passes_the_weight_check(course, tmp_path):
     """The control for saved_weights: other correct formulas (float64 softmax, a/m - y/m,
     einsum) drift from the reference by float rounding only, and keep the MNIST points."""
@@ -245,6 +249,7 @@ def test_a_correct_solution_written_differently_passes_the_weight_check(course, 
     assert 0 < distance < 0.25, output
 
 
+@pytest.mark.slow
 def test_github_format_carries_student_text_inside_its_own_annotations(course, tmp_path):
     """--format github prints commands on purpose; student text must stay in their data."""
     cheat = CHEATS[[p.stem for p in CHEATS].index("fake_scores_and_workflow_commands")]

@@ -57,6 +57,7 @@ def solutions_two_parts(tmp_path_factory):
 
 
 # -- 1. the schema, and nothing but JSON on stdout ------------------------------------------------
+@pytest.mark.slow
 def test_json_is_all_of_stdout_and_matches_gradescope(solutions_two_parts):
     proc = solutions_two_parts
     assert proc.returncode == 0, proc.stderr
@@ -71,6 +72,7 @@ def test_json_is_all_of_stdout_and_matches_gradescope(solutions_two_parts):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_schema_checker_rejects_broken_reports(solutions_two_parts):
     """The schema assertions above can fail: they catch a wrong total and a bad status."""
     good = json.loads(solutions_two_parts.stdout)
@@ -83,6 +85,7 @@ def test_schema_checker_rejects_broken_reports(solutions_two_parts):
 
 
 # -- 2. --output ---------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_output_file_gets_the_json_and_stdout_gets_none(tmp_path, solutions_two_parts):
     out = tmp_path / "results.json"
     proc = grade(SOLUTIONS, "--part", "activations", "--part", "updates", "--output", str(out),
@@ -97,6 +100,7 @@ def test_output_file_gets_the_json_and_stdout_gets_none(tmp_path, solutions_two_
 
 
 # -- 3. the blank exercises ------------------------------------------------------------------------
+@pytest.mark.slow
 def test_blank_exercises_fail_cleanly(tmp_path):
     proc = grade(EXERCISES, "--part", "softmax_ce", report_dir=tmp_path / "r")
     assert proc.returncode == 1
@@ -113,6 +117,7 @@ def test_blank_exercises_fail_cleanly(tmp_path):
 
 
 # -- 4. the whole assignment, with MNIST -----------------------------------------------------------
+@pytest.mark.slow
 def test_full_run_on_solutions_scores_100_and_writes_plots(tmp_path):
     report = tmp_path / "report"
     proc = grade(SOLUTIONS, report_dir=report)
@@ -143,6 +148,7 @@ def strip_timings(results):
     return results
 
 
+@pytest.mark.slow
 def test_two_runs_give_identical_results(tmp_path):
     runs = [grade(SOLUTIONS, "--part", "backprop", report_dir=tmp_path / "r") for _ in range(2)]
     assert [p.returncode for p in runs] == [0, 0], runs[0].stderr
@@ -151,6 +157,7 @@ def test_two_runs_give_identical_results(tmp_path):
     assert first["score"] == POINTS["backprop"] and len(first["tests"]) == 6
 
 
+@pytest.mark.slow
 def test_two_runs_of_a_wrong_submission_give_identical_messages(tmp_path):
     """A failing run is deterministic too: the same wrong number at the same index."""
     sub = tmp_path / "sub"
@@ -169,6 +176,7 @@ def test_two_runs_of_a_wrong_submission_give_identical_messages(tmp_path):
 
 
 # -- 6. the text table --------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_text_report_on_blank_exercises(tmp_path):
     proc = grade(EXERCISES, "--part", "activations", fmt="text", report_dir=tmp_path / "r")
     assert proc.returncode == 1
@@ -179,6 +187,7 @@ def test_text_report_on_blank_exercises(tmp_path):
     assert "FAIL" in proc.stdout
 
 
+@pytest.mark.slow
 def test_text_report_on_solutions(tmp_path):
     proc = grade(SOLUTIONS, "--part", "activations", fmt="text", report_dir=tmp_path / "r")
     assert proc.returncode == 0
@@ -208,6 +217,7 @@ def wrong_and_crashing(tmp_path_factory):
     return runs
 
 
+@pytest.mark.slow
 def test_junit_parses_back_and_agrees_with_the_json(wrong_and_crashing):
     from junitparser import Error, Failure, JUnitXml
     from lxml import etree
@@ -242,6 +252,7 @@ def test_junit_parses_back_and_agrees_with_the_json(wrong_and_crashing):
     assert int(xml.failures) == kinds["failed"] and int(xml.errors) == kinds["error"]
 
 
+@pytest.mark.slow
 def test_markdown_summary_has_the_table_and_each_failure(wrong_and_crashing):
     runs = wrong_and_crashing
     text, results = runs["markdown"].stdout, json.loads(runs["json"].stdout)
@@ -256,6 +267,7 @@ def test_markdown_summary_has_the_table_and_each_failure(wrong_and_crashing):
     assert "exit code 0" in text
 
 
+@pytest.mark.slow
 def test_github_annotations_point_at_the_students_lines(wrong_and_crashing):
     runs = wrong_and_crashing
     proc, results, sub = runs["github"], json.loads(runs["json"].stdout), runs["sub"]
@@ -277,6 +289,7 @@ def test_github_annotations_point_at_the_students_lines(wrong_and_crashing):
     assert "| Weight updates | 15.00 / 15.00 | 5 / 5 | pass |" in runs["summary"]
 
 
+@pytest.mark.slow
 def test_results_json_and_junit_come_from_the_same_run(wrong_and_crashing, tmp_path):
     from junitparser import JUnitXml
 
@@ -291,6 +304,7 @@ def test_results_json_and_junit_come_from_the_same_run(wrong_and_crashing, tmp_p
     assert sum(len(list(suite)) for suite in xml) == len(results["tests"])
 
 
+@pytest.mark.slow
 def test_pass_mark_sets_the_exit_code(wrong_and_crashing, tmp_path):
     runs = wrong_and_crashing
     score = json.loads(runs["json"].stdout)["score"]
@@ -314,6 +328,7 @@ def test_pass_mark_sets_the_exit_code(wrong_and_crashing, tmp_path):
     assert mixed.returncode == 2 and "--pass-mark is about the whole assignment" in mixed.stderr
 
 
+@pytest.mark.slow
 def test_k_selects_checks_by_name_and_keeps_their_share_of_the_part(tmp_path):
     code, results, _ = grade_json(SOLUTIONS, "-k", "relu_prime", "--report-dir", str(tmp_path / "r"))
     assert code == 0
@@ -331,6 +346,7 @@ def test_k_selects_checks_by_name_and_keeps_their_share_of_the_part(tmp_path):
     assert code == 1 and [t["name"].split(": ")[1] for t in results["tests"]] == ["relu matches the reference"]
 
 
+@pytest.mark.slow
 def test_k_that_matches_nothing_or_with_pass_mark_is_refused(tmp_path):
     for args, words in ((["-k", "no_such_check"], "-k no_such_check: no check's name matches"),
                         (["-k", "relu", "--pass-mark"], "leave out --part and -k")):
@@ -350,6 +366,7 @@ def test_version_and_python_dash_m_name_the_kit():
     assert console.stdout == module.stdout and console.stdout.startswith("grade, version ")
 
 
+@pytest.mark.slow
 def test_check_typed_inside_exercises_grades_it(tmp_path):
     proc = subprocess.run([*GRADE_COMMAND, "check", "--part", "activations", "--format", "json", "--report-dir",
                            str(tmp_path)], capture_output=True, text=True, cwd=EXERCISES, timeout=300)

@@ -96,6 +96,7 @@ BUGS = [  # (id, module, code appended to it, part, text the failing check's out
 
 
 @pytest.mark.parametrize("bug", BUGS, ids=[b[0] for b in BUGS])
+@pytest.mark.slow
 def test_each_typical_bug_gets_its_diagnosis(tmp_path, bug):
     name, module, code, part, words = bug
     folder = copy_of(SOLUTIONS, tmp_path / "sub")
@@ -109,6 +110,7 @@ def test_each_typical_bug_gets_its_diagnosis(tmp_path, bug):
     assert all(" should compute " in t["output"] for t in diagnosed if "modified its input" not in t["output"])
 
 
+@pytest.mark.slow
 def test_a_warning_is_shown_but_never_scored(tmp_path):
     """1 / (1 + exp(-z)) gives the right answer at z = -1000 with an overflow warning. A warning
     is the child's account of itself (a child can report anything, or nothing), so it costs no
@@ -134,6 +136,7 @@ def test_the_bugs_cover_every_blank():
 PARTS = ("activations", "softmax_ce", "backprop", "updates")  # every blank's part; mnist is trained, not diagnosed
 
 
+@pytest.mark.slow
 def test_differently_written_correct_solution_gets_full_marks_and_no_diagnosis(tmp_path):
     folder = copy_of(SOLUTIONS, tmp_path / "sub")
     extra = {

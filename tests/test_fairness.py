@@ -14,6 +14,8 @@ from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, private_tmp
 
 from grader.config import load as load_course
 
+pytestmark = pytest.mark.slow  # one `grade batch --hidden` of 55 submissions for all its tests: 115 s
+
 
 
 def backward(grads='layer_gradients(delta, cache[f"a{l - 1}"])', dW_db="",

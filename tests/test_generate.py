@@ -44,6 +44,7 @@ def test_exercises_are_up_to_date_and_generation_is_deterministic():
         assert (EXERCISES / rel).read_text() == text, f"exercises/{rel} is stale: run grade generate"
 
 
+@pytest.mark.slow
 def test_generate_check_flags_a_stale_exercise(tmp_path):
     exercises = copy_of(EXERCISES, tmp_path / "exercises")
     ok = subprocess.run([*GRADE, "generate", "--exercises", str(exercises), "--check"], cwd=ROOT,
@@ -56,6 +57,7 @@ def test_generate_check_flags_a_stale_exercise(tmp_path):
     assert "updates.py" in stale.stderr and "stale" in stale.stderr
 
 
+@pytest.mark.slow
 def test_generate_writes_missing_files(tmp_path):
     exercises = tmp_path / "exercises"
     done = subprocess.run([*GRADE, "generate", "--exercises", str(exercises)], cwd=ROOT, capture_output=True, text=True)
@@ -110,6 +112,7 @@ def change_the_reference(root):
                                              '"""Weight gradients and the SGD step (part: updates). Revised."""'))
 
 
+@pytest.mark.slow
 def test_generate_never_overwrites_someones_edits(kit):
     """A newcomer filled in exercises/updates.py in the kit itself; then the reference changed.
     grade generate refuses, names the file and writes nothing; --force overwrites."""
@@ -127,6 +130,7 @@ def test_generate_never_overwrites_someones_edits(kit):
     assert "Revised" in mine.read_text() and "my work" not in mine.read_text()
 
 
+@pytest.mark.slow
 def test_generate_updates_what_it_wrote_itself(kit):
     """Test the tester: the same change with exercises/ untouched regenerates it, no --force."""
     change_the_reference(kit)
@@ -136,6 +140,7 @@ def test_generate_updates_what_it_wrote_itself(kit):
     assert generate_in(kit, "--check").returncode == 0
 
 
+@pytest.mark.slow
 def test_without_a_record_generate_overwrites_nothing_that_differs(kit):
     (kit / "generated.sha256").unlink()
     change_the_reference(kit)

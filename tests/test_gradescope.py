@@ -62,6 +62,7 @@ def autograde(bundle, tmp_path, fill):
     return proc, results
 
 
+@pytest.mark.slow
 def test_bundle_layout(bundle):
     with zipfile.ZipFile(bundle) as z:
         names = set(z.namelist())
@@ -72,6 +73,7 @@ def test_bundle_layout(bundle):
     assert not any("__pycache__" in n or n.startswith(("exercises/", "notebooks/", "tests/")) for n in names)
 
 
+@pytest.mark.slow
 def test_reference_gets_full_marks_with_hidden_checks(bundle, tmp_path):
     proc, results = autograde(bundle, tmp_path, lambda d: copy_of(SOLUTIONS, d))
     assert proc.returncode == 0, proc.stderr
@@ -82,11 +84,13 @@ def test_reference_gets_full_marks_with_hidden_checks(bundle, tmp_path):
     assert "relative distance" in mnist["output"]  # the bundle's reference was trained and compared
 
 
+@pytest.mark.slow
 def test_repository_upload_with_stubs_scores_zero(bundle, tmp_path):
     proc, results = autograde(bundle, tmp_path, lambda d: copy_of(EXERCISES, d / "exercises"))
     assert results["score"] == 0 and len(results["tests"]) == 39
 
 
+@pytest.mark.slow
 def test_notebook_upload_is_graded(bundle, tmp_path):
     def fill(folder):
         shutil.copy(ROOT / "notebooks" / "source" / "backprop" / "backprop.ipynb", folder)
@@ -94,6 +98,7 @@ def test_notebook_upload_is_graded(bundle, tmp_path):
     assert results["score"] == pytest.approx(100)
 
 
+@pytest.mark.slow
 def test_nothing_to_grade_still_writes_results(bundle, tmp_path):
     proc, results = autograde(bundle, tmp_path, lambda d: (d / "readme.txt").write_text("oops"))
     assert proc.returncode == 1 and results["score"] == 0 and results["tests"] == []
@@ -112,6 +117,7 @@ def test_schema_rejects_what_gradescope_would():
             jsonschema.validate(results, SCHEMA)
 
 
+@pytest.mark.slow
 def test_bundle_is_an_installable_package(bundle, tmp_path):
     """setup.sh runs `pip install /autograder/source`: the bundle must build, templates and all."""
     source = tmp_path / "source"
@@ -128,6 +134,7 @@ def test_bundle_is_an_installable_package(bundle, tmp_path):
     assert not any(n.startswith(("solutions/", "hidden/")) for n in names)  # data of the bundle, not the package
 
 
+@pytest.mark.slow
 def test_gradescope_upload_linking_to_the_bundles_reference_earns_nothing(bundle, tmp_path):
     """../source/solutions is the same path on every Gradescope image."""
     def fill(folder):
@@ -139,6 +146,7 @@ def test_gradescope_upload_linking_to_the_bundles_reference_earns_nothing(bundle
     assert "exercises: a symbolic link" in results["output"]
 
 
+@pytest.mark.slow
 def test_gradescope_notebook_with_an_unhashable_literal_is_graded(bundle, tmp_path):
     """A cell `X = {[]: 0}` raised a TypeError that ended run_autograder with no results.json."""
     def fill(folder):

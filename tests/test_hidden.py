@@ -48,6 +48,7 @@ def test_hidden_file_has_every_blank_on_other_inputs():
     assert differ == list(BLANKS)
 
 
+@pytest.mark.slow
 def test_hard_coded_public_answer_passes_in_public_and_fails_hidden(tmp_path):
     folder = lookup(copy_of(SOLUTIONS, tmp_path / "lookup"), "relu", "activations")
     _, public, _ = grade_json(folder, "--part", "activations")
@@ -66,6 +67,7 @@ def test_hard_coded_public_answer_passes_in_public_and_fails_hidden(tmp_path):
     assert "official grading adds hidden ones" not in official["output"]
 
 
+@pytest.mark.slow
 def test_reference_gets_full_marks_with_hidden_checks():
     code, results, _ = grade_json(SOLUTIONS, "--part", "activations", "--part", "backprop", "--part", "updates",
                                   "--part", "softmax_ce", "--hidden", str(HIDDEN))
@@ -95,6 +97,7 @@ relu = relu_prime = sigmoid = sigmoid_prime = _leak
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "junit", "markdown", "github"])
+@pytest.mark.slow
 def test_no_hidden_input_reaches_any_report(tmp_path, fmt):
     """The blanks print their inputs and raise them in their exception messages. The public
     inputs do appear in the report (the checker below can see a leak), the hidden never do."""
@@ -129,6 +132,7 @@ def test_hidden_file_errors_name_the_file(tmp_path):
     assert proc.returncode == 2 and "hidden.json: not a hidden vectors file" in proc.stderr
 
 
+@pytest.mark.slow
 def test_generate_keeps_the_hidden_seed_and_flags_a_missing_file(tmp_path):
     seed, kept = hidden_seed(HIDDEN)
     assert kept and seed == json.loads(HIDDEN.read_text())["seed"]
@@ -184,6 +188,7 @@ def test_the_spy_sees_a_lock_held_by_another_child(tmp_path):
             public_child.call("relu", np.ones((4, 5)))
 
 
+@pytest.mark.slow
 def test_hidden_checks_run_when_no_other_child_of_the_submission_does(tmp_path):
     folder = spy(tmp_path / "spy")
     report = tmp_path / "report"
@@ -192,6 +197,7 @@ def test_hidden_checks_run_when_no_other_child_of_the_submission_does(tmp_path):
     assert code == 0 and results["score"] == pytest.approx(100)
 
 
+@pytest.mark.slow
 def test_in_a_batch_no_students_code_runs_beside_a_hidden_check(tmp_path):
     for name in ("a", "b", "c", "d"):
         spy(tmp_path / "in" / name)
@@ -233,6 +239,7 @@ import struct
 """
 
 
+@pytest.mark.slow
 def test_without_isolation_nothing_of_the_public_session_runs_beside_the_hidden_one(tmp_path):
     """Without bubblewrap a setsid() daemon of the public session lived until the end, beside
     the hidden checks (red team). The submission's leftovers are killed between the two
@@ -251,6 +258,7 @@ def test_without_isolation_nothing_of_the_public_session_runs_beside_the_hidden_
     assert "your code left 1 process(es) running after its checks" in results["output"]
 
 
+@pytest.mark.slow
 def test_hidden_checks_report_neither_time_nor_kind_of_failure(tmp_path):
     folder = copy_of(EXERCISES, tmp_path / "slow")
     with open(folder / "activations.py", "a") as f:
@@ -264,6 +272,7 @@ def test_hidden_checks_report_neither_time_nor_kind_of_failure(tmp_path):
     assert results["execution_time"] < 5
 
 
+@pytest.mark.slow
 def test_a_lookup_table_softmax_fails_the_stability_check(tmp_path):
     """Red team: softmax answering the public vector from a table and zeros elsewhere passed
     "stable at 1000" (zeros equal zeros). Stability is now judged by columns summing to 1 too."""
@@ -286,6 +295,7 @@ WRONG = {  # every blank wrong, each returning what it promises (array, number, 
 }
 
 
+@pytest.mark.slow
 def test_every_hidden_check_fails_the_same_way_on_wrong_values(tmp_path):
     """No grader error, no detail: one message for each blank's wrong answer, whatever it returns."""
     folder = copy_of(SOLUTIONS, tmp_path / "wrong")
@@ -358,6 +368,7 @@ def answer_key(folder):
     return folder
 
 
+@pytest.mark.slow
 def test_an_answer_key_of_the_public_vectors_earns_nothing_in_official_grading(tmp_path):
     """A public check's points count once its blank passes the hidden check too: the answer
     key keeps its public points in the students' own grade check (test the tester: it is a
@@ -372,6 +383,7 @@ def test_an_answer_key_of_the_public_vectors_earns_nothing_in_official_grading(t
     assert all(t["status"] == "failed" for t in official["tests"] if t["name"].endswith("on hidden inputs"))
 
 
+@pytest.mark.slow
 def test_a_correct_blank_keeps_its_public_points_with_hidden_checks(tmp_path):
     """Withholding is per blank: one hard-coded blank loses its own checks' points, every
     other blank of its part keeps theirs."""

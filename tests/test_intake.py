@@ -102,6 +102,7 @@ def graded(classroom, tmp_path_factory):
     return out, {row["student"]: row for row in rows}, time.monotonic() - start
 
 
+@pytest.mark.slow
 def test_the_batch_finishes_with_a_gradebook_row_for_everyone(graded):
     out, book, seconds = graded
     assert set(book) == {"ok", "linked", "classmate", "devzero", "r\\xe9sum\\xe9", "gradebook.csv",
@@ -112,6 +113,7 @@ def test_the_batch_finishes_with_a_gradebook_row_for_everyone(graded):
     assert seconds < 120
 
 
+@pytest.mark.slow
 def test_links_earn_nothing(graded):
     _, book, _ = graded
     for student in ("linked", "classmate", "notebook"):
@@ -121,6 +123,7 @@ def test_links_earn_nothing(graded):
     assert "backprop/backprop.ipynb: a symbolic link" in book["notebook"]["message"]
 
 
+@pytest.mark.slow
 def test_a_link_to_dev_zero_is_left_out_and_named(graded):
     out, book, _ = graded
     assert book["devzero"]["status"] == "graded" and float(book["devzero"]["total"]) == 0
@@ -128,6 +131,7 @@ def test_a_link_to_dev_zero_is_left_out_and_named(graded):
     assert "not graded: activations.py: a symbolic link" in report
 
 
+@pytest.mark.slow
 def test_no_cell_is_a_formula(graded):
     out, _, _ = graded
     with open(out / "gradebook.csv", newline="", encoding="utf-8") as f:
@@ -137,6 +141,7 @@ def test_no_cell_is_a_formula(graded):
 
 
 # -- notebooks ---------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_huge_notebook_cell_is_parsed_in_a_bounded_child(tmp_path):
     """An 8 MB cell once cost the grader 3.9 GB and 24 s: it is now read by a child with the
     course's memory limit, and the grader's own memory does not grow."""
@@ -158,6 +163,7 @@ def test_a_huge_notebook_cell_is_parsed_in_a_bounded_child(tmp_path):
     assert "def backward(" in module  # the rest of the notebook is there to grade
 
 
+@pytest.mark.slow
 def test_grade_check_says_what_it_left_out(tmp_path):
     folder = copy_of(SOLUTIONS, tmp_path / "sub")
     (folder / "updates.py").unlink()
@@ -169,6 +175,7 @@ def test_grade_check_says_what_it_left_out(tmp_path):
     assert "not graded: updates.py: a symbolic link (only regular files are graded)" in results["output"]
 
 
+@pytest.mark.slow
 def test_a_file_name_can_neither_start_a_line_nor_move_the_cursor(tmp_path):
     """Names of files left out went into the report as they were: a newline in one started a
     workflow command in a CI log and a row in the Markdown summary, an ESC moved the terminal's

@@ -21,6 +21,8 @@ from grader import cli
 from grader.generate import BEGIN, END
 from grader.release import INSTRUCTOR_ONLY
 
+pytestmark = pytest.mark.slow  # releases, grades the release and runs two linters (1.4-5.8 s each)
+
 BIN = Path(sys.executable).parent
 
 

@@ -14,6 +14,8 @@ from helpers import GRADE, ROOT, SOLUTIONS, copy_of
 
 from playwright.sync_api import sync_playwright
 
+pytestmark = pytest.mark.slow  # grades, then renders the page in chromium (0.4-6.2 s each)
+
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 PLOTS = ("Loss per epoch", "Accuracy per epoch", "Confusion matrix", "Test accuracy of each digit")
 

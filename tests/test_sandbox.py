@@ -184,6 +184,7 @@ def test_os_exit_is_kind_crash_and_the_child_is_restarted(hostile):
     assert hostile.proc.pid != first
 
 
+@pytest.mark.slow
 def test_endless_loop_times_out_and_the_child_is_restarted(hostile):
     hostile.call("sigmoid", Z)  # the child is up: time only the call
     first = hostile.proc.pid
@@ -200,6 +201,7 @@ def test_endless_loop_times_out_and_the_child_is_restarted(hostile):
     assert_recovers(hostile)
 
 
+@pytest.mark.slow
 def test_a_blank_that_ran_out_of_time_is_not_called_again(hostile):
     """One endless loop costs one call's limit, not one per check; other blanks still run."""
     with pytest.raises(StudentError):
@@ -212,6 +214,7 @@ def test_a_blank_that_ran_out_of_time_is_not_called_again(hostile):
     assert hostile.call("sigmoid", Z).shape == Z.shape
 
 
+@pytest.mark.slow
 def test_errors_in_a_row_do_not_poison_the_sandbox(hostile):
     for fn, kind in [("relu", "exit"), ("relu_prime", "crash"), ("sigmoid_prime", "timeout"), ("relu", "exit")]:
         with pytest.raises(StudentError) as info:
@@ -221,6 +224,7 @@ def test_errors_in_a_row_do_not_poison_the_sandbox(hostile):
 
 
 # -- 4. one broken blank costs only its own checks -----------------------------------------------
+@pytest.mark.slow
 def test_os_exit_in_relu_fails_only_relus_checks(tmp_path):
     sub = submission(tmp_path, activations="""
         def relu(z):
@@ -238,6 +242,7 @@ def test_os_exit_in_relu_fails_only_relus_checks(tmp_path):
     assert results["score"] == 12  # 15 - relu values (2) - unchanged (1); relu_prime is held against the reference
 
 
+@pytest.mark.slow
 def test_endless_loop_in_relu_fails_only_relus_checks(tmp_path):
     sub = submission(tmp_path, activations="""
         def relu(z):
@@ -260,6 +265,7 @@ def test_endless_loop_in_relu_fails_only_relus_checks(tmp_path):
 
 
 # -- 5. tampering with numpy and pytest in the child changes nothing in the parent ----------------
+@pytest.mark.slow
 def test_patching_numpy_and_pytest_does_not_rescue_a_wrong_relu(tmp_path):
     sub = submission(tmp_path, activations="""
         np.allclose = lambda *a, **k: True
@@ -346,6 +352,7 @@ def test_the_cheating_conftest_really_works_under_plain_pytest(cheating, tmp_pat
 
 
 @pytest.mark.parametrize("from_inside", [False, True], ids=["cwd-kit", "cwd-submission"])
+@pytest.mark.slow
 def test_submission_conftest_and_tests_are_ignored(cheating, tmp_path, from_inside):
     args = ["--part", "activations", "--part", "updates", "--course", str(ROOT / "course.yaml")]
     proc, results = grade_json(cheating, *args, cwd=cheating if from_inside else ROOT)
@@ -360,6 +367,7 @@ def test_submission_conftest_and_tests_are_ignored(cheating, tmp_path, from_insi
 
 
 # -- 7. student output never reaches the JSON ------------------------------------------------------
+@pytest.mark.slow
 def test_printing_from_student_code_does_not_corrupt_json(tmp_path):
     sub = submission(tmp_path, activations="""
         import sys as _sys
@@ -389,6 +397,7 @@ def test_printing_from_student_code_does_not_corrupt_json(tmp_path):
 
 
 # -- 8. wrong type, wrong shape --------------------------------------------------------------------
+@pytest.mark.slow
 def test_wrong_return_type_is_described(tmp_path):
     sub = submission(tmp_path, activations="""
         def relu(z):
@@ -405,6 +414,7 @@ def test_wrong_return_type_is_described(tmp_path):
     assert "not an array of numbers" in check["output"]
 
 
+@pytest.mark.slow
 def test_wrong_return_shape_names_both_shapes(tmp_path):
     sub = submission(tmp_path, activations="""
         def relu(z):
@@ -420,6 +430,7 @@ def test_wrong_return_shape_names_both_shapes(tmp_path):
 
 
 # -- 9. a SyntaxError costs its own module's checks only -------------------------------------------
+@pytest.mark.slow
 def test_syntax_error_at_import(tmp_path):
     sub = submission(tmp_path)
     path = sub / "activations.py"
@@ -441,6 +452,7 @@ def test_syntax_error_at_import(tmp_path):
 
 
 # -- regressions found in review ----------------------------------------------------------------------
+@pytest.mark.slow
 def test_child_that_closes_its_pipe_but_lives_fails_fast(tmp_path):
     """A child that hangs up and sleeps must not stall the grader (it once waited 5 s a call)."""
     sub = submission(tmp_path, activations="""
@@ -458,6 +470,7 @@ def test_child_that_closes_its_pipe_but_lives_fails_fast(tmp_path):
         assert tests[name]["status"] == "passed", tests[name]
 
 
+@pytest.mark.slow
 def test_student_text_is_not_parsed_as_markup(tmp_path):
     sub = submission(tmp_path, activations="""
         def sigmoid(z):
@@ -468,6 +481,7 @@ def test_student_text_is_not_parsed_as_markup(tmp_path):
     assert "[/] closing tag z[i] [bold]x" in proc.stdout
 
 
+@pytest.mark.slow
 def test_python_dash_m_runs_the_cli():
     proc = subprocess.run([sys.executable, "-m", "grader.cli", "check", str(EXERCISES), "--format", "json",
                            "--part", "updates"], capture_output=True, text=True, cwd=ROOT, timeout=120)
@@ -533,6 +547,7 @@ def test_the_child_sees_no_grader_environment(tmp_path, monkeypatch):
             np.testing.assert_array_equal(box.call("relu", Z), np.maximum(Z, 0))
 
 
+@pytest.mark.slow
 def test_cpu_limit_kills_a_spinning_child_and_says_so(tmp_path):
     sub = submission(tmp_path, activations="""
         def relu(z):
@@ -547,6 +562,7 @@ def test_cpu_limit_kills_a_spinning_child_and_says_so(tmp_path):
         assert info.value.is_error and "CPU time limit of 1 s" in str(info.value), str(info.value)
 
 
+@pytest.mark.slow
 def test_check_budget_spans_all_of_a_checks_calls(tmp_path):
     sub = submission(tmp_path, activations="""
         def relu(z):

@@ -1,0 +1,112 @@
+"""The notebook `grade generate` writes is in Jupyter's own form (a save in Jupyter changes
+nothing), valid for nbformat, with nbgrader's metadata and fixed ids; and the grader's minimal
+reader of students' notebooks agrees with nbformat's."""
+import io
+import json
+import sys
+
+import nbformat
+import pytest
+from helpers import NOTEBOOK, ROOT, SOLUTIONS
+
+from grader import config, notebook
+from grader.generate import GenerateError, generate
+from grader.notebook import NotebookError, code_cells
+
+
+def jupyter_save(text):
+    """What Jupyter writes back when it opens this text and saves it: jupyter_server reads with
+    nbformat.reads(as_version=4) and saves with nbformat.write(nb, f, version=NO_CONVERT)."""
+    out = io.StringIO()
+    nbformat.write(nbformat.reads(text, as_version=4), out, version=nbformat.NO_CONVERT)
+    return out.getvalue()
+
+
+def built():
+    return notebook.build(SOLUTIONS, config.load(ROOT / "course.yaml"))
+
+
+def test_generated_notebook_is_valid_nbformat():
+    nbformat.validate(nbformat.read(NOTEBOOK, as_version=nbformat.NO_CONVERT))  # raises ValidationError if not
+
+
+def test_generated_notebook_is_what_jupyter_saves():
+    text = NOTEBOOK.read_text(encoding="utf-8")
+    assert text == jupyter_save(text)
+    assert text == notebook.dumps(built())  # and what grade generate writes now (--check says so too)
+
+
+@pytest.mark.parametrize("hand_written", [
+    lambda nb: json.dumps(nb, indent=2),  # another indent
+    lambda nb: json.dumps(nb, indent=1, ensure_ascii=False) + "\n",  # how the kit wrote it before: 631 lines changed
+])
+def test_the_canonical_check_fails_on_hand_written_json(hand_written):
+    """Test the tester: the same notebook, written by hand, is not what Jupyter saves."""
+    text = hand_written(json.loads(json.dumps(built())))
+    nbformat.validate(nbformat.reads(text, as_version=4))  # valid: only its form differs
+    assert text != jupyter_save(text)
+
+
+def test_ids_and_nbgrader_metadata_are_fixed():
+    first, second = built(), built()
+    assert notebook.dumps(first) == notebook.dumps(second)  # no random cell id
+    for cell in first.cells:
+        meta = cell.metadata.nbgrader
+        assert cell.id == meta.grade_id and meta.schema_version == 3
+        assert meta.solution == ("### BEGIN SOLUTION" in cell.source)
+        assert meta.locked != meta.solution and ("points" in meta) == meta.grade
+    assert sum(c.metadata.nbgrader.get("points", 0) for c in first.cells) == 100
+
+
+def test_an_invalid_notebook_is_not_written():
+    nb = built()
+    nb.cells[0].id = "not an id"  # nbformat 4.5: letters, digits, - and _ only
+    with pytest.raises(ValueError, match="not be valid nbformat 4: 'not an id' does not match"):
+        notebook.dumps(nb)
+
+
+def test_without_nbformat_generate_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "nbformat", None)  # `import nbformat` now raises ImportError
+    with pytest.raises(GenerateError, match=r"needs nbformat.*pip install -e '\.\[instructor\]'"):
+        generate(SOLUTIONS, tmp_path / "exercises", check=True, hidden=ROOT / "hidden" / "vectors.json",
+                 notebooks=tmp_path / "notebooks", course=config.load(ROOT / "course.yaml"))
+    assert not (tmp_path / "notebooks").exists()
+
+
+# -- the grader's reader of students' notebooks ------------------------------------------------------
+def code_sources(nb):
+    return [cell.source for cell in nb.cells if cell.cell_type == "code"]
+
+
+def test_the_minimal_reader_agrees_with_nbformat(tmp_path):
+    canonical = nbformat.read(NOTEBOOK, as_version=4)
+    assert code_cells(NOTEBOOK) == code_sources(canonical)  # each source a list of lines
+    one_string = tmp_path / "strings.ipynb"  # as other tools write it
+    one_string.write_text(json.dumps(json.loads(json.dumps(canonical))), encoding="utf-8")
+    assert '"source": "' in one_string.read_text() and code_cells(one_string) == code_sources(canonical)
+    assert len(code_sources(canonical)) > 20 and "def backward(" in "".join(code_sources(canonical))
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("{not json", r"not a Jupyter notebook \(JSONDecodeError"),
+    (json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": []}), "an nbformat 3 notebook .*save it"),
+    (json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": 5}]}), "code cell 1's source is int"),
+    (json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": [1]}]}), "TypeError: sequence item 0"),
+    (json.dumps([]), "not a Jupyter notebook"),
+])
+def test_a_broken_notebook_says_what_is_wrong(tmp_path, content, problem):
+    path = tmp_path / "backprop.ipynb"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(NotebookError, match=rf"backprop\.ipynb: .*{problem}"):
+        code_cells(path)
+
+
+def test_the_bounded_child_passes_the_reason_on(tmp_path):
+    from grader.limits import Limits
+
+    path = tmp_path / "backprop.ipynb"
+    path.write_text(json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": []}), encoding="utf-8")
+    with pytest.raises(NotebookError, match=r"^backprop\.ipynb: cannot be graded: an nbformat 3 notebook"):
+        notebook.convert(path, tmp_path / "out", Limits())
+    done = notebook.convert(NOTEBOOK, tmp_path / "ok", Limits())
+    assert "def backward(" in (done / "from_notebook.py").read_text()
