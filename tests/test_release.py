@@ -168,7 +168,7 @@ def test_released_kit_grades_on_its_own_and_reports_to_classroom(student_grade, 
     finally:
         for path in SOLUTIONS.glob("*.py"):  # put the stubs back for the other tests
             shutil.copy(ROOT / "exercises" / path.name, released / "exercises" / path.name)
-    assert code == 0 and full["score"] == 100 and "| **total** | **100 / 100** |" in summary
+    assert code == 0 and full["score"] == 100 and "| **total** | **100.00 / 100.00** |" in summary
     assert "not compared with the reference" in json.dumps(full)  # no solutions/ in a release
     assert reporter_view(result) == (100, 100, False)
     tests = json.loads(base64.b64decode(result))["tests"]
