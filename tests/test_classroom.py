@@ -47,6 +47,7 @@ def wrong_and_crashing(tmp_path_factory):
     return {"sub": sub, "tmp": tmp, "proc": proc, "gradescope": json.loads((tmp / "gs.json").read_text())}
 
 
+@pytest.mark.slow
 def test_classroom_json_is_one_entry_per_check_with_its_points(wrong_and_crashing):
     proc, gradescope = wrong_and_crashing["proc"], wrong_and_crashing["gradescope"]
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
@@ -68,6 +69,7 @@ def test_classroom_json_is_one_entry_per_check_with_its_points(wrong_and_crashin
     assert all(t["test_code"] == "" for t in result["tests"] if t["status"] == "pass")
 
 
+@pytest.mark.slow
 def test_status_is_the_pass_mark_verdict_as_the_exit_code(wrong_and_crashing):
     sub, tmp, score = wrong_and_crashing["sub"], wrong_and_crashing["tmp"], wrong_and_crashing["gradescope"]["score"]
     for mark, status in ((score, "pass"), (score + 0.5, "fail")):
@@ -77,6 +79,7 @@ def test_status_is_the_pass_mark_verdict_as_the_exit_code(wrong_and_crashing):
         assert reporter_view(classroom_output(result))[2] is (status == "fail")
 
 
+@pytest.mark.slow
 def test_github_format_sets_the_step_output_the_reporter_reads(wrong_and_crashing):
     sub, tmp = wrong_and_crashing["sub"], wrong_and_crashing["tmp"]
     outputs = tmp / "github_output"

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -24,6 +25,7 @@ def offline_kit(tmp_path):
     return kit
 
 
+@pytest.mark.slow
 def test_offline_check_grades_everything_but_mnist_and_says_how_to_get_it(tmp_path):
     kit = offline_kit(tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "GRADE_DATA_DIR"}

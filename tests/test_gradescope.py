@@ -157,6 +157,7 @@ def test_gradescope_notebook_with_an_unhashable_literal_is_graded(bundle, tmp_pa
     assert results["score"] == pytest.approx(100)
 
 
+@pytest.mark.slow
 def test_what_the_code_printed_is_in_results_json(bundle, tmp_path):
     """grade check keeps what the student's code printed in its report folder, but on Gradescope
     that folder is a temporary one: the text must be in results.json, bounded, and no line may
@@ -179,6 +180,7 @@ def test_what_the_code_printed_is_in_results_json(bundle, tmp_path):
     assert str(tmp_path) not in output  # nothing names the grader's temporary folders
 
 
+@pytest.mark.slow
 def test_export_warns_about_settings_official_grading_should_not_keep(tmp_path):
     """The bundle used to carry `isolation: auto` and the released training.seed silently."""
     proc = subprocess.run([*GRADE, "export", "gradescope", str(tmp_path / "a.zip")], capture_output=True, text=True,
@@ -190,6 +192,7 @@ def test_export_warns_about_settings_official_grading_should_not_keep(tmp_path):
     assert "warning" not in proc.stdout  # stdout says only what was written
 
 
+@pytest.mark.slow
 def test_export_sets_isolation_and_a_private_seed_in_the_bundle_only(tmp_path):
     out = tmp_path / "official.zip"
     before = (ROOT / "course.yaml").read_text()

@@ -4,12 +4,15 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
+
 from helpers import ROOT
 
 RUN_TIME_DATA = ("grader/mnist.json", "grader/vectors.json", "grader/checks/pytest.ini", "grader/provided/network.py",
                  "grader/checks/test_mnist.py")
 
 
+@pytest.mark.slow
 def test_the_wheel_holds_the_manifest_and_every_run_time_file(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path),
                            str(ROOT)], capture_output=True, text=True, timeout=600)

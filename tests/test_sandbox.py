@@ -526,7 +526,7 @@ def test_isolation_required_refuses_to_grade_without_bubblewrap(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path)}  # no bwrap on this PATH
     proc = subprocess.run([GRADE, "check", str(SOLUTIONS), "--course", str(course), "--part", "updates"],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
-    assert proc.returncode == 1
+    assert proc.returncode == 3  # the grader cannot grade as configured: not the student's failure
     assert "isolation = required, but bubblewrap is not installed" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
 

@@ -4,6 +4,7 @@ import subprocess
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from grader import config, scoring
 from helpers import GRADE, ROOT, SOLUTIONS
@@ -11,6 +12,7 @@ from helpers import GRADE, ROOT, SOLUTIONS
 PLOTS = {"loss_curves.png", "accuracy_curves.png", "confusion_matrix.png", "per_digit_accuracy.png"}
 
 
+@pytest.mark.slow
 def test_grade_train_prints_validation_and_writes_its_plots_into_the_report_folder(tmp_path):
     proc = subprocess.run([*GRADE, "train", str(SOLUTIONS), "--course", str(ROOT / "course.yaml")],
                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
