@@ -152,6 +152,20 @@ def test_all_mirrors_bad(server, manifest, dest):
     assert listing(dest) == []  # neither the file nor a .part
 
 
+def test_a_failed_fetch_removes_the_folders_it_made_and_only_those(server, manifest, tmp_path):
+    """An offline first run once left an empty datasets/mnist/ behind."""
+    kept = tmp_path / "course"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine")
+    for dest in (kept / "datasets" / "mnist", tmp_path / "empty-but-mine"):
+        if dest.name == "empty-but-mine":
+            dest.mkdir()
+        with pytest.raises(DataError):
+            fetch_mnist(dest, manifest, mirrors=mirrors(server, "missing"), progress=False, timeout=5)
+    assert listing(kept) == ["notes.txt"]  # datasets/ and datasets/mnist/ made, then removed
+    assert (tmp_path / "empty-but-mine").is_dir()  # there before: left as it was
+
+
 def test_truncated_response(server, manifest, dest):
     with pytest.raises(DataError, match=r"truncated: got \d+ of \d+ bytes"):
         fetch_mnist(dest, manifest, mirrors=mirrors(server, "short"), progress=False, timeout=5)

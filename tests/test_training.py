@@ -43,11 +43,12 @@ class Recorder:
     def train(self, sizes, budget, payload, on_epoch):
         Recorder.seen = payload
         rng = np.random.default_rng(0)
-        params = {"W1": rng.normal(0, 0.01, (4, 784)), "b1": np.zeros((4, 1)), "W2": rng.normal(0, 0.01, (10, 4)),
-                  "b2": np.zeros((10, 1))}
+        Recorder.params = {"W1": rng.normal(0, 0.05, (4, 784)), "b1": np.zeros((4, 1)),
+                           "W2": rng.normal(0, 1.0, (10, 4)), "b2": np.zeros((10, 1))}
         for epoch in range(1, budget["epochs"] + 1):
-            on_epoch(epoch, params)
-        return params, {"train_loss": np.ones(budget["epochs"]), "train_accuracy": np.zeros(budget["epochs"])}, 0.1
+            on_epoch(epoch, Recorder.params)
+        return Recorder.params, {"train_loss": np.ones(budget["epochs"]),
+                                 "train_accuracy": np.zeros(budget["epochs"])}, 0.1
 
     def describe(self):
         return []
@@ -55,19 +56,26 @@ class Recorder:
 
 def test_the_validation_images_never_reach_training(monkeypatch):
     monkeypatch.setattr(scoring, "Sandbox", Recorder)
-    images = np.arange(50 * 784, dtype=np.uint8).reshape(50, 784) % 251
-    labels = np.arange(50) % 10
-    data = SimpleNamespace(train_images=images, train_labels=labels, test_images=images[:7], test_labels=labels[:7])
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (50, 784), dtype=np.uint8)
+    labels = rng.integers(0, 10, 50)
+    test_images, test_labels = rng.integers(0, 256, (7, 784), dtype=np.uint8), rng.integers(0, 10, 7)
+    data = SimpleNamespace(train_images=images, train_labels=labels, test_images=test_images, test_labels=test_labels)
     course = SimpleNamespace(hidden_sizes=(4,), epochs=3, validation=12, limits=None, isolation="off",
                              budget={"epochs": 3}, path=ROOT / "course.yaml")
     _, history, _, _ = scoring.train(SOLUTIONS, course, data)
     assert len(Recorder.seen["train_images"]) == 38 and np.array_equal(Recorder.seen["train_images"], images[:38])
     assert np.array_equal(Recorder.seen["train_labels"], labels[:38]) and set(Recorder.seen) == {"train_images",
                                                                                                "train_labels"}
-    # uniform predictions over 10 classes: cross-entropy log(10) (weights near 0), each epoch
-    assert len(history["validation_loss"]) == 3 and np.allclose(history["validation_loss"], np.log(10), atol=0.05)
-    assert len(history["validation_accuracy"]) == 3 and len(history["test_accuracy"]) == 3
-    # test the tester: without a split, training gets every image and there is no validation curve
+    # measured on the 12 held-out training images, by the grader's own forward pass, each epoch
+    X_val = images[38:].T.astype(np.float32) / np.float32(255)
+    held_out = scoring.mean_cross_entropy(Recorder.params, X_val, labels[38:])
+    on_test = scoring.mean_cross_entropy(Recorder.params, test_images.T.astype(np.float32) / 255, test_labels)
+    assert abs(held_out - on_test) > 0.05  # test the tester: the two sets give different figures
+    assert np.allclose(history["validation_loss"], held_out) and len(history["validation_loss"]) == 3
+    accuracy = float((scoring.predict(Recorder.params, X_val) == labels[38:]).mean())
+    assert np.allclose(history["validation_accuracy"], accuracy) and len(history["test_accuracy"]) == 3
+    # without a split, training gets every image and there is no validation curve
     course.validation = 0
     _, history, _, _ = scoring.train(SOLUTIONS, course, data)
     assert len(Recorder.seen["train_images"]) == 50 and "validation_loss" not in history
