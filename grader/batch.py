@@ -57,7 +57,7 @@ def discover(root, out=None):
     skip = Path(out).resolve() if out else None
     subs, reports = [], set()
     for entry in sorted(os.scandir(root), key=lambda e: os.fsencode(e.name)):
-        if entry.name.startswith(".") or not entry.is_symlink() and Path(entry.path).resolve() == skip:
+        if entry.name.startswith(".") or (not entry.is_symlink() and Path(entry.path).resolve() == skip):
             continue
         name = shown(entry.name)
         report = name
@@ -161,10 +161,8 @@ def lock_file():
     (the child may read what the grader can), which stopped every worker for good (red team)."""
     if hasattr(os, "memfd_create"):
         return os.memfd_create("grade-hidden-checks")  # close-on-exec: workers fork, children exec
-    handle = tempfile.TemporaryFile()  # unlinked at once: no name either
-    fd = os.dup(handle.fileno())
-    handle.close()
-    return fd
+    with tempfile.TemporaryFile() as handle:  # unlinked at once: no name either
+        return os.dup(handle.fileno())
 
 
 def grade_one(sub, course, load, hidden, hidden_path, out, plots=False, gate=grading.Alone(), reference=None,
@@ -271,10 +269,8 @@ class Slot:
             self.process.terminate()
             self.process.join(30)  # removing what a student left in shared folders may take a while
         else:
-            try:
+            with contextlib.suppress(OSError):
                 self.conn.send(None)
-            except OSError:
-                pass
         self.process.join(5)
         if self.process.is_alive():
             self.process.kill()

@@ -256,7 +256,7 @@ class Cgroup:
         _sweep_stale(base)
         folder = base / name
         folder.mkdir()
-        return cls("v2", {c: folder for c in wanted})
+        return cls("v2", dict.fromkeys(wanted, folder))
 
     @classmethod
     def _v1(cls, mounts, own, name):
@@ -354,11 +354,11 @@ def _sweep_stale(parent):
     with contextlib.suppress(OSError):
         for folder in parent.iterdir():
             parts = folder.name.split("-")
-            if folder.is_dir() and folder.name.startswith(PREFIX) and len(parts) == 3 and parts[1].isdigit():
-                if not Path(f"/proc/{parts[1]}").exists():
-                    stale = Cgroup("stale", {"pids": folder})
-                    _kill_until_gone(stale.members, rounds=20)
-                    stale.remove()
+            ours = folder.is_dir() and folder.name.startswith(PREFIX) and len(parts) == 3 and parts[1].isdigit()
+            if ours and not Path(f"/proc/{parts[1]}").exists():
+                stale = Cgroup("stale", {"pids": folder})
+                _kill_until_gone(stale.members, rounds=20)
+                stale.remove()
 
 
 # Where any user may write: without isolation a child leaves files there that outlive it (600 MB
@@ -523,10 +523,8 @@ class Bound:
     def remove_files(self):
         """As root, remove what the submission's uid left in the folders anyone may write."""
         if self.uid is not None:
-            try:
+            with contextlib.suppress(Exception):  # a clean-up must never cost the grading
                 remove_leftovers_of(lambda info: info.st_uid == self.uid)
-            except Exception:  # noqa: BLE001  (a clean-up must never cost the grading)
-                pass
 
     def close(self, tracked=()):
         """sweep(), and the cgroup removed: the submission is over. Idempotent."""

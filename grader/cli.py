@@ -13,7 +13,7 @@ import click
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
-from grader import config as course_config
+from grader import config as course_config  # noqa: E402 (after the thread variables, before numpy)
 
 # Exit codes, one meaning each, so that CI tells a student's failing checks from a broken set-up.
 PASSED, FAILED, USAGE, BROKEN = 0, 1, 2, 3
@@ -235,8 +235,7 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_d
     from rich.markup import escape  # a student's folder name is text, never markup
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from grader import batch as batches
-    from grader import mnist, scoring, vectors
+    from grader import batch as batches, mnist, scoring, vectors
     from grader.report import fmt
 
     course = load_course(course_path)
@@ -354,8 +353,7 @@ def generate(solutions, exercises, hidden, notebooks, course_path, check_only, f
     """Write exercises/, the grader's test vectors and the nbgrader notebook from solutions/.
     A generated file edited since (generated.sha256 records what was written) is never
     overwritten without --force."""
-    from grader.generate import GenerateError
-    from grader.generate import generate as run
+    from grader.generate import GenerateError, generate as run
     from grader.sandbox import StudentError
 
     if not Path(solutions).is_dir():

@@ -90,7 +90,7 @@ class Reader:
             self.fail(key, value, f"must be {'a whole number' if kind is int else 'a number'}")
         if kind is int and value != int(value):
             self.fail(key, value, "must be a whole number")
-        if low is not None and value < low or high is not None and value > high:
+        if (low is not None and value < low) or (high is not None and value > high):
             self.fail(key, value, f"must be between {low} and {high}" if high is not None else f"must be at least {low}")
         return kind(value)
 

@@ -26,8 +26,8 @@ import os
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from grader.mnist import DataError, load_mnist
 
@@ -263,7 +263,7 @@ def _fetch_into(dest: Path, manifest: dict, mirrors: list[str], progress: bool, 
             for mirror in mirrors:
                 url = mirror + name if mirror.endswith("/") else f"{mirror}/{name}"
                 try:
-                    _download(url, part, entry, timeout, lambda n: bar.update(task, advance=n))
+                    _download(url, part, entry, timeout, lambda n, task=task: bar.update(task, advance=n))
                 except (OSError, DataError, http.client.HTTPException, ValueError) as exc:
                     # OSError covers URLError/HTTPError, timeouts and resets;
                     # ValueError an unusable URL. Ctrl-C is not caught: it

@@ -236,7 +236,8 @@ def generate(solutions, exercises, check=False, hidden="hidden/vectors.json", no
         names = ", ".join(str(p) for p in edited)
         one = len(edited) == 1
         why = "no generated.sha256 records what grade generate wrote" if manifest is None else \
-            f"{'it differs' if one else 'they differ'} from what grade generate last wrote there (generated.sha256)"
+            f"{'it differs' if one else 'they differ'} from what grade generate last wrote there " \
+            "(generated.sha256)"
         them = "it" if one else "them"
         raise GenerateError(f"not overwriting {names}: {why}, so {them} may hold someone's work. Move {them} away "
                             f"(or commit {them}), or run `grade generate --force` to overwrite {them}")

@@ -43,7 +43,7 @@ def numeric_gradient(loss_many, x, h=H):
             index.append((name, i))
     losses = np.asarray(loss_many(points), dtype=np.float64).reshape(-1, 2)
     grads = {name: np.zeros_like(value) for name, value in x.items()}
-    for (name, i), (plus, minus) in zip(index, losses):
+    for (name, i), (plus, minus) in zip(index, losses, strict=True):
         grads[name].flat[i] = (plus - minus) / (2 * h)
     return grads
 
@@ -81,7 +81,7 @@ def assert_same_structure_close(what, got, expected, tol):
         for k in expected:
             assert_close(f"{what}[{k!r}]", got[k], expected[k], tol)
     elif isinstance(expected, list):
-        for k, (g, e) in enumerate(zip(got, expected)):
+        for k, (g, e) in enumerate(zip(got, expected, strict=True)):
             assert_close(f"{what}[{k}]", g, e, tol)
     else:
         assert_close(what, got, expected, tol)

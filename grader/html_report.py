@@ -17,7 +17,8 @@ POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
 table { border-collapse: collapse; } th, td { padding: .3rem .8rem; border-bottom: 1px solid #ddd; text-align: left; }
-td.n { text-align: right; } li { white-space: pre-line; } .pass { color: #1a7f37; } .fail { color: #cf222e; font-weight: 600; }
+td.n { text-align: right; } li { white-space: pre-line; }
+.pass { color: #1a7f37; } .fail { color: #cf222e; font-weight: 600; }
 pre { white-space: pre-wrap; background: #f6f8fa; padding: .6rem .8rem; border-radius: 6px; font-size: 13px; }
 .plots img { max-width: 100%; margin: .5rem 0; } .gallery { display: flex; flex-wrap: wrap; gap: .8rem; }
 .gallery figure { margin: 0; text-align: center; font-size: 12px; } .gallery img { image-rendering: pixelated; }
@@ -68,7 +69,7 @@ def mnist_section(run, images):
     out = [f"<h2>Your network on MNIST</h2><p>Test accuracy <strong>{run.accuracy:.4f}</strong> on "
            f"{int(run.confusion.sum()):,} test images, trained in {run.seconds:.1f} s.</p>"]
     if images is None:
-        return out + ["<p>(Plots were not drawn: run <code>grade check</code> without <code>--no-plots</code>.)</p>"]
+        return [*out, "<p>(Plots were not drawn: run <code>grade check</code> without <code>--no-plots</code>.)</p>"]
     captions = {"loss_curves": "Loss per epoch", "accuracy_curves": "Accuracy per epoch",
                 "confusion_matrix": "Confusion matrix: rows are the true digit, columns the prediction",
                 "per_digit_accuracy": "Test accuracy of each digit"}
@@ -79,7 +80,7 @@ def mnist_section(run, images):
         out.append("<h3>The test digits it got most wrong</h3><p>Misclassified test images, the ones the network "
                    "was surest of first: true digit, what it answered, and the probability it gave that answer.</p>"
                    '<div class="gallery">')
-        for (index, label, predicted, confidence), pixels in zip(run.worst, run.worst_images):
+        for (index, label, predicted, confidence), pixels in zip(run.worst, run.worst_images, strict=True):
             alt = f"test image {index}: a {label}, predicted {predicted}"
             out.append(f"<figure>{_img(digit_png(pixels), alt, 'digit')}<figcaption>#{index}: {label} &rarr; "
                        f"{predicted}<br>{confidence:.0%}</figcaption></figure>")

@@ -67,7 +67,7 @@ def take(source, dest, max_files, max_bytes):
         _walk(root, Path(), 0, taken, inodes, max_files, max_bytes, [0])
     finally:
         os.close(root)
-    for (dev, ino), (names, links) in inodes.items():
+    for names, links in inodes.values():
         if len(names) < links:
             for name in names:
                 del taken.files[name]
@@ -126,7 +126,7 @@ def _walk(dir_fd, rel, depth, taken, inodes, max_files, max_bytes, seen):
                                       f"{max_bytes / (1 << 20):g} MiB (limits.submission_mb)")
             taken.files[str(path)] = data
             if info.st_nlink > 1:
-                names, links = inodes.setdefault((info.st_dev, info.st_ino), ([], info.st_nlink))
+                names, _ = inodes.setdefault((info.st_dev, info.st_ino), ([], info.st_nlink))
                 names.append(str(path))
 
 

@@ -91,7 +91,7 @@ def command(bwrap, submission, tmp_bytes):
     binds = [(path, path) for path in (*SYSTEM, *python_paths())]
     binds += [(str(GRADER / name), str(GRADER / name)) for name in CHILD_FILES]
     if root:  # bwrap makes a bind's missing parents 0700, which the child's uid could not cross
-        parents = {str(p) for _, dest in binds + [(None, str(submission))] for p in Path(dest).parents}
+        parents = {str(p) for _, dest in [*binds, (None, str(submission))] for p in Path(dest).parents}
         for folder in sorted(parents - {"/", "/tmp"}, key=lambda p: (p.count("/"), p)):
             args += ["--perms", "0755", "--dir", folder]
     for source, dest in binds:

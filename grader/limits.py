@@ -48,7 +48,7 @@ def apply(limits, process_problem=None):
     try:
         import resource
     except ImportError:  # Windows
-        return {name: "this OS has no POSIX rlimits" for name in ("cpu", "memory", "processes", "open files")}
+        return dict.fromkeys(("cpu", "memory", "processes", "open files"), "this OS has no POSIX rlimits")
     skipped = {}
     wanted = [("cpu", "RLIMIT_CPU", limits.cpu_seconds, limits.cpu_seconds + 1),  # SIGXCPU, then SIGKILL 1 s later
               ("memory", "RLIMIT_AS", limits.memory_mb * MiB, limits.memory_mb * MiB),

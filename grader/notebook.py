@@ -166,7 +166,7 @@ def _kept(node):
     if isinstance(node, ast.Import):
         return not any(a.name.split(".")[0] == "grader" for a in node.names)
     if isinstance(node, ast.ImportFrom):  # the blanks' modules are this very notebook
-        return not (node.module or "").split(".")[0] in ("grader", *MODULES, MODULE_FILE) and not node.level
+        return (node.module or "").split(".")[0] not in ("grader", *MODULES, MODULE_FILE) and not node.level
     if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
         try:
             ast.literal_eval(node.value)
@@ -299,7 +299,7 @@ def grade_part(part, course=None):
     nbgrader would count as a failure. course.yaml: `course`, else $GRADE_COURSE, else the
     nearest one above the working folder; $GRADE_HIDDEN adds the hidden checks."""
     try:
-        history = get_ipython().user_ns["In"]  # noqa: F821 (IPython's builtin)
+        history = get_ipython().user_ns["In"]  # type: ignore[name-defined]  # IPython's builtin
     except NameError:
         raise RuntimeError("grade_part runs in a Jupyter notebook; elsewhere use `grade check`") from None
     with tempfile.TemporaryDirectory(prefix="grade-notebook-") as tmp, warnings.catch_warnings():

@@ -53,9 +53,8 @@ def pack(obj):
         return x
 
     body = encode(obj)
-    header = json.dumps({"body": body, "arrays": [[a.dtype.name, list(a.shape)] for a in arrays]})
-    header = header.encode()
-    parts = [struct.pack("<Q", len(header)), header] + [a.tobytes() for a in arrays]
+    header = json.dumps({"body": body, "arrays": [[a.dtype.name, list(a.shape)] for a in arrays]}).encode()
+    parts = [struct.pack("<Q", len(header)), header, *(a.tobytes() for a in arrays)]
     size = sum(len(p) for p in parts)
     return struct.pack("<Q", size) + b"".join(parts)
 
@@ -109,12 +108,12 @@ def unpack(payload, arena=None):
         return decode(header["body"])
     except ProtocolError:
         raise
-    except Exception as exc:  # noqa: BLE001  (deep nesting, bad indices: all malformed)
+    except Exception as exc:  # deep nesting, bad indices: all malformed
         raise ProtocolError(f"malformed message: {type(exc).__name__}") from None
     finally:
         # decode refers to itself (a closure cell), a cycle that kept every message's buffer alive
         # until the cyclic collector ran: 16 MiB asks grew the grader to 1 GB (red team)
-        decode = None  # noqa: F841
+        decode = None  # type: ignore[assignment]  # drops the function, and with it the cycle
 
 
 def write_message(fd, obj, wait=None):

@@ -60,7 +60,7 @@ def release(course, out):
     root, out = course.root, Path(out).resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ReleaseError(f"{out}: already exists and is not an empty folder; choose a new one")
-    if out == root or root in out.parents and out.parts[len(root.parts)] in ("solutions", "hidden"):
+    if out == root or (root in out.parents and out.parts[len(root.parts)] in ("solutions", "hidden")):
         raise ReleaseError(f"{out}: inside the instructor's repository's private folders")
     missing = [name for name in SHIPPED if not (root / name).exists()]
     if missing:

@@ -13,7 +13,6 @@ from rich.text import Text
 
 from grader.blanks import BLANKS
 
-
 # All control characters but tab and newline (no terminal escapes), the Unicode line and
 # paragraph separators, which a terminal renderer turns into line breaks, and the marks and
 # overrides that turn the direction of the text around them around ("Trojan Source").
@@ -97,7 +96,7 @@ def gradescope(results, seconds, output=""):
         output = (f"{errors} check(s) ended in an ERROR (the process running the submission crashed, exited "
                   f"or was stopped), not a wrong answer.\n{output}").strip()
     maxima = rounded_maxima(results)
-    scores = [m if r.passed else 0.0 for r, m in zip(results, maxima)]
+    scores = [m if r.passed else 0.0 for r, m in zip(results, maxima, strict=True)]
     return {
         "score": round(sum(scores), 4),  # the sum of what the tests show, not a separate rounding
         "execution_time": round(seconds, 3),
@@ -107,7 +106,7 @@ def gradescope(results, seconds, output=""):
                    "max_score": maximum, "status": "passed" if r.passed else "failed",
                    "output": r.output, "visibility": "after_published" if r.hidden or r.withheld else "visible",
                    "extra_data": {"part": r.part, "status": r.status, "seconds": round(r.seconds, 4)}}
-                  for i, (r, score, maximum) in enumerate(zip(results, scores, maxima), start=1)],
+                  for i, (r, score, maximum) in enumerate(zip(results, scores, maxima, strict=True), start=1)],
     }
 
 
@@ -124,7 +123,7 @@ def rounded_maxima(results, places=4):
         short = round(sum(exact)) - sum(floors)
         for k in sorted(range(len(mine)), key=lambda k: floors[k] - exact[k])[:max(0, short)]:
             floors[k] += 1
-        for i, units in zip(mine, floors):
+        for i, units in zip(mine, floors, strict=True):
             out[i] = units / unit
     return out
 
@@ -145,7 +144,7 @@ def junit(results, course, seconds):
         return {"tests": str(len(rs)), "failures": str(sum(not r.passed and not r.error for r in rs)),
                 "errors": str(sum(r.error for r in rs))}
 
-    maxima = dict(zip(map(id, results), rounded_maxima(results)))
+    maxima = dict(zip(map(id, results), rounded_maxima(results), strict=True))
     root = ET.Element("testsuites", name=course.assignment, time=f"{seconds:.3f}", **counts(results))
     for part in course.parts.values():
         mine = [r for r in results if r.part == part.id]
@@ -156,12 +155,12 @@ def junit(results, course, seconds):
         names = case_names(mine, part)
         points = [(maxima[id(r)] if r.passed else 0.0, maxima[id(r)]) for r in mine]
         entries = [("score", sum(s for s, _ in points)), ("max_score", sum(m for _, m in points))]
-        for name, (score, maximum) in zip(names, points):
+        for name, (score, maximum) in zip(names, points, strict=True):
             entries += [(f"score:{name}", score), (f"max_score:{name}", maximum)]
         props = ET.SubElement(suite, "properties")
         for key, value in entries:
             ET.SubElement(props, "property", name=clean(key), value=f"{value:.4f}")
-        for r, name in zip(mine, names):
+        for r, name in zip(mine, names, strict=True):
             case = ET.SubElement(suite, "testcase", classname=part.id, name=clean(name), time=f"{r.seconds:.4f}")
             if not r.passed:
                 outcome = ET.SubElement(case, "error" if r.error else "failure",
@@ -276,7 +275,7 @@ def classroom(results, pass_mark=None):
       alone); " - line N" follows the name unless `line_no` is 0. It echoes them into the CI
       log, where a line starting "::" is a workflow command: student text is neutralised."""
     maxima = rounded_maxima(results)
-    scores = [m if r.passed else 0.0 for r, m in zip(results, maxima)]
+    scores = [m if r.passed else 0.0 for r, m in zip(results, maxima, strict=True)]
     if not results:
         passed = False
     elif pass_mark is None:
@@ -292,7 +291,7 @@ def classroom(results, pass_mark=None):
                    "message": neutralise(r.output or r.status),
                    "test_code": "" if r.passed or r.hidden else f"grade check -k {check_function(r)}",
                    "filename": "", "line_no": 0, "duration": round(r.seconds * 1000)}
-                  for r, score, maximum in zip(results, scores, maxima)],
+                  for r, score, maximum in zip(results, scores, maxima, strict=True)],
     }
 
 

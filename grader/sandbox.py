@@ -8,6 +8,8 @@ the child raises, exits, crashes, hangs or floods its output, the call fails wit
 StudentError that says so, the whole process group is killed, and the next call starts a
 fresh child.
 """
+import contextlib
+import itertools
 import json
 import math
 import os
@@ -56,10 +58,8 @@ def kill_all(also=lambda: None):
     otherwise outlive it when they are not in bubblewrap (--die-with-parent). Then, quickest
     first: the children's working folders, also(), and what they left in shared folders."""
     for pgid in list(LIVE):
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
     LIVE.clear()
     bounds.close_all(before_files=lambda: (remove_workdirs(), also()))  # and what they forked, wherever it went
 
@@ -158,7 +158,7 @@ def coerce(value, returns, what, finite=True):
     if returns == "pair":
         if not isinstance(value, list) or len(value) != 2:
             raise StudentError("bad_return", f"{what} returned {type(value).__name__}; expected a pair (dW, db)")
-        return [array(v, f"{what}'s {k}") for k, v in zip(("dW", "db"), value)]
+        return [array(v, f"{what}'s {k}") for k, v in zip(("dW", "db"), value, strict=True)]
     if returns == "dict":
         if not isinstance(value, dict):
             raise StudentError("bad_return", f"{what} returned {type(value).__name__}; expected a dict of arrays")
@@ -185,9 +185,8 @@ class Arena:
         if hasattr(os, "memfd_create"):
             self.fd = os.memfd_create("grade-arguments", os.MFD_ALLOW_SEALING)  # passed to the child on purpose
         else:  # no memfd (macOS): an unlinked temporary file does the same
-            handle = tempfile.TemporaryFile()
-            self.fd = os.dup(handle.fileno())
-            handle.close()
+            with tempfile.TemporaryFile() as handle:
+                self.fd = os.dup(handle.fileno())
         os.ftruncate(self.fd, size)
         if hasattr(fcntl, "F_ADD_SEALS"):
             fcntl.fcntl(self.fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
@@ -256,7 +255,7 @@ class Replay:
     def _answer(self, name, args):
         for fn, recorded, result in self.calls:
             if fn == name and isinstance(args, list) and len(args) == len(recorded) and \
-                    all(self.same(a, r) for a, r in zip(args, recorded)):
+                    all(self.same(a, r) for a, r in zip(args, recorded, strict=True)):
                 self.asked.append((name, True))
                 return result
         self.asked.append((name, False))
@@ -360,10 +359,8 @@ class Sandbox:
         self.skipped_limits = {str(k): str(v) for k, v in skipped.items()} if isinstance(skipped, dict) else {}
 
     def _kill(self):
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)  # the whole group; bwrap's PID namespace takes the rest
-        except (ProcessLookupError, PermissionError):
-            pass
         self.proc.wait()
         LIVE.discard(self.proc.pid)
 
@@ -384,10 +381,8 @@ class Sandbox:
         # in others (the flaky write_deadlock cheat test). Its output ends when it is gone.
         self.drain.join(timeout=2)
         for fd in (self.to_child, self.from_child):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         if self.workdir:
             bounds.remove_tree(self.workdir)  # however deep the child made it
             WORKDIRS.discard(self.workdir)
@@ -574,7 +569,7 @@ class Sandbox:
             if on_epoch and isinstance(frame.get("progress"), int):
                 on_epoch(frame["progress"], coerce(frame.get("params"), "dict", f"training (epoch {frame['progress']})"))
 
-        weights = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes, sizes[1:]))
+        weights = sum(n_out * (n_in + 1) for n_in, n_out in itertools.pairwise(sizes))
         if self.proc is None:
             self.start()  # timed below: the training, not the child's start
         start = time.perf_counter()

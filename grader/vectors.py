@@ -134,7 +134,7 @@ def gradient_cases(reference):
         activations = [X] * len(params_list)
         L = len(params_list[0]) // 2
         for l in range(1, L + 1):
-            zs = [p[f"W{l}"] @ a + p[f"b{l}"] for p, a in zip(params_list, activations)]
+            zs = [p[f"W{l}"] @ a + p[f"b{l}"] for p, a in zip(params_list, activations, strict=True)]
             activations = reference.map("softmax" if l == L else "relu", [[z] for z in zs])
         return [float(v) for v in reference.map("cross_entropy", [[a, y] for a in activations])]
 

@@ -49,7 +49,7 @@ def plain(value, returns, fn):
     if returns == "pair":
         if not isinstance(value, (tuple, list)) or len(value) != 2:
             raise BadReturn(f"{fn} returned a {type(value).__name__}; expected a pair (dW, db)")
-        return [to_array(v, f"{fn}'s {k}") for k, v in zip(("dW", "db"), value)]
+        return [to_array(v, f"{fn}'s {k}") for k, v in zip(("dW", "db"), value, strict=True)]
     if returns == "dict":
         if not isinstance(value, dict):
             raise BadReturn(f"{fn} returned a {type(value).__name__}; expected a dict like {{'W1': ..., 'b1': ...}}")

@@ -93,7 +93,7 @@ def unchanged(student, fn, *args, replay=None, expected=None, base=None):
         result, after = student.call(fn, *args, watch=True, replay=replay)
     except StudentError as exc:
         return not_judged(f"whether {fn} modifies its inputs", exc)
-    for position, (before, now) in enumerate(zip(args, after)):
+    for position, (before, now) in enumerate(zip(args, after, strict=True)):
         pairs = before.items() if isinstance(before, dict) else [(None, before)]
         for key, array in pairs:
             name = f"argument {position + 1}" + (f" [{key!r}]" if key else "")
@@ -112,8 +112,9 @@ def unchanged(student, fn, *args, replay=None, expected=None, base=None):
 
 def all_unchanged(student, vectors, course, fns, replayed=(), steps=()):
     """unchanged() for each blank on its value case: a modified input fails the check whichever
-    blank did it; a failed call ends it there; otherwise the first reason it is not graded, if any. A blank in steps is judged
-    an attempt by its step from its first argument (an SGD update is mostly the parameters)."""
+    blank did it; a failed call ends it there; otherwise the first reason it is not graded, if
+    any. A blank in steps is judged an attempt by its step from its first argument (an SGD
+    update is mostly the parameters)."""
     reasons = []
     for fn in fns:
         args, expected = vectors[fn]

@@ -24,7 +24,8 @@ def likely_causes(student, vectors, course):
     bad = failing(student, vectors, course.value_rel_error, TRAINING)
     if not bad:
         return ""
-    return f"{', '.join(bad)} {'fails its' if len(bad) == 1 else 'fail their'} own checks, and training runs every one of them"
+    verb = "fails its" if len(bad) == 1 else "fail their"
+    return f"{', '.join(bad)} {verb} own checks, and training runs every one of them"
 
 
 @pytest.mark.points(25)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from grader.checks.common import all_unchanged, call, diagnosed, not_judged, related, value_check
-from grader.gradcheck import CheckFailed, VALUE_FLOOR, assert_close, relative_error
+from grader.gradcheck import VALUE_FLOOR, CheckFailed, assert_close, relative_error
 from grader.sandbox import StudentError
 
 pytestmark = pytest.mark.part("updates")
