@@ -14,6 +14,7 @@ Per student, out/students/<student>/ gets report.txt, results.json (Gradescope's
 written last, it marks the submission graded) and the plots; out/gradebook.csv has a row per
 student, and with --format canvas out/canvas.csv holds the same scores for Canvas's import.
 """
+
 import contextlib
 import csv
 import fcntl
@@ -64,8 +65,12 @@ def discover(root, out=None):
         while report.casefold() in reports:  # two names alike once escaped (or by case, on macOS)
             report += "_"
         if entry.is_symlink():
-            sub = Submission(name, None, report, f"{name} is a symbolic link: a submission is a folder of regular "
-                                                  "files, never a link to one")
+            sub = Submission(
+                name,
+                None,
+                report,
+                f"{name} is a symbolic link: a submission is a folder of regular files, never a link to one",
+            )
         elif entry.is_dir(follow_symlinks=False):
             sub = Submission(name, Path(entry.path), report)
         else:
@@ -110,13 +115,25 @@ def row_from(student, results, status, seconds, message=""):
     for test in results["tests"]:
         part = test["extra_data"]["part"]
         parts[part] = parts.get(part, 0.0) + test["score"]
-    return {"student": student, "total": results["score"], "parts": parts, "status": status,
-            "seconds": round(seconds, 2), "message": message}
+    return {
+        "student": student,
+        "total": results["score"],
+        "parts": parts,
+        "status": status,
+        "seconds": round(seconds, 2),
+        "message": message,
+    }
 
 
 def error_row(student, message, seconds=0.0, status="error"):
-    return {"student": student, "total": 0.0, "parts": {}, "status": status, "seconds": round(seconds, 2),
-            "message": message}
+    return {
+        "student": student,
+        "total": 0.0,
+        "parts": {},
+        "status": status,
+        "seconds": round(seconds, 2),
+        "message": message,
+    }
 
 
 # -- the worker ---------------------------------------------------------------------------------
@@ -165,8 +182,9 @@ def lock_file():
         return os.dup(handle.fileno())
 
 
-def grade_one(sub, course, load, hidden, hidden_path, out, plots=False, gate=grading.Alone(), reference=None,
-              force=False):
+def grade_one(
+    sub, course, load, hidden, hidden_path, out, plots=False, gate=grading.Alone(), reference=None, force=False
+):
     """Grade one submission in this process; returns its gradebook row (with "unchanged": True
     when an earlier run graded these very files and force is off)."""
     from rich.console import Console
@@ -277,8 +295,9 @@ class Slot:
             self.process.join()
 
 
-def run(subs, course, load, hidden, hidden_path, out, jobs, timeout, force=False, on_done=None, plots=False,
-        reference=None):
+def run(
+    subs, course, load, hidden, hidden_path, out, jobs, timeout, force=False, on_done=None, plots=False, reference=None
+):
     """Grade subs with `jobs` workers; returns the gradebook rows (in subs' order) and how
     many were skipped as already graded. reference: the reference's MNIST weights, trained once
     here, which every worker inherits (and never reads again from a cache a student could have
@@ -315,8 +334,14 @@ def run(subs, course, load, hidden, hidden_path, out, jobs, timeout, force=False
                 if row is not None:
                     slot.sub = None
                 elif slot.process.sentinel in ready or slot.conn in ready:
-                    row = replace(slots, i, context, args, "error",
-                                  f"the grading process died (exit code {slot.process.exitcode})")
+                    row = replace(
+                        slots,
+                        i,
+                        context,
+                        args,
+                        "error",
+                        f"the grading process died (exit code {slot.process.exitcode})",
+                    )
                 elif slot.elapsed(now) > timeout:
                     row = replace(slots, i, context, args, "timeout", f"grading took longer than {timeout:g} s")
                 if row is not None:
@@ -355,9 +380,23 @@ def write_csv(path, lines):
 def write_gradebook(path, rows, course):
     """One row per student: total, each part's points, status, seconds, message. Moodle's CSV
     grade import takes it as it is (map `student` to a user field, `total` to a grade item)."""
-    write_csv(path, [["student", "total", *course.parts, "status", "seconds", "message"],
-                     *([cell(row["student"]), fmt(row["total"]), *(fmt(row["parts"].get(p, 0.0)) for p in course.parts),
-                        row["status"], f"{row['seconds']:.2f}", cell(row["message"])] for row in rows)])
+    write_csv(
+        path,
+        [
+            ["student", "total", *course.parts, "status", "seconds", "message"],
+            *(
+                [
+                    cell(row["student"]),
+                    fmt(row["total"]),
+                    *(fmt(row["parts"].get(p, 0.0)) for p in course.parts),
+                    row["status"],
+                    f"{row['seconds']:.2f}",
+                    cell(row["message"]),
+                ]
+                for row in rows
+            ),
+        ],
+    )
 
 
 CANVAS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -374,7 +413,22 @@ def write_canvas(path, rows, course):
     Returns how many were left empty."""
     empty = sum(row["status"] != "graded" for row in rows)
     total = sum(part.points for part in course.parts.values())
-    write_csv(path, [[*CANVAS, course.assignment], ["Points Possible", "", "", "", "", fmt(total)],
-                     *([cell(row["student"]), "", "", cell(row["student"]), "",
-                        fmt(row["total"]) if row["status"] == "graded" else ""] for row in rows)])
+    write_csv(
+        path,
+        [
+            [*CANVAS, course.assignment],
+            ["Points Possible", "", "", "", "", fmt(total)],
+            *(
+                [
+                    cell(row["student"]),
+                    "",
+                    "",
+                    cell(row["student"]),
+                    "",
+                    fmt(row["total"]) if row["status"] == "graded" else "",
+                ]
+                for row in rows
+            ),
+        ],
+    )
     return empty

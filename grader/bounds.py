@@ -21,6 +21,7 @@ and all they fork -- under one bound:
 Where none of this is possible (an ordinary user, no delegated cgroup), `describe()` says what
 bound is in force instead.
 """
+
 import contextlib
 import ctypes
 import errno
@@ -230,8 +231,9 @@ class Cgroup:
         here = _inside(mount[1], own[""], mount[0])
         if here is None:
             return "cgroup v2: this process's cgroup is outside the mounted hierarchy"
-        available = set((here / "cgroup.controllers").read_text().split()) if (here / "cgroup.controllers").exists() \
-            else set()
+        available = (
+            set((here / "cgroup.controllers").read_text().split()) if (here / "cgroup.controllers").exists() else set()
+        )
         if not {"pids", "memory"} <= available:
             return f"cgroup v2: {here} offers no pids and memory controllers (they are in v1 hierarchies here)"
         # A cgroup that holds processes cannot hand controllers to children ("no internal
@@ -247,8 +249,10 @@ class Cgroup:
                     raise
                 members = set((base / "cgroup.procs").read_text().split())
                 if members != {str(os.getpid())}:
-                    return (f"cgroup v2: {base} holds other processes too, so it cannot delegate controllers "
-                            "(run grade in a cgroup of its own, e.g. systemd-run --scope -p Delegate=yes grade ...)")
+                    return (
+                        f"cgroup v2: {base} holds other processes too, so it cannot delegate controllers "
+                        "(run grade in a cgroup of its own, e.g. systemd-run --scope -p Delegate=yes grade ...)"
+                    )
                 leaf = base / f"{PREFIX}grader"
                 leaf.mkdir(exist_ok=True)
                 _write(leaf / "cgroup.procs", os.getpid())
@@ -376,7 +380,7 @@ def remove_trees(paths):
     paths = [str(p) for p in paths]
     for start in range(0, len(paths), 1000):
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            subprocess.run(["rm", "-rf", *one_fs, "--", *paths[start:start + 1000]], capture_output=True, timeout=600)
+            subprocess.run(["rm", "-rf", *one_fs, "--", *paths[start : start + 1000]], capture_output=True, timeout=600)
 
 
 def remove_tree(path):
@@ -431,8 +435,9 @@ def remove_orphaned_leftovers(folders=SHARED_FOLDERS):
     gone with its grading's sweep; a grader killed outright never swept."""
     alive, now = {uid for _, uid in processes(reap=False).values()}, time.time()
     # ... and old enough: a process of another grader's may be starting as its uid right now
-    return remove_leftovers_of(lambda info: ours(info.st_uid) and info.st_uid not in alive and now - info.st_ctime > 60,
-                               folders)
+    return remove_leftovers_of(
+        lambda info: ours(info.st_uid) and info.st_uid not in alive and now - info.st_ctime > 60, folders
+    )
 
 
 OPEN = set()  # this process's Bounds not yet closed (see close_all)
@@ -542,12 +547,17 @@ class Bound:
         lines = []
         if self.cgroup is not None:
             cpu = ", an equal share of the CPU" if "cpu" in self.cgroup.dirs else ""
-            lines.append(f"bound: one cgroup ({self.cgroup.version}) for all of the submission's processes: at most "
-                         f"{self.limits.processes} more processes, {self.limits.memory_mb} MiB of memory in total{cpu}")
+            lines.append(
+                f"bound: one cgroup ({self.cgroup.version}) for all of the submission's processes: at most "
+                f"{self.limits.processes} more processes, {self.limits.memory_mb} MiB of memory in total{cpu}"
+            )
         else:
-            lines.append(f"bound: per process only (no cgroup: {self.cgroup_problem}): memory and processes are "
-                         "limited for each process of the submission, not for all of them together")
+            lines.append(
+                f"bound: per process only (no cgroup: {self.cgroup_problem}): memory and processes are "
+                "limited for each process of the submission, not for all of them together"
+            )
         if self.uid is not None:
-            lines.append("student code ran as a user of its own (a uid drawn for this grading), with no rights "
-                         "of the grader's")
+            lines.append(
+                "student code ran as a user of its own (a uid drawn for this grading), with no rights of the grader's"
+            )
         return lines

@@ -40,6 +40,7 @@ def course_manifest(root: Path) -> Path:
     own = Path(root) / "datasets" / "mnist.json"
     return own if own.is_file() else DEFAULT_MANIFEST
 
+
 _CHUNK = 1 << 16  # 64 KiB: small enough for a smooth progress bar, big enough to be fast
 _HEX_DIGITS = {"md5": 32, "sha256": 64}
 

@@ -5,6 +5,7 @@ relative error = max |n - a| / max(1e-8, |n| + |a|)   (CS231n's measure; the flo
 dead ReLU's 0/0 from becoming NaN). Central differences in float64 with h = 1e-5 give
 errors near 1e-8 on small smooth nets; a real mistake gives errors near 1.
 """
+
 import numpy as np
 
 H = 1e-5
@@ -68,8 +69,10 @@ def assert_close(what, got, expected, tol):
     err = relative_error(got, expected, VALUE_FLOOR)
     if err.size and err.max() > tol:
         i = np.unravel_index(np.argmax(err), err.shape)
-        raise CheckFailed(f"{what}: relative error {err[i]:.2g} at {at(i)} (threshold {tol:g}): "
-                          f"got {got[i]:.6g}, expected {expected[i]:.6g}")
+        raise CheckFailed(
+            f"{what}: relative error {err[i]:.2g} at {at(i)} (threshold {tol:g}): "
+            f"got {got[i]:.6g}, expected {expected[i]:.6g}"
+        )
 
 
 def assert_same_structure_close(what, got, expected, tol):
@@ -97,6 +100,8 @@ def assert_gradient(what, numeric, analytic, tol, source):
     err = relative_error(numeric, analytic)
     if err.size and err.max() > tol:
         i = np.unravel_index(np.argmax(err), err.shape)
-        raise CheckFailed(f"{what} disagrees with central differences of {source}: relative error "
-                          f"{err[i]:.2g} at {at(i)} (threshold {tol:g}): analytic {analytic[i]:.6g}, "
-                          f"numeric {numeric[i]:.6g}")
+        raise CheckFailed(
+            f"{what} disagrees with central differences of {source}: relative error "
+            f"{err[i]:.2g} at {at(i)} (threshold {tol:g}): analytic {analytic[i]:.6g}, "
+            f"numeric {numeric[i]:.6g}"
+        )

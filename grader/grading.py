@@ -2,6 +2,7 @@
 the student's code printed; then, once the verdict is out, the feedback page with the MNIST
 plots (page()). Shared by `grade check` and `grade batch`; rendering the results is
 report.py's and html_report.py's job."""
+
 import concurrent.futures
 import contextlib
 import os
@@ -60,8 +61,21 @@ def run_session(plugin, keyword=None):
     # file from the current folder, no third-party plugins, no cache written anywhere.
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     os.environ.pop("PYTEST_ADDOPTS", None)
-    args = [str(CHECKS), "-c", str(CHECKS / "pytest.ini"), "--rootdir", str(CHECKS), "--noconftest",
-            "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:stepwise", "--import-mode=importlib"]
+    args = [
+        str(CHECKS),
+        "-c",
+        str(CHECKS / "pytest.ini"),
+        "--rootdir",
+        str(CHECKS),
+        "--noconftest",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:terminal",
+        "-p",
+        "no:stepwise",
+        "--import-mode=importlib",
+    ]
     if keyword:
         args += ["-k", keyword]
     code = pytest.main(args, plugins=[plugin])
@@ -71,8 +85,17 @@ def run_session(plugin, keyword=None):
     return plugin.session.results
 
 
-def grade(folder, course, load_data, hidden=None, report_dir="grade-report", alone=Alone(), plots=False,
-          keyword=None, reference=None):
+def grade(
+    folder,
+    course,
+    load_data,
+    hidden=None,
+    report_dir="grade-report",
+    alone=Alone(),
+    plots=False,
+    keyword=None,
+    reference=None,
+):
     """Grade folder with course (already narrowed to the parts wanted). load_data() returns
     the MNIST data; hidden is vectors.load_hidden's table or None. The public checks (and
     MNIST) run first; the hidden ones after every process of theirs has exited, in a session
@@ -115,9 +138,13 @@ def _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword,
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             # Training is the long pole: it starts first, in its own child, and the checks (and
             # pytest's import and collection, 0.2 s) run while it trains.
-            training = pool.submit(lambda: scoring.train_and_score(folder, course, load_data(), bound=bound,
-                                                                   reference=reference)) \
-                if "mnist" in course.parts and not keyword else None  # -k may leave MNIST out: the plugin decides
+            training = (
+                pool.submit(
+                    lambda: scoring.train_and_score(folder, course, load_data(), bound=bound, reference=reference)
+                )
+                if "mnist" in course.parts and not keyword
+                else None
+            )  # -k may leave MNIST out: the plugin decides
             plugin = GradePlugin(folder, course, load_data, training=training, bound=bound, reference=reference)
             results = run_session(plugin, keyword)
         # Nothing of the public session outlives it, not even without isolation (a setsid()
@@ -137,11 +164,15 @@ def _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword,
 
     footer = list(plugin.session.notes)
     if keyword:
-        footer.append(f"-k {keyword}: {len(plugin.session.results)} of the {len(plugin.collected)} checks of the "
-                      "graded parts (each worth its share of its part)")
+        footer.append(
+            f"-k {keyword}: {len(plugin.session.results)} of the {len(plugin.collected)} checks of the "
+            "graded parts (each worth its share of its part)"
+        )
     if hidden is None:
-        footer.append("these are the public checks: official grading adds hidden ones (each blank again, "
-                      "on inputs you do not see)")
+        footer.append(
+            "these are the public checks: official grading adds hidden ones (each blank again, "
+            "on inputs you do not see)"
+        )
     if plugin.session.printed_total:  # print() is how students debug: keep it, but out of the report
         path = Path(report_dir) / "output.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,7 +191,8 @@ def page(graded, course, seconds, report_dir, plots=True):
     from grader import html_report
 
     try:  # the curves come partly from the child: a plot must never cost the report
-        return html_report.write(Path(report_dir) / "report.html", graded.results, course, seconds, graded.footer,
-                                 graded.mnist, plots)
+        return html_report.write(
+            Path(report_dir) / "report.html", graded.results, course, seconds, graded.footer, graded.mnist, plots
+        )
     except (ValueError, OverflowError, OSError) as exc:
         return f"the feedback page could not be written ({exc})"

@@ -11,6 +11,7 @@ link from outside is left out, and the report says so. At most limits.submission
 and limits.submission_mb MiB are read; a submission over either is refused with a message.
 A notebook is turned into modules in a bounded child (notebook.convert), never parsed here.
 """
+
 import contextlib
 import os
 import re
@@ -43,8 +44,9 @@ def shown(name):
     name can neither start a line of its own (a workflow command, a Markdown row) nor move a
     terminal's cursor (red team)."""
     text = os.fsencode(name).decode("utf-8", "backslashreplace")
-    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
-                       text)
+    return CONTROL.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", text
+    )
 
 
 @dataclass
@@ -115,15 +117,19 @@ def _walk(dir_fd, rel, depth, taken, inodes, max_files, max_bytes, seen):
             taken.skipped.append(f"{shown(str(path))}: not a regular file (a device, FIFO or socket)")
         else:
             if len(taken.files) >= max_files:
-                raise SubmissionError(f"{shown(str(path))}: the submission has more than {max_files} .py and .ipynb "
-                                      "files (limits.submission_files)")
+                raise SubmissionError(
+                    f"{shown(str(path))}: the submission has more than {max_files} .py and .ipynb "
+                    "files (limits.submission_files)"
+                )
             used = sum(len(d) for d in taken.files.values())
             data = _read(dir_fd, name, info, max_bytes - used)
             if data is None:
                 continue
             if len(data) > max_bytes - used:
-                raise SubmissionError(f"{shown(str(path))}: the submission's .py and .ipynb files hold more than "
-                                      f"{max_bytes / (1 << 20):g} MiB (limits.submission_mb)")
+                raise SubmissionError(
+                    f"{shown(str(path))}: the submission's .py and .ipynb files hold more than "
+                    f"{max_bytes / (1 << 20):g} MiB (limits.submission_mb)"
+                )
             taken.files[str(path)] = data
             if info.st_nlink > 1:
                 names, _ = inodes.setdefault((info.st_dev, info.st_ino), ([], info.st_nlink))
@@ -177,7 +183,7 @@ def locate(taken, assignment_id):
     for folder in (f"{assignment_id}/", ""):
         if f"{folder}{assignment_id}.ipynb" in names:
             return "notebook", f"{folder}{assignment_id}.ipynb"
-        candidates = [n for n in names if n.startswith(folder) and "/" not in n[len(folder):] and n.endswith(".ipynb")]
+        candidates = [n for n in names if n.startswith(folder) and "/" not in n[len(folder) :] and n.endswith(".ipynb")]
         if len(candidates) == 1 and not has_modules(""):
             return "notebook", candidates[0]
     for folder in ("", "exercises/"):
@@ -201,8 +207,10 @@ def prepare(source, workdir, course):
         return Prepared(taken.folder / where, taken, where)
     files = ", ".join(f"{m}.py" for m in MODULES)
     skipped = "".join(f"; {line}" for line in taken.skipped)
-    raise SubmissionError(f"no {files} (nor exercises/ holding them, nor a notebook {course.assignment_id}.ipynb) "
-                          f"in {shown(str(source))}{skipped}")
+    raise SubmissionError(
+        f"no {files} (nor exercises/ holding them, nor a notebook {course.assignment_id}.ipynb) "
+        f"in {shown(str(source))}{skipped}"
+    )
 
 
 PRIVATE = set()  # this process's private folders not yet removed (see remove_private_folders)
@@ -241,7 +249,12 @@ def sweep_private_folders():
     with contextlib.suppress(OSError):
         for entry in os.scandir(tempfile.gettempdir()):
             parts = entry.name.split("-")
-            if entry.name.startswith("grade-submission-") and len(parts) >= 4 and parts[2].isdigit() \
-                    and not os.path.exists(f"/proc/{parts[2]}") and sys.platform.startswith("linux"):
+            if (
+                entry.name.startswith("grade-submission-")
+                and len(parts) >= 4
+                and parts[2].isdigit()
+                and not os.path.exists(f"/proc/{parts[2]}")
+                and sys.platform.startswith("linux")
+            ):
                 stale.append(entry.path)
     remove_trees(stale)

@@ -4,6 +4,7 @@ Checks are plain pytest tests in grader/checks/, marked with the part they belon
 their points. A part's points (course.yaml) are shared among its checks in proportion to
 their markers. Student code is reached only through the `student` fixture (a Sandbox).
 """
+
 import concurrent.futures
 import re
 import time
@@ -53,9 +54,11 @@ class Session:
 # Linear on any message (a student's exception text can be 400,000 backslashes; an unbounded
 # \S+ before a literal made this quadratic and hung the grader: the cheat suite found it).
 FILE_ERRORS = (
-    re.compile(r"(SyntaxError in \w{1,100}\.py line \d+: [^\n]*)(?:\n    [^\n]*\n    [^\n]*)?"
-               r"(?:\nPython stops at the first syntax error in a file, so nothing in it could run: fix this line "
-               r"\(or the one above it\) and run again)?"),
+    re.compile(
+        r"(SyntaxError in \w{1,100}\.py line \d+: [^\n]*)(?:\n    [^\n]*\n    [^\n]*)?"
+        r"(?:\nPython stops at the first syntax error in a file, so nothing in it could run: fix this line "
+        r"\(or the one above it\) and run again)?"
+    ),
     re.compile(r"(\b\w{1,100}\.py is not valid UTF-8 \(line \d+\))(?:: [^\n]*?or retype the character)?"),
 )
 
@@ -63,11 +66,13 @@ FILE_ERRORS = (
 def shown_once(message, said):
     """message, with a file's syntax or encoding error that `said` already holds cut to its first
     line (\"shown in full above\"); adds those it shows in full to said."""
+
     def shorten(match):
         if match.group(1) in said:
             return f"{match.group(1)} (shown in full above)"
         said.add(match.group(1))
         return match.group(0)
+
     for pattern in FILE_ERRORS:
         message = pattern.sub(shorten, message)
     return message
@@ -105,8 +110,10 @@ class GradePlugin:
         config.addinivalue_line("markers", "points(n): the check's weight within its part")
         config.addinivalue_line("markers", "part(id): the course.yaml part the check belongs to")
         config.addinivalue_line("markers", "hidden: runs only with the hidden vectors (grade check --hidden)")
-        config.addinivalue_line("markers", "blanks(*names): the blanks the check vouches for; with hidden checks "
-                                           "its points count once theirs pass")
+        config.addinivalue_line(
+            "markers",
+            "blanks(*names): the blanks the check vouches for; with hidden checks its points count once theirs pass",
+        )
         config.addinivalue_line("markers", "property: the check judges a property whatever the values (see withhold)")
 
     @pytest.hookimpl(tryfirst=True)  # before pytest's own -k deselection
@@ -124,9 +131,15 @@ class GradePlugin:
             doc = (item.function.__doc__ or item.name).strip().splitlines()[0]
             if hasattr(item, "callspec"):
                 doc = doc.format(**item.callspec.params)
-            result = Result(item.nodeid, f"{self.cfg.parts[part.args[0]].title}: {doc}", part.args[0],
-                            float(points.args[0]), hidden=hidden, blanks=tuple(blanks.args),
-                            is_property=item.get_closest_marker("property") is not None)
+            result = Result(
+                item.nodeid,
+                f"{self.cfg.parts[part.args[0]].title}: {doc}",
+                part.args[0],
+                float(points.args[0]),
+                hidden=hidden,
+                blanks=tuple(blanks.args),
+                is_property=item.get_closest_marker("property") is not None,
+            )
             self.by_id[item.nodeid] = result
             kept.append(item)
         kept.sort(key=lambda item: order.index(self.by_id[item.nodeid].part))  # stable: file order within a part
@@ -140,8 +153,11 @@ class GradePlugin:
         if any(r.part == "mnist" for r in self.session.results) and self.future is None:
             # Training is the long pole; start it now in its own child so the other checks
             # run meanwhile (its process waits on BLAS, ours on a pipe: both cores work).
-            self.future = self.pool.submit(lambda: scoring.train_and_score(
-                self.submission, self.cfg, self.load_data(), bound=self.bound, reference=self.reference))
+            self.future = self.pool.submit(
+                lambda: scoring.train_and_score(
+                    self.submission, self.cfg, self.load_data(), bound=self.bound, reference=self.reference
+                )
+            )
 
     # -- fixtures ---------------------------------------------------------------------------------
     @pytest.fixture(scope="session")
@@ -206,6 +222,7 @@ class GradePlugin:
             self.session.mnist = self.future.result()
             self.note_once(self.session.mnist.notes)
             return self.session.mnist
+
         return result
 
     # -- results ------------------------------------------------------------------------------
@@ -247,17 +264,20 @@ def withhold(results):
     deduction). A withheld check says why, and like the hidden checks it is shown to students
     only once grades are published (its verdict is a hidden check's)."""
     failed = {blank for r in results if r.hidden and not r.passed for blank in r.blanks}
-    wrong_in_public = {blank for r in results if not r.hidden and not r.is_property and not r.passed
-                       for blank in r.blanks}
+    wrong_in_public = {
+        blank for r in results if not r.hidden and not r.is_property and not r.passed for blank in r.blanks
+    }
     for r in results:
         wrong = [b for b in r.blanks if b in failed and not (r.is_property and b in wrong_in_public)]
         if r.hidden or not r.passed or not wrong:
             continue
         r.passed, r.withheld, r.score = False, True, 0.0
-        r.output = (f"passed on the public inputs, but {', '.join(wrong)} "
-                    f"{'does' if len(wrong) == 1 else 'do'} not give the reference's answers on the hidden "
-                    "inputs, so this check's points are withheld: a blank's points count once it is right on "
-                    "inputs it was not written for\n" + r.output).strip()
+        r.output = (
+            f"passed on the public inputs, but {', '.join(wrong)} "
+            f"{'does' if len(wrong) == 1 else 'do'} not give the reference's answers on the hidden "
+            "inputs, so this check's points are withheld: a blank's points count once it is right on "
+            "inputs it was not written for\n" + r.output
+        ).strip()
 
 
 def share_points(results, course):

@@ -9,6 +9,7 @@ grader's own buffer, and the grader reads that buffer back itself after the call
 a check sees whether a blank modified its inputs without asking the child, whose account of
 itself could be anything.
 """
+
 import json
 import math
 import os
@@ -67,7 +68,7 @@ def unpack(payload, arena=None):
         (hlen,) = struct.unpack_from("<Q", payload, 0)
         if hlen > MAX_HEADER:
             raise ProtocolError(f"message header of {hlen} bytes is larger than the {MAX_HEADER} allowed")
-        header = json.loads(bytes(payload[8:8 + hlen]))
+        header = json.loads(bytes(payload[8 : 8 + hlen]))
         offset = 8 + hlen
         arrays = []
         for dtype, shape in header["arrays"]:
@@ -122,7 +123,7 @@ def write_message(fd, obj, wait=None):
     data = memoryview(pack(obj))
     while data:
         try:
-            data = data[os.write(fd, data):]
+            data = data[os.write(fd, data) :]
         except BlockingIOError:
             wait(fd)
 
@@ -140,7 +141,7 @@ def read_exactly(fd, n, wait=None):
             if got == 0:
                 return None
             raise ProtocolError(f"connection closed after {got} of {n} bytes")
-        view[got:got + len(chunk)] = chunk
+        view[got : got + len(chunk)] = chunk
         got += len(chunk)
     return buf
 

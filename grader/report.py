@@ -1,5 +1,6 @@
 """Rendering a graded session, all from the same results: a terminal table, Gradescope's
 results.json, JUnit XML, Markdown, GitHub annotations, and GitHub Classroom's test result."""
+
 import base64
 import json
 import os
@@ -21,8 +22,9 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u20
 
 def printable(text):
     """Control characters (terminal escapes, direction overrides) shown as escapes: \\x1b, \\u202e."""
-    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
-                       text)
+    return CONTROL.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", text
+    )
 
 
 def neutralise(text):
@@ -48,10 +50,21 @@ def part_rows(results, course):
         mine = [r for r in results if r.part == part.id]
         if mine:
             passed, errors = sum(r.passed for r in mine), sum(r.error for r in mine)
-            verdict = ("pass" if passed == len(mine) else f"ERROR ({errors})" if errors
-                       else "not graded" if all(r.not_graded for r in mine) else "FAIL")
-            yield (part.title, f"{fmt(sum(r.score for r in mine))} / {fmt(sum(r.max_score for r in mine))}",
-                   f"{passed} / {len(mine)}", verdict)
+            verdict = (
+                "pass"
+                if passed == len(mine)
+                else f"ERROR ({errors})"
+                if errors
+                else "not graded"
+                if all(r.not_graded for r in mine)
+                else "FAIL"
+            )
+            yield (
+                part.title,
+                f"{fmt(sum(r.score for r in mine))} / {fmt(sum(r.max_score for r in mine))}",
+                f"{passed} / {len(mine)}",
+                verdict,
+            )
 
 
 def text_report(results, course, seconds, console=None, footer=()):
@@ -63,7 +76,12 @@ def text_report(results, course, seconds, console=None, footer=()):
     table.add_column("checks", justify="right")
     table.add_column("result")
     for title, points, checks, verdict in part_rows(results, course):
-        table.add_row(Text(title), points, checks, Text(verdict, style={"pass": "green", "not graded": "yellow"}.get(verdict, "red")))
+        table.add_row(
+            Text(title),
+            points,
+            checks,
+            Text(verdict, style={"pass": "green", "not graded": "yellow"}.get(verdict, "red")),
+        )
     total, possible = sum(r.score for r in results), sum(r.max_score for r in results)
     table.add_row("[bold]total[/bold]", f"[bold]{fmt(total)} / {fmt(possible)}[/bold]", "", "")
     console.print(table)
@@ -79,8 +97,11 @@ def text_report(results, course, seconds, console=None, footer=()):
             console.print(Text.assemble(("ok", "green"), f" {r.name}: {r.output}"), soft_wrap=True)
     errors = sum(r.error for r in results)
     if errors:
-        console.print(f"[red]{errors} check(s) ended in an ERROR[/red]: the process running your code crashed, "
-                      "exited or was stopped; those checks score 0 (see E above)", soft_wrap=True)
+        console.print(
+            f"[red]{errors} check(s) ended in an ERROR[/red]: the process running your code crashed, "
+            "exited or was stopped; those checks score 0 (see E above)",
+            soft_wrap=True,
+        )
     for line in footer:
         console.print(Text(neutralise(line)), soft_wrap=True)
     console.print(f"graded in {seconds:.1f} s")
@@ -93,8 +114,10 @@ def gradescope(results, seconds, output=""):
     counts them."""
     errors = sum(r.error for r in results)
     if errors:
-        output = (f"{errors} check(s) ended in an ERROR (the process running the submission crashed, exited "
-                  f"or was stopped), not a wrong answer.\n{output}").strip()
+        output = (
+            f"{errors} check(s) ended in an ERROR (the process running the submission crashed, exited "
+            f"or was stopped), not a wrong answer.\n{output}"
+        ).strip()
     maxima = rounded_maxima(results)
     scores = [m if r.passed else 0.0 for r, m in zip(results, maxima, strict=True)]
     return {
@@ -102,11 +125,19 @@ def gradescope(results, seconds, output=""):
         "execution_time": round(seconds, 3),
         "output": output,
         "output_format": "text",
-        "tests": [{"name": r.name, "number": str(i), "score": score,
-                   "max_score": maximum, "status": "passed" if r.passed else "failed",
-                   "output": r.output, "visibility": "after_published" if r.hidden or r.withheld else "visible",
-                   "extra_data": {"part": r.part, "status": r.status, "seconds": round(r.seconds, 4)}}
-                  for i, (r, score, maximum) in enumerate(zip(results, scores, maxima, strict=True), start=1)],
+        "tests": [
+            {
+                "name": r.name,
+                "number": str(i),
+                "score": score,
+                "max_score": maximum,
+                "status": "passed" if r.passed else "failed",
+                "output": r.output,
+                "visibility": "after_published" if r.hidden or r.withheld else "visible",
+                "extra_data": {"part": r.part, "status": r.status, "seconds": round(r.seconds, 4)},
+            }
+            for i, (r, score, maximum) in enumerate(zip(results, scores, maxima, strict=True), start=1)
+        ],
     }
 
 
@@ -114,14 +145,14 @@ def rounded_maxima(results, places=4):
     """Each check's max_score to `places` decimals, such that every part's still add up to its
     points exactly (largest remainder): rounded one by one, a part of 25 shared by 27 checks
     added up to 25.0001, and the whole to 100.0001."""
-    unit = 10 ** places
+    unit = 10**places
     out = [0.0] * len(results)
     for part in dict.fromkeys(r.part for r in results):
         mine = [i for i, r in enumerate(results) if r.part == part]
         exact = [results[i].max_score * unit for i in mine]
         floors = [int(x) for x in exact]
         short = round(sum(exact)) - sum(floors)
-        for k in sorted(range(len(mine)), key=lambda k: floors[k] - exact[k])[:max(0, short)]:
+        for k in sorted(range(len(mine)), key=lambda k: floors[k] - exact[k])[: max(0, short)]:
             floors[k] += 1
         for i, units in zip(mine, floors, strict=True):
             out[i] = units / unit
@@ -137,12 +168,16 @@ def junit(results, course, seconds):
     check that ended in an ERROR. That schema allows <properties> only on a testsuite, so the
     points go there: the part's `score` and `max_score`, and each check's as
     `score:<testcase name>` and `max_score:<testcase name>` (the same numbers as results.json's)."""
+
     def clean(text):
         return NOT_XML.sub("?", neutralise(text))
 
     def counts(rs):
-        return {"tests": str(len(rs)), "failures": str(sum(not r.passed and not r.error for r in rs)),
-                "errors": str(sum(r.error for r in rs))}
+        return {
+            "tests": str(len(rs)),
+            "failures": str(sum(not r.passed and not r.error for r in rs)),
+            "errors": str(sum(r.error for r in rs)),
+        }
 
     maxima = dict(zip(map(id, results), rounded_maxima(results), strict=True))
     root = ET.Element("testsuites", name=course.assignment, time=f"{seconds:.3f}", **counts(results))
@@ -150,8 +185,9 @@ def junit(results, course, seconds):
         mine = [r for r in results if r.part == part.id]
         if not mine:
             continue
-        suite = ET.SubElement(root, "testsuite", name=part.title, time=f"{sum(r.seconds for r in mine):.3f}",
-                              skipped="0", **counts(mine))
+        suite = ET.SubElement(
+            root, "testsuite", name=part.title, time=f"{sum(r.seconds for r in mine):.3f}", skipped="0", **counts(mine)
+        )
         names = case_names(mine, part)
         points = [(maxima[id(r)] if r.passed else 0.0, maxima[id(r)]) for r in mine]
         entries = [("score", sum(s for s, _ in points)), ("max_score", sum(m for _, m in points))]
@@ -163,8 +199,9 @@ def junit(results, course, seconds):
         for r, name in zip(mine, names, strict=True):
             case = ET.SubElement(suite, "testcase", classname=part.id, name=clean(name), time=f"{r.seconds:.4f}")
             if not r.passed:
-                outcome = ET.SubElement(case, "error" if r.error else "failure",
-                                        message=clean((r.output or "failed").splitlines()[0]))
+                outcome = ET.SubElement(
+                    case, "error" if r.error else "failure", message=clean((r.output or "failed").splitlines()[0])
+                )
                 outcome.text = clean(r.output)
             elif r.output:
                 ET.SubElement(case, "system-out").text = clean(r.output)
@@ -186,14 +223,16 @@ def markdown(results, course, seconds, footer=()):
     """A Markdown summary (for $GITHUB_STEP_SUMMARY, a pull request comment, a README): the
     per-part table, then each failed check with its message as an indented code block, which
     no text inside can break out of."""
+
     def cell(text):
         return text.replace("|", "\\|")
 
     lines = [f"## {cell(course.assignment)}", "", "| part | points | checks | result |", "| --- | ---: | ---: | --- |"]
     for title, points, checks, verdict in part_rows(results, course):
         lines.append(f"| {cell(title)} | {points} | {checks} | {verdict} |")
-    lines.append(f"| **total** | **{fmt(sum(r.score for r in results))} / {fmt(sum(r.max_score for r in results))}**"
-                 " | | |")
+    lines.append(
+        f"| **total** | **{fmt(sum(r.score for r in results))} / {fmt(sum(r.max_score for r in results))}** | | |"
+    )
     failed = [r for r in results if not r.passed]
     if failed:
         lines += ["", "### Checks that did not pass", ""]
@@ -202,8 +241,13 @@ def markdown(results, course, seconds, footer=()):
             lines += ["      " + line for line in neutralise(r.output or "failed").splitlines()] + [""]
     # The notes (isolation, limits, files left out) as a block of their own, indented: a file
     # name in them can make no table row or heading.
-    lines += ["", *("    " + line for line in neutralise("\n".join(footer)).splitlines()), "",
-              f"graded in {seconds:.1f} s", ""]
+    lines += [
+        "",
+        *("    " + line for line in neutralise("\n".join(footer)).splitlines()),
+        "",
+        f"graded in {seconds:.1f} s",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -214,7 +258,7 @@ def def_line(path, name):
     """The line of the last top-level `def name` in path (the one Python uses), else 1. The
     file is the student's: scanned line by line (at most 1 MiB of it), never parsed or run."""
     try:
-        source = path.read_bytes()[:1 << 20].decode("utf-8", "replace")
+        source = path.read_bytes()[: 1 << 20].decode("utf-8", "replace")
     except OSError:
         return 1
     found = [n for n, line in enumerate(source.splitlines(), start=1) if re.match(rf"def\s+{name}\s*\(", line)]
@@ -240,6 +284,7 @@ def github(results, submission, shown=None):
     file and line: files are read in submission (the grader's copy) and named as in shown (the
     student's folder). Student text is percent-encoded as the runner expects, so it stays inside
     its own annotation (a newline becomes %0A: no second command can start)."""
+
     def data(text):
         return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
@@ -287,11 +332,20 @@ def classroom(results, pass_mark=None):
         "version": 1,
         "status": "pass" if passed else "fail",
         "max_score": round(sum(maxima), 4),
-        "tests": [{"name": neutralise(r.name), "status": status[r.status], "score": score, "max_score": maximum,
-                   "message": neutralise(r.output or r.status),
-                   "test_code": "" if r.passed or r.hidden else f"grade check -k {check_function(r)}",
-                   "filename": "", "line_no": 0, "duration": round(r.seconds * 1000)}
-                  for r, score, maximum in zip(results, scores, maxima, strict=True)],
+        "tests": [
+            {
+                "name": neutralise(r.name),
+                "status": status[r.status],
+                "score": score,
+                "max_score": maximum,
+                "message": neutralise(r.output or r.status),
+                "test_code": "" if r.passed or r.hidden else f"grade check -k {check_function(r)}",
+                "filename": "",
+                "line_no": 0,
+                "duration": round(r.seconds * 1000),
+            }
+            for r, score, maximum in zip(results, scores, maxima, strict=True)
+        ],
     }
 
 

@@ -8,6 +8,7 @@ student's final weights to be close to the reference's: any correct set of blank
 within a few percent (float rounding), while weights that were loaded, trained on other data
 or with another seed or order land 40% to 140% away (measured: see README).
 Softmax is monotone, so the argmax of the logits is the prediction; no blank is needed."""
+
 import concurrent.futures
 import hashlib
 import os
@@ -41,8 +42,10 @@ def split(data, course):
     images, labels = np.asarray(data.train_images), np.asarray(data.train_labels)
     held = course.validation
     if held >= len(images):
-        raise ValueError(f"{course.path}: training.validation = {held} holds out every one of the {len(images):,} "
-                         "training images; hold out fewer")
+        raise ValueError(
+            f"{course.path}: training.validation = {held} holds out every one of the {len(images):,} "
+            "training images; hold out fewer"
+        )
     cut = len(images) - held
     return images[:cut], labels[:cut], images[cut:], labels[cut:]
 
@@ -70,8 +73,11 @@ def train(folder, course, data, on_epoch=None, bound=None):
 
     def epoch_done(epoch, params):
         if epoch != len(test_accuracy) + 1 or epoch > course.epochs:  # frames come from untrusted code
-            raise StudentError("protocol", f"training reported epoch {epoch} after {len(test_accuracy)} of "
-                                           f"{course.epochs}: the grader's loop was tampered with")
+            raise StudentError(
+                "protocol",
+                f"training reported epoch {epoch} after {len(test_accuracy)} of "
+                f"{course.epochs}: the grader's loop was tampered with",
+            )
         check_params(params, sizes, f"after epoch {epoch}, training")
         test_accuracy.append(float((predict(params, X_test) == labels).mean()))
         if len(val_labels):
@@ -87,8 +93,9 @@ def train(folder, course, data, on_epoch=None, bound=None):
     lengths = {k: np.shape(v)[0] if np.ndim(v) == 1 else f"{np.ndim(v)}-d" for k, v in history.items()}
     lengths["epochs reported"] = len(test_accuracy)
     if set(lengths.values()) != {course.epochs}:
-        raise StudentError("protocol", f"training reported {lengths} for {course.epochs} epochs: "
-                                       "the grader's loop was tampered with")
+        raise StudentError(
+            "protocol", f"training reported {lengths} for {course.epochs} epochs: the grader's loop was tampered with"
+        )
     # The child's own measurements are for plots only; bound them so that no value can break
     # the plotting (matplotlib fails on 1.7e308).
     history["train_loss"] = np.clip(history["train_loss"], 0, 1e6)  # NaN stays NaN: a gap in the curve
@@ -116,8 +123,17 @@ def train_and_score(folder, course, data, on_progress=None, bound=None, referenc
     distance = None if reference is None else relative_distance(params, reference)
     worst = most_wrong(scores, predicted, labels)
     images = np.asarray(data.test_images)[[w[0] for w in worst]].reshape(len(worst), 28, 28)
-    return MnistRun(params, history, seconds, float((predicted == labels).mean()),
-                    confusion_matrix(labels, predicted), distance, notes, worst, images)
+    return MnistRun(
+        params,
+        history,
+        seconds,
+        float((predicted == labels).mean()),
+        confusion_matrix(labels, predicted),
+        distance,
+        notes,
+        worst,
+        images,
+    )
 
 
 def most_wrong(scores, predicted, labels, n=16):

@@ -8,6 +8,7 @@ against them. Taking the differences of the student's own forward functions inst
 blanks that answered value checks correctly and the perturbed points with constants (the
 grader cannot tell them apart) pass every gradient check with all-zero derivatives.
 """
+
 import json
 from pathlib import Path
 
@@ -85,19 +86,30 @@ def cases(softmax, seed=SEED, n=(4, 5, 6, 3)):
         "softmax": ("softmax", [logits]),
         "cross_entropy": ("cross_entropy", [a, y]),
         "output_delta": ("output_delta", [a, y]),
-        "hidden_delta": ("hidden_delta", [rng.standard_normal((k, cols)), rng.standard_normal((k, m)),
-                                          away_from_zero(rng, (cols, m))]),
+        "hidden_delta": (
+            "hidden_delta",
+            [rng.standard_normal((k, cols)), rng.standard_normal((k, m)), away_from_zero(rng, (cols, m))],
+        ),
         "backward": ("backward", [params, affine_cache(params, X, lambda z: np.maximum(z, 0), softmax), y_net]),
         "layer_gradients": ("layer_gradients", [rng.standard_normal((cols, m)), rng.standard_normal((rows, m))]),
         "sgd_update": ("sgd_update", [small, grads, 0.1]),
         "softmax/one_example": ("softmax", [rng.standard_normal((10, 1)) * 3]),
-        "hidden_delta/square": ("hidden_delta", [rng.standard_normal((square, square)),
-                                                 rng.standard_normal((square, square)),
-                                                 away_from_zero(rng, (square, square))]),
-        "layer_gradients/square": ("layer_gradients", [rng.standard_normal((square, square)),
-                                                       rng.standard_normal((square, square))]),
-        "backward/square": ("backward", [sq_params, affine_cache(sq_params, sq_X, lambda z: np.maximum(z, 0), softmax),
-                                         sq_y]),
+        "hidden_delta/square": (
+            "hidden_delta",
+            [
+                rng.standard_normal((square, square)),
+                rng.standard_normal((square, square)),
+                away_from_zero(rng, (square, square)),
+            ],
+        ),
+        "layer_gradients/square": (
+            "layer_gradients",
+            [rng.standard_normal((square, square)), rng.standard_normal((square, square))],
+        ),
+        "backward/square": (
+            "backward",
+            [sq_params, affine_cache(sq_params, sq_X, lambda z: np.maximum(z, 0), softmax), sq_y],
+        ),
     }
 
 
@@ -126,6 +138,7 @@ def kink_free_net(rng, sizes, m, margin=1e-3):
 def gradient_cases(reference):
     """name -> (blank, args, central differences of the reference's forward functions with
     respect to what the blank differentiates). reference: a Sandbox on solutions/."""
+
     def elementwise(fn, z):
         plus, minus = reference.map(fn, [[z + H], [z - H]])
         return (plus - minus) / (2 * H)
@@ -146,8 +159,15 @@ def gradient_cases(reference):
 
     rng = np.random.default_rng(5)
     z, y = rng.standard_normal((4, 3)), one_hot(rng.integers(0, 4, size=3), 4)
-    numeric = numeric_gradient(lambda points: [float(v) for v in reference.map(
-        "cross_entropy", [[a, y] for a in reference.map("softmax", [[p["z"]] for p in points])])], {"z": z})["z"]
+    numeric = numeric_gradient(
+        lambda points: [
+            float(v)
+            for v in reference.map(
+                "cross_entropy", [[a, y] for a in reference.map("softmax", [[p["z"]] for p in points])]
+            )
+        ],
+        {"z": z},
+    )["z"]
     out["output_delta/central"] = ("output_delta", [reference.call("softmax", z), y], numeric)
 
     # dL/dz(l+1) of L = sum(delta_next * (W_next relu(z))) is exactly delta_next, so dL/dz(l)
@@ -155,8 +175,12 @@ def gradient_cases(reference):
     rng = np.random.default_rng(6)
     W_next, delta_next = rng.standard_normal((3, 5)), rng.standard_normal((3, 4))
     z = away_from_zero(rng, (5, 4), 0.01, 2.0)
-    numeric = numeric_gradient(lambda points: [float(np.sum(delta_next * (W_next @ a))) for a in reference.map(
-        "relu", [[p["z"]] for p in points])], {"z": z})["z"]
+    numeric = numeric_gradient(
+        lambda points: [
+            float(np.sum(delta_next * (W_next @ a))) for a in reference.map("relu", [[p["z"]] for p in points])
+        ],
+        {"z": z},
+    )["z"]
     out["hidden_delta/central"] = ("hidden_delta", [W_next, delta_next, z], numeric)
 
     # every dimension distinct (6, 5, 4, 3 units; 2 examples): dividing by the wrong one of n_L
@@ -207,9 +231,16 @@ def record(solutions, hidden_seed=None):
         hidden = {} if hidden_seed is None else run(hidden_cases(softmax, hidden_seed))
 
     def plain(t):
-        return {name: {"fn": fn, "args": [to_json(a) for a in args], "expected": to_json(expected),
-                       "calls": [{"fn": f, "args": [to_json(a) for a in a_], "result": to_json(r)} for f, a_, r in calls]}
-                for name, (fn, args, expected, calls) in t.items()}
+        return {
+            name: {
+                "fn": fn,
+                "args": [to_json(a) for a in args],
+                "expected": to_json(expected),
+                "calls": [{"fn": f, "args": [to_json(a) for a in a_], "result": to_json(r)} for f, a_, r in calls],
+            }
+            for name, (fn, args, expected, calls) in t.items()
+        }
+
     return plain(table) if hidden_seed is None else (plain(table), plain(hidden))
 
 
@@ -223,20 +254,23 @@ class Cases(dict):
 
     def replay(self, name, tol):
         from grader.sandbox import Replay
+
         return Replay(self.calls.get(name, []), tol)
 
 
 def parse(table):
     """Cases: name -> (args, expected) as float64 arrays (dicts of arrays for params; a list of
     arrays where the blank returns a pair), from the JSON form record() writes."""
+
     def result(fn, value):
         return [from_json(e) for e in value] if BLANKS[fn].returns == "pair" else from_json(value)
 
     out = Cases()
     for name, case in table.items():
         out[name] = ([from_json(a) for a in case["args"]], result(case["fn"], case["expected"]))
-        out.calls[name] = [(c["fn"], [from_json(a) for a in c["args"]], result(c["fn"], c["result"]))
-                           for c in case.get("calls", [])]
+        out.calls[name] = [
+            (c["fn"], [from_json(a) for a in c["args"]], result(c["fn"], c["result"])) for c in case.get("calls", [])
+        ]
     return out
 
 
@@ -261,5 +295,6 @@ def load_hidden(path):
     except OSError as exc:
         raise HiddenError(f"{path}: cannot read the hidden vectors ({exc.strerror})") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise HiddenError(f"{path}: not a hidden vectors file written by `grade generate` "
-                          f"({type(exc).__name__}: {exc})") from None
+        raise HiddenError(
+            f"{path}: not a hidden vectors file written by `grade generate` ({type(exc).__name__}: {exc})"
+        ) from None
