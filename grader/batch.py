@@ -111,7 +111,7 @@ def previous(where, student, print_):
 
 
 def row_from(student, results, status, seconds, message=""):
-    parts = {}
+    parts: dict[str, float] = {}
     for test in results["tests"]:
         part = test["extra_data"]["part"]
         parts[part] = parts.get(part, 0.0) + test["score"]
@@ -317,10 +317,10 @@ def run(
             busy = [s for s in slots if s.sub]
             ready = wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=1.0)
             now = time.monotonic()
-            sub_of = [slot.sub for slot in slots]
             for i, slot in enumerate(slots):
                 if slot.sub is None:
                     continue
+                sub = slot.sub  # before the slot is freed or replaced below
                 row = None
                 if slot.conn in ready:
                     try:
@@ -345,7 +345,7 @@ def run(
                 elif slot.elapsed(now) > timeout:
                     row = replace(slots, i, context, args, "timeout", f"grading took longer than {timeout:g} s")
                 if row is not None:
-                    rows[sub_of[i].report] = row
+                    rows[sub.report] = row
                     if on_done:
                         on_done(row)
     finally:

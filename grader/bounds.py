@@ -140,7 +140,7 @@ def become_subreaper():
 # -- cgroups ------------------------------------------------------------------------------------------
 def _mounts():
     """[(mount point, root within its hierarchy, fs type, super options)] of cgroup mounts."""
-    found = []
+    found: list[tuple[Path, str, str, set[str]]] = []
     try:
         lines = Path("/proc/self/mountinfo").read_text().splitlines()
     except OSError:
@@ -156,7 +156,7 @@ def _mounts():
 
 def _own_paths():
     """{controller: this process's cgroup path}, "" for the v2 hierarchy."""
-    paths = {}
+    paths: dict[str, str] = {}
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:
@@ -440,7 +440,7 @@ def remove_orphaned_leftovers(folders=SHARED_FOLDERS):
     )
 
 
-OPEN = set()  # this process's Bounds not yet closed (see close_all)
+OPEN: set["Bound"] = set()  # this process's Bounds not yet closed (see close_all)
 
 
 def close_all(before_files=lambda: None):

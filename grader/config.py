@@ -3,6 +3,7 @@
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import yaml
 
@@ -66,7 +67,7 @@ class Reader:
     def __init__(self, path):
         self.path = path
 
-    def fail(self, key, value, why):
+    def fail(self, key: str, value: object, why: str) -> NoReturn:
         raise ConfigError(f"{self.path}: {key} = {value!r}: {why}")
 
     def section(self, tree, key, allowed):

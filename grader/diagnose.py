@@ -11,6 +11,9 @@ is read key by key, and backward's by layer: which layers are right says where t
 is. When nothing matches, it says so and shows the worst entries side by side.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 EQUATIONS = {
@@ -45,7 +48,7 @@ def _m(y):
 
 
 # blank -> [(what the numbers show, the wrong formula as a function of the blank's inputs)]
-MISTAKES = {
+MISTAKES: dict[str, list[tuple[str, Callable[..., Any]]]] = {
     "relu": [
         ("it returns z unchanged: the negative entries should become 0", lambda z: z),
         ("it returns min(0, z): max keeps the positive part", lambda z: np.minimum(z, 0)),

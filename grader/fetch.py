@@ -260,11 +260,15 @@ def _fetch_into(dest: Path, manifest: dict, mirrors: list[str], progress: bool, 
             name = entry["name"]
             target, part = dest / name, dest / f"{name}.part"
             task = bar.add_task(name, total=entry["size"])
+
+            def advance(n, task=task):  # bound now: a closure would see a later file's task
+                bar.update(task, advance=n)
+
             failures = []
             for mirror in mirrors:
                 url = mirror + name if mirror.endswith("/") else f"{mirror}/{name}"
                 try:
-                    _download(url, part, entry, timeout, lambda n, task=task: bar.update(task, advance=n))
+                    _download(url, part, entry, timeout, advance)
                 except (OSError, DataError, http.client.HTTPException, ValueError) as exc:
                     # OSError covers URLError/HTTPError, timeouts and resets;
                     # ValueError an unusable URL. Ctrl-C is not caught: it

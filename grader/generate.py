@@ -38,7 +38,7 @@ def enclosing_functions(source, path):
     owner = {}
     for node in ast.walk(tree):  # outer functions come first, inner ones overwrite them
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for line in range(node.lineno, node.end_lineno + 1):
+            for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):  # parsed: always set
                 owner[line] = node.name
     return owner
 

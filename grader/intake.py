@@ -64,7 +64,8 @@ def take(source, dest, max_files, max_bytes):
     except OSError as exc:
         raise SubmissionError(f"{shown(str(source))}: not a folder the grader can read ({exc.strerror})") from None
     taken = Taken(Path(dest))
-    inodes = {}  # (device, inode) -> [names]: a file linked from outside has names we never saw
+    # (device, inode) -> ([names], link count): a file linked from outside has names we never saw
+    inodes: dict[tuple[int, int], tuple[list[str], int]] = {}
     try:
         _walk(root, Path(), 0, taken, inodes, max_files, max_bytes, [0])
     finally:
@@ -213,7 +214,7 @@ def prepare(source, workdir, course):
     )
 
 
-PRIVATE = set()  # this process's private folders not yet removed (see remove_private_folders)
+PRIVATE: set[str] = set()  # this process's private folders not yet removed (see remove_private_folders)
 
 
 @contextlib.contextmanager

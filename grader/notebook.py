@@ -74,7 +74,7 @@ def module_order(solutions):
     for name in names:
         tree = ast.parse((Path(solutions) / f"{name}.py").read_text(encoding="utf-8"))
         needs[name] = {n.module for n in tree.body if isinstance(n, ast.ImportFrom) and n.module in names}
-    order = []
+    order: list[str] = []
     while len(order) < len(names):
         ready = [n for n in names if n not in order and needs[n] <= set(order)]
         if not ready:
@@ -95,7 +95,8 @@ def pieces(path, siblings):
     tree = ast.parse(text)
     lines = text.splitlines()
     doc = ast.get_docstring(tree) or ""
-    out, loose = [], []
+    out: list[tuple[str, str | None, str]] = []
+    loose: list[str] = []
     starts = [first_line(n) for n in tree.body]
     for i, node in enumerate(tree.body):
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and i == 0:

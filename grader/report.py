@@ -211,7 +211,8 @@ def junit(results, course, seconds):
 def case_names(results, part):
     """Each check's testcase name: its name without the part's title, made unique within the
     part (" [2]", " [3]" on repeats), since the points are looked up by it."""
-    names, seen = [], {}
+    names: list[str] = []
+    seen: dict[str, int] = {}
     for r in results:
         name = r.name.removeprefix(f"{part.title}: ")
         seen[name] = seen.get(name, 0) + 1

@@ -51,8 +51,8 @@ ERRORS = {"crash", "timeout", "exit", "memory", "cpu", "protocol"}  # the proces
 MAX_REPLY = 16 << 20  # a call's honest reply is KiBs; a forged one costs the grader at most 8 times this (protocol.py)
 
 
-LIVE = set()  # process groups of this process's running children (see kill_all)
-WORKDIRS = set()  # the working folders of running children without isolation (see kill_all)
+LIVE: set[int] = set()  # process groups of this process's running children (see kill_all)
+WORKDIRS: set[str] = set()  # the working folders of running children without isolation (see kill_all)
 
 
 def kill_all(also=lambda: None):
@@ -310,8 +310,8 @@ class Sandbox:
         self.bound = bound
         self.arena = Arena()  # one for the sandbox's life: every child it starts maps the same memory
         self.limits = limits or Limits()
-        self.deadline = None  # set per check: a wall-time budget shared by all its calls
-        self.proc = None
+        self.deadline: float | None = None  # set per check: a wall-time budget shared by all its calls
+        self.proc: subprocess.Popen | None = None
         self.tap = OutputTap(self.limits.output_kb * 1024)
         self.events = []  # things a check's report should say (output cut, ...), drained by the plugin
         self.hung = set()  # blanks that ran out of time: not called again (see not_again)
@@ -404,10 +404,12 @@ class Sandbox:
         self.skipped_limits = {str(k): str(v) for k, v in skipped.items()} if isinstance(skipped, dict) else {}
 
     def _kill(self):
+        proc = self.proc
+        assert proc is not None, "_kill is for a started child"
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # the whole group; bwrap's PID namespace takes the rest
-        self.proc.wait()
-        LIVE.discard(self.proc.pid)
+            os.killpg(proc.pid, signal.SIGKILL)  # the whole group; bwrap's PID namespace takes the rest
+        proc.wait()
+        LIVE.discard(proc.pid)
 
     @staticmethod
     def _wait(fd, deadline, writing=False):
@@ -439,7 +441,7 @@ class Sandbox:
         self.stop()
         if self.arena is not None:
             self.arena.close()
-            self.arena = None
+            self.arena = None  # type: ignore[assignment]  # closed for good: a later use fails loudly
 
     def __enter__(self):
         return self
@@ -449,6 +451,7 @@ class Sandbox:
 
     def exit_description(self):
         """How the child ended; call only once it has (or after _kill)."""
+        assert self.proc is not None, "exit_description is for a started child"
         code = self.proc.wait()
         self.drain.join(timeout=1)
         if self.bwrap and code > 128:  # bwrap reports a child killed by signal N as 128 + N
@@ -484,9 +487,12 @@ class Sandbox:
             self.stop()
         if self.proc is None:
             self.start()
+        proc = self.proc
+        assert proc is not None, "start() starts the child"  # for mypy: start() sets self.proc
         message = {**message, "id": secrets.token_hex(8)}  # a reply must name the request it answers
-        check_budget = self.deadline is not None and self.deadline - time.monotonic() < timeout
-        if check_budget:
+        check_budget = False
+        if self.deadline is not None and self.deadline - time.monotonic() < timeout:
+            check_budget = True
             timeout = max(0.0, self.deadline - time.monotonic())
         deadline = time.monotonic() + timeout
         printed = self.tap.total
@@ -524,7 +530,7 @@ class Sandbox:
             ) from None
         except (ConnectionError, BrokenPipeError, ProtocolError) as exc:
             try:  # a child that exited closes the pipe a moment before it can be reaped
-                self.proc.wait(timeout=0.5)
+                proc.wait(timeout=0.5)
                 alive = False
             except subprocess.TimeoutExpired:
                 alive = True

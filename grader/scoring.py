@@ -69,7 +69,9 @@ def train(folder, course, data, on_epoch=None, bound=None):
     X_val = val_images.T.astype(np.float32) / np.float32(255)
     X_test = np.asarray(data.test_images).T.astype(np.float32) / np.float32(255)
     labels = np.asarray(data.test_labels)
-    test_accuracy, val_loss, val_accuracy = [], [], []
+    test_accuracy: list[float] = []
+    val_loss: list[float] = []
+    val_accuracy: list[float] = []
 
     def epoch_done(epoch, params):
         if epoch != len(test_accuracy) + 1 or epoch > course.epochs:  # frames come from untrusted code

@@ -17,6 +17,7 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -115,6 +116,7 @@ class Submission:
 
     def failing_module(self, exc):
         """The submission's module (a blank's) whose own code raised exc during an import, or None."""
+        path: Path | None
         if isinstance(exc, SyntaxError) and exc.filename:
             path = Path(exc.filename)
         else:
@@ -143,7 +145,7 @@ class Submission:
                 raise AttributeError(name)
             return Missing()
 
-        stand_in.__getattr__ = missing
+        stand_in.__getattr__ = missing  # type: ignore[method-assign]  # a module's __getattr__ (PEP 562)
         for name, blank in BLANKS.items():
             if blank.module == module:
 
@@ -195,7 +197,7 @@ def answer(value, returns):
 
 def plain_args(args):
     """Arguments as they travel: float64 arrays, dicts of them, numbers. None if they cannot."""
-    out = []
+    out: list[dict[str, np.ndarray] | float | np.ndarray] = []
     for a in args:
         if isinstance(a, dict):
             try:
@@ -300,7 +302,7 @@ def run(submission, fn, args, returns, mode=None, ask=None):
         return {"ok": False, "kind": "exception", "message": str(exc)}
     except BaseException as exc:
         return {"ok": False, **submission.describe(exc, f"importing {BLANKS[fn].module}.py")}
-    calls = []
+    calls: list[list] = []
     make = recorder(calls) if mode == "record" else replayer(ask) if mode == "replay" else None
     try:
         with (
@@ -342,7 +344,8 @@ def train(submission, fd, request):
         except BaseException as exc:
             return {"ok": False, **submission.describe(exc, name)}
     spec = importlib.util.spec_from_file_location("_grader_network", PROVIDED_NETWORK)
-    net = importlib.util.module_from_spec(spec)
+    assert spec is not None and spec.loader is not None, PROVIDED_NETWORK  # a .py file: always has both
+    net: Any = importlib.util.module_from_spec(spec)  # Any: its names are only known once it runs
     spec.loader.exec_module(net)
     net.cross_entropy = plot_only(net.cross_entropy)
     data, budget = request["data"], request["budget"]
