@@ -1,9 +1,10 @@
 """course.yaml: load it, validate every value, and say exactly what is wrong if not."""
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, cast
 
 import yaml
 
@@ -48,11 +49,11 @@ class Course:
     data_dir: Path | None
 
     @property
-    def root(self):
+    def root(self) -> Path:
         return self.path.parent
 
     @property
-    def budget(self):
+    def budget(self) -> dict[str, int | float]:
         return {
             "epochs": self.epochs,
             "batch_size": self.batch_size,
@@ -70,7 +71,7 @@ class Reader:
     def fail(self, key: str, value: object, why: str) -> NoReturn:
         raise ConfigError(f"{self.path}: {key} = {value!r}: {why}")
 
-    def section(self, tree, key, allowed):
+    def section(self, tree: object, key: str, allowed: Collection[str]) -> dict:
         value = tree.get(key.rsplit(".", 1)[-1]) if isinstance(tree, dict) else None
         if not isinstance(value, dict):
             self.fail(key, value, "must be a mapping")
@@ -79,7 +80,15 @@ class Reader:
                 self.fail(f"{key}.{k}", value[k], f"unknown key; expected one of {', '.join(allowed)}")
         return value
 
-    def get(self, tree, key, kind, low=None, high=None, optional=False):
+    def get(
+        self,
+        tree: dict,
+        key: str,
+        kind: type,
+        low: float | None = None,
+        high: float | None = None,
+        optional: bool = False,
+    ) -> Any:
         name = key.rsplit(".", 1)[-1]
         if name not in tree:
             if optional:
@@ -118,7 +127,7 @@ LIMIT_RANGES = {  # key -> (low, high)
 }
 
 
-def load(path):
+def load(path: Path | str) -> Course:
     path = Path(path).resolve()
     try:
         with path.open(encoding="utf-8") as stream:  # so that a syntax error names the file, not "<unicode string>"
@@ -154,10 +163,8 @@ def load(path):
         tree, "training", ("hidden_sizes", "epochs", "batch_size", "learning_rate", "seed", "validation", "reference")
     )
     limits_tree = r.section(tree, "limits", tuple(LIMIT_RANGES))
-    given = {
-        k: r.get(limits_tree, f"limits.{k}", Limits.__dataclass_fields__[k].type, *LIMIT_RANGES[k], optional=True)
-        for k in LIMIT_RANGES
-    }
+    kinds = {k: cast(type, f.type) for k, f in Limits.__dataclass_fields__.items()}  # int, float: no strings
+    given = {k: r.get(limits_tree, f"limits.{k}", kinds[k], *LIMIT_RANGES[k], optional=True) for k in LIMIT_RANGES}
     limits = Limits(**{k: v for k, v in given.items() if v is not None})  # a missing key keeps its default
     isolation = tree.get("isolation", "auto")
     if isolation is False:  # YAML 1.1 reads an unquoted `off` as false
@@ -203,7 +210,7 @@ def load(path):
     )
 
 
-def find(start=None):
+def find(start: Path | str | None = None) -> Path:
     """course.yaml in the current folder or the nearest parent."""
     here = Path(start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
