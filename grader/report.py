@@ -1,12 +1,16 @@
 """Rendering a graded session, all from the same results: a terminal table, Gradescope's
 results.json, JUnit XML, Markdown, GitHub annotations, and GitHub Classroom's test result."""
 
+from __future__ import annotations
+
 import base64
 import json
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -14,20 +18,24 @@ from rich.text import Text
 
 from grader.blanks import BLANKS
 
+if TYPE_CHECKING:  # annotations only: plugin imports this module
+    from grader.config import Course, Part
+    from grader.plugin import Result
+
 # All control characters but tab and newline (no terminal escapes), the Unicode line and
 # paragraph separators, which a terminal renderer turns into line breaks, and the marks and
 # overrides that turn the direction of the text around them around ("Trojan Source").
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
-def printable(text):
+def printable(text: str) -> str:
     """Control characters (terminal escapes, direction overrides) shown as escapes: \\x1b, \\u202e."""
     return CONTROL.sub(
         lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", text
     )
 
 
-def neutralise(text):
+def neutralise(text: str) -> str:
     """Student-controlled text made safe to echo into a CI log: control characters shown as
     escapes, and no line that a CI runner would take as a command (GitHub's workflow commands
     start a line with '::' after any spaces; its older '##[' form may appear anywhere)."""
@@ -35,7 +43,7 @@ def neutralise(text):
     return "\n".join("| " + line if line.lstrip().startswith("::") else line for line in text.split("\n"))
 
 
-def fmt(points):
+def fmt(points: float) -> str:
     """Points as every report and gradebook shows them: two decimals, always (13.42 / 15.00,
     20.00 / 20.00). A part's points are shares added up in floats, which can land a hair off a
     whole number (14.999999999999998): printed as "15" or "15.00" by whether they did, one
@@ -43,7 +51,7 @@ def fmt(points):
     return f"{round(points, 2) + 0.0:.2f}"  # + 0.0: a -0.0 prints as 0.00
 
 
-def part_rows(results, course):
+def part_rows(results: Sequence[Result], course: Course) -> Iterator[tuple[str, str, str, str]]:
     """One row per graded part, as every format shows it: title, "earned / possible",
     "passed / checks", and the verdict (pass, FAIL, or ERROR (n) when n checks errored)."""
     for part in course.parts.values():
@@ -67,7 +75,13 @@ def part_rows(results, course):
             )
 
 
-def text_report(results, course, seconds, console=None, footer=()):
+def text_report(
+    results: Sequence[Result],
+    course: Course,
+    seconds: float,
+    console: Console | None = None,
+    footer: Iterable[str] = (),
+) -> None:
     """Per part: earned / possible and pass or fail; then one line per failed check."""
     console = console or Console(highlight=False)
     table = Table(title=f"{course.assignment}", title_justify="left")
@@ -107,7 +121,7 @@ def text_report(results, course, seconds, console=None, footer=()):
     console.print(f"graded in {seconds:.1f} s")
 
 
-def gradescope(results, seconds, output=""):
+def gradescope(results: Sequence[Result], seconds: float, output: str = "") -> dict[str, Any]:
     """Gradescope's results.json: top-level score, execution_time, output, tests. Gradescope
     knows only passed/failed, so a check that ended in an error says so three ways: its
     output starts with "ERROR:", extra_data.status is "error", and the top-level output
@@ -141,7 +155,7 @@ def gradescope(results, seconds, output=""):
     }
 
 
-def rounded_maxima(results, places=4):
+def rounded_maxima(results: Sequence[Result], places: int = 4) -> list[float]:
     """Each check's max_score to `places` decimals, such that every part's still add up to its
     points exactly (largest remainder): rounded one by one, a part of 25 shared by 27 checks
     added up to 25.0001, and the whole to 100.0001."""
@@ -162,7 +176,7 @@ def rounded_maxima(results, places=4):
 NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")  # what XML 1.0 forbids beyond CONTROL
 
 
-def junit(results, course, seconds):
+def junit(results: Sequence[Result], course: Course, seconds: float) -> str:
     """JUnit XML as Jenkins' xunit plugin's schema (junit-10.xsd) has it: a testsuite per part, a
     testcase per check (classname = the part's id), <failure> for a wrong answer and <error> for a
     check that ended in an ERROR. That schema allows <properties> only on a testsuite, so the
@@ -208,7 +222,7 @@ def junit(results, course, seconds):
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def case_names(results, part):
+def case_names(results: Sequence[Result], part: Part) -> list[str]:
     """Each check's testcase name: its name without the part's title, made unique within the
     part (" [2]", " [3]" on repeats), since the points are looked up by it."""
     names: list[str] = []
@@ -220,7 +234,7 @@ def case_names(results, part):
     return names
 
 
-def markdown(results, course, seconds, footer=()):
+def markdown(results: Sequence[Result], course: Course, seconds: float, footer: Iterable[str] = ()) -> str:
     """A Markdown summary (for $GITHUB_STEP_SUMMARY, a pull request comment, a README): the
     per-part table, then each failed check with its message as an indented code block, which
     no text inside can break out of."""
@@ -255,7 +269,7 @@ def markdown(results, course, seconds, footer=()):
 WHERE = re.compile(r"\(at (\w+\.py):(\d+) in ")  # how the worker names the student's line
 
 
-def def_line(path, name):
+def def_line(path: Path, name: str) -> int:
     """The line of the last top-level `def name` in path (the one Python uses), else 1. The
     file is the student's: scanned line by line (at most 1 MiB of it), never parsed or run."""
     try:
@@ -266,7 +280,7 @@ def def_line(path, name):
     return found[-1] if found else 1
 
 
-def locate(result, submission):
+def locate(result: Result, submission: Path) -> tuple[str, int] | tuple[None, None]:
     """(file name, line) in the submission that a failed check points at: the line an
     exception came from, else the definition of the first blank its message names (the one
     that failed), else of the first the check's name names; (None, None) if none."""
@@ -280,7 +294,7 @@ def locate(result, submission):
     return None, None
 
 
-def github(results, submission, shown=None):
+def github(results: Sequence[Result], submission: Path, shown: Path | str | None = None) -> list[str]:
     """GitHub Actions annotations, one `::error` per check that did not pass, at the student's
     file and line: files are read in submission (the grader's copy) and named as in shown (the
     student's folder). Student text is percent-encoded as the runner expects, so it stays inside
@@ -303,7 +317,7 @@ def github(results, submission, shown=None):
     return lines
 
 
-def classroom(results, pass_mark=None):
+def classroom(results: Sequence[Result], pass_mark: float | None = None) -> dict[str, Any]:
     """GitHub Classroom's test result, as its graders (autograding-command-grader and the like)
     write it -- base64 of this JSON as their step output `result`, see classroom_output -- and
     its grading reporter (classroom-resources/autograding-grading-reporter) reads it from the
@@ -350,16 +364,16 @@ def classroom(results, pass_mark=None):
     }
 
 
-def check_function(result):
+def check_function(result: Result) -> str:
     """The check's test function (its node id's last part, parameters aside): what -k selects."""
     return result.nodeid.rsplit("::", 1)[-1].split("[", 1)[0]
 
 
-def classroom_output(results_json):
+def classroom_output(results_json: dict[str, Any]) -> str:
     """The classroom result as a grader's step output carries it: base64 of compact JSON, one
     line (what the reporter decodes with Buffer.from(value, "base64"))."""
     return base64.b64encode(json.dumps(results_json, separators=(",", ":")).encode("utf-8")).decode("ascii")
 
 
-def dumps(results_json):
+def dumps(results_json: dict[str, Any]) -> str:
     return json.dumps(results_json, indent=2) + "\n"
