@@ -186,9 +186,9 @@ def gradient_cases(reference):
     # every dimension distinct (6, 5, 4, 3 units; 2 examples): dividing by the wrong one of n_L
     # and m, or transposing a square matrix, cannot pass by coincidence
     params, X, y = kink_free_net(np.random.default_rng(7), [6, 5, 4, 3], 2)
-    numeric = numeric_gradient(lambda points: losses(points, X, y), params)
+    grads = numeric_gradient(lambda points: losses(points, X, y), params)
     cache = affine_cache(params, X, lambda z: reference.call("relu", z), lambda z: reference.call("softmax", z))
-    out["backward/central"] = ("backward", [params, cache, y], numeric)
+    out["backward/central"] = ("backward", [params, cache, y], grads)
     return out
 
 
