@@ -9,34 +9,40 @@ blanks that answered value checks correctly and the perturbed points with consta
 grader cannot tell them apart) pass every gradient check with all-zero derivatives.
 """
 
+from __future__ import annotations
+
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from grader.blanks import BLANKS
 from grader.gradcheck import H, numeric_gradient
-from grader.sandbox import Sandbox
+from grader.sandbox import Replay, Sandbox
 
 SEED = 20261124
 VECTORS = Path(__file__).resolve().parent / "vectors.json"
 
 
-def away_from_zero(rng, shape, low=0.1, high=2.0):
+def away_from_zero(rng: np.random.Generator, shape: tuple[int, ...], low: float = 0.1, high: float = 2.0) -> np.ndarray:
     """Random entries with |z| >= low: ReLU's kink at 0 has no agreed derivative."""
     return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(low, high, size=shape)
 
 
-def one_hot(labels, n):
+def one_hot(labels: np.ndarray, n: int) -> np.ndarray:
     return np.eye(n)[:, labels]
 
 
-def probabilities(rng, n, m):
+def probabilities(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
     """Columns that are valid softmax outputs (positive, summing to 1) without calling softmax."""
     return rng.dirichlet(np.ones(n), size=m).T
 
 
-def small_net(rng, sizes, m):
+def small_net(
+    rng: np.random.Generator, sizes: list[int], m: int
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Parameters of a small ReLU net with every hidden z away from the kink."""
     params = {}
     for l in range(1, len(sizes)):
@@ -47,7 +53,12 @@ def small_net(rng, sizes, m):
     return params, X, y
 
 
-def affine_cache(params, X, hidden, output):
+def affine_cache(
+    params: dict[str, np.ndarray],
+    X: np.ndarray,
+    hidden: Callable[[np.ndarray], np.ndarray],
+    output: Callable[[np.ndarray], np.ndarray],
+) -> dict[str, np.ndarray]:
     """The cache forward() builds: affine maps, hidden(z) for hidden layers, output(z) on top."""
     L = len(params) // 2
     cache, a = {"a0": X}, X
@@ -58,7 +69,9 @@ def affine_cache(params, X, hidden, output):
     return cache
 
 
-def cases(softmax, seed=SEED, n=(4, 5, 6, 3)):
+def cases(
+    softmax: Callable[[np.ndarray], np.ndarray], seed: int = SEED, n: tuple[int, ...] = (4, 5, 6, 3)
+) -> dict[str, tuple[str, list]]:
     """name -> (blank, args). softmax is the reference's, needed to build a real cache.
     seed and the sizes n = (rows, columns, examples, layer width) vary the inputs: the public
     vectors use the defaults, the hidden ones (see hidden_cases) others."""
@@ -113,7 +126,7 @@ def cases(softmax, seed=SEED, n=(4, 5, 6, 3)):
     }
 
 
-def hidden_cases(softmax, seed):
+def hidden_cases(softmax: Callable[[np.ndarray], np.ndarray], seed: int) -> dict[str, tuple[str, list]]:
     """The hidden vectors: every blank again, on inputs drawn from a seed the students never
     see and with other sizes, so that answers hard-coded for the public inputs (or for their
     shapes) fail. Returns name -> (blank, args) with names "hidden/<blank>"."""
@@ -121,7 +134,9 @@ def hidden_cases(softmax, seed):
     return {f"hidden/{name}": case for name, case in cases(softmax, seed, n).items()}
 
 
-def kink_free_net(rng, sizes, m, margin=1e-3):
+def kink_free_net(
+    rng: np.random.Generator, sizes: list[int], m: int, margin: float = 1e-3
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """A small net whose hidden z stay at least `margin` from 0, so that perturbing any
     weight by h cannot cross ReLU's kink; deterministic because rng is seeded."""
     while True:
@@ -135,7 +150,7 @@ def kink_free_net(rng, sizes, m, margin=1e-3):
             return params, X, y
 
 
-def gradient_cases(reference):
+def gradient_cases(reference: Sandbox) -> dict[str, tuple[str, list, Any]]:
     """name -> (blank, args, central differences of the reference's forward functions with
     respect to what the blank differentiates). reference: a Sandbox on solutions/."""
 
@@ -151,7 +166,7 @@ def gradient_cases(reference):
             activations = reference.map("softmax" if l == L else "relu", [[z] for z in zs])
         return [float(v) for v in reference.map("cross_entropy", [[a, y] for a in activations])]
 
-    out = {}
+    out: dict[str, tuple[str, list, Any]] = {}
     z = away_from_zero(np.random.default_rng(1), (5, 7), 0.01, 3.0)
     out["relu_prime/central"] = ("relu_prime", [z], elementwise("relu", z))
     z = np.random.default_rng(2).uniform(-5, 5, size=(5, 7))
@@ -192,7 +207,7 @@ def gradient_cases(reference):
     return out
 
 
-def to_json(x):
+def to_json(x: Any) -> Any:
     if isinstance(x, np.ndarray):
         return x.tolist()
     if isinstance(x, dict):
@@ -202,7 +217,7 @@ def to_json(x):
     return float(x)
 
 
-def from_json(x):
+def from_json(x: Any) -> Any:
     if isinstance(x, dict):
         return {k: from_json(v) for k, v in x.items()}
     if isinstance(x, list):
@@ -210,12 +225,14 @@ def from_json(x):
     return x
 
 
-def stable_logits():
+def stable_logits() -> np.ndarray:
     """Logits for the stability check: 10 classes, 6 examples."""
     return np.random.default_rng(4).standard_normal((10, 6)) * 3
 
 
-def record(solutions, hidden_seed=None):
+def record(
+    solutions: Path | str, hidden_seed: int | None = None
+) -> dict[str, dict] | tuple[dict[str, dict], dict[str, dict]]:
     """Run the reference on every case: name -> {"fn", "args", "expected", "calls"} (JSON-ready),
     where calls are the reference's calls to other blanks on the way (see sandbox.Replay).
     With hidden_seed, returns (public, hidden): the hidden cases go in a file of their own."""
@@ -252,13 +269,11 @@ class Cases(dict):
         super().__init__(items)
         self.calls = calls or {}
 
-    def replay(self, name, tol):
-        from grader.sandbox import Replay
-
+    def replay(self, name: str, tol: float) -> Replay:
         return Replay(self.calls.get(name, []), tol)
 
 
-def parse(table):
+def parse(table: dict[str, dict]) -> Cases:
     """Cases: name -> (args, expected) as float64 arrays (dicts of arrays for params; a list of
     arrays where the blank returns a pair), from the JSON form record() writes."""
 
@@ -274,7 +289,7 @@ def parse(table):
     return out
 
 
-def load(path=VECTORS):
+def load(path: Path | str = VECTORS) -> Cases:
     return parse(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
@@ -282,7 +297,7 @@ class HiddenError(Exception):
     pass
 
 
-def load_hidden(path):
+def load_hidden(path: Path | str) -> Cases:
     """The hidden vectors file ({"seed": int, "vectors": {...}}), parsed. Every blank must be
     there, so that a truncated or foreign file is named rather than half used."""
     path = Path(path)
