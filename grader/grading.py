@@ -3,15 +3,25 @@ the student's code printed; then, once the verdict is out, the feedback page wit
 plots (page()). Shared by `grade check` and `grade batch`; rendering the results is
 report.py's and html_report.py's job."""
 
+from __future__ import annotations
+
 import concurrent.futures
 import contextlib
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from grader import scoring
+
+if TYPE_CHECKING:
+    from grader.bounds import Bound
+    from grader.config import Course
+    from grader.plugin import GradePlugin, Result
+    from grader.vectors import Cases
 
 CHECKS = Path(__file__).resolve().parent / "checks"
 
@@ -29,7 +39,7 @@ class Graded:
     left: int = 0  # processes the public session left running, killed before the hidden one
 
     @property
-    def score(self):
+    def score(self) -> float:
         return sum(r.score for r in self.results)
 
 
@@ -42,7 +52,7 @@ class Alone:
     its workers share (batch.py)."""
 
     @contextlib.contextmanager
-    def shared(self):
+    def shared(self) -> Iterator[None]:
         yield
 
     exclusive = shared
@@ -54,7 +64,7 @@ def _import_matplotlib():
     pyplot()  # 0.3 s, while the main thread only waits for the training child
 
 
-def run_session(plugin, keyword=None):
+def run_session(plugin: GradePlugin, keyword: str | None = None) -> list[Result]:
     import pytest
 
     # Only our checks and our plugin: no conftest.py (the submission's or anyone's), no ini
@@ -86,16 +96,16 @@ def run_session(plugin, keyword=None):
 
 
 def grade(
-    folder,
-    course,
-    load_data,
-    hidden=None,
-    report_dir="grade-report",
-    alone=Alone(),
-    plots=False,
-    keyword=None,
-    reference=None,
-):
+    folder: Path | str,
+    course: Course,
+    load_data: Callable[[], Any],
+    hidden: Cases | None = None,
+    report_dir: Path | str = "grade-report",
+    alone: Alone = Alone(),
+    plots: bool = False,
+    keyword: str | None = None,
+    reference: scoring.Params | None = None,
+) -> Graded:
     """Grade folder with course (already narrowed to the parts wanted). load_data() returns
     the MNIST data; hidden is vectors.load_hidden's table or None. The public checks (and
     MNIST) run first; the hidden ones after every process of theirs has exited, in a session
@@ -116,7 +126,7 @@ def grade(
 
 
 @contextlib.contextmanager
-def bounded(course):
+def bounded(course: Course) -> Iterator[Bound]:
     """One bounds.Bound for a submission's children; on the way out, whatever they left
     running is killed (bound.killed says how many)."""
     from grader import bounds, sandbox
@@ -185,7 +195,7 @@ def _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword,
     return Graded(results, footer, hidden_seconds, run, left)
 
 
-def page(graded, course, seconds, report_dir, plots=True):
+def page(graded: Graded, course: Course, seconds: float, report_dir: Path | str, plots: bool = True) -> Path | str:
     """Write the feedback page (report_dir/report.html) and, with plots, the MNIST figures
     beside it as PNG files; return the page's path, or the reason it could not be written."""
     from grader import html_report
