@@ -12,16 +12,23 @@ and limits.submission_mb MiB are read; a submission over either is refused with 
 A notebook is turned into modules in a bounded child (notebook.convert), never parsed here.
 """
 
+from __future__ import annotations
+
 import contextlib
 import os
 import re
 import stat
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.blanks import MODULES
+
+if TYPE_CHECKING:
+    from grader.config import Course
 
 GRADED = (".py", ".ipynb")  # what grading can use; anything else is left where it is
 SKIP = ("__pycache__",)  # bytecode runs code the instructor cannot read: never copied
@@ -38,7 +45,7 @@ class SubmissionError(Exception):
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
-def shown(name):
+def shown(name: str | bytes) -> str:
     """A file name as text that any terminal, CSV, CI log or JSON can carry: bytes that are not
     UTF-8 and control characters (a newline, ESC: git keeps them in names) become escapes, so a
     name can neither start a line of its own (a workflow command, a Markdown row) nor move a
@@ -56,7 +63,7 @@ class Taken:
     skipped: list = field(default_factory=list)  # "name: why", for the report
 
 
-def take(source, dest, max_files, max_bytes):
+def take(source: Path | str, dest: Path | str, max_files: int, max_bytes: int) -> Taken:
     """Copy source's graded files into dest (made here, readable by the child's uid). Returns
     a Taken; raises SubmissionError for a submission that is not a folder or is over a limit."""
     try:  # source itself is the caller's choice (a path on the command line): it may be a link
@@ -168,12 +175,12 @@ class Prepared:
     where: str  # what in the submission was graded: "", "exercises" or the notebook's relative path
 
     @property
-    def notes(self):
+    def notes(self) -> list[str]:
         """Lines for the report about what was not graded, and why."""
         return [f"not graded: {line}" for line in self.taken.skipped]
 
 
-def locate(taken, assignment_id):
+def locate(taken: Taken, assignment_id: str) -> tuple[str, str] | tuple[None, None]:
     """What to grade in a copy: ("notebook", relative path) or ("modules", folder ("" or
     "exercises")), in the order batch grading has always looked (nbgrader's layout first)."""
     names = set(taken.files)
@@ -193,7 +200,7 @@ def locate(taken, assignment_id):
     return None, None
 
 
-def prepare(source, workdir, course):
+def prepare(source: Path | str, workdir: Path | str, course: Course) -> Prepared:
     """Copy the submission at source into workdir (a fresh folder of the grader's) and return
     what to grade. Raises SubmissionError (or notebook.NotebookError) with the reason."""
     from grader import notebook
@@ -201,10 +208,10 @@ def prepare(source, workdir, course):
     limits = course.limits
     taken = take(source, Path(workdir) / "files", limits.submission_files, limits.submission_mb << 20)
     kind, where = locate(taken, course.assignment_id)
-    if kind == "notebook":
+    if where is not None and kind == "notebook":  # where is None exactly when kind is
         folder = notebook.convert(taken.folder / where, Path(workdir) / "from-notebook", limits)
         return Prepared(folder, taken, where)
-    if kind == "modules":
+    if where is not None and kind == "modules":
         return Prepared(taken.folder / where, taken, where)
     files = ", ".join(f"{m}.py" for m in MODULES)
     skipped = "".join(f"; {line}" for line in taken.skipped)
@@ -218,7 +225,7 @@ PRIVATE: set[str] = set()  # this process's private folders not yet removed (see
 
 
 @contextlib.contextmanager
-def private_folder():
+def private_folder() -> Iterator[str]:
     """A fresh folder for one submission's copy, removed on the way out. Its name carries this
     process's pid, so that the copies of a grader that was killed outright are found and removed
     by the next (sweep_private_folders)."""
@@ -234,7 +241,7 @@ def private_folder():
         PRIVATE.discard(folder)
 
 
-def remove_private_folders():
+def remove_private_folders() -> None:
     """For a process about to be killed itself (a batch worker at its time limit)."""
     from grader.bounds import remove_trees
 
@@ -242,7 +249,7 @@ def remove_private_folders():
     PRIVATE.clear()
 
 
-def sweep_private_folders():
+def sweep_private_folders() -> None:
     """Remove the private folders of graders that have died since."""
     from grader.bounds import remove_trees
 
