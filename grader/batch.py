@@ -14,6 +14,9 @@ Per student, out/students/<student>/ gets report.txt, results.json (Gradescope's
 written last, it marks the submission graded) and the plots; out/gradebook.csv has a row per
 student, and with --format canvas out/canvas.csv holds the same scores for Canvas's import.
 """
+
+from __future__ import annotations
+
 import contextlib
 import csv
 import fcntl
@@ -27,13 +30,23 @@ import tempfile
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from grader import grading
 from grader.intake import shown
 from grader.report import fmt
+
+if TYPE_CHECKING:
+    from grader.config import Course
+    from grader.intake import Taken
+    from grader.scoring import Params
+    from grader.vectors import Cases
+
+Row = dict[str, Any]  # a gradebook row: student, total, parts, status, seconds, message
 
 STATUSES = ("graded", "error", "timeout")
 FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a cell a spreadsheet would run (OWASP's CSV injection)
@@ -47,7 +60,7 @@ class Submission:
     problem: str = ""
 
 
-def discover(root, out=None):
+def discover(root: Path | str, out: Path | str | None = None) -> list[Submission]:
     """The student folders under root, in name order (never out itself, should the reports be
     written among the submissions). Nothing is followed: an entry that is a symbolic link is a
     student whose submission is refused, with a row that says why."""
@@ -57,15 +70,19 @@ def discover(root, out=None):
     skip = Path(out).resolve() if out else None
     subs, reports = [], set()
     for entry in sorted(os.scandir(root), key=lambda e: os.fsencode(e.name)):
-        if entry.name.startswith(".") or not entry.is_symlink() and Path(entry.path).resolve() == skip:
+        if entry.name.startswith(".") or (not entry.is_symlink() and Path(entry.path).resolve() == skip):
             continue
         name = shown(entry.name)
         report = name
         while report.casefold() in reports:  # two names alike once escaped (or by case, on macOS)
             report += "_"
         if entry.is_symlink():
-            sub = Submission(name, None, report, f"{name} is a symbolic link: a submission is a folder of regular "
-                                                  "files, never a link to one")
+            sub = Submission(
+                name,
+                None,
+                report,
+                f"{name} is a symbolic link: a submission is a folder of regular files, never a link to one",
+            )
         elif entry.is_dir(follow_symlinks=False):
             sub = Submission(name, Path(entry.path), report)
         else:
@@ -75,7 +92,7 @@ def discover(root, out=None):
     return subs
 
 
-def fingerprint(taken, course, hidden_path):
+def fingerprint(taken: Taken, course: Course, hidden_path: Path | str | None) -> str:
     """What a grade depends on: the files read from the submission (names as bytes), course.yaml
     and the hidden vectors."""
     digest = hashlib.sha256()
@@ -86,13 +103,13 @@ def fingerprint(taken, course, hidden_path):
     return digest.hexdigest()
 
 
-def atomic_write(path, data):
+def atomic_write(path: Path, data: bytes | str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
     os.replace(tmp, path)
 
 
-def previous(where, student, print_):
+def previous(where: Path, student: str, print_: str) -> Row | None:
     """The row of an earlier run for this exact submission, or None."""
     try:
         results = json.loads((where / "results.json").read_text(encoding="utf-8"))
@@ -105,18 +122,30 @@ def previous(where, student, print_):
         return None
 
 
-def row_from(student, results, status, seconds, message=""):
-    parts = {}
+def row_from(student: str, results: dict[str, Any], status: str, seconds: float, message: str = "") -> Row:
+    parts: dict[str, float] = {}
     for test in results["tests"]:
         part = test["extra_data"]["part"]
         parts[part] = parts.get(part, 0.0) + test["score"]
-    return {"student": student, "total": results["score"], "parts": parts, "status": status,
-            "seconds": round(seconds, 2), "message": message}
+    return {
+        "student": student,
+        "total": results["score"],
+        "parts": parts,
+        "status": status,
+        "seconds": round(seconds, 2),
+        "message": message,
+    }
 
 
-def error_row(student, message, seconds=0.0, status="error"):
-    return {"student": student, "total": 0.0, "parts": {}, "status": status, "seconds": round(seconds, 2),
-            "message": message}
+def error_row(student: str, message: str, seconds: float = 0.0, status: str = "error") -> Row:
+    return {
+        "student": student,
+        "total": 0.0,
+        "parts": {},
+        "status": status,
+        "seconds": round(seconds, 2),
+        "message": message,
+    }
 
 
 # -- the worker ---------------------------------------------------------------------------------
@@ -128,12 +157,11 @@ class Gate(grading.Alone):
     other. waiting(True/False) tells the supervisor when this worker waits for the lock, so that
     its clock stops meanwhile: a neighbour's slow checks are nobody's time."""
 
-    def __init__(self, fd, waiting=lambda on: None):
+    def __init__(self, fd: int, waiting: Callable[[bool], object] = lambda on: None) -> None:
         self.fd, self.waiting = fd, waiting
         self.waited = 0.0  # seconds spent waiting for the shared lock, left out of the reported time
 
-    @contextlib.contextmanager
-    def _held(self, mode):
+    def _held(self, mode: int) -> Iterator[None]:  # a generator for the context managers below
         try:
             fcntl.lockf(self.fd, mode | fcntl.LOCK_NB)
         except OSError:  # held by another worker
@@ -148,27 +176,37 @@ class Gate(grading.Alone):
         finally:
             fcntl.lockf(self.fd, fcntl.LOCK_UN)
 
-    def shared(self):
-        return self._held(fcntl.LOCK_SH)
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        yield from self._held(fcntl.LOCK_SH)
 
-    def exclusive(self):
-        return self._held(fcntl.LOCK_EX)
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        yield from self._held(fcntl.LOCK_EX)
 
 
-def lock_file():
+def lock_file() -> int:
     """The file the Gate locks: one with no name, made before the workers fork. A named one
     (out/.hidden-checks.lock) could be opened and locked by a student's daemon without isolation
     (the child may read what the grader can), which stopped every worker for good (red team)."""
     if hasattr(os, "memfd_create"):
         return os.memfd_create("grade-hidden-checks")  # close-on-exec: workers fork, children exec
-    handle = tempfile.TemporaryFile()  # unlinked at once: no name either
-    fd = os.dup(handle.fileno())
-    handle.close()
-    return fd
+    with tempfile.TemporaryFile() as handle:  # unlinked at once: no name either
+        return os.dup(handle.fileno())
 
 
-def grade_one(sub, course, load, hidden, hidden_path, out, plots=False, gate=grading.Alone(), reference=None,
-              force=False):
+def grade_one(
+    sub: Submission,
+    course: Course,
+    load: Callable[[], Any],
+    hidden: Cases | None,
+    hidden_path: Path | str | None,
+    out: Path,
+    plots: bool = False,
+    gate: grading.Alone = grading.Alone(),
+    reference: Params | None = None,
+    force: bool = False,
+) -> Row:
     """Grade one submission in this process; returns its gradebook row (with "unchanged": True
     when an earlier run graded these very files and force is off)."""
     from rich.console import Console
@@ -210,14 +248,25 @@ def grade_one(sub, course, load, hidden, hidden_path, out, plots=False, gate=gra
     return row_from(sub.student, results, "graded", seconds)
 
 
-def shutil_copytree(source, dest):
+def shutil_copytree(source: Path, dest: Path) -> None:
     import shutil
 
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(source, dest)
 
 
-def worker(conn, course, load, hidden, hidden_path, out, plots, reference, force, lock):
+def worker(
+    conn: Connection,
+    course: Course,
+    load: Callable[[], Any],
+    hidden: Cases | None,
+    hidden_path: Path | str | None,
+    out: Path,
+    plots: bool,
+    reference: Params | None,
+    force: bool,
+    lock: int,
+) -> None:
     from grader import intake, sandbox
 
     gate = Gate(lock, lambda on: conn.send(("waiting", on)))
@@ -245,44 +294,56 @@ class Slot:
     """One worker process, what it is grading, and for how long (the time it waited for the
     hidden checks' lock left out)."""
 
-    def __init__(self, context, args):
+    def __init__(self, context: Any, args: tuple) -> None:  # context: multiprocessing's fork context
         self.conn, child = context.Pipe()
         self.process = context.Process(target=worker, args=(child, *args), daemon=True)
         self.process.start()
         child.close()
-        self.sub, self.since, self.paused = None, None, None
+        self.sub: Submission | None = None
+        self.since = 0.0  # when it was given its submission (monotonic), less the time it waited
+        self.paused: float | None = None
 
-    def give(self, sub):
+    def give(self, sub: Submission) -> None:
         self.sub, self.since, self.paused = sub, time.monotonic(), None
         self.conn.send(sub)
 
-    def waiting(self, on, now):
+    def waiting(self, on: bool, now: float) -> None:
         if on and self.paused is None:
             self.paused = now
         elif not on and self.paused is not None:
             self.since += now - self.paused  # the clock stood still while it waited
             self.paused = None
 
-    def elapsed(self, now):
+    def elapsed(self, now: float) -> float:
         return (self.paused if self.paused is not None else now) - self.since
 
-    def stop(self, kill=False):
+    def stop(self, kill: bool = False) -> None:
         if kill:  # SIGTERM first: the worker kills its sandboxed children, cleans up, then exits
             self.process.terminate()
             self.process.join(30)  # removing what a student left in shared folders may take a while
         else:
-            try:
+            with contextlib.suppress(OSError):
                 self.conn.send(None)
-            except OSError:
-                pass
         self.process.join(5)
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
 
 
-def run(subs, course, load, hidden, hidden_path, out, jobs, timeout, force=False, on_done=None, plots=False,
-        reference=None):
+def run(
+    subs: Sequence[Submission],
+    course: Course,
+    load: Callable[[], Any],
+    hidden: Cases | None,
+    hidden_path: Path | str | None,
+    out: Path | str,
+    jobs: int,
+    timeout: float,
+    force: bool = False,
+    on_done: Callable[[Row], object] | None = None,
+    plots: bool = False,
+    reference: Params | None = None,
+) -> tuple[list[Row], int]:
     """Grade subs with `jobs` workers; returns the gradebook rows (in subs' order) and how
     many were skipped as already graded. reference: the reference's MNIST weights, trained once
     here, which every worker inherits (and never reads again from a cache a student could have
@@ -302,10 +363,10 @@ def run(subs, course, load, hidden, hidden_path, out, jobs, timeout, force=False
             busy = [s for s in slots if s.sub]
             ready = wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=1.0)
             now = time.monotonic()
-            sub_of = [slot.sub for slot in slots]
             for i, slot in enumerate(slots):
                 if slot.sub is None:
                     continue
+                sub = slot.sub  # before the slot is freed or replaced below
                 row = None
                 if slot.conn in ready:
                     try:
@@ -319,12 +380,18 @@ def run(subs, course, load, hidden, hidden_path, out, jobs, timeout, force=False
                 if row is not None:
                     slot.sub = None
                 elif slot.process.sentinel in ready or slot.conn in ready:
-                    row = replace(slots, i, context, args, "error",
-                                  f"the grading process died (exit code {slot.process.exitcode})")
+                    row = replace(
+                        slots,
+                        i,
+                        context,
+                        args,
+                        "error",
+                        f"the grading process died (exit code {slot.process.exitcode})",
+                    )
                 elif slot.elapsed(now) > timeout:
                     row = replace(slots, i, context, args, "timeout", f"grading took longer than {timeout:g} s")
                 if row is not None:
-                    rows[sub_of[i].report] = row
+                    rows[sub.report] = row
                     if on_done:
                         on_done(row)
     finally:
@@ -335,39 +402,54 @@ def run(subs, course, load, hidden, hidden_path, out, jobs, timeout, force=False
     return [rows[s.report] for s in subs], skipped
 
 
-def replace(slots, i, context, args, status, message):
+def replace(slots: list[Slot], i: int, context: Any, args: tuple, status: str, message: str) -> Row:
     """Kill slot i's worker (its sandboxed children die with it), start a fresh one, and
     return the row of the submission it was grading."""
     slot = slots[i]
     elapsed = slot.elapsed(time.monotonic())
     slot.stop(kill=True)
     slots[i] = Slot(context, args)
+    assert slot.sub is not None, "replace is for a slot that was grading"
     return error_row(slot.sub.student, message, elapsed, status)
 
 
-def cell(text):
+def cell(text: str) -> str:
     """A CSV cell no spreadsheet will take for a formula: OWASP's rule, a leading quote."""
     return f"'{text}" if text.startswith(FORMULA) else text
 
 
-def write_csv(path, lines):
+def write_csv(path: Path | str, lines: Iterable[Sequence[str]]) -> None:
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows(lines)
     atomic_write(Path(path), text.getvalue())
 
 
-def write_gradebook(path, rows, course):
+def write_gradebook(path: Path | str, rows: Iterable[Row], course: Course) -> None:
     """One row per student: total, each part's points, status, seconds, message. Moodle's CSV
     grade import takes it as it is (map `student` to a user field, `total` to a grade item)."""
-    write_csv(path, [["student", "total", *course.parts, "status", "seconds", "message"],
-                     *([cell(row["student"]), fmt(row["total"]), *(fmt(row["parts"].get(p, 0.0)) for p in course.parts),
-                        row["status"], f"{row['seconds']:.2f}", cell(row["message"])] for row in rows)])
+    write_csv(
+        path,
+        [
+            ["student", "total", *course.parts, "status", "seconds", "message"],
+            *(
+                [
+                    cell(row["student"]),
+                    fmt(row["total"]),
+                    *(fmt(row["parts"].get(p, 0.0)) for p in course.parts),
+                    row["status"],
+                    f"{row['seconds']:.2f}",
+                    cell(row["message"]),
+                ]
+                for row in rows
+            ),
+        ],
+    )
 
 
 CANVAS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 
 
-def write_canvas(path, rows, course):
+def write_canvas(path: Path | str, rows: Sequence[Row], course: Course) -> int:
     """The gradebook as Canvas's gradebook import reads it (the shape of its own export): the
     student columns, then one column named after the assignment (course.yaml's
     assignment.name), a "Points Possible" row with the assignment's points, then a row per
@@ -378,7 +460,22 @@ def write_canvas(path, rows, course):
     Returns how many were left empty."""
     empty = sum(row["status"] != "graded" for row in rows)
     total = sum(part.points for part in course.parts.values())
-    write_csv(path, [[*CANVAS, course.assignment], ["Points Possible", "", "", "", "", fmt(total)],
-                     *([cell(row["student"]), "", "", cell(row["student"]), "",
-                        fmt(row["total"]) if row["status"] == "graded" else ""] for row in rows)])
+    write_csv(
+        path,
+        [
+            [*CANVAS, course.assignment],
+            ["Points Possible", "", "", "", "", fmt(total)],
+            *(
+                [
+                    cell(row["student"]),
+                    "",
+                    "",
+                    cell(row["student"]),
+                    "",
+                    fmt(row["total"]) if row["status"] == "graded" else "",
+                ]
+                for row in rows
+            ),
+        ],
+    )
     return empty

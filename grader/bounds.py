@@ -21,6 +21,7 @@ and all they fork -- under one bound:
 Where none of this is possible (an ordinary user, no delegated cgroup), `describe()` says what
 bound is in force instead.
 """
+
 import contextlib
 import ctypes
 import errno
@@ -139,7 +140,7 @@ def become_subreaper():
 # -- cgroups ------------------------------------------------------------------------------------------
 def _mounts():
     """[(mount point, root within its hierarchy, fs type, super options)] of cgroup mounts."""
-    found = []
+    found: list[tuple[Path, str, str, set[str]]] = []
     try:
         lines = Path("/proc/self/mountinfo").read_text().splitlines()
     except OSError:
@@ -155,7 +156,7 @@ def _mounts():
 
 def _own_paths():
     """{controller: this process's cgroup path}, "" for the v2 hierarchy."""
-    paths = {}
+    paths: dict[str, str] = {}
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:
@@ -230,8 +231,9 @@ class Cgroup:
         here = _inside(mount[1], own[""], mount[0])
         if here is None:
             return "cgroup v2: this process's cgroup is outside the mounted hierarchy"
-        available = set((here / "cgroup.controllers").read_text().split()) if (here / "cgroup.controllers").exists() \
-            else set()
+        available = (
+            set((here / "cgroup.controllers").read_text().split()) if (here / "cgroup.controllers").exists() else set()
+        )
         if not {"pids", "memory"} <= available:
             return f"cgroup v2: {here} offers no pids and memory controllers (they are in v1 hierarchies here)"
         # A cgroup that holds processes cannot hand controllers to children ("no internal
@@ -247,8 +249,10 @@ class Cgroup:
                     raise
                 members = set((base / "cgroup.procs").read_text().split())
                 if members != {str(os.getpid())}:
-                    return (f"cgroup v2: {base} holds other processes too, so it cannot delegate controllers "
-                            "(run grade in a cgroup of its own, e.g. systemd-run --scope -p Delegate=yes grade ...)")
+                    return (
+                        f"cgroup v2: {base} holds other processes too, so it cannot delegate controllers "
+                        "(run grade in a cgroup of its own, e.g. systemd-run --scope -p Delegate=yes grade ...)"
+                    )
                 leaf = base / f"{PREFIX}grader"
                 leaf.mkdir(exist_ok=True)
                 _write(leaf / "cgroup.procs", os.getpid())
@@ -256,7 +260,7 @@ class Cgroup:
         _sweep_stale(base)
         folder = base / name
         folder.mkdir()
-        return cls("v2", {c: folder for c in wanted})
+        return cls("v2", dict.fromkeys(wanted, folder))
 
     @classmethod
     def _v1(cls, mounts, own, name):
@@ -354,11 +358,11 @@ def _sweep_stale(parent):
     with contextlib.suppress(OSError):
         for folder in parent.iterdir():
             parts = folder.name.split("-")
-            if folder.is_dir() and folder.name.startswith(PREFIX) and len(parts) == 3 and parts[1].isdigit():
-                if not Path(f"/proc/{parts[1]}").exists():
-                    stale = Cgroup("stale", {"pids": folder})
-                    _kill_until_gone(stale.members, rounds=20)
-                    stale.remove()
+            ours = folder.is_dir() and folder.name.startswith(PREFIX) and len(parts) == 3 and parts[1].isdigit()
+            if ours and not Path(f"/proc/{parts[1]}").exists():
+                stale = Cgroup("stale", {"pids": folder})
+                _kill_until_gone(stale.members, rounds=20)
+                stale.remove()
 
 
 # Where any user may write: without isolation a child leaves files there that outlive it (600 MB
@@ -376,7 +380,7 @@ def remove_trees(paths):
     paths = [str(p) for p in paths]
     for start in range(0, len(paths), 1000):
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            subprocess.run(["rm", "-rf", *one_fs, "--", *paths[start:start + 1000]], capture_output=True, timeout=600)
+            subprocess.run(["rm", "-rf", *one_fs, "--", *paths[start : start + 1000]], capture_output=True, timeout=600)
 
 
 def remove_tree(path):
@@ -431,11 +435,12 @@ def remove_orphaned_leftovers(folders=SHARED_FOLDERS):
     gone with its grading's sweep; a grader killed outright never swept."""
     alive, now = {uid for _, uid in processes(reap=False).values()}, time.time()
     # ... and old enough: a process of another grader's may be starting as its uid right now
-    return remove_leftovers_of(lambda info: ours(info.st_uid) and info.st_uid not in alive and now - info.st_ctime > 60,
-                               folders)
+    return remove_leftovers_of(
+        lambda info: ours(info.st_uid) and info.st_uid not in alive and now - info.st_ctime > 60, folders
+    )
 
 
-OPEN = set()  # this process's Bounds not yet closed (see close_all)
+OPEN: set["Bound"] = set()  # this process's Bounds not yet closed (see close_all)
 
 
 def close_all(before_files=lambda: None):
@@ -523,10 +528,8 @@ class Bound:
     def remove_files(self):
         """As root, remove what the submission's uid left in the folders anyone may write."""
         if self.uid is not None:
-            try:
+            with contextlib.suppress(Exception):  # a clean-up must never cost the grading
                 remove_leftovers_of(lambda info: info.st_uid == self.uid)
-            except Exception:  # noqa: BLE001  (a clean-up must never cost the grading)
-                pass
 
     def close(self, tracked=()):
         """sweep(), and the cgroup removed: the submission is over. Idempotent."""
@@ -544,12 +547,17 @@ class Bound:
         lines = []
         if self.cgroup is not None:
             cpu = ", an equal share of the CPU" if "cpu" in self.cgroup.dirs else ""
-            lines.append(f"bound: one cgroup ({self.cgroup.version}) for all of the submission's processes: at most "
-                         f"{self.limits.processes} more processes, {self.limits.memory_mb} MiB of memory in total{cpu}")
+            lines.append(
+                f"bound: one cgroup ({self.cgroup.version}) for all of the submission's processes: at most "
+                f"{self.limits.processes} more processes, {self.limits.memory_mb} MiB of memory in total{cpu}"
+            )
         else:
-            lines.append(f"bound: per process only (no cgroup: {self.cgroup_problem}): memory and processes are "
-                         "limited for each process of the submission, not for all of them together")
+            lines.append(
+                f"bound: per process only (no cgroup: {self.cgroup_problem}): memory and processes are "
+                "limited for each process of the submission, not for all of them together"
+            )
         if self.uid is not None:
-            lines.append("student code ran as a user of its own (a uid drawn for this grading), with no rights "
-                         "of the grader's")
+            lines.append(
+                "student code ran as a user of its own (a uid drawn for this grading), with no rights of the grader's"
+            )
         return lines

@@ -1,4 +1,5 @@
 """The `grade` command: check, train, generate, fetch-data."""
+
 import dataclasses
 import importlib.util
 import os
@@ -13,7 +14,7 @@ import click
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
-from grader import config as course_config
+from grader import config as course_config  # noqa: E402 (after the thread variables, before numpy)
 
 # Exit codes, one meaning each, so that CI tells a student's failing checks from a broken set-up.
 PASSED, FAILED, USAGE, BROKEN = 0, 1, 2, 3
@@ -25,11 +26,13 @@ EXIT_CODES = f"""Exit codes: {PASSED} every check passed (with --pass-mark: the 
 
 class UsageProblem(click.ClickException):
     """Ours to fix on the command line or in a config file: exit 2."""
+
     exit_code = USAGE
 
 
 class Broken(click.ClickException):
     """The grader could not do its job, whatever the submission: exit 3."""
+
     exit_code = BROKEN
 
 
@@ -40,15 +43,22 @@ class Grade(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit,
-                KeyboardInterrupt):
+        except (
+            click.exceptions.ClickException,
+            click.exceptions.Exit,
+            click.exceptions.Abort,
+            SystemExit,
+            KeyboardInterrupt,
+        ):
             raise
         except Exception as exc:
             import traceback
 
             traceback.print_exc()
-            raise Broken(f"the grader itself failed ({type(exc).__name__}: {exc}); this is a bug in the "
-                         "grader, not in the submission: please report it with the traceback above") from None
+            raise Broken(
+                f"the grader itself failed ({type(exc).__name__}: {exc}); this is a bug in the "
+                "grader, not in the submission: please report it with the traceback above"
+            ) from None
 
 
 def load_course(path):
@@ -92,29 +102,69 @@ def main():
 
 @main.command()
 @click.argument("submission", default="exercises", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "markdown", "classroom", "github"]),
-              default="text", show_default=True, help="json: Gradescope's results.json schema; junit: JUnit XML; "
-              "markdown: a summary table; classroom: GitHub Classroom's test result (these four put only the "
-              "report on stdout); github: an annotation per failed check, the text report, the Markdown summary "
-              "appended to $GITHUB_STEP_SUMMARY, and the classroom result (base64) as the step output `result`.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "junit", "markdown", "classroom", "github"]),
+    default="text",
+    show_default=True,
+    help="json: Gradescope's results.json schema; junit: JUnit XML; "
+    "markdown: a summary table; classroom: GitHub Classroom's test result (these four put only the "
+    "report on stdout); github: an annotation per failed check, the text report, the Markdown summary "
+    "appended to $GITHUB_STEP_SUMMARY, and the classroom result (base64) as the step output `result`.",
+)
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
 @click.option("--results-json", type=click.Path(dir_okay=False), help="Also write Gradescope's results.json here.")
 @click.option("--junit-xml", type=click.Path(dir_okay=False), help="Also write the JUnit XML report here.")
-@click.option("--pass-mark", "use_pass_mark", is_flag=True,
-              help="Exit 0 once the score reaches course.yaml's assignment.pass_mark (else: only when all pass).")
+@click.option(
+    "--pass-mark",
+    "use_pass_mark",
+    is_flag=True,
+    help="Exit 0 once the score reaches course.yaml's assignment.pass_mark (else: only when all pass).",
+)
 @click.option("--part", "parts", multiple=True, help="Only this part (repeatable), e.g. --part activations.")
-@click.option("-k", "keyword", metavar="EXPR",
-              help="Only the checks whose names match, as pytest's -k: -k relu_prime, -k \"relu and not prime\".")
-@click.option("--hidden", "hidden_path", type=click.Path(dir_okay=False),
-              help="Add the hidden checks from this file (hidden/vectors.json; official grading).")
+@click.option(
+    "-k",
+    "keyword",
+    metavar="EXPR",
+    help='Only the checks whose names match, as pytest\'s -k: -k relu_prime, -k "relu and not prime".',
+)
+@click.option(
+    "--hidden",
+    "hidden_path",
+    type=click.Path(dir_okay=False),
+    help="Add the hidden checks from this file (hidden/vectors.json; official grading).",
+)
 @click.option("--data-dir", type=click.Path(), help="MNIST folder (else GRADE_DATA_DIR, course.yaml, datasets/mnist).")
-@click.option("--report-dir", type=click.Path(file_okay=False), default="grade-report", show_default=True,
-              help="Where the feedback page (report.html), the MNIST plots and what your code printed go.")
-@click.option("--plots/--no-plots", default=True, show_default=True,
-              help="Draw the MNIST run's plots (on the feedback page, and as PNG files beside it).")
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False),
+    default="grade-report",
+    show_default=True,
+    help="Where the feedback page (report.html), the MNIST plots and what your code printed go.",
+)
+@click.option(
+    "--plots/--no-plots",
+    default=True,
+    show_default=True,
+    help="Draw the MNIST run's plots (on the feedback page, and as PNG files beside it).",
+)
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
-def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts, keyword, hidden_path, data_dir,
-          report_dir, plots, course_path):
+def check(
+    submission,
+    fmt,
+    output,
+    results_json,
+    junit_xml,
+    use_pass_mark,
+    parts,
+    keyword,
+    hidden_path,
+    data_dir,
+    report_dir,
+    plots,
+    course_path,
+):
     """Grade SUBMISSION (default: exercises/). Exit 0 only when every check passes (or, with
     --pass-mark, the pass mark is reached), 1 when checks fail, 2 on a usage or configuration
     error, 3 when the grader could not grade. Without MNIST data the other parts are graded and
@@ -149,6 +199,7 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
             data = load()
             load = lambda: data  # noqa: E731
         except mnist.DataError as missing:  # 75 points need no data: grade them; the MNIST check says the fix
+
             def load(missing=missing):
                 raise missing
 
@@ -164,8 +215,10 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
         if fmt == "github":  # read from the copy, shown at the student's own paths
             annotations = github(graded.results, prepared.folder, folder / prepared.where)
     if keyword and not graded.results:
-        raise UsageProblem(f"-k {keyword}: no check's name matches (names are like test_relu_values, "
-                                   "test_backward_gradient; see grader/checks/)")
+        raise UsageProblem(
+            f"-k {keyword}: no check's name matches (names are like test_relu_values, "
+            "test_backward_gradient; see grader/checks/)"
+        )
     results, footer = graded.results, graded.footer
     seconds = time.perf_counter() - start - graded.hidden_seconds
     if fmt == "github":
@@ -177,10 +230,12 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
         if os.environ.get("GITHUB_OUTPUT"):  # what Classroom's grading reporter reads (see report.classroom)
             with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as f:
                 f.write(f"result={classroom_output(classroom(results, course.pass_mark if use_pass_mark else None))}\n")
-    render = {"json": lambda: dumps(gradescope(results, seconds, "\n".join(footer))),
-              "junit": lambda: junit(results, course, seconds),
-              "markdown": lambda: markdown(results, course, seconds, footer),
-              "classroom": lambda: dumps(classroom(results, course.pass_mark if use_pass_mark else None))}
+    render = {
+        "json": lambda: dumps(gradescope(results, seconds, "\n".join(footer))),
+        "junit": lambda: junit(results, course, seconds),
+        "markdown": lambda: markdown(results, course, seconds, footer),
+        "classroom": lambda: dumps(classroom(results, course.pass_mark if use_pass_mark else None)),
+    }
     for kind, path in (("json", results_json), ("junit", junit_xml)):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -206,28 +261,57 @@ def check(submission, fmt, output, results_json, junit_xml, use_pass_mark, parts
     if use_pass_mark:
         reached = bool(results) and graded.score >= course.pass_mark - 1e-9
         if fmt in ("text", "github"):
-            click.echo(f"score {graded.score:.2f}: {'at or above' if reached else 'below'} "
-                       f"the pass mark of {course.pass_mark:g}")
+            click.echo(
+                f"score {graded.score:.2f}: {'at or above' if reached else 'below'} "
+                f"the pass mark of {course.pass_mark:g}"
+            )
         sys.exit(0 if reached else 1)
     sys.exit(0 if results and all(r.passed for r in results) else 1)
 
 
 @main.command()
 @click.argument("submissions", type=click.Path(file_okay=False))
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=os.cpu_count() or 1, show_default="CPU count",
-              help="Submissions graded at once.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="batch-report", show_default=True,
-              help="Where each student's report and the gradebook go.")
-@click.option("--hidden", "hidden_path", type=click.Path(dir_okay=False),
-              help="Add the hidden checks from this file (hidden/vectors.json; official grading).")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=os.cpu_count() or 1,
+    show_default="CPU count",
+    help="Submissions graded at once.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="batch-report",
+    show_default=True,
+    help="Where each student's report and the gradebook go.",
+)
+@click.option(
+    "--hidden",
+    "hidden_path",
+    type=click.Path(dir_okay=False),
+    help="Add the hidden checks from this file (hidden/vectors.json; official grading).",
+)
 @click.option("--force", is_flag=True, help="Grade again submissions already graded (unchanged since).")
-@click.option("--timeout", type=click.FloatRange(1), default=900, show_default=True,
-              help="Seconds one submission may take before it is stopped and marked timeout.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1),
+    default=900,
+    show_default=True,
+    help="Seconds one submission may take before it is stopped and marked timeout.",
+)
 @click.option("--plots", is_flag=True, help="Also draw each student's MNIST plots (about 0.45 s each).")
 @click.option("--data-dir", type=click.Path(), help="MNIST folder (else GRADE_DATA_DIR, course.yaml, datasets/mnist).")
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
-@click.option("--format", "book_format", type=click.Choice(["csv", "canvas"]), default="csv", show_default=True,
-              help="canvas: also write canvas.csv, for Canvas's gradebook import (students by SIS Login ID).")
+@click.option(
+    "--format",
+    "book_format",
+    type=click.Choice(["csv", "canvas"]),
+    default="csv",
+    show_default=True,
+    help="canvas: also write canvas.csv, for Canvas's gradebook import (students by SIS Login ID).",
+)
 def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_dir, course_path, book_format):
     """Grade every submission in SUBMISSIONS (a folder per student: .py files, a cloned repo with
     exercises/, or nbgrader's submitted/<student>/<assignment>/ notebooks) into a gradebook."""
@@ -235,8 +319,7 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_d
     from rich.markup import escape  # a student's folder name is text, never markup
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from grader import batch as batches
-    from grader import mnist, scoring, vectors
+    from grader import batch as batches, mnist, scoring, vectors
     from grader.report import fmt
 
     course = load_course(course_path)
@@ -259,36 +342,52 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_d
     console = Console(stderr=True)
     counts = dict.fromkeys(batches.STATUSES, 0)
     start = time.perf_counter()
-    with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console) as bar:
+    with Progress(
+        TextColumn("grading"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+    ) as bar:
         task = bar.add_task("", total=len(subs))
 
         def done(row):
             counts[row["status"]] += 1
             bar.update(task, advance=1, description=f"{escape(row['student'])}: {fmt(row['total'])} ({row['status']})")
 
-        rows, skipped = batches.run(subs, course, lambda: data, hidden, hidden_path, Path(out_dir), jobs, timeout,
-                                    force, done, plots, reference)
+        rows, skipped = batches.run(
+            subs, course, lambda: data, hidden, hidden_path, Path(out_dir), jobs, timeout, force, done, plots, reference
+        )
     gradebook = Path(out_dir) / "gradebook.csv"
     batches.write_gradebook(gradebook, rows, course)
     seconds = time.perf_counter() - start
-    click.echo(f"{len(rows)} submissions in {seconds:.1f} s with -j {jobs}: "
-               + ", ".join(f"{n} {k}" for k, n in counts.items())
-               + (f" ({skipped} unchanged since their last grading, not graded again; --force to regrade)"
-                  if skipped else ""))
+    click.echo(
+        f"{len(rows)} submissions in {seconds:.1f} s with -j {jobs}: "
+        + ", ".join(f"{n} {k}" for k, n in counts.items())
+        + (f" ({skipped} unchanged since their last grading, not graded again; --force to regrade)" if skipped else "")
+    )
     click.echo(f"gradebook: {gradebook}; reports: {Path(out_dir) / 'students'}/<student>/")
     if book_format == "canvas":
         empty = batches.write_canvas(Path(out_dir) / "canvas.csv", rows, course)
-        click.echo(f"Canvas import: {Path(out_dir) / 'canvas.csv'}" + (f" ({empty} not graded, left empty: see "
-                                                                        "the gradebook's status)" if empty else ""))
+        click.echo(
+            f"Canvas import: {Path(out_dir) / 'canvas.csv'}"
+            + (f" ({empty} not graded, left empty: see the gradebook's status)" if empty else "")
+        )
 
 
 @main.command()
 @click.argument("submission", default="exercises", type=click.Path())
 @click.option("--data-dir", type=click.Path(), help="MNIST folder (else GRADE_DATA_DIR, course.yaml, datasets/mnist).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="grade-report", show_default=True,
-              help="Where to write the four plots: loss and accuracy curves (train, validation, test), the "
-                   "confusion matrix, and accuracy per digit.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="grade-report",
+    show_default=True,
+    help="Where to write the four plots: loss and accuracy curves (train, validation, test), the "
+    "confusion matrix, and accuracy per digit.",
+)
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
 def train(submission, data_dir, out_dir, course_path):
     """Train on MNIST with SUBMISSION's blanks and plot the results."""
@@ -310,43 +409,65 @@ def train(submission, data_dir, out_dir, course_path):
     sizes = [784, *course.hidden_sizes, 10]
     console = Console(stderr=True)
     held = course.validation
-    console.print(f"training {'-'.join(map(str, sizes))} on {len(data.train_labels) - held:,} images from "
-                  f"{data.folder}" + (f" ({held:,} more held out for validation)" if held else ""))
-    with Progress(TextColumn("epoch"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar, \
-            intake.private_folder() as work:
+    console.print(
+        f"training {'-'.join(map(str, sizes))} on {len(data.train_labels) - held:,} images from "
+        f"{data.folder}" + (f" ({held:,} more held out for validation)" if held else "")
+    )
+    with (
+        Progress(TextColumn("epoch"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar,
+        intake.private_folder() as work,
+    ):
         task = bar.add_task("train", total=course.epochs)
         try:
             prepared = intake.prepare(folder, work, course)
             with grading.bounded(course) as bound:
-                run = scoring.train_and_score(prepared.folder, course, data,
-                                              lambda done, total: bar.update(task, completed=done), bound=bound)
+                run = scoring.train_and_score(
+                    prepared.folder, course, data, lambda done, total: bar.update(task, completed=done), bound=bound
+                )
         except (intake.SubmissionError, NotebookError) as exc:
             raise click.ClickException(str(exc)) from None
         except StudentError as exc:
             raise click.ClickException(neutralise(f"training failed: {exc}")) from None
     history = run.history
     for epoch in range(course.epochs):
-        validation = (f"validation loss {history['validation_loss'][epoch]:.4f}  "
-                      f"validation accuracy {history['validation_accuracy'][epoch]:.4f}  "
-                      if "validation_loss" in history else "")
-        click.echo(f"epoch {epoch + 1:3d}  train loss {history['train_loss'][epoch]:.4f}  "
-                   f"train accuracy {history['train_accuracy'][epoch]:.4f}  {validation}"
-                   f"test accuracy {history['test_accuracy'][epoch]:.4f}")
+        validation = (
+            f"validation loss {history['validation_loss'][epoch]:.4f}  "
+            f"validation accuracy {history['validation_accuracy'][epoch]:.4f}  "
+            if "validation_loss" in history
+            else ""
+        )
+        click.echo(
+            f"epoch {epoch + 1:3d}  train loss {history['train_loss'][epoch]:.4f}  "
+            f"train accuracy {history['train_accuracy'][epoch]:.4f}  {validation}"
+            f"test accuracy {history['test_accuracy'][epoch]:.4f}"
+        )
     paths = write_plots(history, run.confusion, out_dir, "MNIST")
     click.echo(f"test accuracy {run.accuracy:.4f} (trained in {run.seconds:.1f} s)")
     if run.distance is not None:
-        click.echo(f"relative distance from the reference's weights {run.distance:.3f} "
-                   f"(at most {course.mnist_weight_distance:g} passes)")
+        click.echo(
+            f"relative distance from the reference's weights {run.distance:.3f} "
+            f"(at most {course.mnist_weight_distance:g} passes)"
+        )
     click.echo("wrote " + ", ".join(str(p) for p in paths))
 
 
 @main.command()
 @click.option("--solutions", default="solutions", type=click.Path(), show_default=True)
 @click.option("--exercises", default="exercises", type=click.Path(), show_default=True)
-@click.option("--hidden", default="hidden/vectors.json", type=click.Path(dir_okay=False), show_default=True,
-              help="Where the hidden test vectors go (never released to students).")
-@click.option("--notebooks", default="notebooks", type=click.Path(file_okay=False), show_default=True,
-              help="nbgrader's course folder: the source notebook goes to source/<assignment id>/.")
+@click.option(
+    "--hidden",
+    default="hidden/vectors.json",
+    type=click.Path(dir_okay=False),
+    show_default=True,
+    help="Where the hidden test vectors go (never released to students).",
+)
+@click.option(
+    "--notebooks",
+    default="notebooks",
+    type=click.Path(file_okay=False),
+    show_default=True,
+    help="nbgrader's course folder: the source notebook goes to source/<assignment id>/.",
+)
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
 @click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if anything is stale.")
 @click.option("--force", is_flag=True, help="Overwrite generated files even where they hold edits of someone's.")
@@ -354,15 +475,21 @@ def generate(solutions, exercises, hidden, notebooks, course_path, check_only, f
     """Write exercises/, the grader's test vectors and the nbgrader notebook from solutions/.
     A generated file edited since (generated.sha256 records what was written) is never
     overwritten without --force."""
-    from grader.generate import GenerateError
-    from grader.generate import generate as run
+    from grader.generate import GenerateError, generate as run
     from grader.sandbox import StudentError
 
     if not Path(solutions).is_dir():
         raise UsageProblem(f"{solutions}: no such folder (the reference solutions)")
     try:
-        changed = run(solutions, exercises, check=check_only, hidden=hidden, notebooks=notebooks,
-                      course=load_course(course_path), force=force)
+        changed = run(
+            solutions,
+            exercises,
+            check=check_only,
+            hidden=hidden,
+            notebooks=notebooks,
+            course=load_course(course_path),
+            force=force,
+        )
     except (GenerateError, StudentError) as exc:
         raise UsageProblem(str(exc)) from None
     if check_only:
@@ -385,8 +512,14 @@ def require_generated(course):
 
     root = course.root
     try:
-        stale = run(root / "solutions", root / "exercises", check=True, hidden=root / "hidden" / "vectors.json",
-                    notebooks=root / "notebooks", course=course)
+        stale = run(
+            root / "solutions",
+            root / "exercises",
+            check=True,
+            hidden=root / "hidden" / "vectors.json",
+            notebooks=root / "notebooks",
+            course=course,
+        )
     except (GenerateError, StudentError) as exc:
         raise UsageProblem(str(exc)) from None
     if stale:
@@ -407,8 +540,10 @@ def release(out_dir, course_path):
         files = write(course, out_dir)
     except ReleaseError as exc:
         raise UsageProblem(str(exc)) from None
-    click.echo(f"wrote {len(files)} files to {Path(out_dir)}: the student repository (no solutions, no hidden "
-               "vectors); push it as the assignment's template")
+    click.echo(
+        f"wrote {len(files)} files to {Path(out_dir)}: the student repository (no solutions, no hidden "
+        "vectors); push it as the assignment's template"
+    )
 
 
 @main.group()
@@ -419,10 +554,16 @@ def export():
 @export.command("gradescope")
 @click.argument("out_zip", type=click.Path(dir_okay=False))
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
-@click.option("--isolation", type=click.Choice(["auto", "required", "off"]),
-              help="Set isolation in the bundled course.yaml (official grading: required).")
-@click.option("--seed", type=click.IntRange(0, 2**32 - 1),
-              help="Set training.seed in the bundled course.yaml: a number you keep private.")
+@click.option(
+    "--isolation",
+    type=click.Choice(["auto", "required", "off"]),
+    help="Set isolation in the bundled course.yaml (official grading: required).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    help="Set training.seed in the bundled course.yaml: a number you keep private.",
+)
 def export_gradescope(out_zip, course_path, isolation, seed):
     """Write Gradescope's autograder bundle OUT_ZIP: setup.sh, run_autograder, the grader, the
     reference and the hidden vectors (none of it visible to students)."""
@@ -436,8 +577,10 @@ def export_gradescope(out_zip, course_path, isolation, seed):
         raise UsageProblem(str(exc)) from None
     for line in official_grading_warnings(course, isolation, seed):
         click.echo(line, err=True)
-    click.echo(f"wrote {out_zip} ({len(names)} files): upload it as the assignment's autograder "
-               "(Configure Autograder > Zip file upload)")
+    click.echo(
+        f"wrote {out_zip} ({len(names)} files): upload it as the assignment's autograder "
+        "(Configure Autograder > Zip file upload)"
+    )
 
 
 @main.command("fetch-data")
@@ -463,11 +606,18 @@ INSTRUCTOR_ONLY = {"generate": "generate", "release": "release", "export": "grad
 
 def instructor_only(name):
     """A hidden stand-in for the command `name` that takes any arguments and says what it is."""
-    @click.command(name, hidden=True, add_help_option=False,
-                   context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+
+    @click.command(
+        name,
+        hidden=True,
+        add_help_option=False,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
     def stand_in():
-        raise UsageProblem(f"`grade {name}` is an instructor's command: it is not in the student "
-                                   "repository; run it in the course kit")
+        raise UsageProblem(
+            f"`grade {name}` is an instructor's command: it is not in the student repository; run it in the course kit"
+        )
+
     return stand_in
 
 

@@ -1,7 +1,10 @@
 """course.yaml: load it, validate every value, and say exactly what is wrong if not."""
+
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn, cast
 
 import yaml
 
@@ -46,13 +49,17 @@ class Course:
     data_dir: Path | None
 
     @property
-    def root(self):
+    def root(self) -> Path:
         return self.path.parent
 
     @property
-    def budget(self):
-        return {"epochs": self.epochs, "batch_size": self.batch_size,
-                "learning_rate": self.learning_rate, "seed": self.seed}
+    def budget(self) -> dict[str, int | float]:
+        return {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "seed": self.seed,
+        }
 
 
 class Reader:
@@ -61,10 +68,10 @@ class Reader:
     def __init__(self, path):
         self.path = path
 
-    def fail(self, key, value, why):
+    def fail(self, key: str, value: object, why: str) -> NoReturn:
         raise ConfigError(f"{self.path}: {key} = {value!r}: {why}")
 
-    def section(self, tree, key, allowed):
+    def section(self, tree: object, key: str, allowed: Collection[str]) -> dict:
         value = tree.get(key.rsplit(".", 1)[-1]) if isinstance(tree, dict) else None
         if not isinstance(value, dict):
             self.fail(key, value, "must be a mapping")
@@ -73,7 +80,15 @@ class Reader:
                 self.fail(f"{key}.{k}", value[k], f"unknown key; expected one of {', '.join(allowed)}")
         return value
 
-    def get(self, tree, key, kind, low=None, high=None, optional=False):
+    def get(
+        self,
+        tree: dict,
+        key: str,
+        kind: type,
+        low: float | None = None,
+        high: float | None = None,
+        optional: bool = False,
+    ) -> Any:
         name = key.rsplit(".", 1)[-1]
         if name not in tree:
             if optional:
@@ -90,19 +105,29 @@ class Reader:
             self.fail(key, value, f"must be {'a whole number' if kind is int else 'a number'}")
         if kind is int and value != int(value):
             self.fail(key, value, "must be a whole number")
-        if low is not None and value < low or high is not None and value > high:
-            self.fail(key, value, f"must be between {low} and {high}" if high is not None else f"must be at least {low}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            self.fail(
+                key, value, f"must be between {low} and {high}" if high is not None else f"must be at least {low}"
+            )
         return kind(value)
 
 
 LIMIT_RANGES = {  # key -> (low, high)
-    "call_seconds": (0.1, 3600), "check_seconds": (0.1, 36000), "training_seconds": (1, 86400),
-    "cpu_seconds": (1, 86400), "memory_mb": (256, 1 << 20), "processes": (4, 1 << 16),
-    "open_files": (16, 1 << 16), "disk_mb": (1, 1 << 20), "output_kb": (1, 1 << 20),
-    "submission_files": (1, 100_000), "submission_mb": (1, 4096)}
+    "call_seconds": (0.1, 3600),
+    "check_seconds": (0.1, 36000),
+    "training_seconds": (1, 86400),
+    "cpu_seconds": (1, 86400),
+    "memory_mb": (256, 1 << 20),
+    "processes": (4, 1 << 16),
+    "open_files": (16, 1 << 16),
+    "disk_mb": (1, 1 << 20),
+    "output_kb": (1, 1 << 20),
+    "submission_files": (1, 100_000),
+    "submission_mb": (1, 4096),
+}
 
 
-def load(path):
+def load(path: Path | str) -> Course:
     path = Path(path).resolve()
     try:
         with path.open(encoding="utf-8") as stream:  # so that a syntax error names the file, not "<unicode string>"
@@ -131,13 +156,15 @@ def load(path):
         parts[pid] = Part(pid, r.get(spec, f"{key}.title", str), r.get(spec, f"{key}.points", float, 0))
     if not any(p.points for p in parts.values()):
         r.fail("assignment.parts", {k: p.points for k, p in parts.items()}, "at least one part needs points")
-    thresholds = r.section(tree, "thresholds", ("mnist_accuracy", "mnist_weight_distance", "gradient_rel_error",
-                                                "value_rel_error"))
-    training = r.section(tree, "training", ("hidden_sizes", "epochs", "batch_size", "learning_rate", "seed",
-                                            "validation", "reference"))
+    thresholds = r.section(
+        tree, "thresholds", ("mnist_accuracy", "mnist_weight_distance", "gradient_rel_error", "value_rel_error")
+    )
+    training = r.section(
+        tree, "training", ("hidden_sizes", "epochs", "batch_size", "learning_rate", "seed", "validation", "reference")
+    )
     limits_tree = r.section(tree, "limits", tuple(LIMIT_RANGES))
-    given = {k: r.get(limits_tree, f"limits.{k}", Limits.__dataclass_fields__[k].type, *LIMIT_RANGES[k],
-                      optional=True) for k in LIMIT_RANGES}
+    kinds = {k: cast(type, f.type) for k, f in Limits.__dataclass_fields__.items()}  # int, float: no strings
+    given = {k: r.get(limits_tree, f"limits.{k}", kinds[k], *LIMIT_RANGES[k], optional=True) for k in LIMIT_RANGES}
     limits = Limits(**{k: v for k, v in given.items() if v is not None})  # a missing key keeps its default
     isolation = tree.get("isolation", "auto")
     if isolation is False:  # YAML 1.1 reads an unquoted `off` as false
@@ -147,8 +174,11 @@ def load(path):
     reference = r.get(training, "training.reference", str, optional=True)
     data = r.section(tree, "data", ("dir",)) if "data" in tree else {}
     sizes = training.get("hidden_sizes")
-    if not isinstance(sizes, list) or not sizes or not all(
-            isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 4096 for n in sizes):
+    if (
+        not isinstance(sizes, list)
+        or not sizes
+        or not all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 4096 for n in sizes)
+    ):
         r.fail("training.hidden_sizes", sizes, "must be a non-empty list of whole numbers from 1 to 4096")
     data_dir = r.get(data, "data.dir", str, optional=True)
     assignment_id = r.get(assignment, "assignment.id", str, optional=True) or "backprop"
@@ -157,25 +187,30 @@ def load(path):
     total = sum(p.points for p in parts.values())
     pass_mark = r.get(assignment, "assignment.pass_mark", float, 0, total, optional=True)
     return Course(
-        path=path, name=r.get(tree, "name", str),
-        assignment=r.get(assignment, "assignment.name", str), parts=parts, assignment_id=assignment_id,
+        path=path,
+        name=r.get(tree, "name", str),
+        assignment=r.get(assignment, "assignment.name", str),
+        parts=parts,
+        assignment_id=assignment_id,
         pass_mark=total if pass_mark is None else pass_mark,
         mnist_accuracy=r.get(thresholds, "thresholds.mnist_accuracy", float, 0, 1),
         gradient_rel_error=r.get(thresholds, "thresholds.gradient_rel_error", float, 0, 1),
         value_rel_error=r.get(thresholds, "thresholds.value_rel_error", float, 0, 1),
-        hidden_sizes=tuple(sizes), epochs=r.get(training, "training.epochs", int, 1, 1000),
+        hidden_sizes=tuple(sizes),
+        epochs=r.get(training, "training.epochs", int, 1, 1000),
         batch_size=r.get(training, "training.batch_size", int, 1, 60000),
         learning_rate=r.get(training, "training.learning_rate", float, 0, 100),
         seed=r.get(training, "training.seed", int, 0, 2**32 - 1),
         validation=r.get(training, "training.validation", int, 0, 59999, optional=True) or 0,
         mnist_weight_distance=r.get(thresholds, "thresholds.mnist_weight_distance", float, 0, 10),
-        limits=limits, isolation=isolation,
+        limits=limits,
+        isolation=isolation,
         reference=(path.parent / reference).resolve() if reference else None,
         data_dir=(path.parent / data_dir).resolve() if data_dir else None,
     )
 
 
-def find(start=None):
+def find(start: Path | str | None = None) -> Path:
     """course.yaml in the current folder or the nearest parent."""
     here = Path(start or Path.cwd()).resolve()
     for folder in (here, *here.parents):

@@ -10,6 +10,10 @@ gives, and why), the transpose, a constant factor (m, 1/m, -1, ...). A dict of g
 is read key by key, and backward's by layer: which layers are right says where the error
 is. When nothing matches, it says so and shows the worst entries side by side.
 """
+
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 EQUATIONS = {
@@ -44,7 +48,7 @@ def _m(y):
 
 
 # blank -> [(what the numbers show, the wrong formula as a function of the blank's inputs)]
-MISTAKES = {
+MISTAKES: dict[str, list[tuple[str, Callable[..., Any]]]] = {
     "relu": [
         ("it returns z unchanged: the negative entries should become 0", lambda z: z),
         ("it returns min(0, z): max keeps the positive part", lambda z: np.minimum(z, 0)),
@@ -66,50 +70,71 @@ MISTAKES = {
         ("it returns 1 - sigma(z): the factor sigma(z) is missing", lambda z: 1 - _sigmoid(z)),
     ],
     "softmax": [
-        ("it subtracts each ROW's max (axis=1): the shift must be one constant per column (axis=0), else it "
-         "changes the answer", lambda z: np.exp(z - z.max(axis=1, keepdims=True))
-         / np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=0, keepdims=True)),
-        ("each ROW sums to 1: the sum runs over axis 1 (the examples) instead of axis 0 (the classes)",
-         lambda z: _softmax(z, axis=1)),
-        ("the whole array sums to 1: the sum needs axis=0 (and keepdims=True), one sum per column",
-         lambda z: np.exp(z - z.max()) / np.exp(z - z.max()).sum()),
+        (
+            "it subtracts each ROW's max (axis=1): the shift must be one constant per column (axis=0), else it "
+            "changes the answer",
+            lambda z: (
+                np.exp(z - z.max(axis=1, keepdims=True))
+                / np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=0, keepdims=True)
+            ),
+        ),
+        (
+            "each ROW sums to 1: the sum runs over axis 1 (the examples) instead of axis 0 (the classes)",
+            lambda z: _softmax(z, axis=1),
+        ),
+        (
+            "the whole array sums to 1: the sum needs axis=0 (and keepdims=True), one sum per column",
+            lambda z: np.exp(z - z.max()) / np.exp(z - z.max()).sum(),
+        ),
         ("it returns exp(z) without dividing by the column's sum", lambda z: np.exp(z)),
     ],
     "cross_entropy": [
-        ("it is the SUM over the m examples: the loss is the mean, divide by m = y.shape[1]",
-         lambda a, y: -np.sum(y * np.log(a))),
-        ("the minus sign is missing: log a is negative, so the loss must be -(1/m) sum y log a",
-         lambda a, y: np.sum(y * np.log(a)) / _m(y)),
-        ("it averages over all n x m entries: divide by the m examples only (y.shape[1])",
-         lambda a, y: -np.mean(y * np.log(a))),
-        ("it divides by the number of classes n = y.shape[0], not by the m examples (y.shape[1])",
-         lambda a, y: -np.sum(y * np.log(a)) / y.shape[0]),
+        (
+            "it is the SUM over the m examples: the loss is the mean, divide by m = y.shape[1]",
+            lambda a, y: -np.sum(y * np.log(a)),
+        ),
+        (
+            "the minus sign is missing: log a is negative, so the loss must be -(1/m) sum y log a",
+            lambda a, y: np.sum(y * np.log(a)) / _m(y),
+        ),
+        (
+            "it averages over all n x m entries: divide by the m examples only (y.shape[1])",
+            lambda a, y: -np.mean(y * np.log(a)),
+        ),
+        (
+            "it divides by the number of classes n = y.shape[0], not by the m examples (y.shape[1])",
+            lambda a, y: -np.sum(y * np.log(a)) / y.shape[0],
+        ),
     ],
     "output_delta": [
         ("it is a - y without the 1/m: the loss is a mean over the m examples", lambda a, y: a - y),
         ("the sign is flipped: it is (y - a) / m", lambda a, y: (y - a) / _m(y)),
-        ("it divides by the number of classes n = y.shape[0], not by m = y.shape[1]",
-         lambda a, y: (a - y) / y.shape[0]),
+        (
+            "it divides by the number of classes n = y.shape[0], not by m = y.shape[1]",
+            lambda a, y: (a - y) / y.shape[0],
+        ),
     ],
     "hidden_delta": [
         ("the f'(z(l)) factor is missing: it returns (W(l+1))^T delta(l+1) alone", lambda W, d, z: W.T @ d),
         ("it multiplies by relu(z) instead of relu'(z)", lambda W, d, z: (W.T @ d) * np.maximum(z, 0)),
-        ("f' is applied to (W(l+1))^T delta(l+1) instead of to z(l)",
-         lambda W, d, z: (W.T @ d) * ((W.T @ d) > 0)),
+        ("f' is applied to (W(l+1))^T delta(l+1) instead of to z(l)", lambda W, d, z: (W.T @ d) * ((W.T @ d) > 0)),
     ],
     "layer_gradients dW": [
-        ("it is a(l-1) delta(l)^T: the transpose of delta(l) (a(l-1))^T; swap the factors",
-         lambda d, a: a @ d.T),
+        ("it is a(l-1) delta(l)^T: the transpose of delta(l) (a(l-1))^T; swap the factors", lambda d, a: a @ d.T),
         ("it is divided by m: the 1/m is already inside delta(l)", lambda d, a: d @ a.T / d.shape[1]),
     ],
     "layer_gradients db": [
-        ("it is the MEAN over the columns, not the sum: the 1/m is already inside delta(l)",
-         lambda d, a: d.mean(axis=1, keepdims=True)),
+        (
+            "it is the MEAN over the columns, not the sum: the 1/m is already inside delta(l)",
+            lambda d, a: d.mean(axis=1, keepdims=True),
+        ),
         ("it sums over the rows (axis 0) instead of the columns (axis 1)", lambda d, a: d.sum(axis=0, keepdims=True)),
     ],
     "sgd_update": [
-        ("it moves WITH the gradient (params + lr grads): descent subtracts",
-         lambda p, g, lr: {k: p[k] + lr * g[k] for k in p}),
+        (
+            "it moves WITH the gradient (params + lr grads): descent subtracts",
+            lambda p, g, lr: {k: p[k] + lr * g[k] for k in p},
+        ),
         ("the learning rate is missing: params - grads", lambda p, g, lr: {k: p[k] - g[k] for k in p}),
         ("it returns params unchanged", lambda p, g, lr: dict(p)),
     ],
@@ -118,8 +143,9 @@ MISTAKES = {
 
 def _same(got, candidate):
     if isinstance(candidate, dict):
-        return isinstance(got, dict) and set(got) == set(candidate) and all(
-            _same(got[k], candidate[k]) for k in candidate)
+        return (
+            isinstance(got, dict) and set(got) == set(candidate) and all(_same(got[k], candidate[k]) for k in candidate)
+        )
     if not isinstance(got, np.ndarray):
         return False
     got, candidate = got.astype(float), np.asarray(candidate, float)
@@ -160,24 +186,32 @@ def shape_story(blank, args, key=None):
         if name in ("relu", "relu_prime", "sigmoid", "sigmoid_prime"):
             return f"z is {s(args[0])} and so is the answer: f acts on each entry of z on its own"
         if name == "softmax":
-            return f"z is {s(args[0])} (n classes x m examples) and so is the answer: each column becomes " \
-                   "probabilities that sum to 1"
+            return (
+                f"z is {s(args[0])} (n classes x m examples) and so is the answer: each column becomes "
+                "probabilities that sum to 1"
+            )
         if name == "cross_entropy":
             return f"the answer is a single number: the mean over the m = {examples(blank, args)} examples"
         if name == "output_delta":
             return f"a(L) and y are {s(args[0])} (n_L x m), and so is delta(L): one entry per output unit and example"
         if name == "hidden_delta":
             W, d, z = args
-            return (f"W(l+1) is {s(W)} (n_(l+1) x n_l), delta(l+1) is {s(d)} (n_(l+1) x m) and z(l) is {s(z)} "
-                    f"(n_l x m): (W(l+1))^T delta(l+1) is ({_x(W.T.shape)})({s(d)}) = {W.shape[1]}x{d.shape[1]}, "
-                    "the shape of z(l), which f'(z(l)) then multiplies entry by entry")
+            return (
+                f"W(l+1) is {s(W)} (n_(l+1) x n_l), delta(l+1) is {s(d)} (n_(l+1) x m) and z(l) is {s(z)} "
+                f"(n_l x m): (W(l+1))^T delta(l+1) is ({_x(W.T.shape)})({s(d)}) = {W.shape[1]}x{d.shape[1]}, "
+                "the shape of z(l), which f'(z(l)) then multiplies entry by entry"
+            )
         if name == "layer_gradients":
             d, a = args
             if blank.endswith("db") or key == 1:
-                return (f"delta(l) is {s(d)} (n_l x m): summing its m columns leaves {d.shape[0]}x1, the shape of "
-                        "b(l) (keepdims=True keeps the column)")
-            return (f"delta(l) is {s(d)} (n_l x m) and a(l-1) is {s(a)} (n_(l-1) x m), so delta(l) (a(l-1))^T is "
-                    f"({s(d)})({_x(a.T.shape)}) = {d.shape[0]}x{a.shape[0]}, the shape of W(l)")
+                return (
+                    f"delta(l) is {s(d)} (n_l x m): summing its m columns leaves {d.shape[0]}x1, the shape of "
+                    "b(l) (keepdims=True keeps the column)"
+                )
+            return (
+                f"delta(l) is {s(d)} (n_l x m) and a(l-1) is {s(a)} (n_(l-1) x m), so delta(l) (a(l-1))^T is "
+                f"({s(d)})({_x(a.T.shape)}) = {d.shape[0]}x{a.shape[0]}, the shape of W(l)"
+            )
         if name == "sgd_update" and key:
             return f"the new {key} has the shape of params[{key!r}], {s(args[0][key])}"
         if name == "backward":
@@ -185,17 +219,24 @@ def shape_story(blank, args, key=None):
             if key:
                 l = int(key[1:])
                 if key[0] == "b":
-                    return (f"db{l} has the shape of b{l}, {s(params[key])}: delta({l}) ({params[key].shape[0]}x{m}, "
-                            f"like z({l})) summed over its m columns")
-                return (f"dW{l} has the shape of W{l}, {s(params[key])}: delta({l}) is {params[key].shape[0]}x{m} "
-                        f"(like z({l})) and a({l - 1}) is {params[key].shape[1]}x{m}, so delta({l}) (a({l - 1}))^T "
-                        f"is {s(params[key])}")
+                    return (
+                        f"db{l} has the shape of b{l}, {s(params[key])}: delta({l}) ({params[key].shape[0]}x{m}, "
+                        f"like z({l})) summed over its m columns"
+                    )
+                return (
+                    f"dW{l} has the shape of W{l}, {s(params[key])}: delta({l}) is {params[key].shape[0]}x{m} "
+                    f"(like z({l})) and a({l - 1}) is {params[key].shape[1]}x{m}, so delta({l}) (a({l - 1}))^T "
+                    f"is {s(params[key])}"
+                )
             L = len(params) // 2
-            return ("W(l) is n_l x n_(l-1): " + ", ".join(f"W{l} {s(params[f'W{l}'])}" for l in range(1, L + 1))
-                    + f"; with m = {m} examples, delta(l) is n_l x m like z(l) (" +
-                    ", ".join(f"delta({l}) {params[f'W{l}'].shape[0]}x{m}" for l in range(L, 0, -1)) +
-                    "); going back, delta(l) = (W(l+1))^T delta(l+1) (*) f'(z(l)) takes W and delta of the layer "
-                    "above and z of its own layer")
+            return (
+                "W(l) is n_l x n_(l-1): "
+                + ", ".join(f"W{l} {s(params[f'W{l}'])}" for l in range(1, L + 1))
+                + f"; with m = {m} examples, delta(l) is n_l x m like z(l) ("
+                + ", ".join(f"delta({l}) {params[f'W{l}'].shape[0]}x{m}" for l in range(L, 0, -1))
+                + "); going back, delta(l) = (W(l+1))^T delta(l+1) (*) f'(z(l)) takes W and delta of the layer "
+                "above and z of its own layer"
+            )
     except (ValueError, TypeError, KeyError, IndexError, AttributeError):
         pass
     return ""
@@ -205,11 +246,15 @@ def _nonfinite(blank):
     """What NaN or inf in a blank's answer most likely comes from."""
     name = blank.split()[0]
     if name == "softmax":
-        return ("exp(z) overflows float64 for z above about 709, and inf / inf is NaN: softmax(z) = softmax(z - c) "
-                "for any constant c per column, so subtract each column's max before exp")
+        return (
+            "exp(z) overflows float64 for z above about 709, and inf / inf is NaN: softmax(z) = softmax(z - c) "
+            "for any constant c per column, so subtract each column's max before exp"
+        )
     if name == "sigmoid":
-        return ("exp(-z) overflows float64 for z below about -709: compute it so that exp only ever sees a number "
-                "<= 0 (two cases, by the sign of z)")
+        return (
+            "exp(-z) overflows float64 for z below about -709: compute it so that exp only ever sees a number "
+            "<= 0 (two cases, by the sign of z)"
+        )
     if name == "cross_entropy":
         return "log(0) is -inf: is a probability 0, or is the log taken of y rather than of a?"
     return "NaN or inf: an exp that overflowed, a log of 0, or 0 / 0 somewhere in it"
@@ -226,16 +271,20 @@ def pattern(blank, got, expected, args, key=None):
         if got.shape == expected.T.shape and got.ndim == 2:
             found = f"it is {_x(got.shape)}, the transpose of the {_x(expected.shape)} it should be"
         elif got.shape == expected.shape[:1] and expected.shape[1:] == (1,):
-            found = (f"it is a flat array of {got.shape[0]}, not a {_x(expected.shape)} column: keep the axis "
-                     "(keepdims=True) so that it broadcasts over the m columns")
+            found = (
+                f"it is a flat array of {got.shape[0]}, not a {_x(expected.shape)} column: keep the axis "
+                "(keepdims=True) so that it broadcasts over the m columns"
+            )
         else:
             found = f"its shape is {_x(got.shape)}; it should be {_x(expected.shape)}"
         return f"{found}{': ' + story if story else ''}"
     if not np.all(np.isfinite(got)):
         return f"it has {int(np.sum(~np.isfinite(got)))} NaN or inf entries. {_nonfinite(blank)}"
     if got.ndim == 2 and got.shape[0] == got.shape[1] > 1 and _same(got, expected.T):
-        return ("it is the transpose of the right answer; the matrix is square, so the shape cannot tell "
-                "(a transpose applied, or left out, where the equation has none)")
+        return (
+            "it is the transpose of the right answer; the matrix is square, so the shape cannot tell "
+            "(a transpose applied, or left out, where the equation has none)"
+        )
     denom = float(np.sum(expected * expected))
     if denom == 0 or not got.size:
         return None
@@ -246,20 +295,28 @@ def pattern(blank, got, expected, args, key=None):
         return "the sign is flipped: every entry is -1 times the right one"
     if m and m > 1:
         for power, word in ((1, "m"), (2, "m^2")):
-            if np.isclose(k, m ** power):
-                return (f"every entry is {word} = {m ** power} times too large: a sum over the m examples where the "
-                        "loss is a mean (delta(L) = (a(L) - y) / m carries the 1/m, once)")
-            if np.isclose(k, m ** -power):
-                return (f"every entry is {word} = {m ** power} times too small: divided by m once too often (the "
-                        "1/m belongs in delta(L) = (a(L) - y) / m only; what is built from delta is not divided again)")
+            if np.isclose(k, m**power):
+                return (
+                    f"every entry is {word} = {m**power} times too large: a sum over the m examples where the "
+                    "loss is a mean (delta(L) = (a(L) - y) / m carries the 1/m, once)"
+                )
+            if np.isclose(k, m**-power):
+                return (
+                    f"every entry is {word} = {m**power} times too small: divided by m once too often (the "
+                    "1/m belongs in delta(L) = (a(L) - y) / m only; what is built from delta is not divided again)"
+                )
     return f"every entry is {k:.4g} times the right one"
 
 
 def side_by_side(got, expected, n=3):
     """The n entries where got and expected differ most, as '[i, j] got x, expected y'
     (for two arrays of one shape; '' for anything else, such as a pair of arrays)."""
-    if not isinstance(got, np.ndarray) or not isinstance(expected, np.ndarray) or got.shape != expected.shape \
-            or not got.size:
+    if (
+        not isinstance(got, np.ndarray)
+        or not isinstance(expected, np.ndarray)
+        or got.shape != expected.shape
+        or not got.size
+    ):
         return ""
     got, expected = got.astype(float), expected.astype(float)
     diff = np.abs(got - expected)
@@ -301,16 +358,21 @@ def _layers(got, expected, args, wrong):
     # db(l) is the sum of delta(l)'s columns: every db right says every delta(l) is (checked
     # first: a dW transposed in backward itself leaves each delta right)
     if all(k[0] == "W" for k in wrong):
-        return ("every db is right, so every delta(l) is: the error is in dW(l) = delta(l) (a(l-1))^T (check "
-                "what backward does with layer_gradients' dW, and that it passes a(l-1), the activation of the "
-                "layer below)")
+        return (
+            "every db is right, so every delta(l) is: the error is in dW(l) = delta(l) (a(l-1))^T (check "
+            "what backward does with layer_gradients' dW, and that it passes a(l-1), the activation of the "
+            "layer below)"
+        )
     if L not in bad:
         top = bad[-1]
         right = f"layer {L} (the output layer) is right" if top + 1 == L else f"layers {top + 1}..{L} are right"
-        step = (_first_step(got, args, top) if top == L - 1 else None) or \
-            f"check the step back: hidden_delta(W{top + 1}, delta({top + 1}), z{top})"
-        return (f"{right}, so delta({top + 1}) is; layer {top} is the first wrong one going back, where "
-                f"delta({top}) = (W({top + 1}))^T delta({top + 1}) (*) f'(z({top})): {step}")
+        step = (
+            _first_step(got, args, top) if top == L - 1 else None
+        ) or f"check the step back: hidden_delta(W{top + 1}, delta({top + 1}), z{top})"
+        return (
+            f"{right}, so delta({top + 1}) is; layer {top} is the first wrong one going back, where "
+            f"delta({top}) = (W({top + 1}))^T delta({top + 1}) (*) f'(z({top})): {step}"
+        )
     if all(k[0] == "b" for k in wrong):
         return "every dW is right, so every delta(l) is: the error is in db(l), the sum of delta(l)'s columns"
     return None
@@ -319,8 +381,11 @@ def _layers(got, expected, args, wrong):
 def by_key(blank, got, expected, args):
     """Lines for a dict of arrays (backward's gradients, sgd_update's parameters): each wrong
     key and what it shows; for backward, which layers are right and where that puts the error."""
-    wrong = {k: pattern(blank, got[k], expected[k], args, k)
-             for k in sorted(expected, key=_going_back) if not _same(got.get(k), expected[k])}
+    wrong = {
+        k: pattern(blank, got[k], expected[k], args, k)
+        for k in sorted(expected, key=_going_back)
+        if not _same(got.get(k), expected[k])
+    }
     if not wrong:
         return "every entry is right here: the check failed on something else"
     seen = set(wrong.values())

@@ -26,8 +26,8 @@ import os
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from grader.mnist import DataError, load_mnist
 
@@ -39,6 +39,7 @@ def course_manifest(root: Path) -> Path:
     local one, say), else the grader's."""
     own = Path(root) / "datasets" / "mnist.json"
     return own if own.is_file() else DEFAULT_MANIFEST
+
 
 _CHUNK = 1 << 16  # 64 KiB: small enough for a smooth progress bar, big enough to be fast
 _HEX_DIGITS = {"md5": 32, "sha256": 64}
@@ -259,11 +260,15 @@ def _fetch_into(dest: Path, manifest: dict, mirrors: list[str], progress: bool, 
             name = entry["name"]
             target, part = dest / name, dest / f"{name}.part"
             task = bar.add_task(name, total=entry["size"])
+
+            def advance(n, task=task):  # bound now: a closure would see a later file's task
+                bar.update(task, advance=n)
+
             failures = []
             for mirror in mirrors:
                 url = mirror + name if mirror.endswith("/") else f"{mirror}/{name}"
                 try:
-                    _download(url, part, entry, timeout, lambda n: bar.update(task, advance=n))
+                    _download(url, part, entry, timeout, advance)
                 except (OSError, DataError, http.client.HTTPException, ValueError) as exc:
                     # OSError covers URLError/HTTPError, timeouts and resets;
                     # ValueError an unusable URL. Ctrl-C is not caught: it

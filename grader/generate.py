@@ -8,6 +8,7 @@ value checks compare against, are written from the same source, so nothing drift
 The hidden vectors (other inputs, from a seed drawn once and kept in their file) go to
 hidden/vectors.json, which `grade release` never ships.
 """
+
 import ast
 import json
 import os
@@ -37,7 +38,7 @@ def enclosing_functions(source, path):
     owner = {}
     for node in ast.walk(tree):  # outer functions come first, inner ones overwrite them
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for line in range(node.lineno, node.end_lineno + 1):
+            for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):  # parsed: always set
                 owner[line] = node.name
     return owner
 
@@ -54,7 +55,7 @@ def strip_solutions(source, path):
             if number not in owner:
                 raise GenerateError(f"{path}:{number}: {BEGIN} outside any function")
             inside = number
-            indent = line[:len(line) - len(line.lstrip())]
+            indent = line[: len(line) - len(line.lstrip())]
             out.append(f"{indent}# YOUR CODE HERE\n")
             out.append(f'{indent}raise NotImplementedError("{owner[number]} is not implemented yet")\n')
         elif marker == END:
@@ -183,8 +184,7 @@ def manifest_key(path, root):
         return None
 
 
-def generate(solutions, exercises, check=False, hidden="hidden/vectors.json", notebooks=None, course=None,
-             force=False):
+def generate(solutions, exercises, check=False, hidden="hidden/vectors.json", notebooks=None, course=None, force=False):
     """Write (or with check=True, compare) exercises/, the provided copy, the public vectors,
     the hidden ones and (given the notebooks folder and the course) nbgrader's source
     notebook, notebooks/source/<id>/<id>.ipynb. Returns the list of paths that were (or, when
@@ -219,8 +219,9 @@ def generate(solutions, exercises, check=False, hidden="hidden/vectors.json", no
     old_vectors = VECTORS.read_text(encoding="utf-8") if VECTORS.is_file() else None
     if old_vectors is None or not same_vectors(old_vectors, new_vectors):
         changed.append(VECTORS)
-    if not kept or not same_vectors(json.dumps(json.loads(hidden.read_text(encoding="utf-8"))["vectors"]),
-                                    json.dumps(secret)):
+    if not kept or not same_vectors(
+        json.dumps(json.loads(hidden.read_text(encoding="utf-8"))["vectors"]), json.dumps(secret)
+    ):
         changed.append(hidden)
     extra = [p for p in sorted(exercises.rglob("*.py")) if p not in wanted and "__pycache__" not in p.parts]
     generated = [*wanted, VECTORS, hidden]
@@ -230,16 +231,27 @@ def generate(solutions, exercises, check=False, hidden="hidden/vectors.json", no
         recorded = {manifest_key(p, root): sha256(p) for p in generated if p.is_file() and manifest_key(p, root)}
         stale_manifest = manifest is None or any(manifest.get(k) != v for k, v in recorded.items())
         return changed + extra + ([manifest_path] if stale_manifest and not changed else [])
-    edited = [p for p in changed if p.exists() and p not in (VECTORS, PROVIDED) and  # the package's own
-              (manifest is None or manifest.get(manifest_key(p, root)) != sha256(p))]
+    edited = [
+        p
+        for p in changed
+        if p.exists()
+        and p not in (VECTORS, PROVIDED)  # the package's own
+        and (manifest is None or manifest.get(manifest_key(p, root)) != sha256(p))
+    ]
     if edited and not force:
         names = ", ".join(str(p) for p in edited)
         one = len(edited) == 1
-        why = "no generated.sha256 records what grade generate wrote" if manifest is None else \
-            f"{'it differs' if one else 'they differ'} from what grade generate last wrote there (generated.sha256)"
+        why = (
+            "no generated.sha256 records what grade generate wrote"
+            if manifest is None
+            else f"{'it differs' if one else 'they differ'} from what grade generate last wrote there "
+            "(generated.sha256)"
+        )
         them = "it" if one else "them"
-        raise GenerateError(f"not overwriting {names}: {why}, so {them} may hold someone's work. Move {them} away "
-                            f"(or commit {them}), or run `grade generate --force` to overwrite {them}")
+        raise GenerateError(
+            f"not overwriting {names}: {why}, so {them} may hold someone's work. Move {them} away "
+            f"(or commit {them}), or run `grade generate --force` to overwrite {them}"
+        )
     for path in changed:
         atomic_write(path, {VECTORS: new_vectors, hidden: new_hidden}.get(path) or wanted[path])
     shutil.rmtree(exercises / "__pycache__", ignore_errors=True)

@@ -5,7 +5,12 @@ relative error = max |n - a| / max(1e-8, |n| + |a|)   (CS231n's measure; the flo
 dead ReLU's 0/0 from becoming NaN). Central differences in float64 with h = 1e-5 give
 errors near 1e-8 on small smooth nets; a real mistake gives errors near 1.
 """
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 H = 1e-5
 
@@ -19,13 +24,15 @@ class NotGraded(CheckFailed):
     data on this machine): it scores 0, its part says "not graded", and str(self) says the fix."""
 
 
-def relative_error(numeric, analytic, floor=1e-8):
+def relative_error(numeric: ArrayLike, analytic: ArrayLike, floor: float = 1e-8) -> np.ndarray:
     """Element-wise |n - a| / max(floor, |n| + |a|)."""
     numeric, analytic = np.asarray(numeric, float), np.asarray(analytic, float)
     return np.abs(numeric - analytic) / np.maximum(floor, np.abs(numeric) + np.abs(analytic))
 
 
-def numeric_gradient(loss_many, x, h=H):
+def numeric_gradient(
+    loss_many: Callable[[list[dict[str, np.ndarray]]], Sequence[float]], x: dict[str, np.ndarray], h: float = H
+) -> dict[str, np.ndarray]:
     """Central differences of a scalar loss with respect to every entry of every array in x.
 
     x: dict name -> float64 array. loss_many(list of dicts like x) -> list of losses; it is
@@ -43,19 +50,19 @@ def numeric_gradient(loss_many, x, h=H):
             index.append((name, i))
     losses = np.asarray(loss_many(points), dtype=np.float64).reshape(-1, 2)
     grads = {name: np.zeros_like(value) for name, value in x.items()}
-    for (name, i), (plus, minus) in zip(index, losses):
+    for (name, i), (plus, minus) in zip(index, losses, strict=True):
         grads[name].flat[i] = (plus - minus) / (2 * h)
     return grads
 
 
-def at(index):
+def at(index: Iterable[int | np.integer]) -> str:
     return "[" + ", ".join(str(int(i)) for i in index) + "]"
 
 
 VALUE_FLOOR = 1e-4  # values near 0 (a dead unit, a tiny probability) get an absolute tolerance of tol * 1e-4
 
 
-def assert_close(what, got, expected, tol):
+def assert_close(what: str, got: Any, expected: np.ndarray, tol: float) -> None:
     """Compare one float64 array with the expected one; raise CheckFailed saying where.
     Same measure as the gradient checks, with a larger floor: two right answers computed
     in a different order differ by ~1e-16 absolute, which the 1e-8 floor would magnify."""
@@ -68,11 +75,15 @@ def assert_close(what, got, expected, tol):
     err = relative_error(got, expected, VALUE_FLOOR)
     if err.size and err.max() > tol:
         i = np.unravel_index(np.argmax(err), err.shape)
-        raise CheckFailed(f"{what}: relative error {err[i]:.2g} at {at(i)} (threshold {tol:g}): "
-                          f"got {got[i]:.6g}, expected {expected[i]:.6g}")
+        raise CheckFailed(
+            f"{what}: relative error {err[i]:.2g} at {at(i)} (threshold {tol:g}): "
+            f"got {got[i]:.6g}, expected {expected[i]:.6g}"
+        )
 
 
-def assert_same_structure_close(what, got, expected, tol):
+def assert_same_structure_close(
+    what: str, got: Any, expected: np.ndarray | list[np.ndarray] | dict[str, np.ndarray], tol: float
+) -> None:
     """assert_close over arrays, pairs (lists) or dicts of arrays."""
     if isinstance(expected, dict):
         if not isinstance(got, dict) or set(got) != set(expected):
@@ -81,13 +92,13 @@ def assert_same_structure_close(what, got, expected, tol):
         for k in expected:
             assert_close(f"{what}[{k!r}]", got[k], expected[k], tol)
     elif isinstance(expected, list):
-        for k, (g, e) in enumerate(zip(got, expected)):
-            assert_close(f"{what}[{k}]", g, e, tol)
+        for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+            assert_close(f"{what}[{i}]", g, e, tol)
     else:
         assert_close(what, got, expected, tol)
 
 
-def assert_gradient(what, numeric, analytic, tol, source):
+def assert_gradient(what: str, numeric: np.ndarray, analytic: ArrayLike, tol: float, source: str) -> None:
     """Compare an analytic gradient with central differences of `source`."""
     analytic = np.asarray(analytic, float)
     if analytic.shape != numeric.shape:
@@ -97,6 +108,8 @@ def assert_gradient(what, numeric, analytic, tol, source):
     err = relative_error(numeric, analytic)
     if err.size and err.max() > tol:
         i = np.unravel_index(np.argmax(err), err.shape)
-        raise CheckFailed(f"{what} disagrees with central differences of {source}: relative error "
-                          f"{err[i]:.2g} at {at(i)} (threshold {tol:g}): analytic {analytic[i]:.6g}, "
-                          f"numeric {numeric[i]:.6g}")
+        raise CheckFailed(
+            f"{what} disagrees with central differences of {source}: relative error "
+            f"{err[i]:.2g} at {at(i)} (threshold {tol:g}): analytic {analytic[i]:.6g}, "
+            f"numeric {numeric[i]:.6g}"
+        )

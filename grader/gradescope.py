@@ -8,6 +8,7 @@ grader, course.yaml, the reference (for the MNIST weight check) and the hidden v
 none of it is visible to students. The submission may be the .py files, a repository with
 them in exercises/ (uploaded from GitHub), or the notebook.
 """
+
 import json
 import os
 import re
@@ -20,8 +21,15 @@ from pathlib import Path
 from grader.blanks import MODULES
 from grader.release import TEMPLATES, listed_files
 
-BUNDLED = ("grader", "solutions", "hidden/vectors.json", "pyproject.toml", "LICENSE", "README.md",
-           "course.yaml")  # README.md: pyproject.toml names it, and setup.sh pip-installs the bundle
+BUNDLED = (
+    "grader",
+    "solutions",
+    "hidden/vectors.json",
+    "pyproject.toml",
+    "LICENSE",
+    "README.md",
+    "course.yaml",
+)  # README.md: pyproject.toml names it, and setup.sh pip-installs the bundle
 
 
 class ExportError(Exception):
@@ -73,13 +81,17 @@ def bundled_course_yaml(course, isolation=None, seed=None):
     if seed is not None:
         text = set_key(text, "training", "seed", str(seed))
     tree = yaml.safe_load(text)
-    read = {"isolation": "off" if tree.get("isolation") is False else tree.get("isolation"),  # YAML 1.1's `off`
-            "training.seed": (tree.get("training") or {}).get("seed")}
+    read = {
+        "isolation": "off" if tree.get("isolation") is False else tree.get("isolation"),  # YAML 1.1's `off`
+        "training.seed": (tree.get("training") or {}).get("seed"),
+    }
     for key, wanted in (("isolation", isolation), ("training.seed", seed)):
         got = read[key]
         if wanted is not None and got != wanted:
-            raise ExportError(f"{course.path}: could not set {key} to {wanted} in the bundled copy (it reads "
-                              f"{got!r}); write `{key.split('.')[-1]}:` on a line of its own, in block style")
+            raise ExportError(
+                f"{course.path}: could not set {key} to {wanted} in the bundled copy (it reads "
+                f"{got!r}); write `{key.split('.')[-1]}:` on a line of its own, in block style"
+            )
     return text
 
 
@@ -120,13 +132,17 @@ def official_grading_warnings(course, isolation=None, seed=None):
     warnings = []
     if isolation != "required":
         how = "never" if isolation == "off" else "only where it can start"
-        warnings.append(f"warning: {course.path}: isolation is {isolation}, so the bundle runs student code in "
-                        f"bubblewrap {how}; official grading needs `isolation: required` (pass --isolation "
-                        "required, or set it in course.yaml)")
+        warnings.append(
+            f"warning: {course.path}: isolation is {isolation}, so the bundle runs student code in "
+            f"bubblewrap {how}; official grading needs `isolation: required` (pass --isolation "
+            "required, or set it in course.yaml)"
+        )
     if seed == course.seed:
-        warnings.append(f"warning: {course.path}: training.seed is {seed}, the seed `grade release` gives students, "
-                        "so weights saved from a correct run with it pass the MNIST weight check; pass --seed N "
-                        "with a number you keep private (it is set in the bundle's copy only)")
+        warnings.append(
+            f"warning: {course.path}: training.seed is {seed}, the seed `grade release` gives students, "
+            "so weights saved from a correct run with it pass the MNIST weight check; pass --seed N "
+            "with a number you keep private (it is set in the bundle's copy only)"
+        )
     return warnings
 
 
@@ -152,24 +168,50 @@ def run(autograder):
             prepared = intake.prepare(autograder / "submission", Path(tmp) / "submission", course)
         except intake.SubmissionError as exc:
             files = ", ".join(f"{m}.py" for m in MODULES)
-            out.write_text(json.dumps(failure(f"Nothing to grade: upload {files} (or your repository, with them "
-                                              f"in exercises/, or your notebook {course.assignment_id}.ipynb).\n"
-                                              f"({exc})")))
+            out.write_text(
+                json.dumps(
+                    failure(
+                        f"Nothing to grade: upload {files} (or your repository, with them "
+                        f"in exercises/, or your notebook {course.assignment_id}.ipynb).\n"
+                        f"({exc})"
+                    )
+                )
+            )
             return 1
         except notebook.NotebookError as exc:
             out.write_text(json.dumps(failure(f"Your notebook could not be read: {exc}")))
             return 1
         data = os.environ.get("GRADE_DATA_DIR") or str(source / "datasets" / "mnist")
         proc = subprocess.run(
-            [sys.executable, "-m", "grader.cli", "check", str(prepared.folder), "--format", "json", "--output",
-             str(out), "--hidden", str(source / "hidden" / "vectors.json"), "--course", str(course.path),
-             "--data-dir", data, "--report-dir", str(Path(tmp) / "report")],
-            capture_output=True, text=True, cwd=tmp)
+            [
+                sys.executable,
+                "-m",
+                "grader.cli",
+                "check",
+                str(prepared.folder),
+                "--format",
+                "json",
+                "--output",
+                str(out),
+                "--hidden",
+                str(source / "hidden" / "vectors.json"),
+                "--course",
+                str(course.path),
+                "--data-dir",
+                data,
+                "--report-dir",
+                str(Path(tmp) / "report"),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+        )
         kept = Path(tmp) / "report" / "output.txt"  # what the student's code printed: read before tmp goes
         printed = (kept, kept.read_bytes()) if kept.is_file() else None
     if proc.returncode not in (0, 1) or not out.is_file():
-        out.write_text(json.dumps(failure("The autograder could not run; please tell your instructor.\n"
-                                          + proc.stderr[-2000:])))
+        out.write_text(
+            json.dumps(failure("The autograder could not run; please tell your instructor.\n" + proc.stderr[-2000:]))
+        )
         return 1
     if prepared.notes or printed:
         graded = json.loads(out.read_text(encoding="utf-8"))
@@ -191,8 +233,9 @@ def with_printed(output, path, printed):
 
     text = printable(printed.decode("utf-8", "replace")).rstrip("\n")
     output = output.replace(f"see {path}", "shown at the end of this output")
-    return (f"{output}\n\n--- what your code printed during the checks ---\n{text}\n"
-            "--- end of what your code printed ---")
+    return (
+        f"{output}\n\n--- what your code printed during the checks ---\n{text}\n--- end of what your code printed ---"
+    )
 
 
 if __name__ == "__main__":

@@ -2,15 +2,26 @@
 the student's code printed; then, once the verdict is out, the feedback page with the MNIST
 plots (page()). Shared by `grade check` and `grade batch`; rendering the results is
 report.py's and html_report.py's job."""
+
+from __future__ import annotations
+
 import concurrent.futures
 import contextlib
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from grader import scoring
+
+if TYPE_CHECKING:
+    from grader.bounds import Bound
+    from grader.config import Course
+    from grader.plugin import GradePlugin, Result
+    from grader.vectors import Cases
 
 CHECKS = Path(__file__).resolve().parent / "checks"
 
@@ -28,7 +39,7 @@ class Graded:
     left: int = 0  # processes the public session left running, killed before the hidden one
 
     @property
-    def score(self):
+    def score(self) -> float:
         return sum(r.score for r in self.results)
 
 
@@ -41,7 +52,7 @@ class Alone:
     its workers share (batch.py)."""
 
     @contextlib.contextmanager
-    def shared(self):
+    def shared(self) -> Iterator[None]:
         yield
 
     exclusive = shared
@@ -53,15 +64,28 @@ def _import_matplotlib():
     pyplot()  # 0.3 s, while the main thread only waits for the training child
 
 
-def run_session(plugin, keyword=None):
+def run_session(plugin: GradePlugin, keyword: str | None = None) -> list[Result]:
     import pytest
 
     # Only our checks and our plugin: no conftest.py (the submission's or anyone's), no ini
     # file from the current folder, no third-party plugins, no cache written anywhere.
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     os.environ.pop("PYTEST_ADDOPTS", None)
-    args = [str(CHECKS), "-c", str(CHECKS / "pytest.ini"), "--rootdir", str(CHECKS), "--noconftest",
-            "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:stepwise", "--import-mode=importlib"]
+    args = [
+        str(CHECKS),
+        "-c",
+        str(CHECKS / "pytest.ini"),
+        "--rootdir",
+        str(CHECKS),
+        "--noconftest",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:terminal",
+        "-p",
+        "no:stepwise",
+        "--import-mode=importlib",
+    ]
     if keyword:
         args += ["-k", keyword]
     code = pytest.main(args, plugins=[plugin])
@@ -71,8 +95,17 @@ def run_session(plugin, keyword=None):
     return plugin.session.results
 
 
-def grade(folder, course, load_data, hidden=None, report_dir="grade-report", alone=Alone(), plots=False,
-          keyword=None, reference=None):
+def grade(
+    folder: Path | str,
+    course: Course,
+    load_data: Callable[[], Any],
+    hidden: Cases | None = None,
+    report_dir: Path | str = "grade-report",
+    alone: Alone = Alone(),
+    plots: bool = False,
+    keyword: str | None = None,
+    reference: scoring.Params | None = None,
+) -> Graded:
     """Grade folder with course (already narrowed to the parts wanted). load_data() returns
     the MNIST data; hidden is vectors.load_hidden's table or None. The public checks (and
     MNIST) run first; the hidden ones after every process of theirs has exited, in a session
@@ -93,7 +126,7 @@ def grade(folder, course, load_data, hidden=None, report_dir="grade-report", alo
 
 
 @contextlib.contextmanager
-def bounded(course):
+def bounded(course: Course) -> Iterator[Bound]:
     """One bounds.Bound for a submission's children; on the way out, whatever they left
     running is killed (bound.killed says how many)."""
     from grader import bounds, sandbox
@@ -115,9 +148,13 @@ def _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword,
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             # Training is the long pole: it starts first, in its own child, and the checks (and
             # pytest's import and collection, 0.2 s) run while it trains.
-            training = pool.submit(lambda: scoring.train_and_score(folder, course, load_data(), bound=bound,
-                                                                   reference=reference)) \
-                if "mnist" in course.parts and not keyword else None  # -k may leave MNIST out: the plugin decides
+            training = (
+                pool.submit(
+                    lambda: scoring.train_and_score(folder, course, load_data(), bound=bound, reference=reference)
+                )
+                if "mnist" in course.parts and not keyword
+                else None
+            )  # -k may leave MNIST out: the plugin decides
             plugin = GradePlugin(folder, course, load_data, training=training, bound=bound, reference=reference)
             results = run_session(plugin, keyword)
         # Nothing of the public session outlives it, not even without isolation (a setsid()
@@ -137,11 +174,15 @@ def _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword,
 
     footer = list(plugin.session.notes)
     if keyword:
-        footer.append(f"-k {keyword}: {len(plugin.session.results)} of the {len(plugin.collected)} checks of the "
-                      "graded parts (each worth its share of its part)")
+        footer.append(
+            f"-k {keyword}: {len(plugin.session.results)} of the {len(plugin.collected)} checks of the "
+            "graded parts (each worth its share of its part)"
+        )
     if hidden is None:
-        footer.append("these are the public checks: official grading adds hidden ones (each blank again, "
-                      "on inputs you do not see)")
+        footer.append(
+            "these are the public checks: official grading adds hidden ones (each blank again, "
+            "on inputs you do not see)"
+        )
     if plugin.session.printed_total:  # print() is how students debug: keep it, but out of the report
         path = Path(report_dir) / "output.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -154,13 +195,14 @@ def _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword,
     return Graded(results, footer, hidden_seconds, run, left)
 
 
-def page(graded, course, seconds, report_dir, plots=True):
+def page(graded: Graded, course: Course, seconds: float, report_dir: Path | str, plots: bool = True) -> Path | str:
     """Write the feedback page (report_dir/report.html) and, with plots, the MNIST figures
     beside it as PNG files; return the page's path, or the reason it could not be written."""
     from grader import html_report
 
     try:  # the curves come partly from the child: a plot must never cost the report
-        return html_report.write(Path(report_dir) / "report.html", graded.results, course, seconds, graded.footer,
-                                 graded.mnist, plots)
+        return html_report.write(
+            Path(report_dir) / "report.html", graded.results, course, seconds, graded.footer, graded.mnist, plots
+        )
     except (ValueError, OverflowError, OSError) as exc:
         return f"the feedback page could not be written ({exc})"

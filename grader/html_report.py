@@ -5,6 +5,7 @@ It shows the per-part table, each failed check with its diagnosis, and the netwo
 results: loss and accuracy curves, the confusion matrix, accuracy per digit, and the test
 digits it got most wrong. Every text from a check is escaped: messages quote student code.
 """
+
 import base64
 import html
 from pathlib import Path
@@ -17,7 +18,8 @@ POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
 table { border-collapse: collapse; } th, td { padding: .3rem .8rem; border-bottom: 1px solid #ddd; text-align: left; }
-td.n { text-align: right; } li { white-space: pre-line; } .pass { color: #1a7f37; } .fail { color: #cf222e; font-weight: 600; }
+td.n { text-align: right; } li { white-space: pre-line; }
+.pass { color: #1a7f37; } .fail { color: #cf222e; font-weight: 600; }
 pre { white-space: pre-wrap; background: #f6f8fa; padding: .6rem .8rem; border-radius: 6px; font-size: 13px; }
 .plots img { max-width: 100%; margin: .5rem 0; } .gallery { display: flex; flex-wrap: wrap; gap: .8rem; }
 .gallery figure { margin: 0; text-align: center; font-size: 12px; } .gallery img { image-rendering: pixelated; }
@@ -34,21 +36,28 @@ def page(results, course, seconds, footer=(), run=None, images=None):
     figures (plots.figures), or None to leave them out (matplotlib takes half a second)."""
     e = html.escape
     total, possible = sum(r.score for r in results), sum(r.max_score for r in results)
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">',
-           f"<title>{e(course.assignment)}: {fmt(total)} / {fmt(possible)}</title><style>{STYLE}</style></head><body>",
-           f"<h1>{e(course.assignment)}</h1>", f"<p><strong>{fmt(total)} / {fmt(possible)}</strong> points, "
-           f"graded in {seconds:.1f} s</p>",
-           "<table><tr><th>part</th><th>points</th><th>checks</th><th>result</th></tr>"]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">',
+        f"<title>{e(course.assignment)}: {fmt(total)} / {fmt(possible)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{e(course.assignment)}</h1>",
+        f"<p><strong>{fmt(total)} / {fmt(possible)}</strong> points, graded in {seconds:.1f} s</p>",
+        "<table><tr><th>part</th><th>points</th><th>checks</th><th>result</th></tr>",
+    ]
     for title, points, checks, verdict in part_rows(results, course):
-        out.append(f"<tr><td>{e(title)}</td><td class=n>{points}</td><td class=n>{checks}</td>"
-                   f"<td class={'pass' if verdict == 'pass' else 'fail'}>{e(verdict)}</td></tr>")
+        out.append(
+            f"<tr><td>{e(title)}</td><td class=n>{points}</td><td class=n>{checks}</td>"
+            f"<td class={'pass' if verdict == 'pass' else 'fail'}>{e(verdict)}</td></tr>"
+        )
     out.append("</table>")
     failed = [r for r in results if not r.passed]
     if failed:
         out.append(f"<h2>Checks that did not pass ({len(failed)})</h2>")
         for r in failed:
-            out.append(f"<h3 class=fail>{'ERROR: ' if r.error else ''}{e(r.name)}</h3><pre>{e(r.output or 'failed')}</pre>")
+            out.append(
+                f"<h3 class=fail>{'ERROR: ' if r.error else ''}{e(r.name)}</h3><pre>{e(r.output or 'failed')}</pre>"
+            )
     notes = [r for r in results if r.passed and r.output]
     if notes:
         out.append("<h2>Notes from checks that passed</h2><ul>")
@@ -65,24 +74,33 @@ def page(results, course, seconds, footer=(), run=None, images=None):
 def mnist_section(run, images):
     from grader.plots import digit_png
 
-    out = [f"<h2>Your network on MNIST</h2><p>Test accuracy <strong>{run.accuracy:.4f}</strong> on "
-           f"{int(run.confusion.sum()):,} test images, trained in {run.seconds:.1f} s.</p>"]
+    out = [
+        f"<h2>Your network on MNIST</h2><p>Test accuracy <strong>{run.accuracy:.4f}</strong> on "
+        f"{int(run.confusion.sum()):,} test images, trained in {run.seconds:.1f} s.</p>"
+    ]
     if images is None:
-        return out + ["<p>(Plots were not drawn: run <code>grade check</code> without <code>--no-plots</code>.)</p>"]
-    captions = {"loss_curves": "Loss per epoch", "accuracy_curves": "Accuracy per epoch",
-                "confusion_matrix": "Confusion matrix: rows are the true digit, columns the prediction",
-                "per_digit_accuracy": "Test accuracy of each digit"}
+        return [*out, "<p>(Plots were not drawn: run <code>grade check</code> without <code>--no-plots</code>.)</p>"]
+    captions = {
+        "loss_curves": "Loss per epoch",
+        "accuracy_curves": "Accuracy per epoch",
+        "confusion_matrix": "Confusion matrix: rows are the true digit, columns the prediction",
+        "per_digit_accuracy": "Test accuracy of each digit",
+    }
     out.append('<div class="plots">')
     out += [f"<h3>{captions[name]}</h3>{_img(png, captions[name], 'plot')}" for name, png in images.items()]
     out.append("</div>")
     if len(run.worst):
-        out.append("<h3>The test digits it got most wrong</h3><p>Misclassified test images, the ones the network "
-                   "was surest of first: true digit, what it answered, and the probability it gave that answer.</p>"
-                   '<div class="gallery">')
-        for (index, label, predicted, confidence), pixels in zip(run.worst, run.worst_images):
+        out.append(
+            "<h3>The test digits it got most wrong</h3><p>Misclassified test images, the ones the network "
+            "was surest of first: true digit, what it answered, and the probability it gave that answer.</p>"
+            '<div class="gallery">'
+        )
+        for (index, label, predicted, confidence), pixels in zip(run.worst, run.worst_images, strict=True):
             alt = f"test image {index}: a {label}, predicted {predicted}"
-            out.append(f"<figure>{_img(digit_png(pixels), alt, 'digit')}<figcaption>#{index}: {label} &rarr; "
-                       f"{predicted}<br>{confidence:.0%}</figcaption></figure>")
+            out.append(
+                f"<figure>{_img(digit_png(pixels), alt, 'digit')}<figcaption>#{index}: {label} &rarr; "
+                f"{predicted}<br>{confidence:.0%}</figcaption></figure>"
+            )
         out.append("</div>")
     return out
 

@@ -11,16 +11,24 @@ link from outside is left out, and the report says so. At most limits.submission
 and limits.submission_mb MiB are read; a submission over either is refused with a message.
 A notebook is turned into modules in a bounded child (notebook.convert), never parsed here.
 """
+
+from __future__ import annotations
+
 import contextlib
 import os
 import re
 import stat
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.blanks import MODULES
+
+if TYPE_CHECKING:
+    from grader.config import Course
 
 GRADED = (".py", ".ipynb")  # what grading can use; anything else is left where it is
 SKIP = ("__pycache__",)  # bytecode runs code the instructor cannot read: never copied
@@ -37,14 +45,15 @@ class SubmissionError(Exception):
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
-def shown(name):
+def shown(name: str | bytes) -> str:
     """A file name as text that any terminal, CSV, CI log or JSON can carry: bytes that are not
     UTF-8 and control characters (a newline, ESC: git keeps them in names) become escapes, so a
     name can neither start a line of its own (a workflow command, a Markdown row) nor move a
     terminal's cursor (red team)."""
     text = os.fsencode(name).decode("utf-8", "backslashreplace")
-    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
-                       text)
+    return CONTROL.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", text
+    )
 
 
 @dataclass
@@ -54,7 +63,7 @@ class Taken:
     skipped: list = field(default_factory=list)  # "name: why", for the report
 
 
-def take(source, dest, max_files, max_bytes):
+def take(source: Path | str, dest: Path | str, max_files: int, max_bytes: int) -> Taken:
     """Copy source's graded files into dest (made here, readable by the child's uid). Returns
     a Taken; raises SubmissionError for a submission that is not a folder or is over a limit."""
     try:  # source itself is the caller's choice (a path on the command line): it may be a link
@@ -62,12 +71,13 @@ def take(source, dest, max_files, max_bytes):
     except OSError as exc:
         raise SubmissionError(f"{shown(str(source))}: not a folder the grader can read ({exc.strerror})") from None
     taken = Taken(Path(dest))
-    inodes = {}  # (device, inode) -> [names]: a file linked from outside has names we never saw
+    # (device, inode) -> ([names], link count): a file linked from outside has names we never saw
+    inodes: dict[tuple[int, int], tuple[list[str], int]] = {}
     try:
         _walk(root, Path(), 0, taken, inodes, max_files, max_bytes, [0])
     finally:
         os.close(root)
-    for (dev, ino), (names, links) in inodes.items():
+    for names, links in inodes.values():
         if len(names) < links:
             for name in names:
                 del taken.files[name]
@@ -115,18 +125,22 @@ def _walk(dir_fd, rel, depth, taken, inodes, max_files, max_bytes, seen):
             taken.skipped.append(f"{shown(str(path))}: not a regular file (a device, FIFO or socket)")
         else:
             if len(taken.files) >= max_files:
-                raise SubmissionError(f"{shown(str(path))}: the submission has more than {max_files} .py and .ipynb "
-                                      "files (limits.submission_files)")
+                raise SubmissionError(
+                    f"{shown(str(path))}: the submission has more than {max_files} .py and .ipynb "
+                    "files (limits.submission_files)"
+                )
             used = sum(len(d) for d in taken.files.values())
             data = _read(dir_fd, name, info, max_bytes - used)
             if data is None:
                 continue
             if len(data) > max_bytes - used:
-                raise SubmissionError(f"{shown(str(path))}: the submission's .py and .ipynb files hold more than "
-                                      f"{max_bytes / (1 << 20):g} MiB (limits.submission_mb)")
+                raise SubmissionError(
+                    f"{shown(str(path))}: the submission's .py and .ipynb files hold more than "
+                    f"{max_bytes / (1 << 20):g} MiB (limits.submission_mb)"
+                )
             taken.files[str(path)] = data
             if info.st_nlink > 1:
-                names, links = inodes.setdefault((info.st_dev, info.st_ino), ([], info.st_nlink))
+                names, _ = inodes.setdefault((info.st_dev, info.st_ino), ([], info.st_nlink))
                 names.append(str(path))
 
 
@@ -161,12 +175,12 @@ class Prepared:
     where: str  # what in the submission was graded: "", "exercises" or the notebook's relative path
 
     @property
-    def notes(self):
+    def notes(self) -> list[str]:
         """Lines for the report about what was not graded, and why."""
         return [f"not graded: {line}" for line in self.taken.skipped]
 
 
-def locate(taken, assignment_id):
+def locate(taken: Taken, assignment_id: str) -> tuple[str, str] | tuple[None, None]:
     """What to grade in a copy: ("notebook", relative path) or ("modules", folder ("" or
     "exercises")), in the order batch grading has always looked (nbgrader's layout first)."""
     names = set(taken.files)
@@ -177,7 +191,7 @@ def locate(taken, assignment_id):
     for folder in (f"{assignment_id}/", ""):
         if f"{folder}{assignment_id}.ipynb" in names:
             return "notebook", f"{folder}{assignment_id}.ipynb"
-        candidates = [n for n in names if n.startswith(folder) and "/" not in n[len(folder):] and n.endswith(".ipynb")]
+        candidates = [n for n in names if n.startswith(folder) and "/" not in n[len(folder) :] and n.endswith(".ipynb")]
         if len(candidates) == 1 and not has_modules(""):
             return "notebook", candidates[0]
     for folder in ("", "exercises/"):
@@ -186,7 +200,7 @@ def locate(taken, assignment_id):
     return None, None
 
 
-def prepare(source, workdir, course):
+def prepare(source: Path | str, workdir: Path | str, course: Course) -> Prepared:
     """Copy the submission at source into workdir (a fresh folder of the grader's) and return
     what to grade. Raises SubmissionError (or notebook.NotebookError) with the reason."""
     from grader import notebook
@@ -194,22 +208,24 @@ def prepare(source, workdir, course):
     limits = course.limits
     taken = take(source, Path(workdir) / "files", limits.submission_files, limits.submission_mb << 20)
     kind, where = locate(taken, course.assignment_id)
-    if kind == "notebook":
+    if where is not None and kind == "notebook":  # where is None exactly when kind is
         folder = notebook.convert(taken.folder / where, Path(workdir) / "from-notebook", limits)
         return Prepared(folder, taken, where)
-    if kind == "modules":
+    if where is not None and kind == "modules":
         return Prepared(taken.folder / where, taken, where)
     files = ", ".join(f"{m}.py" for m in MODULES)
     skipped = "".join(f"; {line}" for line in taken.skipped)
-    raise SubmissionError(f"no {files} (nor exercises/ holding them, nor a notebook {course.assignment_id}.ipynb) "
-                          f"in {shown(str(source))}{skipped}")
+    raise SubmissionError(
+        f"no {files} (nor exercises/ holding them, nor a notebook {course.assignment_id}.ipynb) "
+        f"in {shown(str(source))}{skipped}"
+    )
 
 
-PRIVATE = set()  # this process's private folders not yet removed (see remove_private_folders)
+PRIVATE: set[str] = set()  # this process's private folders not yet removed (see remove_private_folders)
 
 
 @contextlib.contextmanager
-def private_folder():
+def private_folder() -> Iterator[str]:
     """A fresh folder for one submission's copy, removed on the way out. Its name carries this
     process's pid, so that the copies of a grader that was killed outright are found and removed
     by the next (sweep_private_folders)."""
@@ -225,7 +241,7 @@ def private_folder():
         PRIVATE.discard(folder)
 
 
-def remove_private_folders():
+def remove_private_folders() -> None:
     """For a process about to be killed itself (a batch worker at its time limit)."""
     from grader.bounds import remove_trees
 
@@ -233,7 +249,7 @@ def remove_private_folders():
     PRIVATE.clear()
 
 
-def sweep_private_folders():
+def sweep_private_folders() -> None:
     """Remove the private folders of graders that have died since."""
     from grader.bounds import remove_trees
 
@@ -241,7 +257,12 @@ def sweep_private_folders():
     with contextlib.suppress(OSError):
         for entry in os.scandir(tempfile.gettempdir()):
             parts = entry.name.split("-")
-            if entry.name.startswith("grade-submission-") and len(parts) >= 4 and parts[2].isdigit() \
-                    and not os.path.exists(f"/proc/{parts[2]}") and sys.platform.startswith("linux"):
+            if (
+                entry.name.startswith("grade-submission-")
+                and len(parts) >= 4
+                and parts[2].isdigit()
+                and not os.path.exists(f"/proc/{parts[2]}")
+                and sys.platform.startswith("linux")
+            ):
                 stale.append(entry.path)
     remove_trees(stale)

@@ -14,6 +14,7 @@ bwrap makes for its binds are created world-readable, so that uid can reach the 
 installation even where it lives under /root. Where bwrap is missing or cannot create
 namespaces, available() says why and the grader carries on without, saying so in the report.
 """
+
 import functools
 import os
 import shutil
@@ -25,11 +26,26 @@ GRADER = Path(__file__).resolve().parent
 # What the child imports from the grader: not vectors.json, checks/ or anything else.
 CHILD_FILES = ("__init__.py", "worker.py", "blanks.py", "protocol.py", "limits.py", "provided/network.py")
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc/ld.so.cache", "/etc/alternatives")
-NAMESPACES = ["--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
-              "--die-with-parent", "--new-session"]
+NAMESPACES = [
+    "--unshare-all",
+    "--unshare-user",
+    "--uid",
+    "65534",
+    "--gid",
+    "65534",
+    "--die-with-parent",
+    "--new-session",
+]
 # root: no user namespace (the worker drops to an unprivileged uid itself; see above)
-ROOT_NAMESPACES = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-                   "--die-with-parent", "--new-session"]
+ROOT_NAMESPACES = [
+    "--unshare-ipc",
+    "--unshare-pid",
+    "--unshare-net",
+    "--unshare-uts",
+    "--unshare-cgroup-try",
+    "--die-with-parent",
+    "--new-session",
+]
 
 
 def as_root(bwrap):
@@ -51,8 +67,12 @@ def available():
     if path is None:
         return None, "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
     try:
-        probe = subprocess.run([path, "--ro-bind", "/", "/", *namespaces(path), "--", "/bin/true"],
-                               capture_output=True, text=True, timeout=30)
+        probe = subprocess.run(
+            [path, "--ro-bind", "/", "/", *namespaces(path), "--", "/bin/true"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, f"bwrap could not run: {exc}"
     if probe.returncode != 0:
@@ -86,18 +106,38 @@ def command(bwrap, submission, tmp_bytes):
     # The tmpfs first: the submission may live under /tmp, and a later mount hides an earlier one.
     # Root's child writes there as its own uid: the tmpfs is world-writable, like any /tmp.
     size = ["--size", str(tmp_bytes)] if sizes_tmpfs(bwrap) else []
-    args = [bwrap, *namespaces(bwrap), "--dev", "/dev", "--proc", "/proc", *size,
-            *(["--perms", "1777"] if root else []), "--tmpfs", "/tmp"]
+    args = [
+        bwrap,
+        *namespaces(bwrap),
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        *size,
+        *(["--perms", "1777"] if root else []),
+        "--tmpfs",
+        "/tmp",
+    ]
     binds = [(path, path) for path in (*SYSTEM, *python_paths())]
     binds += [(str(GRADER / name), str(GRADER / name)) for name in CHILD_FILES]
     if root:  # bwrap makes a bind's missing parents 0700, which the child's uid could not cross
-        parents = {str(p) for _, dest in binds + [(None, str(submission))] for p in Path(dest).parents}
+        parents = {str(p) for _, dest in [*binds, (None, str(submission))] for p in Path(dest).parents}
         for folder in sorted(parents - {"/", "/tmp"}, key=lambda p: (p.count("/"), p)):
             args += ["--perms", "0755", "--dir", folder]
     for source, dest in binds:
         args += ["--ro-bind-try", source, dest]  # provided/ may not be generated yet
     # bwrap's own root and /dev are writable tmpfs mounts, unsized: a memory bomb outside
     # RLIMIT_AS. Read-only after setup; only the sized /tmp stays writable.
-    args += ["--ro-bind", str(submission), str(submission), "--remount-ro", "/dev", "--remount-ro", "/",
-             "--chdir", "/tmp", "--"]
+    args += [
+        "--ro-bind",
+        str(submission),
+        str(submission),
+        "--remount-ro",
+        "/dev",
+        "--remount-ro",
+        "/",
+        "--chdir",
+        "/tmp",
+        "--",
+    ]
     return args

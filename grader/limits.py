@@ -4,6 +4,7 @@ The parent passes a Limits to the child; the child calls apply() before it impor
 student code. POSIX rlimits are per process and inherited by everything it forks; where one
 cannot be set (another OS, or no effect for this user) apply() says so instead of failing.
 """
+
 import os
 from dataclasses import asdict, dataclass
 
@@ -12,17 +13,17 @@ MiB = 1 << 20
 
 @dataclass(frozen=True)
 class Limits:
-    call_seconds: float = 10       # wall time of one call of one blank
-    check_seconds: float = 60      # wall time of all the calls one check makes
+    call_seconds: float = 10  # wall time of one call of one blank
+    check_seconds: float = 60  # wall time of all the calls one check makes
     training_seconds: float = 300  # wall time of the MNIST training run
-    cpu_seconds: int = 600         # CPU time of one child (RLIMIT_CPU): threads that spin cannot hide
-    memory_mb: int = 2048          # address space of one child (RLIMIT_AS), and all of a submission's (cgroup)
-    processes: int = 64            # processes and threads student code may add (RLIMIT_NPROC, cgroup pids.max)
-    open_files: int = 64           # file descriptors (RLIMIT_NOFILE)
-    disk_mb: int = 64              # largest file it may write (RLIMIT_FSIZE), and its private /tmp's size
-    output_kb: int = 256           # what student code may print; the rest is counted, not kept
-    submission_files: int = 500    # .py and .ipynb files a submission may hold (intake.py)
-    submission_mb: int = 32        # and their total size
+    cpu_seconds: int = 600  # CPU time of one child (RLIMIT_CPU): threads that spin cannot hide
+    memory_mb: int = 2048  # address space of one child (RLIMIT_AS), and all of a submission's (cgroup)
+    processes: int = 64  # processes and threads student code may add (RLIMIT_NPROC, cgroup pids.max)
+    open_files: int = 64  # file descriptors (RLIMIT_NOFILE)
+    disk_mb: int = 64  # largest file it may write (RLIMIT_FSIZE), and its private /tmp's size
+    output_kb: int = 256  # what student code may print; the rest is counted, not kept
+    submission_files: int = 500  # .py and .ipynb files a submission may hold (intake.py)
+    submission_mb: int = 32  # and their total size
 
     def to_json(self):
         return asdict(self)
@@ -48,12 +49,14 @@ def apply(limits, process_problem=None):
     try:
         import resource
     except ImportError:  # Windows
-        return {name: "this OS has no POSIX rlimits" for name in ("cpu", "memory", "processes", "open files")}
+        return dict.fromkeys(("cpu", "memory", "processes", "open files"), "this OS has no POSIX rlimits")
     skipped = {}
-    wanted = [("cpu", "RLIMIT_CPU", limits.cpu_seconds, limits.cpu_seconds + 1),  # SIGXCPU, then SIGKILL 1 s later
-              ("memory", "RLIMIT_AS", limits.memory_mb * MiB, limits.memory_mb * MiB),
-              ("open files", "RLIMIT_NOFILE", limits.open_files, limits.open_files),
-              ("file size", "RLIMIT_FSIZE", limits.disk_mb * MiB, limits.disk_mb * MiB)]
+    wanted = [
+        ("cpu", "RLIMIT_CPU", limits.cpu_seconds, limits.cpu_seconds + 1),  # SIGXCPU, then SIGKILL 1 s later
+        ("memory", "RLIMIT_AS", limits.memory_mb * MiB, limits.memory_mb * MiB),
+        ("open files", "RLIMIT_NOFILE", limits.open_files, limits.open_files),
+        ("file size", "RLIMIT_FSIZE", limits.disk_mb * MiB, limits.disk_mb * MiB),
+    ]
     if process_problem:
         skipped["processes"] = process_problem
     else:

@@ -51,8 +51,10 @@ _IMAGE_SHAPE = (28, 28)
 
 
 # What to do when there is no data, said wherever it is missing (`grade check` offline).
-HOW_TO_GET = (f"Give the MNIST folder with --data-dir DIR or {ENV_VAR}=DIR, or download it into datasets/mnist/ "
-              "with `grade fetch-data` (needs the internet; checksums verified).")
+HOW_TO_GET = (
+    f"Give the MNIST folder with --data-dir DIR or {ENV_VAR}=DIR, or download it into datasets/mnist/ "
+    "with `grade fetch-data` (needs the internet; checksums verified)."
+)
 
 
 class DataError(Exception):
@@ -138,7 +140,9 @@ def read_idx(path: str | os.PathLike, *, ndim: int | None = None) -> np.ndarray:
             "but MNIST stores unsigned bytes (0x08)"
         )
     if ndim is not None and n_dims != ndim:
-        wanted = {3: "an image file (magic 0x00000803)", 1: "a label file (magic 0x00000801)"}.get(ndim, f"{ndim} dimensions")
+        wanted = {3: "an image file (magic 0x00000803)", 1: "a label file (magic 0x00000801)"}.get(
+            ndim, f"{ndim} dimensions"
+        )
         raise DataError(f"{path}: bad magic number 0x{data[:4].hex()}: {n_dims} dimensions, expected {wanted}")
     if n_dims == 0:
         raise DataError(f"{path}: bad magic number 0x{data[:4].hex()}: zero dimensions")

@@ -12,6 +12,7 @@ definitions of its code cells (imports, functions, classes, constant assignments
 notebook's own experiments -- a training run, a plot -- are not run again, and the grader
 runs that code in its sandbox like any submission.
 """
+
 import ast
 import io
 import json
@@ -29,8 +30,14 @@ MODULE_FILE = "from_notebook"  # the module the notebook's code becomes; the bla
 
 
 def _meta(grade_id, *, solution=False, grade=False, locked=False, points=None):
-    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
-            "solution": solution, "task": False}
+    meta = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": 3,
+        "solution": solution,
+        "task": False,
+    }
     if points is not None:
         meta["points"] = points
     return {"nbgrader": meta}
@@ -43,9 +50,11 @@ def _nbformat():
     try:
         import nbformat
     except ImportError:
-        raise NotebookError("writing nbgrader's notebook needs nbformat, which is not installed: "
-                            "pip install 'nn-from-scratch-grader[instructor]' (in the kit's folder: "
-                            "pip install -e '.[instructor]')") from None
+        raise NotebookError(
+            "writing nbgrader's notebook needs nbformat, which is not installed: "
+            "pip install 'nn-from-scratch-grader[instructor]' (in the kit's folder: "
+            "pip install -e '.[instructor]')"
+        ) from None
     return nbformat
 
 
@@ -65,7 +74,7 @@ def module_order(solutions):
     for name in names:
         tree = ast.parse((Path(solutions) / f"{name}.py").read_text(encoding="utf-8"))
         needs[name] = {n.module for n in tree.body if isinstance(n, ast.ImportFrom) and n.module in names}
-    order = []
+    order: list[str] = []
     while len(order) < len(names):
         ready = [n for n in names if n not in order and needs[n] <= set(order)]
         if not ready:
@@ -86,7 +95,8 @@ def pieces(path, siblings):
     tree = ast.parse(text)
     lines = text.splitlines()
     doc = ast.get_docstring(tree) or ""
-    out, loose = [], []
+    out: list[tuple[str, str | None, str]] = []
+    loose: list[str] = []
     starts = [first_line(n) for n in tree.body]
     for i, node in enumerate(tree.body):
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and i == 0:
@@ -95,7 +105,7 @@ def pieces(path, siblings):
             continue
         # up to the next statement: a function's last lines may be comments (### END SOLUTION)
         end = starts[i + 1] - 1 if i + 1 < len(tree.body) else len(lines)
-        source = "\n".join(lines[starts[i] - 1:end]).rstrip()
+        source = "\n".join(lines[starts[i] - 1 : end]).rstrip()
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             if loose:
                 out.append(("code", None, "\n".join(loose)))
@@ -113,19 +123,26 @@ def build(solutions, course):
     nbformat = _nbformat()
     order = module_order(solutions)
     cells = [
-        _cell("markdown", f"# {course.assignment}\n\n{course.name}. Fill in every cell that says "
-              "`YOUR CODE HERE`, then run the check cell below each part: it grades your code exactly as "
-              "`grade check` does, in a separate process, and shows its score. Official grading adds "
-              "hidden checks.", "intro", _meta("intro", locked=True)),
-        _cell("code", "import numpy as np\n\nfrom grader.notebook import grade_part", "setup",
-              _meta("setup", locked=True)),
+        _cell(
+            "markdown",
+            f"# {course.assignment}\n\n{course.name}. Fill in every cell that says "
+            "`YOUR CODE HERE`, then run the check cell below each part: it grades your code exactly as "
+            "`grade check` does, in a separate process, and shows its score. Official grading adds "
+            "hidden checks.",
+            "intro",
+            _meta("intro", locked=True),
+        ),
+        _cell(
+            "code", "import numpy as np\n\nfrom grader.notebook import grade_part", "setup", _meta("setup", locked=True)
+        ),
     ]
     for module in order:
         doc, parts = pieces(Path(solutions) / f"{module}.py", order)
         part = course.parts.get(module if module != "network" else "mnist")
         title = f"{part.title} ({part.points:g} points)" if part else module
-        cells.append(_cell("markdown", f"## {title}\n\n{doc}", f"{module}-notes", _meta(f"{module}-notes",
-                                                                                         locked=True)))
+        cells.append(
+            _cell("markdown", f"## {title}\n\n{doc}", f"{module}-notes", _meta(f"{module}-notes", locked=True))
+        )
         for n, (kind, name, source) in enumerate(parts):
             if kind == "code" and source.strip() == "import numpy as np":
                 continue  # in the setup cell
@@ -136,12 +153,21 @@ def build(solutions, course):
                 cells.append(_cell("code", source, cell_id, _meta(cell_id, locked=True)))
         if part:
             test_id = f"check-{part.id}"
-            cells.append(_cell("code", f"# Checks {part.title} ({part.points:g} points). Do not edit this cell.\n"
-                               f'grade_part("{part.id}")', test_id,
-                               _meta(test_id, grade=True, locked=True, points=part.points)))
-    return nbformat.v4.new_notebook(cells=cells, metadata={
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"}})
+            cells.append(
+                _cell(
+                    "code",
+                    f'# Checks {part.title} ({part.points:g} points). Do not edit this cell.\ngrade_part("{part.id}")',
+                    test_id,
+                    _meta(test_id, grade=True, locked=True, points=part.points),
+                )
+            )
+    return nbformat.v4.new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+    )
 
 
 def dumps(notebook):
@@ -166,7 +192,7 @@ def _kept(node):
     if isinstance(node, ast.Import):
         return not any(a.name.split(".")[0] == "grader" for a in node.names)
     if isinstance(node, ast.ImportFrom):  # the blanks' modules are this very notebook
-        return not (node.module or "").split(".")[0] in ("grader", *MODULES, MODULE_FILE) and not node.level
+        return (node.module or "").split(".")[0] not in ("grader", *MODULES, MODULE_FILE) and not node.level
     if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
         try:
             ast.literal_eval(node.value)
@@ -190,15 +216,17 @@ def module_source(cells):
             try:
                 tree, source = ast.parse("\n".join(lines)), "\n".join(lines)
             except (SyntaxError, ValueError, RecursionError, MemoryError):
-                out.append(f"\n# code cell {number}: not valid Python, so not graded\n" +
-                           "\n".join(f"# {line}" for line in source.splitlines()))
+                out.append(
+                    f"\n# code cell {number}: not valid Python, so not graded\n"
+                    + "\n".join(f"# {line}" for line in source.splitlines())
+                )
                 continue
         lines = source.splitlines()
         kept = [node for node in tree.body if _kept(node)]
         if kept:
             out.append(f"\n# code cell {number}")
         for node in kept:
-            out.append("\n".join(lines[first_line(node) - 1:node.end_lineno]))
+            out.append("\n".join(lines[first_line(node) - 1 : node.end_lineno]))
     return "\n".join(out) + "\n"
 
 
@@ -227,16 +255,33 @@ def convert(path, folder, limits):
     code = "import sys; sys.path.insert(0, sys.argv[1]); from grader.notebook import _convert; _convert(*sys.argv[2:])"
     root = str(Path(__file__).resolve().parent.parent)
     try:
-        proc = subprocess.run([sys.executable, "-I", "-c", code, root, str(path), str(folder),
-                               str(limits.memory_mb << 20), str(int(CONVERT_SECONDS))],
-                              capture_output=True, text=True, timeout=CONVERT_SECONDS + 5, cwd="/",
-                              env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-I",
+                "-c",
+                code,
+                root,
+                str(path),
+                str(folder),
+                str(limits.memory_mb << 20),
+                str(int(CONVERT_SECONDS)),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=CONVERT_SECONDS + 5,
+            cwd="/",
+            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        )
     except subprocess.TimeoutExpired:
         raise NotebookError(f"{Path(path).name}: reading it took more than {CONVERT_SECONDS} s") from None
     if proc.returncode != 0:
         said = proc.stderr.strip().splitlines()
-        why = said[-1] if said and proc.returncode == 1 else f"the reader was stopped (exit code {proc.returncode}: " \
-            "out of memory or time)"
+        why = (
+            said[-1]
+            if said and proc.returncode == 1
+            else f"the reader was stopped (exit code {proc.returncode}: out of memory or time)"
+        )
         raise NotebookError(f"{Path(path).name}: cannot be graded: {why}")
     return Path(folder)
 
@@ -276,8 +321,10 @@ def code_cells(path):
     try:
         notebook = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(notebook.get("nbformat"), int) and notebook["nbformat"] < 4:
-            raise NotebookError(f"{path}: an nbformat {notebook['nbformat']} notebook (IPython 2 or older); "
-                                "open it in Jupyter and save it, which upgrades it to nbformat 4")
+            raise NotebookError(
+                f"{path}: an nbformat {notebook['nbformat']} notebook (IPython 2 or older); "
+                "open it in Jupyter and save it, which upgrades it to nbformat 4"
+            )
         cells = [c for c in notebook["cells"] if c.get("cell_type") == "code"]
         sources = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells]
     except OSError as exc:
@@ -286,8 +333,9 @@ def code_cells(path):
         raise NotebookError(f"{path}: not a Jupyter notebook ({type(exc).__name__}: {str(exc)[:200]})") from None
     for number, source in enumerate(sources, start=1):
         if not isinstance(source, str):
-            raise NotebookError(f"{path}: not a Jupyter notebook (code cell {number}'s source is "
-                                f"{type(source).__name__}, not text)")
+            raise NotebookError(
+                f"{path}: not a Jupyter notebook (code cell {number}'s source is {type(source).__name__}, not text)"
+            )
     return sources
 
 
@@ -299,14 +347,26 @@ def grade_part(part, course=None):
     nbgrader would count as a failure. course.yaml: `course`, else $GRADE_COURSE, else the
     nearest one above the working folder; $GRADE_HIDDEN adds the hidden checks."""
     try:
-        history = get_ipython().user_ns["In"]  # noqa: F821 (IPython's builtin)
+        history = get_ipython().user_ns["In"]  # type: ignore[name-defined]  # IPython's builtin
     except NameError:
         raise RuntimeError("grade_part runs in a Jupyter notebook; elsewhere use `grade check`") from None
     with tempfile.TemporaryDirectory(prefix="grade-notebook-") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         folder = write_submission([cell for cell in history if cell], Path(tmp) / "submission")
-        command = [sys.executable, "-m", "grader.cli", "check", str(folder), "--part", part, "--format", "json",
-                   "--report-dir", str(Path(tmp) / "report"), "--no-plots"]  # they would go with tmp
+        command = [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "check",
+            str(folder),
+            "--part",
+            part,
+            "--format",
+            "json",
+            "--report-dir",
+            str(Path(tmp) / "report"),
+            "--no-plots",
+        ]  # they would go with tmp
         if course or os.environ.get("GRADE_COURSE"):
             command += ["--course", str(course or os.environ["GRADE_COURSE"])]
         if os.environ.get("GRADE_HIDDEN"):  # set by the instructor for official grading

@@ -1,6 +1,7 @@
 """The write-up's Results section for one training run, as PNG images: loss and accuracy
 curves per epoch, the test set's confusion matrix, accuracy per digit, and thumbnails of
 the digits the network got most wrong. Headless (Agg): works on CI and over SSH."""
+
 import io
 from pathlib import Path
 
@@ -46,11 +47,23 @@ def figures(history, confusion, title=""):
     image = ax.imshow(confusion, cmap="Blues")
     for (i, j), count in np.ndenumerate(confusion):
         if count:
-            ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
-                    color="white" if count > confusion.max() / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(count),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if count > confusion.max() / 2 else "black",
+            )
     accuracy = np.trace(confusion) / max(1, confusion.sum())
-    ax.set(xlabel="predicted digit", ylabel="true digit", xticks=range(10), yticks=range(10),
-           title=f"{title} confusion matrix (test accuracy {accuracy:.4f})".strip())
+    ax.set(
+        xlabel="predicted digit",
+        ylabel="true digit",
+        xticks=range(10),
+        yticks=range(10),
+        title=f"{title} confusion matrix (test accuracy {accuracy:.4f})".strip(),
+    )
     fig.colorbar(image, ax=ax, fraction=0.046)
     out["confusion_matrix"] = _png(fig)
 
@@ -58,8 +71,13 @@ def figures(history, confusion, title=""):
     fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
     bars = ax.bar(range(10), per_digit, color="tab:blue")
     ax.bar_label(bars, labels=[f"{v:.3f}" for v in per_digit], fontsize=7)
-    ax.set(xlabel="true digit", ylabel="test accuracy", xticks=range(10), ylim=(max(0, per_digit.min() - 0.05), 1.0),
-           title=f"{title} accuracy per digit".strip())
+    ax.set(
+        xlabel="true digit",
+        ylabel="test accuracy",
+        xticks=range(10),
+        ylim=(max(0, per_digit.min() - 0.05), 1.0),
+        title=f"{title} accuracy per digit".strip(),
+    )
     out["per_digit_accuracy"] = _png(fig)
     return out
 

@@ -4,10 +4,16 @@ Checks are plain pytest tests in grader/checks/, marked with the part they belon
 their points. A part's points (course.yaml) are shared among its checks in proportion to
 their markers. Student code is reached only through the `student` fixture (a Sandbox).
 """
+
+from __future__ import annotations
+
 import concurrent.futures
 import re
 import time
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -15,6 +21,10 @@ from grader import scoring, vectors as vector_file
 from grader.gradcheck import CheckFailed, NotGraded
 from grader.report import neutralise
 from grader.sandbox import Sandbox, StudentError
+
+if TYPE_CHECKING:
+    from grader.bounds import Bound
+    from grader.config import Course
 
 
 @dataclass
@@ -36,7 +46,7 @@ class Result:
     not_graded: bool = False  # could not be graded here (gradcheck.NotGraded): 0 points, and the part says so
 
     @property
-    def status(self):
+    def status(self) -> str:
         return "passed" if self.passed else "error" if self.error else "failed"
 
 
@@ -53,27 +63,31 @@ class Session:
 # Linear on any message (a student's exception text can be 400,000 backslashes; an unbounded
 # \S+ before a literal made this quadratic and hung the grader: the cheat suite found it).
 FILE_ERRORS = (
-    re.compile(r"(SyntaxError in \w{1,100}\.py line \d+: [^\n]*)(?:\n    [^\n]*\n    [^\n]*)?"
-               r"(?:\nPython stops at the first syntax error in a file, so nothing in it could run: fix this line "
-               r"\(or the one above it\) and run again)?"),
+    re.compile(
+        r"(SyntaxError in \w{1,100}\.py line \d+: [^\n]*)(?:\n    [^\n]*\n    [^\n]*)?"
+        r"(?:\nPython stops at the first syntax error in a file, so nothing in it could run: fix this line "
+        r"\(or the one above it\) and run again)?"
+    ),
     re.compile(r"(\b\w{1,100}\.py is not valid UTF-8 \(line \d+\))(?:: [^\n]*?or retype the character)?"),
 )
 
 
-def shown_once(message, said):
+def shown_once(message: str, said: set[str]) -> str:
     """message, with a file's syntax or encoding error that `said` already holds cut to its first
     line (\"shown in full above\"); adds those it shows in full to said."""
+
     def shorten(match):
         if match.group(1) in said:
             return f"{match.group(1)} (shown in full above)"
         said.add(match.group(1))
         return match.group(0)
+
     for pattern in FILE_ERRORS:
         message = pattern.sub(shorten, message)
     return message
 
 
-def one_line(excinfo):
+def one_line(excinfo: pytest.ExceptionInfo[BaseException]) -> tuple[str, bool]:
     """What a student sees for a failed check, and whether it is an error rather than a
     wrong answer: our own message, never a traceback."""
     exc = excinfo.value
@@ -85,7 +99,16 @@ def one_line(excinfo):
 
 
 class GradePlugin:
-    def __init__(self, submission, course, load_data=None, hidden=None, training=None, bound=None, reference=None):
+    def __init__(
+        self,
+        submission: Path | str,
+        course: Course,
+        load_data: Callable[[], Any] | None = None,
+        hidden: vector_file.Cases | None = None,
+        training: concurrent.futures.Future[scoring.MnistRun] | None = None,
+        bound: Bound | None = None,
+        reference: scoring.Params | None = None,
+    ) -> None:
         """hidden: the hidden vectors (vectors.load_hidden) to run the hidden checks, and only
         them; None to run the public checks. The two never share a session (see grading.py).
         training: a future of scoring.train_and_score already under way, if any.
@@ -94,23 +117,27 @@ class GradePlugin:
         self.submission, self.cfg, self.load_data, self.hidden = submission, course, load_data, hidden
         self.bound, self.reference = bound, reference
         self.session = Session()
-        self.by_id = {}
+        self.by_id: dict[str, Result] = {}
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self.future = training
-        self.collected = []  # every check of the graded parts, before any -k selection
-        self.said = set()  # file errors shown in full (see shown_once)
+        self.collected: list[Result] = []  # every check of the graded parts, before any -k selection
+        self.said: set[str] = set()  # file errors shown in full (see shown_once)
 
     # -- markers, order, and the MNIST run started early ---------------------------------------------
-    def pytest_configure(self, config):
+    def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", "points(n): the check's weight within its part")
         config.addinivalue_line("markers", "part(id): the course.yaml part the check belongs to")
         config.addinivalue_line("markers", "hidden: runs only with the hidden vectors (grade check --hidden)")
-        config.addinivalue_line("markers", "blanks(*names): the blanks the check vouches for; with hidden checks "
-                                           "its points count once theirs pass")
+        config.addinivalue_line(
+            "markers",
+            "blanks(*names): the blanks the check vouches for; with hidden checks its points count once theirs pass",
+        )
         config.addinivalue_line("markers", "property: the check judges a property whatever the values (see withhold)")
 
     @pytest.hookimpl(tryfirst=True)  # before pytest's own -k deselection
-    def pytest_collection_modifyitems(self, session, config, items):
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Function]
+    ) -> None:  # the checks are test functions: Function items
         order = list(self.cfg.parts)
         kept = []
         for item in items:
@@ -124,9 +151,15 @@ class GradePlugin:
             doc = (item.function.__doc__ or item.name).strip().splitlines()[0]
             if hasattr(item, "callspec"):
                 doc = doc.format(**item.callspec.params)
-            result = Result(item.nodeid, f"{self.cfg.parts[part.args[0]].title}: {doc}", part.args[0],
-                            float(points.args[0]), hidden=hidden, blanks=tuple(blanks.args),
-                            is_property=item.get_closest_marker("property") is not None)
+            result = Result(
+                item.nodeid,
+                f"{self.cfg.parts[part.args[0]].title}: {doc}",
+                part.args[0],
+                float(points.args[0]),
+                hidden=hidden,
+                blanks=tuple(blanks.args),
+                is_property=item.get_closest_marker("property") is not None,
+            )
             self.by_id[item.nodeid] = result
             kept.append(item)
         kept.sort(key=lambda item: order.index(self.by_id[item.nodeid].part))  # stable: file order within a part
@@ -135,51 +168,56 @@ class GradePlugin:
         # a check selected alone is worth what it is worth in the whole assignment.
         self.collected = [self.by_id[item.nodeid] for item in kept]
 
-    def pytest_collection_finish(self, session):
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.session.results = [self.by_id[item.nodeid] for item in session.items]
         if any(r.part == "mnist" for r in self.session.results) and self.future is None:
             # Training is the long pole; start it now in its own child so the other checks
             # run meanwhile (its process waits on BLAS, ours on a pipe: both cores work).
-            self.future = self.pool.submit(lambda: scoring.train_and_score(
-                self.submission, self.cfg, self.load_data(), bound=self.bound, reference=self.reference))
+            self.future = self.pool.submit(self._train)
+
+    def _train(self) -> scoring.MnistRun:
+        assert self.load_data is not None, "grading the mnist part needs load_data"
+        return scoring.train_and_score(
+            self.submission, self.cfg, self.load_data(), bound=self.bound, reference=self.reference
+        )
 
     # -- fixtures ---------------------------------------------------------------------------------
     @pytest.fixture(scope="session")
-    def course(self):
+    def course(self) -> Course:
         return self.cfg
 
     @pytest.fixture(scope="session")
-    def vectors(self):
+    def vectors(self) -> vector_file.Cases:
         return vector_file.load()
 
     @pytest.fixture(scope="session")
-    def student(self):
+    def student(self) -> Iterator[Sandbox]:
         with Sandbox(self.submission, self.cfg.limits, self.cfg.isolation, self.bound) as sandbox:
             yield sandbox
         self.note_once(sandbox.describe())
         self.session.printed, self.session.printed_total = bytes(sandbox.tap.head), sandbox.tap.total
 
     @pytest.fixture(scope="session")
-    def hidden_vectors(self):
+    def hidden_vectors(self) -> vector_file.Cases | None:
         return self.hidden
 
     @pytest.fixture(scope="session")
-    def hidden_student(self):
+    def hidden_student(self) -> Iterator[Sandbox]:
         """A child of its own for the hidden checks, whose printed output is dropped: what
         the student's code prints there could be the hidden inputs."""
         with Sandbox(self.submission, self.cfg.limits, self.cfg.isolation, self.bound) as sandbox:
             yield sandbox
 
-    def note_once(self, lines):
+    def note_once(self, lines: Iterable[str]) -> None:
         self.session.notes += [line for line in lines if line not in self.session.notes]
 
     @pytest.fixture
-    def note(self, request):
+    def note(self, request: pytest.FixtureRequest) -> Callable[[str], None]:
         """note(text): add a line to the check's output (shown even when it passes)."""
         return lambda text: self.add_output(self.by_id[request.node.nodeid], text)
 
     @staticmethod
-    def add_output(result, text, limit=2000):
+    def add_output(result: Result, text: str, limit: int = 2000) -> None:
         """Append a line to a check's output: neutralised, and at most `limit` characters of
         it (messages quote student code, whose exceptions can be any size)."""
         if len(text) > limit:
@@ -187,9 +225,9 @@ class GradePlugin:
         result.output = (result.output + "\n" + neutralise(text)).strip()
 
     @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_call(self, item):
+    def pytest_runtest_call(self, item: pytest.Function) -> Generator[None, Any, None]:
         # One wall-time budget for all the calls a check makes, on top of each call's own.
-        sandbox = item.funcargs.get("student") or item.funcargs.get("hidden_student")
+        sandbox = cast(Sandbox | None, item.funcargs.get("student") or item.funcargs.get("hidden_student"))
         if sandbox is not None:
             sandbox.deadline = time.monotonic() + self.cfg.limits.check_seconds
         yield
@@ -201,16 +239,18 @@ class GradePlugin:
                     self.add_output(self.by_id[item.nodeid], event)
 
     @pytest.fixture(scope="session")
-    def mnist_run(self):
-        def result():
+    def mnist_run(self) -> Callable[[], scoring.MnistRun]:
+        def result() -> scoring.MnistRun:
+            assert self.future is not None, "started in pytest_collection_finish"
             self.session.mnist = self.future.result()
             self.note_once(self.session.mnist.notes)
             return self.session.mnist
+
         return result
 
     # -- results ------------------------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item, call):
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
         outcome = yield
         report = outcome.get_result()
         result = self.by_id.get(item.nodeid)
@@ -232,12 +272,12 @@ class GradePlugin:
         elif call.when == "call" and report.passed:
             result.passed = True
 
-    def pytest_sessionfinish(self, session):
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.pool.shutdown(wait=True)
         share_points(self.collected, self.cfg)
 
 
-def withhold(results):
+def withhold(results: Sequence[Result]) -> None:
     """Official grading: a public check's points count once every blank it vouches for passes
     its hidden check too. An answer key of the public vectors (they ship with every release)
     passes the public checks and no hidden one; a blank right only on the inputs it was written
@@ -247,20 +287,23 @@ def withhold(results):
     deduction). A withheld check says why, and like the hidden checks it is shown to students
     only once grades are published (its verdict is a hidden check's)."""
     failed = {blank for r in results if r.hidden and not r.passed for blank in r.blanks}
-    wrong_in_public = {blank for r in results if not r.hidden and not r.is_property and not r.passed
-                       for blank in r.blanks}
+    wrong_in_public = {
+        blank for r in results if not r.hidden and not r.is_property and not r.passed for blank in r.blanks
+    }
     for r in results:
         wrong = [b for b in r.blanks if b in failed and not (r.is_property and b in wrong_in_public)]
         if r.hidden or not r.passed or not wrong:
             continue
         r.passed, r.withheld, r.score = False, True, 0.0
-        r.output = (f"passed on the public inputs, but {', '.join(wrong)} "
-                    f"{'does' if len(wrong) == 1 else 'do'} not give the reference's answers on the hidden "
-                    "inputs, so this check's points are withheld: a blank's points count once it is right on "
-                    "inputs it was not written for\n" + r.output).strip()
+        r.output = (
+            f"passed on the public inputs, but {', '.join(wrong)} "
+            f"{'does' if len(wrong) == 1 else 'do'} not give the reference's answers on the hidden "
+            "inputs, so this check's points are withheld: a blank's points count once it is right on "
+            "inputs it was not written for\n" + r.output
+        ).strip()
 
 
-def share_points(results, course):
+def share_points(results: Sequence[Result], course: Course) -> None:
     """Share each part's course points among its checks (public and hidden), by weight."""
     for part in course.parts.values():
         mine = [r for r in results if r.part == part.id]

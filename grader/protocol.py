@@ -9,6 +9,7 @@ grader's own buffer, and the grader reads that buffer back itself after the call
 a check sees whether a blank modified its inputs without asking the child, whose account of
 itself could be anything.
 """
+
 import json
 import math
 import os
@@ -53,9 +54,8 @@ def pack(obj):
         return x
 
     body = encode(obj)
-    header = json.dumps({"body": body, "arrays": [[a.dtype.name, list(a.shape)] for a in arrays]})
-    header = header.encode()
-    parts = [struct.pack("<Q", len(header)), header] + [a.tobytes() for a in arrays]
+    header = json.dumps({"body": body, "arrays": [[a.dtype.name, list(a.shape)] for a in arrays]}).encode()
+    parts = [struct.pack("<Q", len(header)), header, *(a.tobytes() for a in arrays)]
     size = sum(len(p) for p in parts)
     return struct.pack("<Q", size) + b"".join(parts)
 
@@ -68,7 +68,7 @@ def unpack(payload, arena=None):
         (hlen,) = struct.unpack_from("<Q", payload, 0)
         if hlen > MAX_HEADER:
             raise ProtocolError(f"message header of {hlen} bytes is larger than the {MAX_HEADER} allowed")
-        header = json.loads(bytes(payload[8:8 + hlen]))
+        header = json.loads(bytes(payload[8 : 8 + hlen]))
         offset = 8 + hlen
         arrays = []
         for dtype, shape in header["arrays"]:
@@ -109,12 +109,12 @@ def unpack(payload, arena=None):
         return decode(header["body"])
     except ProtocolError:
         raise
-    except Exception as exc:  # noqa: BLE001  (deep nesting, bad indices: all malformed)
+    except Exception as exc:  # deep nesting, bad indices: all malformed
         raise ProtocolError(f"malformed message: {type(exc).__name__}") from None
     finally:
         # decode refers to itself (a closure cell), a cycle that kept every message's buffer alive
         # until the cyclic collector ran: 16 MiB asks grew the grader to 1 GB (red team)
-        decode = None  # noqa: F841
+        decode = None  # type: ignore[assignment]  # drops the function, and with it the cycle
 
 
 def write_message(fd, obj, wait=None):
@@ -123,7 +123,7 @@ def write_message(fd, obj, wait=None):
     data = memoryview(pack(obj))
     while data:
         try:
-            data = data[os.write(fd, data):]
+            data = data[os.write(fd, data) :]
         except BlockingIOError:
             wait(fd)
 
@@ -141,7 +141,7 @@ def read_exactly(fd, n, wait=None):
             if got == 0:
                 return None
             raise ProtocolError(f"connection closed after {got} of {n} bytes")
-        view[got:got + len(chunk)] = chunk
+        view[got : got + len(chunk)] = chunk
         got += len(chunk)
     return buf
 

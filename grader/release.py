@@ -9,6 +9,7 @@ copied, because only the listed paths are. Nor is the instructor's side of the g
 (INSTRUCTOR_ONLY): the student's `grade` has check, train and fetch-data, and its other
 commands say they are the instructor's.
 """
+
 import os
 import re
 import shutil
@@ -20,8 +21,13 @@ SHIPPED = ("exercises", "grader", "pyproject.toml", "LICENSE", ".gitignore")
 SKIPPED = ("__pycache__", ".pyc", ".egg-info")
 # What builds the course from solutions/ (generate), packages it (release, gradescope, and their
 # templates) and grades a class (batch): a student's `grade` imports none of it.
-INSTRUCTOR_ONLY = ("grader/generate.py", "grader/release.py", "grader/gradescope.py", "grader/batch.py",
-                   "grader/templates")
+INSTRUCTOR_ONLY = (
+    "grader/generate.py",
+    "grader/release.py",
+    "grader/gradescope.py",
+    "grader/batch.py",
+    "grader/templates",
+)
 
 
 class ReleaseError(Exception):
@@ -34,12 +40,18 @@ def student_course_yaml(text):
 
 
 def student_readme(course):
-    parts = "\n".join(f"| {p.title} | {p.points:g} | `exercises/{p.id}.py` |" if p.id != "mnist"
-                      else f"| {p.title} | {p.points:g} | trains `exercises/network.py` with your blanks |"
-                      for p in course.parts.values())
+    parts = "\n".join(
+        f"| {p.title} | {p.points:g} | `exercises/{p.id}.py` |"
+        if p.id != "mnist"
+        else f"| {p.title} | {p.points:g} | trains `exercises/network.py` with your blanks |"
+        for p in course.parts.values()
+    )
     total = sum(p.points for p in course.parts.values())
-    return (TEMPLATES / "README.md").read_text(encoding="utf-8").format(
-        assignment=course.assignment, course=course.name, parts=parts, pass_mark=course.pass_mark, total=total)
+    return (
+        (TEMPLATES / "README.md")
+        .read_text(encoding="utf-8")
+        .format(assignment=course.assignment, course=course.name, parts=parts, pass_mark=course.pass_mark, total=total)
+    )
 
 
 def listed_files(root, names, leave_out=()):
@@ -50,8 +62,11 @@ def listed_files(root, names, leave_out=()):
         source = root / name
         for path in sorted(source.rglob("*")) if source.is_dir() else [source]:
             rel = path.relative_to(root)
-            if path.is_file() and not any(part.endswith(SKIPPED) for part in rel.parts) and \
-                    not any(rel == out or out in rel.parents for out in left_out):
+            if (
+                path.is_file()
+                and not any(part.endswith(SKIPPED) for part in rel.parts)
+                and not any(rel == out or out in rel.parents for out in left_out)
+            ):
                 yield path, rel
 
 
@@ -60,7 +75,7 @@ def release(course, out):
     root, out = course.root, Path(out).resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ReleaseError(f"{out}: already exists and is not an empty folder; choose a new one")
-    if out == root or root in out.parents and out.parts[len(root.parts)] in ("solutions", "hidden"):
+    if out == root or (root in out.parents and out.parts[len(root.parts)] in ("solutions", "hidden")):
         raise ReleaseError(f"{out}: inside the instructor's repository's private folders")
     missing = [name for name in SHIPPED if not (root / name).exists()]
     if missing:
@@ -71,8 +86,7 @@ def release(course, out):
         for path, rel in listed_files(root, SHIPPED, leave_out=INSTRUCTOR_ONLY):
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, tmp / rel)
-        (tmp / "course.yaml").write_text(student_course_yaml(course.path.read_text(encoding="utf-8")),
-                                         encoding="utf-8")
+        (tmp / "course.yaml").write_text(student_course_yaml(course.path.read_text(encoding="utf-8")), encoding="utf-8")
         (tmp / "README.md").write_text(student_readme(course), encoding="utf-8")
         workflow = tmp / ".github" / "workflows" / "grade.yml"
         workflow.parent.mkdir(parents=True)

@@ -8,6 +8,9 @@ the child raises, exits, crashes, hangs or floods its output, the call fails wit
 StudentError that says so, the whole process group is killed, and the next call starts a
 fresh child.
 """
+
+import contextlib
+import itertools
 import json
 import math
 import os
@@ -33,8 +36,10 @@ GRADER_ROOT = str(Path(__file__).resolve().parent.parent)
 # -I: ignore PYTHON* variables, the user's site-packages and the current folder, so
 # nothing in the submission folder is imported before the worker decides to. -u: what the
 # student prints reaches the grader even if the child is then killed.
-BOOT = ("import sys; sys.path.insert(0, sys.argv[4]); from grader.worker import main; "
-        "main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[5])")
+BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[4]); from grader.worker import main; "
+    "main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[5])"
+)
 ARENA = 16 << 20  # shared memory for the arguments of watched calls (a few KiB each); sparse until used
 STARTUP_SECONDS = 60  # a cold start on a busy machine; student code has not run yet
 # The child's whole environment: no variable of the grader's (tokens, GITHUB_*, data paths)
@@ -46,8 +51,8 @@ ERRORS = {"crash", "timeout", "exit", "memory", "cpu", "protocol"}  # the proces
 MAX_REPLY = 16 << 20  # a call's honest reply is KiBs; a forged one costs the grader at most 8 times this (protocol.py)
 
 
-LIVE = set()  # process groups of this process's running children (see kill_all)
-WORKDIRS = set()  # the working folders of running children without isolation (see kill_all)
+LIVE: set[int] = set()  # process groups of this process's running children (see kill_all)
+WORKDIRS: set[str] = set()  # the working folders of running children without isolation (see kill_all)
 
 
 def kill_all(also=lambda: None):
@@ -56,10 +61,8 @@ def kill_all(also=lambda: None):
     otherwise outlive it when they are not in bubblewrap (--die-with-parent). Then, quickest
     first: the children's working folders, also(), and what they left in shared folders."""
     for pgid in list(LIVE):
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
     LIVE.clear()
     bounds.close_all(before_files=lambda: (remove_workdirs(), also()))  # and what they forked, wherever it went
 
@@ -111,7 +114,7 @@ class OutputTap:
                 with self.lock:
                     self.total += len(chunk)
                     if len(self.head) < self.limit:
-                        self.head += chunk[:self.limit - len(self.head)]
+                        self.head += chunk[: self.limit - len(self.head)]
                     self.tail = (self.tail + chunk)[-400:]
         finally:
             os.close(fd)
@@ -134,6 +137,7 @@ def coerce(value, returns, what, finite=True):
     """A reply value as the parent will use it: float64 ndarrays (never a subclass or an
     object), in the structure the blank promises, all finite (unless finite=False). Raises
     StudentError."""
+
     def array(x, name):
         if isinstance(x, bool) or not isinstance(x, (np.ndarray, int, float)):
             raise StudentError("bad_return", f"{name} is a {type(x).__name__}, not an array of numbers")
@@ -158,7 +162,7 @@ def coerce(value, returns, what, finite=True):
     if returns == "pair":
         if not isinstance(value, list) or len(value) != 2:
             raise StudentError("bad_return", f"{what} returned {type(value).__name__}; expected a pair (dW, db)")
-        return [array(v, f"{what}'s {k}") for k, v in zip(("dW", "db"), value)]
+        return [array(v, f"{what}'s {k}") for k, v in zip(("dW", "db"), value, strict=True)]
     if returns == "dict":
         if not isinstance(value, dict):
             raise StudentError("bad_return", f"{what} returned {type(value).__name__}; expected a dict of arrays")
@@ -185,9 +189,8 @@ class Arena:
         if hasattr(os, "memfd_create"):
             self.fd = os.memfd_create("grade-arguments", os.MFD_ALLOW_SEALING)  # passed to the child on purpose
         else:  # no memfd (macOS): an unlinked temporary file does the same
-            handle = tempfile.TemporaryFile()
-            self.fd = os.dup(handle.fileno())
-            handle.close()
+            with tempfile.TemporaryFile() as handle:
+                self.fd = os.dup(handle.fileno())
         os.ftruncate(self.fd, size)
         if hasattr(fcntl, "F_ADD_SEALS"):
             fcntl.fcntl(self.fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
@@ -207,11 +210,14 @@ class Arena:
             offset += -(-array.nbytes // 64) * 64  # 64-byte aligned, like numpy's own buffers
             return shared
 
-        return [put(a) if isinstance(a, np.ndarray) else {k: put(v) for k, v in a.items()} if isinstance(a, dict)
-                else a for a in args]
+        return [
+            put(a) if isinstance(a, np.ndarray) else {k: put(v) for k, v in a.items()} if isinstance(a, dict) else a
+            for a in args
+        ]
 
     def read(self, placed, fn):
         """The arrays at these Shared references as they are now: copies, read by the grader."""
+
         def get(ref):
             dtype = np.dtype(ref.dtype)
             nbytes = math.prod(ref.shape) * dtype.itemsize
@@ -220,8 +226,10 @@ class Arena:
                 raise StudentError("protocol", f"the process running {fn} destroyed the memory its arguments were in")
             return np.frombuffer(data, dtype).reshape(ref.shape).astype(np.float64)
 
-        return [get(a) if isinstance(a, Shared) else {k: get(v) for k, v in a.items()} if isinstance(a, dict) else a
-                for a in placed]
+        return [
+            get(a) if isinstance(a, Shared) else {k: get(v) for k, v in a.items()} if isinstance(a, dict) else a
+            for a in placed
+        ]
 
     def close(self):
         os.close(self.fd)
@@ -255,8 +263,12 @@ class Replay:
 
     def _answer(self, name, args):
         for fn, recorded, result in self.calls:
-            if fn == name and isinstance(args, list) and len(args) == len(recorded) and \
-                    all(self.same(a, r) for a, r in zip(args, recorded)):
+            if (
+                fn == name
+                and isinstance(args, list)
+                and len(args) == len(recorded)
+                and all(self.same(a, r) for a, r in zip(args, recorded, strict=True))
+            ):
                 self.asked.append((name, True))
                 return result
         self.asked.append((name, False))
@@ -264,8 +276,11 @@ class Replay:
 
     def same(self, got, recorded):
         if isinstance(recorded, dict):
-            return isinstance(got, dict) and set(got) == set(recorded) and \
-                all(self.same(got[k], v) for k, v in recorded.items())
+            return (
+                isinstance(got, dict)
+                and set(got) == set(recorded)
+                and all(self.same(got[k], v) for k, v in recorded.items())
+            )
         if not isinstance(got, (np.ndarray, int, float)) or isinstance(got, bool):
             return False
         try:
@@ -276,7 +291,9 @@ class Replay:
         if got.shape != recorded.shape:
             return False
         with np.errstate(all="ignore"):  # the value checks' own measure (gradcheck.assert_close)
-            return bool(np.all(np.isfinite(got))) and bool((relative_error(got, recorded, VALUE_FLOOR) <= self.tol).all())
+            return bool(np.all(np.isfinite(got))) and bool(
+                (relative_error(got, recorded, VALUE_FLOOR) <= self.tol).all()
+            )
 
     def missed(self):
         """The blanks the reference called on this case that were asked about with inputs it never
@@ -293,8 +310,8 @@ class Sandbox:
         self.bound = bound
         self.arena = Arena()  # one for the sandbox's life: every child it starts maps the same memory
         self.limits = limits or Limits()
-        self.deadline = None  # set per check: a wall-time budget shared by all its calls
-        self.proc = None
+        self.deadline: float | None = None  # set per check: a wall-time budget shared by all its calls
+        self.proc: subprocess.Popen | None = None
         self.tap = OutputTap(self.limits.output_kb * 1024)
         self.events = []  # things a check's report should say (output cut, ...), drained by the plugin
         self.hung = set()  # blanks that ran out of time: not called again (see not_again)
@@ -327,16 +344,43 @@ class Sandbox:
                 os.chown(self.workdir, uid, uid)
             prefix = []
         env = dict(ONE_THREAD)
-        env.update(PATH="/usr/bin:/bin", LANG="C.UTF-8", MPLBACKEND="Agg",
-                   HOME=self.workdir or "/tmp", TMPDIR=self.workdir or "/tmp")
-        setup = {"limits": self.limits.to_json(), "uid": uid, "keep_reading": not self.bwrap,
-                 "arena": [self.arena.fd, self.arena.size], "process_problem": process_limit_problem(bool(self.bwrap), uid)}
-        command = [*prefix, sys.executable, "-I", "-u", "-c", BOOT, str(req_r), str(resp_w), str(self.folder),
-                   GRADER_ROOT, json.dumps(setup)]
+        env.update(
+            PATH="/usr/bin:/bin",
+            LANG="C.UTF-8",
+            MPLBACKEND="Agg",
+            HOME=self.workdir or "/tmp",
+            TMPDIR=self.workdir or "/tmp",
+        )
+        setup = {
+            "limits": self.limits.to_json(),
+            "uid": uid,
+            "keep_reading": not self.bwrap,
+            "arena": [self.arena.fd, self.arena.size],
+            "process_problem": process_limit_problem(bool(self.bwrap), uid),
+        }
+        command = [
+            *prefix,
+            sys.executable,
+            "-I",
+            "-u",
+            "-c",
+            BOOT,
+            str(req_r),
+            str(resp_w),
+            str(self.folder),
+            GRADER_ROOT,
+            json.dumps(setup),
+        ]
         self.proc = subprocess.Popen(
             self.bound.command(command) if self.bound else command,
-            pass_fds=(req_r, resp_w, self.arena.fd), stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
-            cwd=cwd, env=env, start_new_session=True)
+            pass_fds=(req_r, resp_w, self.arena.fd),
+            stdin=subprocess.DEVNULL,
+            stdout=out_w,
+            stderr=out_w,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+        )
         LIVE.add(self.proc.pid)
         self.oom_kills = self.bound.oom_kills() if self.bound else 0  # the kernel's kills before this child
         for fd in (req_r, resp_w, out_w):
@@ -360,17 +404,19 @@ class Sandbox:
         self.skipped_limits = {str(k): str(v) for k, v in skipped.items()} if isinstance(skipped, dict) else {}
 
     def _kill(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # the whole group; bwrap's PID namespace takes the rest
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.wait()
-        LIVE.discard(self.proc.pid)
+        proc = self.proc
+        assert proc is not None, "_kill is for a started child"
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the whole group; bwrap's PID namespace takes the rest
+        proc.wait()
+        LIVE.discard(proc.pid)
 
     @staticmethod
     def _wait(fd, deadline, writing=False):
         left = deadline - time.monotonic()
-        ready = select.select([], [fd], [], max(left, 0))[1] if writing else select.select([fd], [], [], max(left, 0))[0]
+        ready = (
+            select.select([], [fd], [], max(left, 0))[1] if writing else select.select([fd], [], [], max(left, 0))[0]
+        )
         if left <= 0 or not ready:
             raise Timeout
 
@@ -384,10 +430,8 @@ class Sandbox:
         # in others (the flaky write_deadlock cheat test). Its output ends when it is gone.
         self.drain.join(timeout=2)
         for fd in (self.to_child, self.from_child):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         if self.workdir:
             bounds.remove_tree(self.workdir)  # however deep the child made it
             WORKDIRS.discard(self.workdir)
@@ -397,7 +441,7 @@ class Sandbox:
         self.stop()
         if self.arena is not None:
             self.arena.close()
-            self.arena = None
+            self.arena = None  # type: ignore[assignment]  # closed for good: a later use fails loudly
 
     def __enter__(self):
         return self
@@ -407,6 +451,7 @@ class Sandbox:
 
     def exit_description(self):
         """How the child ended; call only once it has (or after _kill)."""
+        assert self.proc is not None, "exit_description is for a started child"
         code = self.proc.wait()
         self.drain.join(timeout=1)
         if self.bwrap and code > 128:  # bwrap reports a child killed by signal N as 128 + N
@@ -421,11 +466,15 @@ class Sandbox:
             if name == "SIGXCPU":
                 return f"used up its CPU time limit of {self.limits.cpu_seconds} s{last}"
             if name == "SIGKILL" and self.bound is not None and self.bound.oom_kills() > self.oom_kills:
-                return (f"was killed: the submission's processes together used more than its memory limit of "
-                        f"{self.limits.memory_mb} MiB{last}")
+                return (
+                    f"was killed: the submission's processes together used more than its memory limit of "
+                    f"{self.limits.memory_mb} MiB{last}"
+                )
             if name == "SIGKILL":
-                return (f"was killed (SIGKILL: its CPU time limit of {self.limits.cpu_seconds} s, or the machine "
-                        f"ran out of memory){last}")
+                return (
+                    f"was killed (SIGKILL: its CPU time limit of {self.limits.cpu_seconds} s, or the machine "
+                    f"ran out of memory){last}"
+                )
             return f"was killed by {name}{last}"
         return f"ended the process with exit code {code} (os._exit or a crash){last}"
 
@@ -438,9 +487,12 @@ class Sandbox:
             self.stop()
         if self.proc is None:
             self.start()
+        proc = self.proc
+        assert proc is not None, "start() starts the child"  # for mypy: start() sets self.proc
         message = {**message, "id": secrets.token_hex(8)}  # a reply must name the request it answers
-        check_budget = self.deadline is not None and self.deadline - time.monotonic() < timeout
-        if check_budget:
+        check_budget = False
+        if self.deadline is not None and self.deadline - time.monotonic() < timeout:
+            check_budget = True
             timeout = max(0.0, self.deadline - time.monotonic())
         deadline = time.monotonic() + timeout
         printed = self.tap.total
@@ -457,8 +509,11 @@ class Sandbox:
                         on_progress(reply)
                     continue
                 if "ask" in reply and replay is not None:  # the blank called another: see Replay
-                    write_message(self.to_child, {"id": message["id"], "answer": replay.answer(reply)},
-                                  lambda fd: self._wait(fd, deadline, writing=True))
+                    write_message(
+                        self.to_child,
+                        {"id": message["id"], "answer": replay.answer(reply)},
+                        lambda fd: self._wait(fd, deadline, writing=True),
+                    )
                     continue
                 break
         except Timeout:
@@ -466,13 +521,16 @@ class Sandbox:
             if not check_budget:
                 self.hung.add(what)
             if check_budget:
-                raise StudentError("timeout", f"{what} was stopped: this check's calls took more than "
-                                   f"{self.limits.check_seconds:g} s in total") from None
-            raise StudentError("timeout", f"{what} did not finish within {timeout:g} s and was killed "
-                               "(an endless loop?)") from None
+                raise StudentError(
+                    "timeout",
+                    f"{what} was stopped: this check's calls took more than {self.limits.check_seconds:g} s in total",
+                ) from None
+            raise StudentError(
+                "timeout", f"{what} did not finish within {timeout:g} s and was killed (an endless loop?)"
+            ) from None
         except (ConnectionError, BrokenPipeError, ProtocolError) as exc:
             try:  # a child that exited closes the pipe a moment before it can be reaped
-                self.proc.wait(timeout=0.5)
+                proc.wait(timeout=0.5)
                 alive = False
             except subprocess.TimeoutExpired:
                 alive = True
@@ -503,8 +561,10 @@ class Sandbox:
 
     def _note_output(self, what, before):
         if self.tap.cut and before <= self.tap.limit:
-            self.events.append(f"{what} printed more than the {describe_size(self.tap.limit)} of output allowed; "
-                               "the rest was discarded")
+            self.events.append(
+                f"{what} printed more than the {describe_size(self.tap.limit)} of output allowed; "
+                "the rest was discarded"
+            )
 
     def take_events(self):
         events, self.events = self.events, []
@@ -515,8 +575,11 @@ class Sandbox:
         """A blank that ran out of time once is not called again: one endless loop then costs
         one call's time limit, not one per check (the other blanks are unaffected)."""
         if fn in self.hung:
-            raise StudentError("timeout", f"{fn} was not called again: an earlier call ran out of time "
-                               f"(over {self.limits.call_seconds:g} s; an endless loop?)")
+            raise StudentError(
+                "timeout",
+                f"{fn} was not called again: an earlier call ran out of time "
+                f"(over {self.limits.call_seconds:g} s; an endless loop?)",
+            )
 
     def call(self, fn, *args, watch=False, replay=None, record=False):
         """Call blank fn on plain arguments; return its result as float64 arrays.
@@ -543,8 +606,9 @@ class Sandbox:
     def map(self, fn, args_list):
         """Call fn once per argument tuple, in one round trip; returns the list of results."""
         self.not_again(fn)
-        reply = self.request({"op": "map", "fn": fn, "args_list": [list(a) for a in args_list]}, fn,
-                             self.limits.call_seconds)
+        reply = self.request(
+            {"op": "map", "fn": fn, "args_list": [list(a) for a in args_list]}, fn, self.limits.call_seconds
+        )
         self._warnings(reply)
         results = reply.get("result")
         if not isinstance(results, list) or len(results) != len(args_list):
@@ -570,16 +634,24 @@ class Sandbox:
         on_epoch(epoch, params) gets each epoch's weights (checked: float64 dict, finite).
         Returns (params, history, seconds): history's train_loss and train_accuracy are
         what the child measured with the student's own functions, per epoch."""
+
         def progress(frame):
             if on_epoch and isinstance(frame.get("progress"), int):
-                on_epoch(frame["progress"], coerce(frame.get("params"), "dict", f"training (epoch {frame['progress']})"))
+                on_epoch(
+                    frame["progress"], coerce(frame.get("params"), "dict", f"training (epoch {frame['progress']})")
+                )
 
-        weights = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes, sizes[1:]))
+        weights = sum(n_out * (n_in + 1) for n_in, n_out in itertools.pairwise(sizes))
         if self.proc is None:
             self.start()  # timed below: the training, not the child's start
         start = time.perf_counter()
-        reply = self.request({"op": "train", "sizes": list(sizes), "budget": budget, "data": data},
-                             "training", self.limits.training_seconds, progress, MAX_REPLY + 8 * weights)
+        reply = self.request(
+            {"op": "train", "sizes": list(sizes), "budget": budget, "data": data},
+            "training",
+            self.limits.training_seconds,
+            progress,
+            MAX_REPLY + 8 * weights,
+        )
         seconds = time.perf_counter() - start  # measured here: the child's own figure is its account
         result = reply.get("result") if isinstance(reply.get("result"), dict) else {}
         params = coerce(result.get("params"), "dict", "training")
@@ -595,11 +667,16 @@ class Sandbox:
         """Lines for the report: the isolation in force and any limit that is not."""
         lines = []
         if self.bwrap:
-            lines.append("isolation: bubblewrap (no network, own PID namespace, private /tmp, read-only view of "
-                         "the submission and the grader's worker only)")
+            lines.append(
+                "isolation: bubblewrap (no network, own PID namespace, private /tmp, read-only view of "
+                "the submission and the grader's worker only)"
+            )
         else:
-            access = "could read the files the grader can (but not write them)" if self.uid() is not None else \
-                "ran with the grader's file access"
+            access = (
+                "could read the files the grader can (but not write them)"
+                if self.uid() is not None
+                else "ran with the grader's file access"
+            )
             lines.append(f"isolation: none ({self.isolation_problem}); student code {access} and had the network")
         if self.bwrap and not isolation.sizes_tmpfs(self.bwrap):
             lines.append("limit on /tmp's size: not enforced (bubblewrap older than 0.8); only each file's size is")

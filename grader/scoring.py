@@ -8,17 +8,30 @@ student's final weights to be close to the reference's: any correct set of blank
 within a few percent (float rounding), while weights that were loaded, trained on other data
 or with another seed or order land 40% to 140% away (measured: see README).
 Softmax is monotone, so the argmax of the logits is the prediction; no blank is needed."""
+
+from __future__ import annotations
+
 import concurrent.futures
 import hashlib
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from grader.isolation import GRADER
 from grader.sandbox import Sandbox, StudentError
+
+if TYPE_CHECKING:
+    from grader.bounds import Bound
+    from grader.config import Course
+    from grader.mnist import MNIST
+
+Params = dict[str, np.ndarray]  # "W1", "b1", ...: a network's weights and biases
 
 
 @dataclass
@@ -34,20 +47,22 @@ class MnistRun:
     worst_images: np.ndarray | None = None  # their 28x28 pixels, in that order
 
 
-def split(data, course):
+def split(data: MNIST, course: Course) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(training images, training labels, validation images, validation labels): the last
     training.validation images of the training set are held out of training, for the
     validation curves. The test set is never among them."""
     images, labels = np.asarray(data.train_images), np.asarray(data.train_labels)
     held = course.validation
     if held >= len(images):
-        raise ValueError(f"{course.path}: training.validation = {held} holds out every one of the {len(images):,} "
-                         "training images; hold out fewer")
+        raise ValueError(
+            f"{course.path}: training.validation = {held} holds out every one of the {len(images):,} "
+            "training images; hold out fewer"
+        )
     cut = len(images) - held
     return images[:cut], labels[:cut], images[cut:], labels[cut:]
 
 
-def mean_cross_entropy(params, X, labels):
+def mean_cross_entropy(params: Params, X: np.ndarray, labels: np.ndarray) -> float:
     """-(1/m) sum log softmax(z(L))[label]: the grader's own, from the logits (log-sum-exp)."""
     z = logits(params, X)
     z = z - z.max(axis=0)
@@ -55,7 +70,13 @@ def mean_cross_entropy(params, X, labels):
     return float(-log_probs[labels, np.arange(len(labels))].mean())
 
 
-def train(folder, course, data, on_epoch=None, bound=None):
+def train(
+    folder: Path | str,
+    course: Course,
+    data: MNIST,
+    on_epoch: Callable[[int, int], object] | None = None,
+    bound: Bound | None = None,
+) -> tuple[Params, dict[str, np.ndarray], float, tuple[str, ...]]:
     """Train in a fresh child with folder's blanks and the course's budget (in the submission's
     bound, if given), on the training images less the validation split. Returns (params,
     history, seconds, notes); history's validation loss and accuracy and test accuracy are
@@ -66,12 +87,17 @@ def train(folder, course, data, on_epoch=None, bound=None):
     X_val = val_images.T.astype(np.float32) / np.float32(255)
     X_test = np.asarray(data.test_images).T.astype(np.float32) / np.float32(255)
     labels = np.asarray(data.test_labels)
-    test_accuracy, val_loss, val_accuracy = [], [], []
+    test_accuracy: list[float] = []
+    val_loss: list[float] = []
+    val_accuracy: list[float] = []
 
     def epoch_done(epoch, params):
         if epoch != len(test_accuracy) + 1 or epoch > course.epochs:  # frames come from untrusted code
-            raise StudentError("protocol", f"training reported epoch {epoch} after {len(test_accuracy)} of "
-                                           f"{course.epochs}: the grader's loop was tampered with")
+            raise StudentError(
+                "protocol",
+                f"training reported epoch {epoch} after {len(test_accuracy)} of "
+                f"{course.epochs}: the grader's loop was tampered with",
+            )
         check_params(params, sizes, f"after epoch {epoch}, training")
         test_accuracy.append(float((predict(params, X_test) == labels).mean()))
         if len(val_labels):
@@ -87,8 +113,9 @@ def train(folder, course, data, on_epoch=None, bound=None):
     lengths = {k: np.shape(v)[0] if np.ndim(v) == 1 else f"{np.ndim(v)}-d" for k, v in history.items()}
     lengths["epochs reported"] = len(test_accuracy)
     if set(lengths.values()) != {course.epochs}:
-        raise StudentError("protocol", f"training reported {lengths} for {course.epochs} epochs: "
-                                       "the grader's loop was tampered with")
+        raise StudentError(
+            "protocol", f"training reported {lengths} for {course.epochs} epochs: the grader's loop was tampered with"
+        )
     # The child's own measurements are for plots only; bound them so that no value can break
     # the plotting (matplotlib fails on 1.7e308).
     history["train_loss"] = np.clip(history["train_loss"], 0, 1e6)  # NaN stays NaN: a gap in the curve
@@ -100,27 +127,44 @@ def train(folder, course, data, on_epoch=None, bound=None):
     return params, history, seconds, notes
 
 
-def train_and_score(folder, course, data, on_progress=None, bound=None, reference=None):
+def train_and_score(
+    folder: Path | str,
+    course: Course,
+    data: MNIST,
+    on_progress: Callable[[int, int], object] | None = None,
+    bound: Bound | None = None,
+    reference: Params | None = None,
+) -> MnistRun:
     """Train the submission (and, concurrently, the reference unless the caller has its
     weights or they are cached); score the returned weights on the test set here. Raises
     StudentError if training fails."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        if reference is None:
-            reference = pool.submit(reference_weights, course, data)
+        pending = pool.submit(reference_weights, course, data) if reference is None else None
         params, history, seconds, notes = train(folder, course, data, on_progress, bound)
-        if isinstance(reference, concurrent.futures.Future):
-            reference = reference.result()
+        if pending is not None:
+            reference = pending.result()
     labels = np.asarray(data.test_labels)
     scores = logits(params, np.asarray(data.test_images).T.astype(np.float64) / 255)
     predicted = scores.argmax(axis=0)
     distance = None if reference is None else relative_distance(params, reference)
     worst = most_wrong(scores, predicted, labels)
     images = np.asarray(data.test_images)[[w[0] for w in worst]].reshape(len(worst), 28, 28)
-    return MnistRun(params, history, seconds, float((predicted == labels).mean()),
-                    confusion_matrix(labels, predicted), distance, notes, worst, images)
+    return MnistRun(
+        params,
+        history,
+        seconds,
+        float((predicted == labels).mean()),
+        confusion_matrix(labels, predicted),
+        distance,
+        notes,
+        worst,
+        images,
+    )
 
 
-def most_wrong(scores, predicted, labels, n=16):
+def most_wrong(
+    scores: np.ndarray, predicted: np.ndarray, labels: np.ndarray, n: int = 16
+) -> tuple[tuple[int, int, int, float], ...]:
     """The n misclassified test digits the network was surest of: (index, label, predicted,
     the probability it gave its wrong answer), surest first."""
     shifted = np.exp(scores - scores.max(axis=0))  # softmax of the logits, for the confidence shown
@@ -130,13 +174,13 @@ def most_wrong(scores, predicted, labels, n=16):
     return tuple((int(i), int(labels[i]), int(predicted[i]), float(confidence[i])) for i in order)
 
 
-def relative_distance(params, reference):
+def relative_distance(params: Params, reference: Params) -> float:
     """sqrt(sum ||P - R||^2) / sqrt(sum ||R||^2) over all weights and biases."""
     diff = sum(float(np.sum((params[k] - reference[k]) ** 2)) for k in reference)
     return float(np.sqrt(diff / sum(float(np.sum(reference[k] ** 2)) for k in reference)))
 
 
-def cache_is_safe(course):
+def cache_is_safe(course: Course) -> bool:
     """Could no child running student code have written .grade-cache/? Children in bubblewrap
     never see it, and children running as a uid of their own (a root grader's) cannot write a
     folder the grader owns. Otherwise (an ordinary user grading without isolation) a child could
@@ -156,7 +200,7 @@ def cache_is_safe(course):
     return sandbox.isolated(course.isolation) or bounds.is_root()
 
 
-def reference_weights(course, data, use_cache=None):
+def reference_weights(course: Course, data: MNIST, use_cache: bool | None = None) -> Params | None:
     """The reference solution's final weights for this course and data (cached where that is
     safe, see cache_is_safe), or None when no reference is at hand (a student's copy of the kit)."""
     if course.reference is None or not course.reference.is_dir():
@@ -165,7 +209,7 @@ def reference_weights(course, data, use_cache=None):
         use_cache = cache_is_safe(course)
     sizes = [784, *course.hidden_sizes, 10]
     digest = hashlib.sha256()
-    for path in sorted(course.reference.glob("*.py")) + [GRADER / "provided" / "network.py"]:
+    for path in [*sorted(course.reference.glob("*.py")), GRADER / "provided" / "network.py"]:
         digest.update(path.name.encode() + path.read_bytes())
     digest.update(repr((course.hidden_sizes, course.budget, course.validation, np.__version__)).encode())
     for array in (data.train_images, data.train_labels):
@@ -185,13 +229,13 @@ def reference_weights(course, data, use_cache=None):
         cache.parent.mkdir(mode=0o755, exist_ok=True)
         fd, part = tempfile.mkstemp(dir=cache.parent, suffix=".npz")  # two graders at once must not share it
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **params)
+            np.savez(f, **params)  # type: ignore[arg-type]  # numpy's stub fears a key "allow_pickle"
         os.chmod(part, 0o644)
         os.replace(part, cache)
     return params
 
 
-def check_params(params, sizes, what="training"):
+def check_params(params: Params, sizes: list[int], what: str = "training") -> None:
     """Validate the weights that came back from training: keys and shapes (finiteness is
     checked as they cross the boundary)."""
     expected = {}
@@ -205,7 +249,7 @@ def check_params(params, sizes, what="training"):
             raise StudentError("bad_return", f"{what} returned {name} of shape {params[name].shape}; expected {shape}")
 
 
-def logits(params, X):
+def logits(params: Params, X: np.ndarray) -> np.ndarray:
     """z(L) for X (784, m): the affine maps with ReLU between them."""
     L = len(params) // 2
     a = X
@@ -215,11 +259,11 @@ def logits(params, X):
     return a
 
 
-def predict(params, X):
+def predict(params: Params, X: np.ndarray) -> np.ndarray:
     """Class predictions (m,) for X (784, m)."""
     return logits(params, X).argmax(axis=0)
 
 
-def confusion_matrix(labels, predicted, n=10):
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n: int = 10) -> np.ndarray:
     """counts[i, j] = how many images of digit i were predicted as j."""
     return np.bincount(labels.astype(np.int64) * n + predicted, minlength=n * n).reshape(n, n)

@@ -8,34 +8,41 @@ against them. Taking the differences of the student's own forward functions inst
 blanks that answered value checks correctly and the perturbed points with constants (the
 grader cannot tell them apart) pass every gradient check with all-zero derivatives.
 """
+
+from __future__ import annotations
+
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from grader.blanks import BLANKS
 from grader.gradcheck import H, numeric_gradient
-from grader.sandbox import Sandbox
+from grader.sandbox import Replay, Sandbox
 
 SEED = 20261124
 VECTORS = Path(__file__).resolve().parent / "vectors.json"
 
 
-def away_from_zero(rng, shape, low=0.1, high=2.0):
+def away_from_zero(rng: np.random.Generator, shape: tuple[int, ...], low: float = 0.1, high: float = 2.0) -> np.ndarray:
     """Random entries with |z| >= low: ReLU's kink at 0 has no agreed derivative."""
     return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(low, high, size=shape)
 
 
-def one_hot(labels, n):
+def one_hot(labels: np.ndarray, n: int) -> np.ndarray:
     return np.eye(n)[:, labels]
 
 
-def probabilities(rng, n, m):
+def probabilities(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
     """Columns that are valid softmax outputs (positive, summing to 1) without calling softmax."""
     return rng.dirichlet(np.ones(n), size=m).T
 
 
-def small_net(rng, sizes, m):
+def small_net(
+    rng: np.random.Generator, sizes: list[int], m: int
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Parameters of a small ReLU net with every hidden z away from the kink."""
     params = {}
     for l in range(1, len(sizes)):
@@ -46,7 +53,12 @@ def small_net(rng, sizes, m):
     return params, X, y
 
 
-def affine_cache(params, X, hidden, output):
+def affine_cache(
+    params: dict[str, np.ndarray],
+    X: np.ndarray,
+    hidden: Callable[[np.ndarray], np.ndarray],
+    output: Callable[[np.ndarray], np.ndarray],
+) -> dict[str, np.ndarray]:
     """The cache forward() builds: affine maps, hidden(z) for hidden layers, output(z) on top."""
     L = len(params) // 2
     cache, a = {"a0": X}, X
@@ -57,7 +69,9 @@ def affine_cache(params, X, hidden, output):
     return cache
 
 
-def cases(softmax, seed=SEED, n=(4, 5, 6, 3)):
+def cases(
+    softmax: Callable[[np.ndarray], np.ndarray], seed: int = SEED, n: tuple[int, ...] = (4, 5, 6, 3)
+) -> dict[str, tuple[str, list]]:
     """name -> (blank, args). softmax is the reference's, needed to build a real cache.
     seed and the sizes n = (rows, columns, examples, layer width) vary the inputs: the public
     vectors use the defaults, the hidden ones (see hidden_cases) others."""
@@ -85,23 +99,34 @@ def cases(softmax, seed=SEED, n=(4, 5, 6, 3)):
         "softmax": ("softmax", [logits]),
         "cross_entropy": ("cross_entropy", [a, y]),
         "output_delta": ("output_delta", [a, y]),
-        "hidden_delta": ("hidden_delta", [rng.standard_normal((k, cols)), rng.standard_normal((k, m)),
-                                          away_from_zero(rng, (cols, m))]),
+        "hidden_delta": (
+            "hidden_delta",
+            [rng.standard_normal((k, cols)), rng.standard_normal((k, m)), away_from_zero(rng, (cols, m))],
+        ),
         "backward": ("backward", [params, affine_cache(params, X, lambda z: np.maximum(z, 0), softmax), y_net]),
         "layer_gradients": ("layer_gradients", [rng.standard_normal((cols, m)), rng.standard_normal((rows, m))]),
         "sgd_update": ("sgd_update", [small, grads, 0.1]),
         "softmax/one_example": ("softmax", [rng.standard_normal((10, 1)) * 3]),
-        "hidden_delta/square": ("hidden_delta", [rng.standard_normal((square, square)),
-                                                 rng.standard_normal((square, square)),
-                                                 away_from_zero(rng, (square, square))]),
-        "layer_gradients/square": ("layer_gradients", [rng.standard_normal((square, square)),
-                                                       rng.standard_normal((square, square))]),
-        "backward/square": ("backward", [sq_params, affine_cache(sq_params, sq_X, lambda z: np.maximum(z, 0), softmax),
-                                         sq_y]),
+        "hidden_delta/square": (
+            "hidden_delta",
+            [
+                rng.standard_normal((square, square)),
+                rng.standard_normal((square, square)),
+                away_from_zero(rng, (square, square)),
+            ],
+        ),
+        "layer_gradients/square": (
+            "layer_gradients",
+            [rng.standard_normal((square, square)), rng.standard_normal((square, square))],
+        ),
+        "backward/square": (
+            "backward",
+            [sq_params, affine_cache(sq_params, sq_X, lambda z: np.maximum(z, 0), softmax), sq_y],
+        ),
     }
 
 
-def hidden_cases(softmax, seed):
+def hidden_cases(softmax: Callable[[np.ndarray], np.ndarray], seed: int) -> dict[str, tuple[str, list]]:
     """The hidden vectors: every blank again, on inputs drawn from a seed the students never
     see and with other sizes, so that answers hard-coded for the public inputs (or for their
     shapes) fail. Returns name -> (blank, args) with names "hidden/<blank>"."""
@@ -109,7 +134,9 @@ def hidden_cases(softmax, seed):
     return {f"hidden/{name}": case for name, case in cases(softmax, seed, n).items()}
 
 
-def kink_free_net(rng, sizes, m, margin=1e-3):
+def kink_free_net(
+    rng: np.random.Generator, sizes: list[int], m: int, margin: float = 1e-3
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """A small net whose hidden z stay at least `margin` from 0, so that perturbing any
     weight by h cannot cross ReLU's kink; deterministic because rng is seeded."""
     while True:
@@ -123,9 +150,10 @@ def kink_free_net(rng, sizes, m, margin=1e-3):
             return params, X, y
 
 
-def gradient_cases(reference):
+def gradient_cases(reference: Sandbox) -> dict[str, tuple[str, list, Any]]:
     """name -> (blank, args, central differences of the reference's forward functions with
     respect to what the blank differentiates). reference: a Sandbox on solutions/."""
+
     def elementwise(fn, z):
         plus, minus = reference.map(fn, [[z + H], [z - H]])
         return (plus - minus) / (2 * H)
@@ -134,11 +162,11 @@ def gradient_cases(reference):
         activations = [X] * len(params_list)
         L = len(params_list[0]) // 2
         for l in range(1, L + 1):
-            zs = [p[f"W{l}"] @ a + p[f"b{l}"] for p, a in zip(params_list, activations)]
+            zs = [p[f"W{l}"] @ a + p[f"b{l}"] for p, a in zip(params_list, activations, strict=True)]
             activations = reference.map("softmax" if l == L else "relu", [[z] for z in zs])
         return [float(v) for v in reference.map("cross_entropy", [[a, y] for a in activations])]
 
-    out = {}
+    out: dict[str, tuple[str, list, Any]] = {}
     z = away_from_zero(np.random.default_rng(1), (5, 7), 0.01, 3.0)
     out["relu_prime/central"] = ("relu_prime", [z], elementwise("relu", z))
     z = np.random.default_rng(2).uniform(-5, 5, size=(5, 7))
@@ -146,8 +174,15 @@ def gradient_cases(reference):
 
     rng = np.random.default_rng(5)
     z, y = rng.standard_normal((4, 3)), one_hot(rng.integers(0, 4, size=3), 4)
-    numeric = numeric_gradient(lambda points: [float(v) for v in reference.map(
-        "cross_entropy", [[a, y] for a in reference.map("softmax", [[p["z"]] for p in points])])], {"z": z})["z"]
+    numeric = numeric_gradient(
+        lambda points: [
+            float(v)
+            for v in reference.map(
+                "cross_entropy", [[a, y] for a in reference.map("softmax", [[p["z"]] for p in points])]
+            )
+        ],
+        {"z": z},
+    )["z"]
     out["output_delta/central"] = ("output_delta", [reference.call("softmax", z), y], numeric)
 
     # dL/dz(l+1) of L = sum(delta_next * (W_next relu(z))) is exactly delta_next, so dL/dz(l)
@@ -155,20 +190,24 @@ def gradient_cases(reference):
     rng = np.random.default_rng(6)
     W_next, delta_next = rng.standard_normal((3, 5)), rng.standard_normal((3, 4))
     z = away_from_zero(rng, (5, 4), 0.01, 2.0)
-    numeric = numeric_gradient(lambda points: [float(np.sum(delta_next * (W_next @ a))) for a in reference.map(
-        "relu", [[p["z"]] for p in points])], {"z": z})["z"]
+    numeric = numeric_gradient(
+        lambda points: [
+            float(np.sum(delta_next * (W_next @ a))) for a in reference.map("relu", [[p["z"]] for p in points])
+        ],
+        {"z": z},
+    )["z"]
     out["hidden_delta/central"] = ("hidden_delta", [W_next, delta_next, z], numeric)
 
     # every dimension distinct (6, 5, 4, 3 units; 2 examples): dividing by the wrong one of n_L
     # and m, or transposing a square matrix, cannot pass by coincidence
     params, X, y = kink_free_net(np.random.default_rng(7), [6, 5, 4, 3], 2)
-    numeric = numeric_gradient(lambda points: losses(points, X, y), params)
+    grads = numeric_gradient(lambda points: losses(points, X, y), params)
     cache = affine_cache(params, X, lambda z: reference.call("relu", z), lambda z: reference.call("softmax", z))
-    out["backward/central"] = ("backward", [params, cache, y], numeric)
+    out["backward/central"] = ("backward", [params, cache, y], grads)
     return out
 
 
-def to_json(x):
+def to_json(x: Any) -> Any:
     if isinstance(x, np.ndarray):
         return x.tolist()
     if isinstance(x, dict):
@@ -178,7 +217,7 @@ def to_json(x):
     return float(x)
 
 
-def from_json(x):
+def from_json(x: Any) -> Any:
     if isinstance(x, dict):
         return {k: from_json(v) for k, v in x.items()}
     if isinstance(x, list):
@@ -186,12 +225,14 @@ def from_json(x):
     return x
 
 
-def stable_logits():
+def stable_logits() -> np.ndarray:
     """Logits for the stability check: 10 classes, 6 examples."""
     return np.random.default_rng(4).standard_normal((10, 6)) * 3
 
 
-def record(solutions, hidden_seed=None):
+def record(
+    solutions: Path | str, hidden_seed: int | None = None
+) -> dict[str, dict] | tuple[dict[str, dict], dict[str, dict]]:
     """Run the reference on every case: name -> {"fn", "args", "expected", "calls"} (JSON-ready),
     where calls are the reference's calls to other blanks on the way (see sandbox.Replay).
     With hidden_seed, returns (public, hidden): the hidden cases go in a file of their own."""
@@ -207,9 +248,16 @@ def record(solutions, hidden_seed=None):
         hidden = {} if hidden_seed is None else run(hidden_cases(softmax, hidden_seed))
 
     def plain(t):
-        return {name: {"fn": fn, "args": [to_json(a) for a in args], "expected": to_json(expected),
-                       "calls": [{"fn": f, "args": [to_json(a) for a in a_], "result": to_json(r)} for f, a_, r in calls]}
-                for name, (fn, args, expected, calls) in t.items()}
+        return {
+            name: {
+                "fn": fn,
+                "args": [to_json(a) for a in args],
+                "expected": to_json(expected),
+                "calls": [{"fn": f, "args": [to_json(a) for a in a_], "result": to_json(r)} for f, a_, r in calls],
+            }
+            for name, (fn, args, expected, calls) in t.items()
+        }
+
     return plain(table) if hidden_seed is None else (plain(table), plain(hidden))
 
 
@@ -221,26 +269,27 @@ class Cases(dict):
         super().__init__(items)
         self.calls = calls or {}
 
-    def replay(self, name, tol):
-        from grader.sandbox import Replay
+    def replay(self, name: str, tol: float) -> Replay:
         return Replay(self.calls.get(name, []), tol)
 
 
-def parse(table):
+def parse(table: dict[str, dict]) -> Cases:
     """Cases: name -> (args, expected) as float64 arrays (dicts of arrays for params; a list of
     arrays where the blank returns a pair), from the JSON form record() writes."""
+
     def result(fn, value):
         return [from_json(e) for e in value] if BLANKS[fn].returns == "pair" else from_json(value)
 
     out = Cases()
     for name, case in table.items():
         out[name] = ([from_json(a) for a in case["args"]], result(case["fn"], case["expected"]))
-        out.calls[name] = [(c["fn"], [from_json(a) for a in c["args"]], result(c["fn"], c["result"]))
-                           for c in case.get("calls", [])]
+        out.calls[name] = [
+            (c["fn"], [from_json(a) for a in c["args"]], result(c["fn"], c["result"])) for c in case.get("calls", [])
+        ]
     return out
 
 
-def load(path=VECTORS):
+def load(path: Path | str = VECTORS) -> Cases:
     return parse(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
@@ -248,7 +297,7 @@ class HiddenError(Exception):
     pass
 
 
-def load_hidden(path):
+def load_hidden(path: Path | str) -> Cases:
     """The hidden vectors file ({"seed": int, "vectors": {...}}), parsed. Every blank must be
     there, so that a truncated or foreign file is named rather than half used."""
     path = Path(path)
@@ -261,5 +310,6 @@ def load_hidden(path):
     except OSError as exc:
         raise HiddenError(f"{path}: cannot read the hidden vectors ({exc.strerror})") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise HiddenError(f"{path}: not a hidden vectors file written by `grade generate` "
-                          f"({type(exc).__name__}: {exc})") from None
+        raise HiddenError(
+            f"{path}: not a hidden vectors file written by `grade generate` ({type(exc).__name__}: {exc})"
+        ) from None

@@ -4,6 +4,7 @@ This module runs ONLY in the child (see sandbox.py). Whatever the student's code
 here -- patch numpy, print, raise, exit -- the parent sees only the messages below:
 plain arrays or an error description.
 """
+
 import contextlib
 import errno
 import importlib
@@ -16,6 +17,7 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +51,7 @@ def plain(value, returns, fn):
     if returns == "pair":
         if not isinstance(value, (tuple, list)) or len(value) != 2:
             raise BadReturn(f"{fn} returned a {type(value).__name__}; expected a pair (dW, db)")
-        return [to_array(v, f"{fn}'s {k}") for k, v in zip(("dW", "db"), value)]
+        return [to_array(v, f"{fn}'s {k}") for k, v in zip(("dW", "db"), value, strict=True)]
     if returns == "dict":
         if not isinstance(value, dict):
             raise BadReturn(f"{fn} returned a {type(value).__name__}; expected a dict like {{'W1': ..., 'b1': ...}}")
@@ -65,16 +67,20 @@ def syntax_error(exc):
     """A SyntaxError as a student can act on it: the file, the line, the line itself, the fix."""
     name = Path(exc.filename or "?").name
     if "utf-8" in str(exc.msg).lower() or "non-utf-8" in str(exc.msg).lower():
-        return (f"{name} is not valid UTF-8 (line {exc.lineno}): {exc.msg.split(';')[0]}. Save the file as UTF-8 "
-                "(in most editors: File > Save with Encoding > UTF-8), or retype the character")
+        return (
+            f"{name} is not valid UTF-8 (line {exc.lineno}): {exc.msg.split(';')[0]}. Save the file as UTF-8 "
+            "(in most editors: File > Save with Encoding > UTF-8), or retype the character"
+        )
     text = f"SyntaxError in {name} line {exc.lineno}: {exc.msg}"
     line = (exc.text or "").rstrip("\n")
     if line.strip():
         indent = len(line) - len(line.lstrip())
         caret = " " * max(0, (exc.offset or 1) - 1 - indent) + "^"
         text += f"\n    {line.strip()}\n    {caret}"
-    return text + ("\nPython stops at the first syntax error in a file, so nothing in it could run: fix this line "
-                   "(or the one above it) and run again")
+    return text + (
+        "\nPython stops at the first syntax error in a file, so nothing in it could run: fix this line "
+        "(or the one above it) and run again"
+    )
 
 
 class Submission:
@@ -110,6 +116,7 @@ class Submission:
 
     def failing_module(self, exc):
         """The submission's module (a blank's) whose own code raised exc during an import, or None."""
+        path: Path | None
         if isinstance(exc, SyntaxError) and exc.filename:
             path = Path(exc.filename)
         else:
@@ -138,11 +145,13 @@ class Submission:
                 raise AttributeError(name)
             return Missing()
 
-        stand_in.__getattr__ = missing
+        stand_in.__getattr__ = missing  # type: ignore[method-assign]  # a module's __getattr__ (PEP 562)
         for name, blank in BLANKS.items():
             if blank.module == module:
+
                 def fail(*args, _description=description, **kwargs):
                     raise Unimportable(_description)
+
                 fail.__name__ = name
                 setattr(stand_in, name, fail)
         return stand_in
@@ -188,7 +197,7 @@ def answer(value, returns):
 
 def plain_args(args):
     """Arguments as they travel: float64 arrays, dicts of them, numbers. None if they cannot."""
-    out = []
+    out: list[dict[str, np.ndarray] | float | np.ndarray] = []
     for a in args:
         if isinstance(a, dict):
             try:
@@ -212,8 +221,11 @@ def stand_ins(submission, fn, make):
     make(name, original). Recording the reference and replaying its answers (see run) both work
     this way. Blanks a student captured some other way (a default argument, a closure) are
     their own, which only costs the student the attribution, never a wrong verdict."""
-    modules = [m for m in list(sys.modules.values())
-               if (getattr(m, "__file__", None) or "").startswith(submission.folder + os.sep)]
+    modules = [
+        m
+        for m in list(sys.modules.values())
+        if (getattr(m, "__file__", None) or "").startswith(submission.folder + os.sep)
+    ]
     originals = {}
     for name, blank in BLANKS.items():
         module = sys.modules.get(blank.module)
@@ -237,6 +249,7 @@ def stand_ins(submission, fn, make):
 def recorder(calls):
     """make() for stand_ins: call the blank itself and note (name, args, result) -- nested
     calls too, in order. For the reference only (`grade generate`)."""
+
     def make(name, original):
         def recorded(*args, **kwargs):
             args = bound_args(original, args, kwargs)
@@ -244,7 +257,9 @@ def recorder(calls):
             result = original(*args)
             calls.append([name, before, plain(result, BLANKS[name].returns, name)])
             return result
+
         return recorded
+
     return make
 
 
@@ -253,6 +268,7 @@ def replayer(ask):
     (it holds what the reference answered on the way to this case's answer); where it has none,
     the student's own blank answers. The table stays with the grader: the child learns an
     answer only for inputs it already computed, as a correct caller would."""
+
     def make(name, original):
         def replayed(*args, **kwargs):
             try:
@@ -262,7 +278,9 @@ def replayer(ask):
             sent = plain_args(args)
             got = ask(name, sent) if sent is not None else None
             return original(*args) if got is None else answer(got, BLANKS[name].returns)
+
         return replayed
+
     return make
 
 
@@ -284,10 +302,13 @@ def run(submission, fn, args, returns, mode=None, ask=None):
         return {"ok": False, "kind": "exception", "message": str(exc)}
     except BaseException as exc:
         return {"ok": False, **submission.describe(exc, f"importing {BLANKS[fn].module}.py")}
-    calls = []
+    calls: list[list] = []
     make = recorder(calls) if mode == "record" else replayer(ask) if mode == "replay" else None
     try:
-        with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn", under="ignore"):  # numpy's defaults: underflow to 0 is harmless
+        with (
+            warnings.catch_warnings(record=True) as caught,
+            np.errstate(all="warn", under="ignore"),
+        ):  # numpy's defaults: underflow to 0 is harmless
             warnings.simplefilter("always")
             with stand_ins(submission, fn, make) if make else contextlib.nullcontext():
                 value = func(*args)
@@ -304,11 +325,13 @@ def plot_only(cross_entropy):
     """The student's cross_entropy as the training loop uses it: for the loss history only, which
     only the plots read. One that fails or returns anything but a number (a vector per example,
     say) leaves NaN, a gap in the curve; it never ends the training (it costs its own checks)."""
+
     def loss(a, y):
         try:
             return float(np.asarray(cross_entropy(a, y), dtype=np.float64).reshape(()))
         except Exception:
             return float("nan")
+
     return loss
 
 
@@ -321,24 +344,41 @@ def train(submission, fd, request):
         except BaseException as exc:
             return {"ok": False, **submission.describe(exc, name)}
     spec = importlib.util.spec_from_file_location("_grader_network", PROVIDED_NETWORK)
-    net = importlib.util.module_from_spec(spec)
+    assert spec is not None and spec.loader is not None, PROVIDED_NETWORK  # a .py file: always has both
+    net: Any = importlib.util.module_from_spec(spec)  # Any: its names are only known once it runs
     spec.loader.exec_module(net)
     net.cross_entropy = plot_only(net.cross_entropy)
     data, budget = request["data"], request["budget"]
     X_train = (data["train_images"].T / np.float32(255)).astype(np.float32)
 
     def on_epoch(epoch, params, history):
-        write_message(fd, {"id": request["id"], "progress": epoch, "total": budget["epochs"],
-                           "params": plain(params, "dict", "training")})
+        write_message(
+            fd,
+            {
+                "id": request["id"],
+                "progress": epoch,
+                "total": budget["epochs"],
+                "params": plain(params, "dict", "training"),
+            },
+        )
 
     try:
         params = net.init_params(request["sizes"], budget["seed"])
         with np.errstate(all="ignore"):
-            params, history = net.train(params, X_train, data["train_labels"].astype(np.int64), budget["epochs"],
-                                        budget["batch_size"], budget["learning_rate"], budget["seed"],
-                                        on_epoch=on_epoch)
-        result = {"params": plain(params, "dict", "training"),
-                  "history": {k: to_array(history[k], "the history") for k in ("train_loss", "train_accuracy")}}
+            params, history = net.train(
+                params,
+                X_train,
+                data["train_labels"].astype(np.int64),
+                budget["epochs"],
+                budget["batch_size"],
+                budget["learning_rate"],
+                budget["seed"],
+                on_epoch=on_epoch,
+            )
+        result = {
+            "params": plain(params, "dict", "training"),
+            "history": {k: to_array(history[k], "the history") for k in ("train_loss", "train_accuracy")},
+        }
     except BadReturn as exc:
         return {"ok": False, "kind": "bad_return", "message": str(exc)}
     except BaseException as exc:
@@ -362,7 +402,9 @@ def become(uid, keep_reading=False):
         # While root: keep the permitted set across setuid, and lock out raising any capability
         # for the programs it runs (ambient) or as root (red team: the reading capability reached
         # /bin/head /etc/shadow through the ambient set); then empty the bounding set.
-        bits = (1 << 0) | (1 << 1) | (1 << 4) | (1 << 6) | (1 << 7)  # NOROOT(+LOCKED), KEEP_CAPS, NO_CAP_AMBIENT_RAISE(+LOCKED)
+        bits = (
+            (1 << 0) | (1 << 1) | (1 << 4) | (1 << 6) | (1 << 7)
+        )  # NOROOT(+LOCKED), KEEP_CAPS, NO_CAP_AMBIENT_RAISE(+LOCKED)
         if libc.prctl(28, bits, 0, 0, 0) != 0:  # PR_SET_SECUREBITS
             raise OSError(ctypes.get_errno(), "securebits could not be set")
         for cap in range(64):
@@ -389,11 +431,39 @@ def become(uid, keep_reading=False):
 # these calls read or reset without timing anything (mincore, cachestat, preadv2's RWF_NOWAIT,
 # io_uring, fadvise). Each carried one grading's hidden inputs to the next (red team). Student
 # code has no use for any of them.
-OUTLIVING = ("add_key", "request_key", "keyctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
-             "mq_notify", "mq_getsetattr", "shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop",
-             "semctl", "msgget", "msgsnd", "msgrcv", "msgctl", "ipc",
-             "mincore", "cachestat", "preadv2", "pwritev2", "io_uring_setup", "io_uring_enter", "io_uring_register",
-             "fadvise64", "fadvise64_64")
+OUTLIVING = (
+    "add_key",
+    "request_key",
+    "keyctl",
+    "mq_open",
+    "mq_unlink",
+    "mq_timedsend",
+    "mq_timedreceive",
+    "mq_notify",
+    "mq_getsetattr",
+    "shmget",
+    "shmat",
+    "shmdt",
+    "shmctl",
+    "semget",
+    "semop",
+    "semtimedop",
+    "semctl",
+    "msgget",
+    "msgsnd",
+    "msgrcv",
+    "msgctl",
+    "ipc",
+    "mincore",
+    "cachestat",
+    "preadv2",
+    "pwritev2",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "fadvise64",
+    "fadvise64_64",
+)
 
 
 def forbid_outliving_objects():
@@ -408,7 +478,10 @@ def forbid_outliving_objects():
     except OSError:
         return "not blocked: libseccomp is not installed (Debian, Ubuntu: libseccomp2)"
     lib.seccomp_init.restype, lib.seccomp_init.argtypes = ctypes.c_void_p, [ctypes.c_uint32]
-    lib.seccomp_syscall_resolve_name.restype, lib.seccomp_syscall_resolve_name.argtypes = ctypes.c_int, [ctypes.c_char_p]
+    lib.seccomp_syscall_resolve_name.restype, lib.seccomp_syscall_resolve_name.argtypes = (
+        ctypes.c_int,
+        [ctypes.c_char_p],
+    )
     lib.seccomp_rule_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint]
     lib.seccomp_load.argtypes = lib.seccomp_release.argtypes = [ctypes.c_void_p]
     context = lib.seccomp_init(0x7FFF0000)  # SCMP_ACT_ALLOW: everything else as before
@@ -448,12 +521,15 @@ def main(rfd, wfd, folder, setup):
         if request is None:
             return
         if request["op"] == "call":
+
             def ask(name, args, rid=request["id"]):
                 write_message(wfd, {"id": rid, "ask": name, "args": args})
                 got = read_message(rfd)
                 return got.get("answer") if isinstance(got, dict) and got.get("id") == rid else None
-            reply = run(submission, request["fn"], request["args"], BLANKS[request["fn"]].returns,
-                        request.get("mode"), ask)
+
+            reply = run(
+                submission, request["fn"], request["args"], BLANKS[request["fn"]].returns, request.get("mode"), ask
+            )
         elif request["op"] == "map":
             results, warned = [], set()
             for args in request["args_list"]:

@@ -1,5 +1,6 @@
 """Shared pieces of the checks: value checks against the reference's test vectors, and
 the affine maps the grader may do itself (they are provided code, not a blank)."""
+
 import contextlib
 
 import numpy as np
@@ -51,11 +52,15 @@ def with_own_helpers(exc, student, vectors, tol, fn, replay):
     if not missed:
         return exc
     bad = failing(student, vectors, tol, missed)
-    note = (f"(note: {fn} called {', '.join(missed)} with arguments the reference's {fn} never passes there, "
-            f"so your own {', '.join(missed)} answered")
+    note = (
+        f"(note: {fn} called {', '.join(missed)} with arguments the reference's {fn} never passes there, "
+        f"so your own {', '.join(missed)} answered"
+    )
     if bad:
-        note += (f", and {', '.join(bad)} {'fails its' if len(bad) == 1 else 'fail their'} own checks: fix "
-                 f"{'that' if len(bad) == 1 else 'those'} first")
+        note += (
+            f", and {', '.join(bad)} {'fails its' if len(bad) == 1 else 'fail their'} own checks: fix "
+            f"{'that' if len(bad) == 1 else 'those'} first"
+        )
     note += f"; check which arrays {fn} passes, against the notes' equation)"
     if isinstance(exc, StudentError):
         return StudentError(exc.kind, f"{exc.args[0]} {note}", exc.where)
@@ -93,7 +98,7 @@ def unchanged(student, fn, *args, replay=None, expected=None, base=None):
         result, after = student.call(fn, *args, watch=True, replay=replay)
     except StudentError as exc:
         return not_judged(f"whether {fn} modifies its inputs", exc)
-    for position, (before, now) in enumerate(zip(args, after)):
+    for position, (before, now) in enumerate(zip(args, after, strict=True)):
         pairs = before.items() if isinstance(before, dict) else [(None, before)]
         for key, array in pairs:
             name = f"argument {position + 1}" + (f" [{key!r}]" if key else "")
@@ -104,16 +109,19 @@ def unchanged(student, fn, *args, replay=None, expected=None, base=None):
                 answer = result.get(key) if isinstance(result, dict) and key is not None else result
                 raise CheckFailed(f"{fn} modified its input ({name})\ndiagnosis: {mutation(array, seen, answer)}")
     if expected is not None and not related(result, expected, base):
-        return (f"not graded: {fn}'s answer is not yet an attempt at the reference's (it does not rise and fall "
-                "with it), and such a function leaves its inputs alone trivially: this check counts once it "
-                "computes its answer from them")
+        return (
+            f"not graded: {fn}'s answer is not yet an attempt at the reference's (it does not rise and fall "
+            "with it), and such a function leaves its inputs alone trivially: this check counts once it "
+            "computes its answer from them"
+        )
     return None
 
 
 def all_unchanged(student, vectors, course, fns, replayed=(), steps=()):
     """unchanged() for each blank on its value case: a modified input fails the check whichever
-    blank did it; a failed call ends it there; otherwise the first reason it is not graded, if any. A blank in steps is judged
-    an attempt by its step from its first argument (an SGD update is mostly the parameters)."""
+    blank did it; a failed call ends it there; otherwise the first reason it is not graded, if
+    any. A blank in steps is judged an attempt by its step from its first argument (an SGD
+    update is mostly the parameters)."""
     reasons = []
     for fn in fns:
         args, expected = vectors[fn]
@@ -134,12 +142,14 @@ def related(got, expected, base=None, either_sign=False):
     correlation at least 0.5, so a wrong factor or offset counts as an attempt and a constant,
     noise or a sign-flipped map does not (unless either_sign). A number: the same sign, within a
     factor of 2."""
+
     def flat(x, keys):
         if isinstance(x, dict):
             return np.concatenate([np.ravel(np.asarray(x[k], float)) for k in keys]) if keys else np.zeros(0)
         if isinstance(x, list):
             return np.concatenate([np.ravel(np.asarray(v, float)) for v in x])
         return np.ravel(np.asarray(x, float))
+
     keys = list(expected) if isinstance(expected, dict) else None
     try:
         if isinstance(expected, dict) and (not isinstance(got, dict) or set(got) != set(expected)):
@@ -168,16 +178,20 @@ def not_judged(what, exc):
 
 def mutation(before, after, answer):
     """What an in-place change of an input shows, and the fix."""
-    fix = ("An in-place operation (z[z < 0] = 0, z *= ..., W -= ..., out=z) writes into the caller's array, "
-           "which the caller still needs (backward reads the cache after you): compute a new array instead")
+    fix = (
+        "An in-place operation (z[z < 0] = 0, z *= ..., W -= ..., out=z) writes into the caller's array, "
+        "which the caller still needs (backward reads the cache after you): compute a new array instead"
+    )
     if isinstance(answer, np.ndarray) and answer.shape == after.shape and np.array_equal(answer, after):
         return f"the input now holds the answer: it was computed in place. {fix}"
     if after.shape != before.shape:
         return f"the input's shape changed from {before.shape} to {after.shape}. {fix}"
     changed = np.argwhere(before != after)
     i = tuple(changed[0])
-    return (f"{len(changed)} of {before.size} entries changed, e.g. [{', '.join(map(str, i))}] from "
-            f"{before[i]:.6g} to {after[i]:.6g}. {fix}")
+    return (
+        f"{len(changed)} of {before.size} entries changed, e.g. [{', '.join(map(str, i))}] from "
+        f"{before[i]:.6g} to {after[i]:.6g}. {fix}"
+    )
 
 
 def central_check(student, vectors, course, fn, what, source):

@@ -1,4 +1,5 @@
 """Activation functions: values, derivatives by central differences, stability, purity."""
+
 import numpy as np
 import pytest
 
@@ -55,14 +56,18 @@ def test_sigmoid_stable(student, note):
     e = np.exp(-np.abs(z))  # the grader's own sigmoid, in the form that never overflows
     expected = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
     if got.shape != z.shape or not np.all(np.isfinite(got)) or np.abs(got - expected).max() > 1e-12:
-        raise CheckFailed(f"sigmoid([-1000, -750, -3, -1, 0, 1, 3, 750, 1000]) gave "
-                          f"{np.array2string(got.ravel(), precision=4)}; expected "
-                          f"{np.array2string(expected.ravel(), precision=4)}")
+        raise CheckFailed(
+            f"sigmoid([-1000, -750, -3, -1, 0, 1, 3, 750, 1000]) gave "
+            f"{np.array2string(got.ravel(), precision=4)}; expected "
+            f"{np.array2string(expected.ravel(), precision=4)}"
+        )
     # The verdict is the answer's. A warning is only the child's account of itself (a child
     # can say anything, or nothing): it is shown, never scored.
     if student.last_warnings:
-        note(f"the answer is right, but numpy warned in your code: {'; '.join(student.last_warnings)}. "
-             + overflow("sigmoid").removeprefix("diagnosis: ").split("\n")[0])
+        note(
+            f"the answer is right, but numpy warned in your code: {'; '.join(student.last_warnings)}. "
+            + overflow("sigmoid").removeprefix("diagnosis: ").split("\n")[0]
+        )
 
 
 @pytest.mark.points(2)
@@ -85,5 +90,6 @@ def test_sigmoid_prime_gradient(student, vectors, course):
 def test_activations_leave_input_unchanged(student, vectors, course):
     """relu, relu_prime, sigmoid and sigmoid_prime do not modify z"""
     # each alone (sigmoid_prime's sigmoid is replayed); a modified input fails whichever blank did it
-    all_unchanged(student, vectors, course, ("relu", "relu_prime", "sigmoid", "sigmoid_prime"),
-                  replayed=("sigmoid_prime",))
+    all_unchanged(
+        student, vectors, course, ("relu", "relu_prime", "sigmoid", "sigmoid_prime"), replayed=("sigmoid_prime",)
+    )

@@ -4,6 +4,7 @@ the loss with respect to every W and b of a small net; then backward with your o
 Each blank is graded on its own: the helpers it calls answer as the reference's did on the
 same inputs (sandbox.Replay), so a mistake in relu_prime or layer_gradients costs their checks,
 not these. One check runs backward with your own helpers, to see that the pieces fit."""
+
 import pytest
 
 from grader.checks.common import all_unchanged, central_check, value_check
@@ -25,8 +26,9 @@ def test_hidden_delta_values(student, vectors, course):
 @pytest.mark.blanks("hidden_delta")
 def test_hidden_delta_gradient(student, vectors, course):
     """hidden_delta agrees with central differences of L = sum(delta_next * (W_next relu(z)))"""
-    central_check(student, vectors, course, "hidden_delta", "hidden_delta(W_next, delta_next, z)",
-                  "the loss through relu")
+    central_check(
+        student, vectors, course, "hidden_delta", "hidden_delta(W_next, delta_next, z)", "the loss through relu"
+    )
 
 
 @pytest.mark.points(5)
@@ -69,7 +71,8 @@ def own_file_fails(exc):
     that file fail the same way, and that says nothing of how backward calls them."""
     text = exc.args[0]
     return "backprop.py" in text.split("\n")[0] and any(
-        word in text for word in ("SyntaxError in backprop.py", "importing backprop.py", "backprop.py is not valid"))
+        word in text for word in ("SyntaxError in backprop.py", "importing backprop.py", "backprop.py is not valid")
+    )
 
 
 @pytest.mark.property
@@ -104,17 +107,23 @@ def test_backward_with_your_helpers(student, vectors, course):
             # Both stop at the same helper's failure: the glue cannot be seen through it.
             right_alone(student, vectors, tol, f"backward with your own helpers stops where they do ({exc})")
             return
-        raise CheckFailed(f"backward with your own helpers: {own if isinstance(own, StudentError) else 'gave an answer'}"
-                          f"; calling your helpers as the notes' recursion does: {exc}") from None
+        raise CheckFailed(
+            f"backward with your own helpers: {own if isinstance(own, StudentError) else 'gave an answer'}"
+            f"; calling your helpers as the notes' recursion does: {exc}"
+        ) from None
     if isinstance(own, StudentError):
-        raise CheckFailed(f"backward with your own helpers failed ({own}), but calling your helpers as the "
-                          "notes' recursion does works: check how backward calls them") from None
+        raise CheckFailed(
+            f"backward with your own helpers failed ({own}), but calling your helpers as the "
+            "notes' recursion does works: check how backward calls them"
+        ) from None
     try:
         assert_same_structure_close("backward with your own helpers", own, composed, tol)
     except CheckFailed as exc:
-        raise CheckFailed(f"{exc}, where calling your own helpers as the notes' recursion does gives "
-                          "the expected value: check how backward calls them (arguments, their order, "
-                          "which layer's W, z and a)") from None
+        raise CheckFailed(
+            f"{exc}, where calling your own helpers as the notes' recursion does gives "
+            "the expected value: check how backward calls them (arguments, their order, "
+            "which layer's W, z and a)"
+        ) from None
     # It agrees with your helpers, which are wrong: glue and helpers could both be no attempt at all
     # (zeros everywhere agree with each other).
     right_alone(student, vectors, tol, "backward with your own helpers agrees with them, but they are wrong")
@@ -127,5 +136,7 @@ def right_alone(student, vectors, tol, why):
     try:
         value_check(student, vectors, "backward", tol)
     except (CheckFailed, StudentError):
-        raise CheckFailed(f"not graded: {why}, and backward is not right with the reference's helpers either "
-                          "(its value check says how)") from None
+        raise CheckFailed(
+            f"not graded: {why}, and backward is not right with the reference's helpers either "
+            "(its value check says how)"
+        ) from None

@@ -6,6 +6,7 @@ of the student's own text (an exception message, a print, an output-limit event 
 the hidden inputs out), since these reports reach students. They run in a pytest session of
 their own, after every other process running the submission has exited (grading.py).
 """
+
 import pytest
 
 from grader.blanks import BLANKS
@@ -25,13 +26,22 @@ COMPONENTS = {"pair": ("dW", "db")}
 def case(blank, component=None):
     # The module a blank lives in is its part's id (blanks.py and course.yaml agree).
     vouches = f"{blank}{chr(39) if blank.endswith('s') else chr(39) + 's'} {component}" if component else blank
-    return pytest.param(blank, component, vouches, id=f"{blank}-{component}" if component else blank,
-                        marks=[pytest.mark.part(BLANKS[blank].module), pytest.mark.blanks(vouches),
-                               pytest.mark.points(0.5 if component else 1)])
+    return pytest.param(
+        blank,
+        component,
+        vouches,
+        id=f"{blank}-{component}" if component else blank,
+        marks=[
+            pytest.mark.part(BLANKS[blank].module),
+            pytest.mark.blanks(vouches),
+            pytest.mark.points(0.5 if component else 1),
+        ],
+    )
 
 
-@pytest.mark.parametrize("blank,component,what", [case(b, c) for b in BLANKS
-                                                  for c in COMPONENTS.get(BLANKS[b].returns, [None])])
+@pytest.mark.parametrize(
+    "blank,component,what", [case(b, c) for b in BLANKS for c in COMPONENTS.get(BLANKS[b].returns, [None])]
+)
 def test_hidden(blank, component, what, hidden_student, hidden_vectors, course):
     """{what} on hidden inputs"""
     try:
@@ -46,7 +56,9 @@ def test_hidden(blank, component, what, hidden_student, hidden_vectors, course):
     except (StudentError, CheckFailed):
         # One message and one status for every way to fail: which way it failed (an error
         # kind, a crash against a wrong value) would tell the student something of the inputs.
-        raise CheckFailed(f"{what} does not give the reference's answers on the hidden inputs (hidden checks "
-                          "show no details; its public checks show what is compared)") from None
+        raise CheckFailed(
+            f"{what} does not give the reference's answers on the hidden inputs (hidden checks "
+            "show no details; its public checks show what is compared)"
+        ) from None
     except Exception:  # a bug of ours: say so, but not what it said (a shape, a value)
         raise RuntimeError(f"the grader failed on {what}'s hidden check; details withheld") from None

@@ -1,5 +1,6 @@
 """MNIST: train with the student's blanks for the course's budget; the grader scores the
 returned weights itself on the test set, and checks that they came from that training."""
+
 import time
 
 import pytest
@@ -12,8 +13,16 @@ from grader.sandbox import StudentError
 pytestmark = pytest.mark.part("mnist")
 
 # The blanks the provided training loop runs (backward runs the rest of the recursion's blanks).
-TRAINING = ("relu", "softmax", "output_delta", "relu_prime", "hidden_delta", "layer_gradients", "backward",
-            "sgd_update")
+TRAINING = (
+    "relu",
+    "softmax",
+    "output_delta",
+    "relu_prime",
+    "hidden_delta",
+    "layer_gradients",
+    "backward",
+    "sgd_update",
+)
 
 
 def likely_causes(student, vectors, course):
@@ -24,7 +33,8 @@ def likely_causes(student, vectors, course):
     bad = failing(student, vectors, course.value_rel_error, TRAINING)
     if not bad:
         return ""
-    return f"{', '.join(bad)} {'fails its' if len(bad) == 1 else 'fail their'} own checks, and training runs every one of them"
+    verb = "fails its" if len(bad) == 1 else "fail their"
+    return f"{', '.join(bad)} {verb} own checks, and training runs every one of them"
 
 
 @pytest.mark.points(25)
@@ -42,26 +52,37 @@ def test_mnist_accuracy(mnist_run, student, vectors, course, note):
         raise StudentError(exc.kind, f"{exc.args[0]} (likely cause: {cause})", exc.where) from None
     note(f"test accuracy {run.accuracy:.4f}")
     if run.distance is None:
-        note("the weights were not compared with the reference's (no reference solution here); "
-             "official grading does compare them")
+        note(
+            "the weights were not compared with the reference's (no reference solution here); "
+            "official grading does compare them"
+        )
     else:
-        note(f"relative distance of the trained weights from the reference's: {run.distance:.3g} "
-             f"(at most {course.mnist_weight_distance:g} passes; correct blanks, however written, land "
-             "within it)" if run.distance else
-             "the trained weights are exactly the reference's (relative distance 0)")
+        note(
+            f"relative distance of the trained weights from the reference's: {run.distance:.3g} "
+            f"(at most {course.mnist_weight_distance:g} passes; correct blanks, however written, land "
+            "within it)"
+            if run.distance
+            else "the trained weights are exactly the reference's (relative distance 0)"
+        )
     far = run.distance is not None and run.distance > course.mnist_weight_distance
     if not far and run.accuracy >= course.mnist_accuracy:
         return
     cause = likely_causes(student, vectors, course)
-    cause = (f" Likely cause: {cause}." if cause else
-             " Every blank training uses passes its own checks, so one of them behaves differently on "
-             "MNIST's batches (float32 arrays of 784 x 32, many at once) than on the checks' small float64 inputs.")
+    cause = (
+        f" Likely cause: {cause}."
+        if cause
+        else " Every blank training uses passes its own checks, so one of them behaves differently on "
+        "MNIST's batches (float32 arrays of 784 x 32, many at once) than on the checks' small float64 inputs."
+    )
     if far:
         raise CheckFailed(
             f"training with your blanks went somewhere else than the reference's: from the same start on the "
             f"same batches its weights end {run.distance:.2f} (relative distance) from the reference's, and "
             f"correct blanks, however written, end within {course.mnist_weight_distance:g} (test accuracy "
-            f"{run.accuracy:.4f}).{cause}")
-    raise CheckFailed(f"test accuracy {run.accuracy:.4f} is below the course's threshold "
-                      f"{course.mnist_accuracy:g} (trained {course.epochs} epochs, lr {course.learning_rate:g}, "
-                      f"batch {course.batch_size}).{cause}")
+            f"{run.accuracy:.4f}).{cause}"
+        )
+    raise CheckFailed(
+        f"test accuracy {run.accuracy:.4f} is below the course's threshold "
+        f"{course.mnist_accuracy:g} (trained {course.epochs} epochs, lr {course.learning_rate:g}, "
+        f"batch {course.batch_size}).{cause}"
+    )

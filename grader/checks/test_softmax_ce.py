@@ -1,5 +1,6 @@
 """Softmax and cross-entropy: values, stability, the mean over the batch, and delta(L)
 against d(cross_entropy o softmax)/dz by central differences."""
+
 import numpy as np
 import pytest
 
@@ -58,12 +59,16 @@ def test_softmax_stable(student, vectors, course, note):
     except StudentError as exc:
         raise not_judged("softmax's stability", exc) from None
     if not related(attempt, expected):
-        raise CheckFailed("not graded: softmax's answer on its value case is not yet an attempt at the reference's "
-                          "(it does not rise and fall with it): stability counts once it is")
+        raise CheckFailed(
+            "not graded: softmax's answer on its value case is not yet an attempt at the reference's "
+            "(it does not rise and fall with it): stability counts once it is"
+        )
     if plain.shape != z.shape or (np.abs(plain.sum(axis=0) - 1) > course.value_rel_error * 10).any():
-        raise CheckFailed(f"not graded: softmax(z)'s columns do not each sum to 1 (shape {plain.shape}) already at "
-                          "ordinary logits, so the values are wrong (softmax's value check says how); stability is "
-                          "judged once each column is a probability distribution")
+        raise CheckFailed(
+            f"not graded: softmax(z)'s columns do not each sum to 1 (shape {plain.shape}) already at "
+            "ordinary logits, so the values are wrong (softmax's value check says how); stability is "
+            "judged once each column is a probability distribution"
+        )
     batch = np.hstack([z + SHIFTS, spread])
     try:
         got = student.call("softmax", batch)
@@ -75,17 +80,24 @@ def test_softmax_stable(student, vectors, course, note):
             "diagnosis: exp(z) overflows above about 709, and inf / inf is NaN; exp(-1000) is 0, and 0 / 0 is NaN. "
             "So subtracting no constant, or the column's min or mean, overflows; subtracting one max for the whole "
             "batch (z.max()) or each row's (axis=1) leaves a column all 0. Subtract each column's own max: "
-            f"z - z.max(axis=0, keepdims=True).\nsoftmax should compute {EQUATIONS['softmax']}") from None
+            f"z - z.max(axis=0, keepdims=True).\nsoftmax should compute {EQUATIONS['softmax']}"
+        ) from None
     warned = student.last_warnings
     if got.shape != batch.shape:
         raise CheckFailed(f"softmax of a {batch.shape[0]}x{batch.shape[1]} batch has shape {got.shape}")
-    with diagnosed("softmax", got[:, :z.shape[1]], plain, [z + SHIFTS]):
-        assert_close("softmax(z + a constant per column)", got[:, :z.shape[1]], plain, course.value_rel_error)
-    assert_close("softmax of columns mixing 1000 and 0 (exactly one-hot, and 1/9 where -1000 meets eight 0s)",
-                 got[:, z.shape[1]:], exact, course.value_rel_error)
+    with diagnosed("softmax", got[:, : z.shape[1]], plain, [z + SHIFTS]):
+        assert_close("softmax(z + a constant per column)", got[:, : z.shape[1]], plain, course.value_rel_error)
+    assert_close(
+        "softmax of columns mixing 1000 and 0 (exactly one-hot, and 1/9 where -1000 meets eight 0s)",
+        got[:, z.shape[1] :],
+        exact,
+        course.value_rel_error,
+    )
     if warned:  # the child's account of itself: shown, never scored (the answers above are the verdict)
-        note(f"the answers are right, but numpy warned in your code: {'; '.join(warned)}. "
-             + overflow("softmax").removeprefix("diagnosis: ").split("\n")[0])
+        note(
+            f"the answers are right, but numpy warned in your code: {'; '.join(warned)}. "
+            + overflow("softmax").removeprefix("diagnosis: ").split("\n")[0]
+        )
 
 
 @pytest.mark.points(3)
@@ -108,12 +120,16 @@ def test_cross_entropy_is_a_mean(student, vectors, course):
     except StudentError as exc:
         raise not_judged("whether cross_entropy is a mean", exc) from None
     if once == other or not related(once, expected):
-        raise CheckFailed(f"not graded: cross_entropy gave {float(once):.6g} where the reference gives "
-                          f"{float(expected):.6g}{', and the same for another batch' if once == other else ''}: "
-                          "whether it is a mean counts once it computes the loss from a and y (within a factor 2)")
+        raise CheckFailed(
+            f"not graded: cross_entropy gave {float(once):.6g} where the reference gives "
+            f"{float(expected):.6g}{', and the same for another batch' if once == other else ''}: "
+            "whether it is a mean counts once it computes the loss from a and y (within a factor 2)"
+        )
     if abs(twice - once) > course.value_rel_error * max(1e-8, abs(once) + abs(twice)):
-        raise CheckFailed(f"cross_entropy of the batch repeated twice is {float(twice):.6g}, but of the batch "
-                          f"once {float(once):.6g}: average over the m columns (divide by m = y.shape[1])")
+        raise CheckFailed(
+            f"cross_entropy of the batch repeated twice is {float(twice):.6g}, but of the batch "
+            f"once {float(once):.6g}: average over the m columns (divide by m = y.shape[1])"
+        )
 
 
 @pytest.mark.points(3)
@@ -127,8 +143,9 @@ def test_output_delta_values(student, vectors, course):
 @pytest.mark.blanks("output_delta")
 def test_output_delta_gradient(student, vectors, course):
     """output_delta(softmax(z), y) agrees with central differences of cross_entropy(softmax(z), y)"""
-    central_check(student, vectors, course, "output_delta", "output_delta(softmax(z), y)",
-                  "cross_entropy(softmax(z), y)")
+    central_check(
+        student, vectors, course, "output_delta", "output_delta(softmax(z), y)", "cross_entropy(softmax(z), y)"
+    )
 
 
 @pytest.mark.property

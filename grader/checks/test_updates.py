@@ -1,9 +1,10 @@
 """Weight gradients and the SGD step."""
+
 import numpy as np
 import pytest
 
 from grader.checks.common import all_unchanged, call, diagnosed, not_judged, related, value_check
-from grader.gradcheck import CheckFailed, VALUE_FLOOR, assert_close, relative_error
+from grader.gradcheck import VALUE_FLOOR, CheckFailed, assert_close, relative_error
 from grader.sandbox import StudentError
 
 pytestmark = pytest.mark.part("updates")
@@ -56,8 +57,10 @@ def test_sgd_update_moves_against_gradient(student, vectors, course):
     except StudentError as exc:
         raise not_judged("how sgd_update moves the parameters", exc) from None
     if not related(at_case, expected, base=params, either_sign=True):  # the direction is this check's verdict
-        raise CheckFailed(f"not graded: sgd_update's step at lr = {case_lr:g} is not yet an attempt at the "
-                          "reference's (it does not rise and fall with it): how it scales with lr counts once it is")
+        raise CheckFailed(
+            f"not graded: sgd_update's step at lr = {case_lr:g} is not yet an attempt at the "
+            "reference's (it does not rise and fall with it): how it scales with lr counts once it is"
+        )
     for name in params:
         if name not in new:
             raise CheckFailed(f"sgd_update's result has no {name!r}")
@@ -69,8 +72,10 @@ def test_sgd_update_moves_against_gradient(student, vectors, course):
         if np.sum(step * grads[name]) >= 0:
             raise CheckFailed(f"sgd_update moved {name} along its gradient, not against it: use {name} - lr * d{name}")
         # judged as the values are: at the course's tolerance (a float32 result is right)
-        if relative_error(step, -lr * grads[name], VALUE_FLOOR).max() > course.value_rel_error * 10 and \
-                relative_error(new[name], params[name] - lr * grads[name], VALUE_FLOOR).max() > course.value_rel_error:
+        if (
+            relative_error(step, -lr * grads[name], VALUE_FLOOR).max() > course.value_rel_error * 10
+            and relative_error(new[name], params[name] - lr * grads[name], VALUE_FLOOR).max() > course.value_rel_error
+        ):
             raise CheckFailed(f"sgd_update moved {name} by something other than -lr * d{name} (lr = {lr})")
 
 
