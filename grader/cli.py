@@ -20,8 +20,8 @@ from grader import config as course_config  # noqa: E402 (after the thread varia
 PASSED, FAILED, USAGE, BROKEN = 0, 1, 2, 3
 EXIT_CODES = f"""Exit codes: {PASSED} every check passed (with --pass-mark: the pass mark was reached);
 {FAILED} checks failed, or the submission could not be graded (its files refused, its notebook unreadable);
-{USAGE} a usage or configuration error (no such folder, a bad option, course.yaml or hidden file);
-{BROKEN} the grader could not grade (data missing for train or batch, isolation required but unavailable, a bug)."""
+{USAGE} a usage or configuration error (no such folder, a bad option, course.yaml, hidden file or data folder);
+{BROKEN} the grader could not grade (no MNIST where it must have it, isolation required but unavailable, a bug)."""
 
 
 class UsageProblem(click.ClickException):
@@ -69,20 +69,52 @@ def load_course(path):
 
 
 def data_loader(course, data_dir, quiet=False):
-    """A function that finds (downloading only into the default folder) and verifies MNIST;
-    its DataError ends with how to get the data."""
+    """A function that finds (downloading only into the default folder) and verifies MNIST.
+    It raises mnist.ChosenFolderError for a folder someone chose that cannot be used, DataError
+    ending with how to get the data when the default folder has none, and ConfigError when
+    training.validation would hold out every training image."""
     from grader import fetch, mnist
 
     def load():
+        folder, source = mnist.resolve_data_dir(data_dir, course.data_dir, course.root / "datasets" / "mnist")
         try:
-            folder, source = mnist.resolve_data_dir(data_dir, course.data_dir, course.root / "datasets" / "mnist")
             if source == "default" and mnist.find_files(folder) is None:
                 fetch.fetch_mnist(folder, fetch.course_manifest(course.root), progress=not quiet)
-            return mnist.load_mnist(folder)
+            data = mnist.load_mnist(folder)
         except mnist.DataError as exc:
+            if source != "default":
+                raise mnist.ChosenFolderError(f"data folder from {source}: {exc}") from None
             raise mnist.DataError(f"{exc}\n{mnist.HOW_TO_GET}") from None
+        if course.validation >= len(data.train_labels):
+            raise course_config.ConfigError(
+                f"{course.path}: training.validation: {course.validation} would hold out all "
+                f"{len(data.train_labels):,} training images of {folder}; hold out fewer"
+            )
+        return data
 
     return load
+
+
+def load_data(load, official=False):
+    """load(), its errors turned into exit codes: a chosen folder or a setting to fix is a
+    configuration error (2); no data at all, where grading cannot go on without it (train,
+    batch, official grading), is the grader's (3)."""
+    from grader import mnist
+
+    try:
+        return load()
+    except (mnist.ChosenFolderError, course_config.ConfigError) as exc:
+        raise UsageProblem(str(exc)) from None
+    except mnist.DataError as exc:
+        if official:
+            raise Broken(str(exc)) from None
+        raise
+
+
+def write_report(path, text):
+    """A report file, in a folder made for it if need be."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text, encoding="utf-8")
 
 
 def submission_folder(path):
@@ -171,7 +203,17 @@ def check(
     MNIST is reported not graded, with how to get the data."""
     from grader import grading, intake, mnist, vectors
     from grader.notebook import NotebookError
-    from grader.report import classroom, classroom_output, dumps, github, gradescope, junit, markdown, text_report
+    from grader.report import (
+        classroom,
+        classroom_output,
+        dumps,
+        github,
+        gradescope,
+        junit,
+        markdown,
+        text_report,
+        verdict,
+    )
 
     start = time.perf_counter()
     course = load_course(course_path)
@@ -195,8 +237,8 @@ def check(
         raise UsageProblem(str(exc)) from None
     load = data_loader(course, data_dir, quiet=fmt not in ("text", "github"))
     if "mnist" in course.parts and not keyword:
-        try:  # find or fetch the data once, before grading
-            data = load()
+        try:  # find or fetch the data once, before grading; official grading never goes on without it
+            data = load_data(load, official=hidden is not None)
             load = lambda: data  # noqa: E731
         except mnist.DataError as missing:  # 75 points need no data: grade them; the MNIST check says the fix
 
@@ -221,6 +263,7 @@ def check(
         )
     results, footer = graded.results, graded.footer
     seconds = time.perf_counter() - start - graded.hidden_seconds
+    pass_mark = course.pass_mark if use_pass_mark else None
     if fmt == "github":
         click.echo("\n".join(annotations))
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -229,44 +272,48 @@ def check(
                 f.write(markdown(results, course, seconds, footer))
         if os.environ.get("GITHUB_OUTPUT"):  # what Classroom's grading reporter reads (see report.classroom)
             with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as f:
-                f.write(f"result={classroom_output(classroom(results, course.pass_mark if use_pass_mark else None))}\n")
+                f.write(f"result={classroom_output(classroom(results, pass_mark))}\n")
     render = {
         "json": lambda: dumps(gradescope(results, seconds, "\n".join(footer))),
         "junit": lambda: junit(results, course, seconds),
         "markdown": lambda: markdown(results, course, seconds, footer),
-        "classroom": lambda: dumps(classroom(results, course.pass_mark if use_pass_mark else None)),
+        "classroom": lambda: dumps(classroom(results, pass_mark)),
     }
-    for kind, path in (("json", results_json), ("junit", junit_xml)):
-        if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(render[kind](), encoding="utf-8")
-    if fmt not in ("text", "github"):
-        text = render[fmt]()
-        if output:
-            Path(output).write_text(text, encoding="utf-8")
-        else:
-            sys.stdout.write(text)
-    else:
-        if output:
+    try:
+        for kind, path in (("json", results_json), ("junit", junit_xml)):
+            if path:
+                write_report(path, render[kind]())
+        if fmt not in ("text", "github"):
+            text = render[fmt]()
+            if output:
+                write_report(output, text)
+            else:
+                sys.stdout.write(text)
+        elif output:
             from rich.console import Console
 
+            Path(output).parent.mkdir(parents=True, exist_ok=True)
             with open(output, "w", encoding="utf-8") as f:
                 text_report(results, course, seconds, Console(file=f, width=120), footer)
         else:
             text_report(results, course, seconds, footer=footer)
+    except OSError as exc:
+        raise UsageProblem(f"{exc.filename}: cannot write the report there ({exc.strerror or exc})") from None
     # The verdict is out; only now the page and its plots (half a second of matplotlib).
     written = grading.page(graded, course, seconds, report_dir, plots)
     where = f"feedback page: {written}" if isinstance(written, Path) else written
     click.echo(where, err=fmt not in ("text", "github") and not output)
-    if use_pass_mark:
-        reached = bool(results) and graded.score >= course.pass_mark - 1e-9
-        if fmt in ("text", "github"):
-            click.echo(
-                f"score {graded.score:.2f}: {'at or above' if reached else 'below'} "
-                f"the pass mark of {course.pass_mark:g}"
-            )
-        sys.exit(0 if reached else 1)
-    sys.exit(0 if results and all(r.passed for r in results) else 1)
+    passed = verdict(results, course.pass_mark if use_pass_mark else None)
+    if use_pass_mark and fmt in ("text", "github"):
+        click.echo(
+            f"score {graded.score:.2f}: {'at or above' if passed else 'below'} the pass mark of {course.pass_mark:g}"
+        )
+    if any(r.grader_error for r in results):  # the reports say which check; the exit code says whose fault
+        raise Broken(
+            "the grader itself failed in a check (ERROR in the grader, above): not the submission's doing; "
+            "please report it"
+        )
+    sys.exit(0 if passed else 1)
 
 
 @main.command()
@@ -319,7 +366,7 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_d
     from rich.markup import escape  # a student's folder name is text, never markup
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from grader import batch as batches, mnist, scoring, vectors
+    from grader import batch as batches, scoring, vectors
     from grader.report import fmt
 
     course = load_course(course_path)
@@ -332,10 +379,7 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_d
         hidden = vectors.load_hidden(hidden_path) if hidden_path else None
     except vectors.HiddenError as exc:
         raise UsageProblem(str(exc)) from None
-    try:  # a whole class graded without MNIST would need grading again: refuse instead
-        data = data_loader(course, data_dir)()
-    except mnist.DataError as exc:
-        raise Broken(str(exc)) from None
+    data = load_data(data_loader(course, data_dir), official=True)  # a class graded without MNIST: graded twice
     # Trained (or read from the cache) once, before the workers fork: they inherit it in memory
     # and never read the cache again, which a student's code might have reached meanwhile.
     reference = scoring.reference_weights(course, data)
@@ -385,8 +429,8 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_d
     type=click.Path(file_okay=False),
     default="grade-report",
     show_default=True,
-    help="Where to write the four plots: loss and accuracy curves (train, validation, test), the "
-    "confusion matrix, and accuracy per digit.",
+    help="Where to write the four plots: loss curves (train, validation), accuracy curves (train, validation, "
+    "test), the confusion matrix, and accuracy per digit.",
 )
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
 def train(submission, data_dir, out_dir, course_path):
@@ -394,7 +438,7 @@ def train(submission, data_dir, out_dir, course_path):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from grader import grading, intake, mnist, scoring
+    from grader import grading, intake, scoring
     from grader.notebook import NotebookError
     from grader.plots import write_plots
     from grader.report import neutralise
@@ -402,10 +446,7 @@ def train(submission, data_dir, out_dir, course_path):
 
     course = load_course(course_path)
     folder = submission_folder(submission)
-    try:
-        data = data_loader(course, data_dir)()
-    except mnist.DataError as exc:
-        raise Broken(str(exc)) from None
+    data = load_data(data_loader(course, data_dir), official=True)  # nothing to train on
     sizes = [784, *course.hidden_sizes, 10]
     console = Console(stderr=True)
     held = course.validation

@@ -89,6 +89,8 @@ def run_session(plugin: GradePlugin, keyword: str | None = None) -> list[Result]
     if keyword:
         args += ["-k", keyword]
     code = pytest.main(args, plugins=[plugin])
+    if code == pytest.ExitCode.INTERRUPTED:  # Ctrl-C: pytest caught it; the person meant to stop, nothing broke
+        raise KeyboardInterrupt
     # NO_TESTS_COLLECTED: the hidden session of a course narrowed to parts without hidden checks (mnist)
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
         raise GraderBroken(f"the grader's own checks could not run (pytest exit code {int(code)})")

@@ -65,6 +65,11 @@ class DataError(Exception):
     """
 
 
+class ChosenFolderError(DataError):
+    """A folder someone chose (--data-dir, GRADE_DATA_DIR, course.yaml's data.dir) cannot be
+    used: a configuration to fix, not data to fetch."""
+
+
 @dataclass(frozen=True)
 class MNIST:
     """The four arrays of MNIST, images flattened to rows of 784 pixels.
@@ -290,6 +295,8 @@ def resolve_data_dir(
         folder = Path(value).expanduser().absolute()
         problem = _missing_message(folder)
         if problem:
-            raise DataError(f"data folder from {source}: {problem}")
+            raise ChosenFolderError(
+                f"data folder from {source}: {problem}; fix it, or leave {source} out to use datasets/mnist/"
+            )
         return folder, source
     return Path(default_dir).expanduser().absolute(), "default"

@@ -44,6 +44,7 @@ class Result:
     withheld: bool = False  # passed on the public inputs, but a blank of it failed its hidden check
     is_property: bool = False  # a property check (purity, stability, ...), judged whatever the values
     not_graded: bool = False  # could not be graded here (gradcheck.NotGraded): 0 points, and the part says so
+    grader_error: bool = False  # our own code failed in this check: never the submission's doing (exit 3)
 
     @property
     def status(self) -> str:
@@ -268,6 +269,9 @@ class GradePlugin:
                 message, error = report.longreprtext.splitlines()[-1], True
             result.error = result.error or error
             result.not_graded = call.excinfo is not None and isinstance(call.excinfo.value, NotGraded)
+            result.grader_error = result.grader_error or (
+                call.excinfo is not None and not isinstance(call.excinfo.value, StudentError | CheckFailed)
+            )
             self.add_output(result, message)
         elif call.when == "call" and report.passed:
             result.passed = True

@@ -109,11 +109,17 @@ def text_report(
     for r in results:
         if r.passed and r.output:
             console.print(Text.assemble(("ok", "green"), f" {r.name}: {r.output}"), soft_wrap=True)
-    errors = sum(r.error for r in results)
+    errors = sum(r.error and not r.grader_error for r in results)
     if errors:
         console.print(
             f"[red]{errors} check(s) ended in an ERROR[/red]: the process running your code crashed, "
             "exited or was stopped; those checks score 0 (see E above)",
+            soft_wrap=True,
+        )
+    if any(r.grader_error for r in results):
+        console.print(
+            "[red]the grader itself failed in a check[/red] (ERROR in the grader, above): not your code's "
+            "doing; please report it",
             soft_wrap=True,
         )
     for line in footer:
@@ -126,7 +132,7 @@ def gradescope(results: Sequence[Result], seconds: float, output: str = "") -> d
     knows only passed/failed, so a check that ended in an error says so three ways: its
     output starts with "ERROR:", extra_data.status is "error", and the top-level output
     counts them."""
-    errors = sum(r.error for r in results)
+    errors = sum(r.error and not r.grader_error for r in results)
     if errors:
         output = (
             f"{errors} check(s) ended in an ERROR (the process running the submission crashed, exited "
@@ -317,6 +323,16 @@ def github(results: Sequence[Result], submission: Path, shown: Path | str | None
     return lines
 
 
+def verdict(results: Sequence[Result], pass_mark: float | None = None) -> bool:
+    """Did this run pass? With a pass mark, once the score reaches it; without, only when every
+    check passed; never with no checks. The exit code and Classroom's status both ask here."""
+    if not results:
+        return False
+    if pass_mark is None:
+        return all(r.passed for r in results)
+    return sum(r.score for r in results) >= pass_mark - 1e-9
+
+
 def classroom(results: Sequence[Result], pass_mark: float | None = None) -> dict[str, Any]:
     """GitHub Classroom's test result, as its graders (autograding-command-grader and the like)
     write it -- base64 of this JSON as their step output `result`, see classroom_output -- and
@@ -336,12 +352,7 @@ def classroom(results: Sequence[Result], pass_mark: float | None = None) -> dict
       log, where a line starting "::" is a workflow command: student text is neutralised."""
     maxima = rounded_maxima(results)
     scores = [m if r.passed else 0.0 for r, m in zip(results, maxima, strict=True)]
-    if not results:
-        passed = False
-    elif pass_mark is None:
-        passed = all(r.passed for r in results)
-    else:
-        passed = sum(r.score for r in results) >= pass_mark - 1e-9  # the exit code's own test
+    passed = verdict(results, pass_mark)  # the exit code's own
     status = {"passed": "pass", "failed": "fail", "error": "error"}
     return {
         "version": 1,

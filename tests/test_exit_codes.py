@@ -51,14 +51,57 @@ def test_offline_check_grades_everything_but_mnist_and_says_how_to_get_it(tmp_pa
     assert "not graded" in row and "FAIL" not in row, text.stdout
 
 
-def test_an_explicit_data_folder_that_is_wrong_is_named(tmp_path):
+def test_a_chosen_data_folder_that_is_wrong_is_a_configuration_error(tmp_path):
+    """A typo in GRADE_DATA_DIR is the set-up's, not the student's: exit 2, naming the folder and
+    where it came from, and no grading at 75 points for a whole class."""
     kit = offline_kit(tmp_path)
-    proc = subprocess.run([*GRADE, "check", str(SOLUTIONS), "--format", "json", "--part", "mnist", "--course",
-                           str(kit / "course.yaml"), "--data-dir", str(tmp_path / "nowhere"), "--report-dir",
-                           str(tmp_path / "r")], capture_output=True, text=True, cwd=tmp_path, timeout=300)
-    assert proc.returncode == 1, proc.stderr
-    output = json.loads(proc.stdout)["tests"][0]["output"]
-    assert f"data folder from --data-dir: {tmp_path / 'nowhere'} does not exist" in output, output
+    for how, env in ((["--data-dir", str(tmp_path / "nowhere")], {}), ([], {"GRADE_DATA_DIR": str(tmp_path / "nowhere")})):
+        proc = subprocess.run([*GRADE, "check", str(SOLUTIONS), "--part", "mnist", "--course", str(kit / "course.yaml"),
+                               *how, "--report-dir", str(tmp_path / "r")], capture_output=True, text=True,
+                              cwd=tmp_path, env={**os.environ, **env}, timeout=300)
+        source = "--data-dir" if how else "GRADE_DATA_DIR"
+        assert proc.returncode == 2, proc.stderr
+        assert f"data folder from {source}: {tmp_path / 'nowhere'} does not exist" in proc.stderr, proc.stderr
+        assert f"leave {source} out" in proc.stderr
+
+
+def test_a_validation_split_larger_than_the_data_is_named(tmp_path):
+    tree = yaml.safe_load((ROOT / "course.yaml").read_text())
+    tree["training"]["validation"] = 59_999  # the shared folder has 24,345 training images
+    tree["training"]["reference"] = str(SOLUTIONS)
+    course = tmp_path / "course.yaml"
+    course.write_text(yaml.safe_dump(tree))
+    for command in (["check", str(SOLUTIONS), "--part", "mnist"], ["train", str(SOLUTIONS)]):
+        proc = subprocess.run([*GRADE, *command, "--course", str(course)], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=300)
+        assert proc.returncode == 2, (command, proc.stderr)
+        assert f"{course}: training.validation: 59999 would hold out all" in proc.stderr, proc.stderr
+
+
+def test_official_grading_never_goes_on_without_mnist(tmp_path):
+    """With the hidden checks (Gradescope, a batch), a class graded at 75 would need grading
+    again: the grader refuses, exit 3."""
+    kit = offline_kit(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "GRADE_DATA_DIR"}
+    proc = subprocess.run([*GRADE, "check", str(SOLUTIONS), "--course", str(kit / "course.yaml"), "--hidden",
+                           str(ROOT / "hidden" / "vectors.json")], capture_output=True, text=True, cwd=tmp_path,
+                          env=env, timeout=300)
+    assert proc.returncode == 3 and "could not be downloaded from any mirror" in proc.stderr, proc.stderr
+
+
+def test_reports_go_to_folders_made_for_them_and_an_unwritable_one_is_named(tmp_path):
+    where = tmp_path / "new" / "deeper"
+    proc = subprocess.run([*GRADE, "check", str(SOLUTIONS), "--part", "activations", "--no-plots", "--output",
+                           str(where / "report.txt"), "--junit-xml", str(where / "junit.xml"), "--report-dir",
+                           str(tmp_path / "r")], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "total" in (where / "report.txt").read_text() and (where / "junit.xml").is_file()
+    (tmp_path / "a-file").write_text("")
+    proc = subprocess.run([*GRADE, "check", str(SOLUTIONS), "--part", "activations", "--no-plots", "--junit-xml",
+                           str(tmp_path / "a-file" / "junit.xml"), "--report-dir", str(tmp_path / "r")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 2 and "cannot write the report there" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_usage_and_configuration_errors_exit_2(tmp_path):
@@ -105,6 +148,24 @@ def test_a_bug_in_the_grader_exits_3_not_1(monkeypatch, tmp_path):
     result = CliRunner().invoke(cli.main, ["check", str(SOLUTIONS), "--part", "activations", "--no-plots",
                                            "--course", str(ROOT / "course.yaml")])
     assert result.exit_code == 0, result.output
+
+
+def test_a_grader_error_inside_a_check_exits_3(monkeypatch, tmp_path):
+    """The checks run in the grader's process; an exception of ours in one of them is reported
+    as "ERROR in the grader" in that check, and the run exits 3, not 1."""
+    from grader import cli, gradcheck
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("the grader's own arithmetic")
+
+    monkeypatch.setattr(gradcheck, "relative_error", broken)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli.main, ["check", str(SOLUTIONS), "--part", "activations", "--no-plots",
+                                           "--course", str(ROOT / "course.yaml")])
+    assert result.exit_code == 3, result.output
+    assert "ERROR in the grader (please report it): ZeroDivisionError" in result.output
+    assert "not the submission's doing" in result.output
+    assert "the process running your code crashed" not in result.output  # that would blame the student
 
 
 def test_help_documents_the_exit_codes():
