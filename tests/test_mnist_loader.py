@@ -18,6 +18,7 @@ from grader.mnist import (
     ENV_VAR,
     FILE_NAMES,
     MNIST,
+    ChosenFolderError,
     DataError,
     find_files,
     load_mnist,
@@ -260,9 +261,10 @@ def test_resolve_explicit_missing_dir_raises(three_folders, monkeypatch, source,
         monkeypatch.setenv(ENV_VAR, str(missing))
     else:
         args["config"] = missing
-    with pytest.raises(DataError) as err:
+    with pytest.raises(ChosenFolderError) as err:  # a DataError: a configuration to fix, not data to fetch
         resolve_data_dir(args["cli"], args["config"], f["default"])
-    assert str(err.value) == f"data folder from {label}: {missing} does not exist"
+    assert str(err.value) == (f"data folder from {label}: {missing} does not exist; fix it, or leave {label} out "
+                              "to use datasets/mnist/")
 
 
 def test_resolve_explicit_incomplete_dir_raises(three_folders, monkeypatch):
