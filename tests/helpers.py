@@ -64,11 +64,21 @@ def break_line(folder, filename, old, new):
     path.write_text(text.replace(old, new))
 
 
+def report_json(proc):
+    """The JSON report a `grade` run printed, or a failure that says why there is none: its exit
+    code and the end of its stderr (a bare JSONDecodeError on an empty stdout told nothing)."""
+    try:
+        return json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(f"`grade` printed no JSON report (exit code {proc.returncode}); stdout begins "
+                             f"{proc.stdout[:300]!r}; stderr ends:\n{proc.stderr[-3000:]}") from None
+
+
 def grade_json(submission, *args, cwd=ROOT):
     """Run `grade check SUBMISSION --format json ARGS`; return (exit code, results, stderr)."""
     proc = subprocess.run([*GRADE, "check", str(submission), "--format", "json", *args],
                           capture_output=True, text=True, cwd=cwd, timeout=300)
-    return proc.returncode, json.loads(proc.stdout), proc.stderr
+    return proc.returncode, report_json(proc), proc.stderr
 
 
 def notebook_with(cells):

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from helpers import EXERCISES, ROOT, SOLUTIONS, copy_of, grade_json, junit_schema
+from helpers import EXERCISES, ROOT, SOLUTIONS, copy_of, grade_json, junit_schema, report_json
 from helpers import GRADE as GRADE_COMMAND
 
 GRADE = GRADE_COMMAND[0]
@@ -61,7 +61,7 @@ def solutions_two_parts(tmp_path_factory):
 def test_json_is_all_of_stdout_and_matches_gradescope(solutions_two_parts):
     proc = solutions_two_parts
     assert proc.returncode == 0, proc.stderr
-    results = json.loads(proc.stdout)  # the whole of stdout: any stray byte would break this
+    results = report_json(proc)  # the whole of stdout: any stray byte would break this
     assert proc.stdout.startswith("{") and proc.stdout.rstrip().endswith("}")
     assert_gradescope_schema(results)
     assert part_max_scores(results) == {"activations": POINTS["activations"], "updates": POINTS["updates"]}
@@ -105,7 +105,7 @@ def test_blank_exercises_fail_cleanly(tmp_path):
     proc = grade(EXERCISES, "--part", "softmax_ce", report_dir=tmp_path / "r")
     assert proc.returncode == 1
     assert "Traceback" not in proc.stdout and "Traceback" not in proc.stderr
-    results = json.loads(proc.stdout)
+    results = report_json(proc)
     assert_gradescope_schema(results)
     assert results["score"] == 0
     assert len(results["tests"]) == 7
@@ -122,7 +122,7 @@ def test_full_run_on_solutions_scores_100_and_writes_plots(tmp_path):
     report = tmp_path / "report"
     proc = grade(SOLUTIONS, report_dir=report)
     assert proc.returncode == 0, proc.stderr
-    results = json.loads(proc.stdout)
+    results = report_json(proc)
     assert_gradescope_schema(results)
     assert results["score"] == 100
     assert part_max_scores(results) == POINTS
@@ -371,5 +371,5 @@ def test_check_typed_inside_exercises_grades_it(tmp_path):
     proc = subprocess.run([*GRADE_COMMAND, "check", "--part", "activations", "--format", "json", "--report-dir",
                            str(tmp_path)], capture_output=True, text=True, cwd=EXERCISES, timeout=300)
     assert "no such folder" not in proc.stderr
-    results = json.loads(proc.stdout)
+    results = report_json(proc)
     assert results["score"] == 0 and len(results["tests"]) == 8

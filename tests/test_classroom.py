@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from helpers import GRADE, ROOT, SOLUTIONS, reporter_view
+from helpers import GRADE, ROOT, SOLUTIONS, report_json, reporter_view
 from grader.plugin import Result
 from grader.report import classroom, classroom_output
 
@@ -51,7 +51,7 @@ def wrong_and_crashing(tmp_path_factory):
 def test_classroom_json_is_one_entry_per_check_with_its_points(wrong_and_crashing):
     proc, gradescope = wrong_and_crashing["proc"], wrong_and_crashing["gradescope"]
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    result = json.loads(proc.stdout)  # nothing but the JSON on stdout
+    result = report_json(proc)  # nothing but the JSON on stdout
     assert result["version"] == 1 and result["max_score"] == 30  # the two parts' points
     statuses = {"passed": "pass", "failed": "fail", "error": "error"}
     assert [(t["name"], statuses[t["extra_data"]["status"]], t["score"], t["max_score"]) for t in gradescope["tests"]] \
@@ -74,7 +74,7 @@ def test_status_is_the_pass_mark_verdict_as_the_exit_code(wrong_and_crashing):
     sub, tmp, score = wrong_and_crashing["sub"], wrong_and_crashing["tmp"], wrong_and_crashing["gradescope"]["score"]
     for mark, status in ((score, "pass"), (score + 0.5, "fail")):
         proc = grade(sub, tmp, "--format", "classroom", "--pass-mark", "--course", str(course_with(tmp, mark)))
-        result = json.loads(proc.stdout)
+        result = report_json(proc)
         assert (result["status"], proc.returncode) == (status, 0 if status == "pass" else 1)
         assert reporter_view(classroom_output(result))[2] is (status == "fail")
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from helpers import GRADE, ROOT, SOLUTIONS
+from helpers import GRADE, ROOT, SOLUTIONS, report_json
 
 
 def offline_kit(tmp_path):
@@ -33,7 +33,7 @@ def test_offline_check_grades_everything_but_mnist_and_says_how_to_get_it(tmp_pa
                            "--report-dir", str(tmp_path / "r")], capture_output=True, text=True, cwd=tmp_path,
                           env=env, timeout=300)
     assert proc.returncode == 1, proc.stderr  # as for a failed check: 25 points are not earned
-    results = json.loads(proc.stdout)
+    results = report_json(proc)
     mnist = [t for t in results["tests"] if t["extra_data"]["part"] == "mnist"]
     others = [t for t in results["tests"] if t["extra_data"]["part"] != "mnist"]
     assert len(mnist) == 1 and mnist[0]["score"] == 0 and mnist[0]["output"].startswith("not graded: no MNIST data")
@@ -174,3 +174,12 @@ def test_help_documents_the_exit_codes():
     for code in ("0 every check passed", "1 checks failed", "2 a usage or configuration error",
                  "3 the grader could not grade"):
         assert code in " ".join(proc.stdout.split()), proc.stdout
+
+
+def test_a_run_without_its_report_fails_the_test_with_the_reason():
+    """The tests' own helper: a `grade` run that printed no JSON says its exit code and stderr,
+    not a bare JSONDecodeError (a fresh clone once showed only that)."""
+    proc = subprocess.CompletedProcess(["grade"], 2, stdout="", stderr="Error: GRADE_DATA_DIR: no such folder\n")
+    with pytest.raises(AssertionError, match=r"(?s)exit code 2.*GRADE_DATA_DIR: no such folder"):
+        report_json(proc)
+    assert report_json(subprocess.CompletedProcess(["grade"], 0, stdout='{"score": 1}', stderr="")) == {"score": 1}

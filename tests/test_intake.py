@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from helpers import EXERCISES, GRADE, NOTEBOOK, ROOT, SOLUTIONS, copy_of, notebook_with
+from helpers import EXERCISES, GRADE, NOTEBOOK, ROOT, SOLUTIONS, copy_of, notebook_with, report_json
 
 from grader.intake import SubmissionError, take
 
@@ -170,7 +170,7 @@ def test_grade_check_says_what_it_left_out(tmp_path):
     (folder / "updates.py").symlink_to(SOLUTIONS / "updates.py")
     proc = subprocess.run([*GRADE, "check", str(folder), "--part", "updates", "--format", "json",
                            "--report-dir", str(tmp_path / "r")], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    results = json.loads(proc.stdout)
+    results = report_json(proc)
     assert proc.returncode == 1 and results["score"] == 0
     assert "not graded: updates.py: a symbolic link (only regular files are graded)" in results["output"]
 

@@ -18,7 +18,7 @@ import yaml
 from grader.limits import Limits
 from grader.sandbox import Sandbox, StudentError
 
-from helpers import EXERCISES, ROOT, SOLUTIONS
+from helpers import EXERCISES, ROOT, SOLUTIONS, report_json
 from helpers import GRADE as GRADE_COMMAND
 
 GRADE = GRADE_COMMAND[0]
@@ -55,7 +55,7 @@ def grade_json(sub, *args, **kwargs):
     proc = grade(sub, *args, **kwargs)
     assert "Traceback" not in proc.stderr, proc.stderr
     try:
-        results = json.loads(proc.stdout)
+        results = report_json(proc)
     except json.JSONDecodeError:
         pytest.fail(f"stdout is not JSON:\n{proc.stdout[:2000]}\nstderr:\n{proc.stderr[-2000:]}")
     return proc, results
@@ -486,7 +486,7 @@ def test_python_dash_m_runs_the_cli():
     proc = subprocess.run([sys.executable, "-m", "grader.cli", "check", str(EXERCISES), "--format", "json",
                            "--part", "updates"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 1
-    assert json.loads(proc.stdout)["score"] == 0
+    assert report_json(proc)["score"] == 0
 
 
 def test_call_timeout_does_not_count_the_childs_start_up():
