@@ -216,7 +216,7 @@ def test_a_hog_does_not_starve_the_student_graded_beside_it(tmp_path):
     """Two dozen setsid() busy loops in one student's training child starved a co-graded
     correct submission into an MNIST timeout. Each submission now has an equal CPU share
     however many processes it runs: the neighbour trains within a 12 s budget (1.3 s alone,
-    about 20 s against 25 busy processes with no share; see README), and the hog's loops are
+    about 20 s against 25 busy processes with no share; see docs/security.md), and the hog's loops are
     gone afterwards."""
     room = tmp_path / "in"
     submission(room, "hog", "updates", HOG)
