@@ -32,8 +32,13 @@ def cross_entropy(a, y):
 
 
 def output_delta(a, y):
-    """The output layer's error:  delta(L) = grad_a L  (*)  f'(z(L)),
-    which for softmax + mean cross-entropy collapses to  (a - y) / m.
+    """The output layer's error:  delta(L) = dL/dz(L).
+
+    For an element-wise output activation that is grad_a L (*) f'(z(L)). Softmax is not
+    element-wise: each a_k depends on every z_j (da_k/dz_j = a_k (1[k = j] - a_j)), so
+    delta(L) = J^T grad_a L with J that full Jacobian. With the mean cross-entropy,
+    grad_a L = -y / (m a), and since each column of y sums to 1 the product collapses to
+    (a - y) / m.
 
     Shapes: a (n, m), y (n, m); returns (n, m).
     Hint: it is dL/dz(L) -- the gradient with respect to the logits, averaged over the batch.
