@@ -337,6 +337,8 @@ class Sandbox:
         self.events: list[str] = []  # things a check's report should say (output cut, ...), drained by the plugin
         self.hung: set[str] = set()  # blanks that ran out of time: not called again (see not_again)
         self.last_warnings: list[str] = []
+        self.bwrap: str | None  # the bwrap that isolates the child, or None and why not:
+        self.isolation_problem: str | None
         if isolation_mode == "off":
             self.bwrap, self.isolation_problem = None, "turned off in course.yaml"
         else:
