@@ -34,7 +34,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grader.limits import Limits
 
 # Each child of a submission costs the kit up to three processes (bwrap, its init in the PID
 # namespace, the worker) and two children run at once (the checks and the training): the cgroup
@@ -47,11 +52,11 @@ NOBODY = 65534
 PREFIX = "grade-"
 
 
-def fresh_uid():
+def fresh_uid() -> int:
     return UID_BASE + secrets.randbelow(UID_SPAN)
 
 
-def is_root():
+def is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
@@ -68,7 +73,7 @@ def _stat(pid):
     return int(ppid), uid, state
 
 
-def processes(spare=(), reap=True):
+def processes(spare: Collection[int] = (), reap: bool = True) -> dict[int, tuple[int, int]]:
     """{pid: (ppid, uid)} of every live process this one can see. Zombies are left out, and
     with reap this process's own are reaped (but for those in spare, which their owners wait
     for): a subreaper inherits the dead, bwrap's PID-namespace init among them, once the process
@@ -89,7 +94,7 @@ def processes(spare=(), reap=True):
     return table
 
 
-def descendants(roots, table):
+def descendants(roots: Iterable[int], table: dict[int, tuple[int, int]]) -> set[int]:
     """roots and every process below them in table."""
     found, frontier = set(), set(roots)
     while frontier:
@@ -124,7 +129,7 @@ def _reap(pids):
 
 
 @functools.cache
-def become_subreaper():
+def become_subreaper() -> bool:
     """Make this process the reaper of its orphaned descendants (Linux 3.4+): a process that
     leaves its session with setsid() and double-forks re-parents here instead of to init, where
     close() finds it. Returns whether it worked."""
@@ -191,15 +196,15 @@ def _read_key(path, key):
 class Cgroup:
     """A cgroup (one folder in v2; one per controller in v1) holding one submission."""
 
-    def __init__(self, version, dirs):
+    def __init__(self, version: str, dirs: dict[str, Path]) -> None:
         self.version, self.dirs = version, dirs  # dirs: {controller: folder}; v2: every key the same folder
 
     @property
-    def folders(self):
+    def folders(self) -> list[Path]:
         return list(dict.fromkeys(self.dirs.values()))
 
     @classmethod
-    def make(cls, pids_max, memory_bytes, name):
+    def make(cls, pids_max: int, memory_bytes: int, name: str) -> tuple["Cgroup | None", str | None]:
         """A new cgroup with these limits; (Cgroup, None) or (None, why it cannot be made)."""
         if not sys.platform.startswith("linux"):
             return None, f"cgroups need Linux (this is {sys.platform})"
@@ -305,27 +310,27 @@ class Cgroup:
             if "cpu" in self.dirs:
                 _write(self.dirs["cpu"] / "cpu.shares", 1024)
 
-    def procs_files(self):
+    def procs_files(self) -> list[str]:
         return [str(folder / "cgroup.procs") for folder in self.folders]
 
-    def members(self):
+    def members(self) -> set[int]:
         pids = set()
         for path in self.procs_files():
             with contextlib.suppress(OSError, ValueError):
                 pids |= {int(p) for p in Path(path).read_text().split()}
         return pids
 
-    def current(self):
+    def current(self) -> int:
         """How many tasks are in it now (pids.current)."""
         with contextlib.suppress(OSError, ValueError):
             return int((self.dirs["pids"] / "pids.current").read_text())
         return len(self.members())
 
-    def oom_kills(self):
+    def oom_kills(self) -> int:
         memory = self.dirs["memory"]
         return _read_key(memory / ("memory.events" if self.version == "v2" else "memory.oom_control"), "oom_kill")
 
-    def kill(self):
+    def kill(self) -> int:
         """Kill every process in it: no new one can start (pids.max 0), then SIGKILL them all;
         then the limit is what it was (the group may hold the submission's next child)."""
         limit = self.dirs["pids"] / "pids.max"
@@ -340,7 +345,7 @@ class Cgroup:
             _write(limit, before)
         return killed
 
-    def remove(self):
+    def remove(self) -> None:
         for folder in reversed(self.folders):
             for _ in range(100):  # a killed task leaves its cgroup a moment after it dies
                 try:
@@ -370,7 +375,7 @@ def _sweep_stale(parent):
 SHARED_FOLDERS = ("/dev/shm", "/tmp", "/var/tmp", "/dev/mqueue", "/run/lock")  # memory first
 
 
-def remove_trees(paths):
+def remove_trees(paths: Iterable[str | os.PathLike[str]]) -> None:
     """Remove each path and all below it, never following a link, however deep: GNU rm's walk
     (openat, no path re-resolved) is made for exactly this, as root, in folders others write.
     shutil.rmtree recursed once per level (a folder 1,500 deep raised RecursionError in the
@@ -383,11 +388,13 @@ def remove_trees(paths):
             subprocess.run(["rm", "-rf", *one_fs, "--", *paths[start : start + 1000]], capture_output=True, timeout=600)
 
 
-def remove_tree(path):
+def remove_tree(path: str | os.PathLike[str]) -> None:
     remove_trees([path])
 
 
-def remove_leftovers_of(owners, folders=SHARED_FOLDERS, depth=2):
+def remove_leftovers_of(
+    owners: Callable[[os.stat_result], bool], folders: Iterable[str] = SHARED_FOLDERS, depth: int = 2
+) -> int:
     """Remove the entries owners(stat result) says yes to from the folders anyone may write. Only
     root's sticky folders are looked into (there nobody but root may rename an entry, so a path
     cannot be swapped for a link to something else while it is removed: another student's
@@ -419,7 +426,7 @@ def remove_leftovers_of(owners, folders=SHARED_FOLDERS, depth=2):
     return len(doomed)
 
 
-def ours(uid):
+def ours(uid: int) -> bool:
     """Is uid one that bounds hands to submissions?"""
     return UID_BASE <= uid < UID_BASE + UID_SPAN
 
@@ -429,7 +436,7 @@ def _quietly(job):
         job()
 
 
-def remove_orphaned_leftovers(folders=SHARED_FOLDERS):
+def remove_orphaned_leftovers(folders: Iterable[str] = SHARED_FOLDERS) -> int:
     """What submissions of graders that died (or timed out) left in the shared folders: files
     of a uid from this kit's range that no process runs as any more. Every such file should have
     gone with its grading's sweep; a grader killed outright never swept."""
@@ -443,7 +450,7 @@ def remove_orphaned_leftovers(folders=SHARED_FOLDERS):
 OPEN: set["Bound"] = set()  # this process's Bounds not yet closed (see close_all)
 
 
-def close_all(before_files=lambda: None):
+def close_all(before_files: Callable[[], object] = lambda: None) -> None:
     """Close every open Bound: for a process about to be killed itself (a batch worker stopped at
     its time limit), whose submission's processes would otherwise outlive it. What is quick
     goes first (the processes, the cgroups, then before_files()), the files last: the process
@@ -464,7 +471,7 @@ class Bound:
     """The bound on one submission. Every Sandbox of the submission gets it; close() once the
     grading is over kills whatever the submission left and removes the cgroup."""
 
-    def __init__(self, limits):
+    def __init__(self, limits: "Limits") -> None:
         OPEN.add(self)
         self.limits = limits
         become_subreaper()
@@ -476,7 +483,7 @@ class Bound:
         self.cgroup, self.cgroup_problem = Cgroup.make(limits.processes + KIT_PROCESSES, limits.memory_mb << 20, name)
         self.closed, self.killed = False, 0  # killed: processes close() found left over, and killed
 
-    def command(self, argv):
+    def command(self, argv: list[str]) -> list[str]:
         """argv, started inside the cgroup (a shell joins it, then execs argv: everything argv
         starts is in it from its first instruction)."""
         if self.cgroup is None:
@@ -489,10 +496,10 @@ class Bound:
         me = os.getpid()
         return {pid for pid, (ppid, _) in processes(reap=False).items() if ppid == me}
 
-    def oom_kills(self):
+    def oom_kills(self) -> int:
         return self.cgroup.oom_kills() if self.cgroup else 0
 
-    def leftovers(self, tracked=()):
+    def leftovers(self, tracked: Collection[int] = ()) -> set[int]:
         """Processes of this submission still alive: in its cgroup, of its uid, or orphans that
         re-parented to this process (other than its tracked children and those it had before)."""
         table = processes(spare=set(tracked))
@@ -503,7 +510,7 @@ class Bound:
         orphans = {pid for pid, (ppid, _) in table.items() if ppid == me} - self.children_before - set(tracked)
         return (found | descendants(orphans, table)) - {me}
 
-    def sweep(self, tracked=()):
+    def sweep(self, tracked: Collection[int] = ()) -> int:
         """Kill what the submission left running, and (as its own uid) remove the files it left
         where anyone may write: between its public and hidden sessions (so that hidden checks run
         alone, also without isolation) and at the end. tracked: this process's children that are
@@ -518,20 +525,20 @@ class Bound:
         self.remove_files()
         return killed
 
-    def kill(self, tracked=()):
+    def kill(self, tracked: Collection[int] = ()) -> int:
         """Kill every process of the submission still running (no wait): how many there were."""
         killed = 0
         if self.cgroup is not None and self.cgroup.members():
             killed += self.cgroup.kill()
         return killed + _kill_until_gone(lambda: self.leftovers(tracked))
 
-    def remove_files(self):
+    def remove_files(self) -> None:
         """As root, remove what the submission's uid left in the folders anyone may write."""
         if self.uid is not None:
             with contextlib.suppress(Exception):  # a clean-up must never cost the grading
                 remove_leftovers_of(lambda info: info.st_uid == self.uid)
 
-    def close(self, tracked=()):
+    def close(self, tracked: Collection[int] = ()) -> int:
         """sweep(), and the cgroup removed: the submission is over. Idempotent."""
         if self.closed:
             return 0
@@ -542,7 +549,7 @@ class Bound:
         OPEN.discard(self)
         return killed
 
-    def describe(self):
+    def describe(self) -> list[str]:
         """Lines for the report: which bound held the submission as a whole."""
         lines = []
         if self.cgroup is not None:

@@ -5,7 +5,9 @@ import importlib.util
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +17,9 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
 from grader import config as course_config  # noqa: E402 (after the thread variables, before numpy)
+
+if TYPE_CHECKING:  # annotations only: `grade --help` loads no numpy
+    from grader.mnist import MNIST
 
 # Exit codes, one meaning each, so that CI tells a student's failing checks from a broken set-up.
 PASSED, FAILED, USAGE, BROKEN = 0, 1, 2, 3
@@ -40,7 +45,7 @@ class Grade(click.Group):
     """`grade`: a bug of ours exits 3 with a one-line reason and where to report it, never 1,
     which CI would read as a student's failing checks."""
 
-    def invoke(self, ctx):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (
@@ -61,14 +66,14 @@ class Grade(click.Group):
             ) from None
 
 
-def load_course(path):
+def load_course(path: str | None) -> course_config.Course:
     try:
         return course_config.load(path or course_config.find())
     except course_config.ConfigError as exc:
         raise UsageProblem(str(exc)) from None
 
 
-def data_loader(course, data_dir, quiet=False):
+def data_loader(course: course_config.Course, data_dir: str | None, quiet: bool = False) -> Callable[[], "MNIST"]:
     """A function that finds (downloading only into the default folder) and verifies MNIST.
     It raises mnist.ChosenFolderError for a folder someone chose that cannot be used, DataError
     ending with how to get the data when the default folder has none, and ConfigError when
@@ -95,7 +100,7 @@ def data_loader(course, data_dir, quiet=False):
     return load
 
 
-def load_data(load, official=False):
+def load_data(load: Callable[[], "MNIST"], official: bool = False) -> "MNIST":
     """load(), its errors turned into exit codes: a chosen folder or a setting to fix is a
     configuration error (2); no data at all, where grading cannot go on without it (train,
     batch, official grading), is the grader's (3)."""
@@ -111,13 +116,13 @@ def load_data(load, official=False):
         raise
 
 
-def write_report(path, text):
+def write_report(path: str | os.PathLike[str], text: str) -> None:
     """A report file, in a folder made for it if need be."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(text, encoding="utf-8")
 
 
-def submission_folder(path):
+def submission_folder(path: str) -> Path:
     folder = Path(path)
     if not folder.is_dir() and folder == Path("exercises") and Path.cwd().name == "exercises":
         return Path.cwd()  # `grade check` typed inside exercises/ grades it
@@ -128,7 +133,7 @@ def submission_folder(path):
 
 @click.group(cls=Grade, epilog=EXIT_CODES)
 @click.version_option(package_name="nn-from-scratch-grader", prog_name="grade")
-def main():
+def main() -> None:
     """Grade and train the from-scratch NumPy MLP."""
 
 
@@ -183,20 +188,20 @@ def main():
 )
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
 def check(
-    submission,
-    fmt,
-    output,
-    results_json,
-    junit_xml,
-    use_pass_mark,
-    parts,
-    keyword,
-    hidden_path,
-    data_dir,
-    report_dir,
-    plots,
-    course_path,
-):
+    submission: str,
+    fmt: str,
+    output: str | None,
+    results_json: str | None,
+    junit_xml: str | None,
+    use_pass_mark: bool,
+    parts: tuple[str, ...],
+    keyword: str | None,
+    hidden_path: str | None,
+    data_dir: str | None,
+    report_dir: str,
+    plots: bool,
+    course_path: str | None,
+) -> None:
     """Grade SUBMISSION (default: exercises/). Exit 0 only when every check passes (or, with
     --pass-mark, the pass mark is reached), 1 when checks fail, 2 on a usage or configuration
     error, 3 when the grader could not grade. Without MNIST data the other parts are graded and
@@ -359,7 +364,18 @@ def check(
     show_default=True,
     help="canvas: also write canvas.csv, for Canvas's gradebook import (students by SIS Login ID).",
 )
-def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_dir, course_path, book_format):
+def batch(
+    submissions: str,
+    jobs: int,
+    out_dir: str,
+    hidden_path: str | None,
+    force: bool,
+    timeout: float,
+    plots: bool,
+    data_dir: str | None,
+    course_path: str | None,
+    book_format: str,
+) -> None:
     """Grade every submission in SUBMISSIONS (a folder per student: .py files, a cloned repo with
     exercises/, or nbgrader's submitted/<student>/<assignment>/ notebooks) into a gradebook."""
     from rich.console import Console
@@ -433,7 +449,7 @@ def batch(submissions, jobs, out_dir, hidden_path, force, timeout, plots, data_d
     "test), the confusion matrix, and accuracy per digit.",
 )
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
-def train(submission, data_dir, out_dir, course_path):
+def train(submission: str, data_dir: str | None, out_dir: str, course_path: str | None) -> None:
     """Train on MNIST with SUBMISSION's blanks and plot the results."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -512,7 +528,9 @@ def train(submission, data_dir, out_dir, course_path):
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
 @click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if anything is stale.")
 @click.option("--force", is_flag=True, help="Overwrite generated files even where they hold edits of someone's.")
-def generate(solutions, exercises, hidden, notebooks, course_path, check_only, force):
+def generate(
+    solutions: str, exercises: str, hidden: str, notebooks: str, course_path: str | None, check_only: bool, force: bool
+) -> None:
     """Write exercises/, the grader's test vectors and the nbgrader notebook from solutions/.
     A generated file edited since (generated.sha256 records what was written) is never
     overwritten without --force."""
@@ -545,7 +563,7 @@ def generate(solutions, exercises, hidden, notebooks, course_path, check_only, f
         click.echo("up to date" if not changed else f"{len(changed)} file(s) written")
 
 
-def require_generated(course):
+def require_generated(course: course_config.Course) -> None:
     """Stop unless everything `grade generate` writes is up to date: a release or a bundle made
     from stale stubs or vectors would grade students against old answers."""
     from grader.generate import GenerateError, generate as run
@@ -570,7 +588,7 @@ def require_generated(course):
 @main.command()
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
-def release(out_dir, course_path):
+def release(out_dir: str, course_path: str | None) -> None:
     """Write the student repository to OUT_DIR: exercises, grader, public vectors, README and CI
     workflow; never solutions/, hidden/ or notebooks/."""
     from grader.release import ReleaseError, release as write
@@ -588,7 +606,7 @@ def release(out_dir, course_path):
 
 
 @main.group()
-def export():
+def export() -> None:
     """Package the course for a grading platform."""
 
 
@@ -605,7 +623,7 @@ def export():
     type=click.IntRange(0, 2**32 - 1),
     help="Set training.seed in the bundled course.yaml: a number you keep private.",
 )
-def export_gradescope(out_zip, course_path, isolation, seed):
+def export_gradescope(out_zip: str, course_path: str | None, isolation: str | None, seed: int | None) -> None:
     """Write Gradescope's autograder bundle OUT_ZIP: setup.sh, run_autograder, the grader, the
     reference and the hidden vectors (none of it visible to students)."""
     from grader.gradescope import ExportError, export as write, official_grading_warnings
@@ -627,7 +645,7 @@ def export_gradescope(out_zip, course_path, isolation, seed):
 @main.command("fetch-data")
 @click.option("--dest", type=click.Path(file_okay=False), help="Folder to download into (default datasets/mnist/).")
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
-def fetch_data(dest, course_path):
+def fetch_data(dest: str | None, course_path: str | None) -> None:
     """Download MNIST, verify the official checksums, write atomically."""
     from grader import fetch, mnist
 
@@ -645,7 +663,7 @@ def fetch_data(dest, course_path):
 INSTRUCTOR_ONLY = {"generate": "generate", "release": "release", "export": "gradescope", "batch": "batch"}
 
 
-def instructor_only(name):
+def instructor_only(name: str) -> click.Command:
     """A hidden stand-in for the command `name` that takes any arguments and says what it is."""
 
     @click.command(

@@ -11,7 +11,7 @@ is read key by key, and backward's by layer: which layers are right says where t
 is. When nothing matches, it says so and shows the worst entries side by side.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -152,7 +152,7 @@ def _same(got, candidate):
     return got.shape == candidate.shape and bool(np.allclose(got, candidate, rtol=1e-6, atol=1e-9))
 
 
-def known_mistake(blank, got, args):
+def known_mistake(blank: str, got: object, args: Sequence[Any]) -> str | None:
     """The description of the first listed mistake whose formula gives got, or None."""
     for description, formula in MISTAKES.get(blank, []):
         try:
@@ -169,7 +169,7 @@ def _x(shape):
     return "x".join(map(str, shape)) if len(shape) else "a single number"
 
 
-def examples(blank, args):
+def examples(blank: str, args: Sequence[Any]) -> int | None:
     """m, the number of examples (columns) in the blank's inputs, or None."""
     where = {"cross_entropy": 1, "output_delta": 1, "hidden_delta": 1, "layer_gradients": 0, "backward": 2}
     try:
@@ -178,7 +178,7 @@ def examples(blank, args):
         return None
 
 
-def shape_story(blank, args, key=None):
+def shape_story(blank: str, args: Sequence[Any], key: str | None = None) -> str:
     """Why the blank's answer (or its entry `key`) has the shape it must: the inputs' shapes
     put through the equation. '' when the inputs are not what the blank expects."""
     name, s = blank.split()[0], lambda x: _x(np.shape(x))
@@ -260,7 +260,7 @@ def _nonfinite(blank):
     return "NaN or inf: an exp that overflowed, a log of 0, or 0 / 0 somewhere in it"
 
 
-def pattern(blank, got, expected, args, key=None):
+def pattern(blank: str, got: object, expected: object, args: Sequence[Any], key: str | None = None) -> str | None:
     """A generic reading of a wrong array against the right one (overflow, shape, transpose,
     sign, a constant factor), or None when none fits."""
     if not isinstance(got, np.ndarray) or not isinstance(expected, np.ndarray):
@@ -308,7 +308,7 @@ def pattern(blank, got, expected, args, key=None):
     return f"every entry is {k:.4g} times the right one"
 
 
-def side_by_side(got, expected, n=3):
+def side_by_side(got: object, expected: object, n: int = 3) -> str:
     """The n entries where got and expected differ most, as '[i, j] got x, expected y'
     (for two arrays of one shape; '' for anything else, such as a pair of arrays)."""
     if (
@@ -378,7 +378,7 @@ def _layers(got, expected, args, wrong):
     return None
 
 
-def by_key(blank, got, expected, args):
+def by_key(blank: str, got: dict[str, Any], expected: dict[str, Any], args: Sequence[Any]) -> str:
     """Lines for a dict of arrays (backward's gradients, sgd_update's parameters): each wrong
     key and what it shows; for backward, which layers are right and where that puts the error."""
     wrong = {
@@ -399,7 +399,7 @@ def by_key(blank, got, expected, args):
     return "diagnosis:\n  " + "\n  ".join(([where] if where else []) + lines)
 
 
-def diagnose(blank, got, expected, args):
+def diagnose(blank: str, got: object, expected: object, args: Sequence[Any]) -> str:
     """Lines that say what the wrong answer got (for expected, from args) most likely is.
     blank names an entry of EQUATIONS (a blank, or "layer_gradients dW" / "... db")."""
     equation = f"{blank.split()[0]} should compute {EQUATIONS[blank]}"
@@ -418,12 +418,12 @@ def diagnose(blank, got, expected, args):
     return f"{_unmatched(got, expected)}.\n{equation}"
 
 
-def overflow(blank):
+def overflow(blank: str) -> str:
     """The diagnosis of NaN, inf or an overflow warning in the blank's answer."""
     return f"diagnosis: {_nonfinite(blank)}.\n{blank} should compute {EQUATIONS[blank]}"
 
 
-def diagnose_crash(blank, message, args):
+def diagnose_crash(blank: str, message: str, args: Sequence[Any]) -> str:
     """A line for a call that failed instead of answering: a shape error (from NumPy's
     message) gets the shapes the equation gives; NaN or inf gets where it comes from."""
     if "NaN" in message or "inf" in message.split(":")[0] or "overflow" in message:

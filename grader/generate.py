@@ -9,6 +9,8 @@ The hidden vectors (other inputs, from a seed drawn once and kept in their file)
 hidden/vectors.json, which `grade release` never ships.
 """
 
+from __future__ import annotations
+
 import ast
 import json
 import os
@@ -16,8 +18,12 @@ import secrets
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from grader.config import Course
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 GRADER = Path(__file__).resolve().parent
@@ -29,13 +35,13 @@ class GenerateError(Exception):
     pass
 
 
-def enclosing_functions(source, path):
+def enclosing_functions(source: str, path: str | os.PathLike[str]) -> dict[int, str]:
     """Map each line number to the name of the innermost function containing it."""
     try:
         tree = ast.parse(source, filename=str(path))
     except SyntaxError as exc:
         raise GenerateError(f"{path}:{exc.lineno}: not valid Python: {exc.msg}") from None
-    owner = {}
+    owner: dict[int, str] = {}
     for node in ast.walk(tree):  # outer functions come first, inner ones overwrite them
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):  # parsed: always set
@@ -43,7 +49,7 @@ def enclosing_functions(source, path):
     return owner
 
 
-def strip_solutions(source, path):
+def strip_solutions(source: str, path: str | os.PathLike[str]) -> str:
     """The student version of one file: every marked body replaced by a stub."""
     owner = enclosing_functions(source, path)
     out, inside = [], None
@@ -69,7 +75,7 @@ def strip_solutions(source, path):
     return "".join(out)
 
 
-def student_files(solutions):
+def student_files(solutions: str | os.PathLike[str]) -> dict[str, str]:
     """{relative path: text} of everything exercises/ should hold."""
     files = {}
     for path in sorted(Path(solutions).rglob("*")):
@@ -83,13 +89,13 @@ def student_files(solutions):
     return files
 
 
-def vectors_text(vectors):
+def vectors_text(vectors: dict[str, Any]) -> str:
     """One case per line: readable diffs, exact floats (repr round-trips)."""
     lines = [f"  {json.dumps(name)}: {json.dumps(case)}" for name, case in sorted(vectors.items())]
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def same_vectors(text_a, text_b):
+def same_vectors(text_a: str, text_b: str) -> bool:
     """Do two vector files agree to 1e-12? (BLAS may differ in the last bits across machines.)"""
     a, b = json.loads(text_a), json.loads(text_b)
     if a.keys() != b.keys():
@@ -126,7 +132,7 @@ def _numbers(x):
     return [float(x)]
 
 
-def atomic_write(path, text):
+def atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -135,7 +141,7 @@ def atomic_write(path, text):
     os.replace(tmp, path)
 
 
-def hidden_seed(path):
+def hidden_seed(path: str | os.PathLike[str]) -> tuple[int, bool]:
     """The seed of the hidden vectors: the one already in their file, else a new random one
     (so regenerating keeps them, and nobody can rebuild them from public code)."""
     try:
@@ -147,20 +153,20 @@ def hidden_seed(path):
     return secrets.randbelow(2**63), False
 
 
-def hidden_text(seed, vectors):
+def hidden_text(seed: int, vectors: dict[str, Any]) -> str:
     return f'{{"seed": {seed}, "vectors": ' + vectors_text(vectors).rstrip("\n") + "}\n"
 
 
 MANIFEST = "generated.sha256"  # beside course.yaml: what `grade generate` last wrote, as sha256sum prints it
 
 
-def sha256(path):
+def sha256(path: str | os.PathLike[str]) -> str:
     import hashlib
 
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def read_manifest(path):
+def read_manifest(path: str | os.PathLike[str]) -> dict[str, str] | None:
     """{path relative to the manifest's folder: sha256} of the files last generated; None when
     there is no manifest (nothing is known of any file's origin)."""
     try:
@@ -175,7 +181,7 @@ def read_manifest(path):
     return entries
 
 
-def manifest_key(path, root):
+def manifest_key(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> str | None:
     """A generated file's name in the manifest, or None for one outside the course folder (never
     recorded, so never overwritten once it differs)."""
     try:
@@ -184,7 +190,15 @@ def manifest_key(path, root):
         return None
 
 
-def generate(solutions, exercises, check=False, hidden="hidden/vectors.json", notebooks=None, course=None, force=False):
+def generate(
+    solutions: str | os.PathLike[str],
+    exercises: str | os.PathLike[str],
+    check: bool = False,
+    hidden: str | os.PathLike[str] = "hidden/vectors.json",
+    notebooks: str | os.PathLike[str] | None = None,
+    course: Course | None = None,
+    force: bool = False,
+) -> list[Path]:
     """Write (or with check=True, compare) exercises/, the provided copy, the public vectors,
     the hidden ones and (given the notebooks folder and the course) nbgrader's source
     notebook, notebooks/source/<id>/<id>.ipynb. Returns the list of paths that were (or, when
@@ -202,6 +216,7 @@ def generate(solutions, exercises, check=False, hidden="hidden/vectors.json", no
         raise GenerateError(f"{network}: missing; the grader's provided network is copied from it")
     wanted[PROVIDED] = network.read_text(encoding="utf-8")
     if notebooks is not None:
+        assert course is not None, "the notebook is built for a course: pass both"
         from grader import notebook
 
         try:
@@ -228,7 +243,7 @@ def generate(solutions, exercises, check=False, hidden="hidden/vectors.json", no
     manifest_path = root / MANIFEST
     manifest = read_manifest(manifest_path)
     if check:
-        recorded = {manifest_key(p, root): sha256(p) for p in generated if p.is_file() and manifest_key(p, root)}
+        recorded = {k: sha256(p) for p in generated if p.is_file() and (k := manifest_key(p, root))}
         stale_manifest = manifest is None or any(manifest.get(k) != v for k, v in recorded.items())
         return changed + extra + ([manifest_path] if stale_manifest and not changed else [])
     edited = [
@@ -236,7 +251,8 @@ def generate(solutions, exercises, check=False, hidden="hidden/vectors.json", no
         for p in changed
         if p.exists()
         and p not in (VECTORS, PROVIDED)  # the package's own
-        and (manifest is None or manifest.get(manifest_key(p, root)) != sha256(p))
+        # a file outside the course has no key (None) and so no entry: get() gives None, as for any unknown file
+        and (manifest is None or manifest.get(manifest_key(p, root)) != sha256(p))  # type: ignore[arg-type]
     ]
     if edited and not force:
         names = ", ".join(str(p) for p in edited)
@@ -256,7 +272,7 @@ def generate(solutions, exercises, check=False, hidden="hidden/vectors.json", no
         atomic_write(path, {VECTORS: new_vectors, hidden: new_hidden}.get(path) or wanted[path])
     shutil.rmtree(exercises / "__pycache__", ignore_errors=True)
     entries = dict(manifest or {})
-    entries.update({manifest_key(p, root): sha256(p) for p in generated if manifest_key(p, root)})
+    entries.update({k: sha256(p) for p in generated if (k := manifest_key(p, root))})
     text = "".join(f"{digest}  {name}\n" for name, digest in sorted(entries.items()))
     if not manifest_path.is_file() or manifest_path.read_text(encoding="utf-8") != text:
         atomic_write(manifest_path, text)

@@ -9,6 +9,8 @@ none of it is visible to students. The submission may be the .py files, a reposi
 them in exercises/ (uploaded from GitHub), or the notebook.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import re
@@ -17,9 +19,13 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from grader.blanks import MODULES
 from grader.release import TEMPLATES, listed_files
+
+if TYPE_CHECKING:
+    from grader.config import Course
 
 BUNDLED = (
     "grader",
@@ -36,7 +42,9 @@ class ExportError(Exception):
     pass
 
 
-def export(course, out, isolation=None, seed=None):
+def export(
+    course: Course, out: str | os.PathLike[str], isolation: str | None = None, seed: int | None = None
+) -> list[str]:
     """Write the bundle to out (a .zip), atomically. Returns the names in it. isolation and
     seed, when given, replace course.yaml's `isolation` and `training.seed` in the bundled copy
     only (see bundled_course_yaml)."""
@@ -67,7 +75,7 @@ def export(course, out, isolation=None, seed=None):
         return bundle.namelist()
 
 
-def bundled_course_yaml(course, isolation=None, seed=None):
+def bundled_course_yaml(course: Course, isolation: str | None = None, seed: int | None = None) -> str:
     """course.yaml's text for the bundle: as it is, or with the top-level `isolation` and
     `training.seed` set to these values, line by line, so that its comments stay. The release
     ships course.yaml to students, so a private seed can live only in the bundle's copy. The
@@ -95,7 +103,7 @@ def bundled_course_yaml(course, isolation=None, seed=None):
     return text
 
 
-def set_key(text, section, key, value):
+def set_key(text: str, section: str | None, key: str, value: str) -> str:
     """text with `key: value` at the top level (section None) or in the block mapping
     `section:`, replacing the key's value and keeping any comment after it; added if absent."""
     lines = text.splitlines(keepends=True)
@@ -124,7 +132,7 @@ def set_key(text, section, key, value):
     return "".join(lines)
 
 
-def official_grading_warnings(course, isolation=None, seed=None):
+def official_grading_warnings(course: Course, isolation: str | None = None, seed: int | None = None) -> list[str]:
     """What the bundle keeps of course.yaml that official grading should not have, as lines
     for stderr: isolation other than required, and the seed that `grade release` hands out."""
     isolation = isolation or course.isolation
@@ -146,12 +154,12 @@ def official_grading_warnings(course, isolation=None, seed=None):
     return warnings
 
 
-def failure(message, seconds=0.0):
+def failure(message: str, seconds: float = 0.0) -> dict[str, Any]:
     """results.json for a submission that could not be graded at all."""
     return {"score": 0.0, "execution_time": round(seconds, 3), "output": message, "tests": []}
 
 
-def run(autograder):
+def run(autograder: str | os.PathLike[str]) -> int:
     """Grade autograder/submission into autograder/results/results.json, whatever happens."""
     from grader import intake, notebook
     from grader.config import load
@@ -222,7 +230,7 @@ def run(autograder):
     return 0
 
 
-def with_printed(output, path, printed):
+def with_printed(output: str, path: Path, printed: bytes) -> str:
     """results.json's output with what the student's code printed during the public checks
     added at its end. `grade check` keeps that in the report folder and names it ("see PATH"),
     but here the folder is a temporary one, gone when run() returns, and Gradescope shows

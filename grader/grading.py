@@ -35,7 +35,7 @@ class Graded:
     results: list  # plugin.Result, in course order, hidden checks last
     footer: list  # lines said once, below the table
     hidden_seconds: float = 0.0  # the hidden session's time: reported nowhere (it could carry inputs out)
-    mnist: object = None  # scoring.MnistRun, when the mnist part ran and training succeeded
+    mnist: scoring.MnistRun | None = None  # when the mnist part ran and training succeeded
     left: int = 0  # processes the public session left running, killed before the hidden one
 
     @property

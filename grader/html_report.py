@@ -6,11 +6,21 @@ results: loss and accuracy curves, the confusion matrix, accuracy per digit, and
 digits it got most wrong. Every text from a check is escaped: messages quote student code.
 """
 
+from __future__ import annotations
+
 import base64
 import html
+import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.report import fmt, part_rows
+
+if TYPE_CHECKING:  # annotations only
+    from grader.config import Course
+    from grader.plugin import Result
+    from grader.scoring import MnistRun
 
 # No script may run, and nothing may load from anywhere: only the inline style and data: images.
 POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -31,7 +41,14 @@ def _img(png, alt, cls=""):
     return f'<img{f" class={cls!r}" if cls else ""} alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def page(results, course, seconds, footer=(), run=None, images=None):
+def page(
+    results: Sequence[Result],
+    course: Course,
+    seconds: float,
+    footer: Sequence[str] = (),
+    run: MnistRun | None = None,
+    images: dict[str, bytes] | None = None,
+) -> str:
     """The page as a string. run: the MNIST run (scoring.MnistRun) or None; images: its
     figures (plots.figures), or None to leave them out (matplotlib takes half a second)."""
     e = html.escape
@@ -71,7 +88,7 @@ def page(results, course, seconds, footer=(), run=None, images=None):
     return "\n".join(out) + "\n"
 
 
-def mnist_section(run, images):
+def mnist_section(run: MnistRun, images: dict[str, bytes] | None) -> list[str]:
     from grader.plots import digit_png
 
     out = [
@@ -90,6 +107,7 @@ def mnist_section(run, images):
     out += [f"<h3>{captions[name]}</h3>{_img(png, captions[name], 'plot')}" for name, png in images.items()]
     out.append("</div>")
     if len(run.worst):
+        assert run.worst_images is not None, "scoring keeps the pixels of the worst digits it lists"
         out.append(
             "<h3>The test digits it got most wrong</h3><p>Misclassified test images, the ones the network "
             "was surest of first: true digit, what it answered, and the probability it gave that answer.</p>"
@@ -105,7 +123,15 @@ def mnist_section(run, images):
     return out
 
 
-def write(path, results, course, seconds, footer=(), run=None, plots=True):
+def write(
+    path: str | os.PathLike[str],
+    results: Sequence[Result],
+    course: Course,
+    seconds: float,
+    footer: Sequence[str] = (),
+    run: MnistRun | None = None,
+    plots: bool = True,
+) -> Path:
     """Write the page to path (the folder is made) in one step, a reader never sees half;
     with plots, also each MNIST figure beside it as <name>.png (CI keeps them as artifacts)."""
     from grader.plots import figures

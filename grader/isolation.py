@@ -48,18 +48,18 @@ ROOT_NAMESPACES = [
 ]
 
 
-def as_root(bwrap):
+def as_root(bwrap: str) -> bool:
     """Does this bwrap run without a user namespace, the worker dropping to a uid of its own?
     Root's does, where bwrap can set the mode of the folders it makes (--perms, 0.5 and later)."""
     return hasattr(os, "geteuid") and os.geteuid() == 0 and "--perms" in help_text(bwrap)
 
 
-def namespaces(bwrap):
+def namespaces(bwrap: str) -> list[str]:
     return ROOT_NAMESPACES if as_root(bwrap) else NAMESPACES
 
 
 @functools.cache
-def available():
+def available() -> tuple[str | None, str | None]:
     """(path of a working bwrap, None) or (None, why not)."""
     if not sys.platform.startswith("linux"):
         return None, f"bubblewrap needs Linux (this is {sys.platform})"
@@ -81,7 +81,7 @@ def available():
     return path, None
 
 
-def python_paths():
+def python_paths() -> list[str]:
     """Folders the child's Python needs: its installation, the venv, and numpy's site-packages."""
     import numpy
 
@@ -91,16 +91,16 @@ def python_paths():
 
 
 @functools.cache
-def help_text(bwrap):
+def help_text(bwrap: str) -> str:
     return subprocess.run([bwrap, "--help"], capture_output=True, text=True).stdout
 
 
-def sizes_tmpfs(bwrap):
+def sizes_tmpfs(bwrap: str) -> bool:
     """bwrap 0.8 and later can cap a tmpfs (memory-backed: unbounded, it is a memory bomb)."""
     return "--size" in help_text(bwrap)
 
 
-def command(bwrap, submission, tmp_bytes):
+def command(bwrap: str, submission: str | os.PathLike[str], tmp_bytes: int) -> list[str]:
     """The bwrap arguments that run a command in the child's view of the world."""
     root = as_root(bwrap)
     # The tmpfs first: the submission may live under /tmp, and a later mount hides an earlier one.

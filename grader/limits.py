@@ -25,11 +25,11 @@ class Limits:
     submission_files: int = 500  # .py and .ipynb files a submission may hold (intake.py)
     submission_mb: int = 32  # and their total size
 
-    def to_json(self):
+    def to_json(self) -> dict[str, float]:
         return asdict(self)
 
 
-def process_limit_problem(isolated, uid=None):
+def process_limit_problem(isolated: bool, uid: int | None = None) -> str | None:
     """Why RLIMIT_NPROC would not work for a child started by this (parent) process, or None.
     It counts the processes of the child's user: of the submission's own uid when the grader is
     root (bounds.py), else of the grader's user, which only a user namespace of its own (an
@@ -43,14 +43,14 @@ def process_limit_problem(isolated, uid=None):
     return None
 
 
-def apply(limits, process_problem=None):
+def apply(limits: Limits, process_problem: str | None = None) -> dict[str, str]:
     """Set the rlimits on this process; returns {limit: why it is not enforced} for those that
     are not. process_problem: the parent's process_limit_problem()."""
     try:
         import resource
     except ImportError:  # Windows
         return dict.fromkeys(("cpu", "memory", "processes", "open files"), "this OS has no POSIX rlimits")
-    skipped = {}
+    skipped: dict[str, str] = {}
     wanted = [
         ("cpu", "RLIMIT_CPU", limits.cpu_seconds, limits.cpu_seconds + 1),  # SIGXCPU, then SIGKILL 1 s later
         ("memory", "RLIMIT_AS", limits.memory_mb * MiB, limits.memory_mb * MiB),

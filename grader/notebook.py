@@ -13,6 +13,8 @@ notebook's own experiments -- a training run, a plot -- are not run again, and t
 runs that code in its sandbox like any submission.
 """
 
+from __future__ import annotations
+
 import ast
 import io
 import json
@@ -21,9 +23,17 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Container, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.blanks import MODULES
+
+if TYPE_CHECKING:  # annotations only (nbformat is the instructor's extra)
+    from nbformat import NotebookNode
+
+    from grader.config import Course
+    from grader.limits import Limits
 
 BEGIN = "### BEGIN SOLUTION"
 MODULE_FILE = "from_notebook"  # the module the notebook's code becomes; the blanks' modules import it
@@ -67,7 +77,7 @@ def _cell(kind, source, cell_id, metadata):
     return new(source.strip("\n"), id=cell_id, metadata=metadata)
 
 
-def module_order(solutions):
+def module_order(solutions: str | os.PathLike[str]) -> list[str]:
     """The .py files of solutions/, each after the sibling modules it imports (network last)."""
     names = sorted(p.stem for p in Path(solutions).glob("*.py"))
     needs = {}
@@ -83,12 +93,12 @@ def module_order(solutions):
     return order
 
 
-def first_line(node):
+def first_line(node: ast.stmt) -> int:
     """Where a statement starts, its decorators included."""
     return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
 
 
-def pieces(path, siblings):
+def pieces(path: str | os.PathLike[str], siblings: Container[str]) -> tuple[str, list[tuple[str, str | None, str]]]:
     """(docstring, [(kind, name, source)]) of one file: kind 'function' or 'code'; imports of
     sibling modules are dropped (the notebook is one namespace)."""
     text = Path(path).read_text(encoding="utf-8")
@@ -118,7 +128,7 @@ def pieces(path, siblings):
     return doc, out
 
 
-def build(solutions, course):
+def build(solutions: str | os.PathLike[str], course: Course) -> NotebookNode:
     """The nbgrader source notebook (an nbformat 4.5 NotebookNode) of the whole assignment."""
     nbformat = _nbformat()
     order = module_order(solutions)
@@ -170,7 +180,7 @@ def build(solutions, course):
     )
 
 
-def dumps(notebook):
+def dumps(notebook: NotebookNode) -> str:
     """The notebook's text exactly as Jupyter saves it -- jupyter_server's save is
     nbformat.write(nb, f, version=NO_CONVERT): indent 1, sorted keys, each source a list of
     lines, a final newline. Written any other way (json.dumps), Jupyter's first save rewrote 631
@@ -202,7 +212,7 @@ def _kept(node):
     return False
 
 
-def module_source(cells):
+def module_source(cells: Iterable[str]) -> str:
     """One module from a notebook's code cells: their definitions, in order, each cell marked
     with its number (so a line in an error message can be found in the notebook). A cell that is
     not valid Python (a magic, a typo) is kept as a comment for a cell with a syntax error, or
@@ -230,7 +240,7 @@ def module_source(cells):
     return "\n".join(out) + "\n"
 
 
-def write_submission(cells, folder):
+def write_submission(cells: Iterable[str], folder: str | os.PathLike[str]) -> Path:
     """Write a notebook's code as a submission folder the grader can import: the definitions
     in from_notebook.py, and each blank's module re-exporting them."""
     folder = Path(folder)
@@ -248,7 +258,7 @@ class NotebookError(Exception):
 CONVERT_SECONDS = 60  # reading a notebook of the size limit (limits.submission_mb) takes well under a second
 
 
-def convert(path, folder, limits):
+def convert(path: str | os.PathLike[str], folder: str | os.PathLike[str], limits: Limits) -> Path:
     """write_submission(code_cells(path), folder), done by a child with bounded memory, CPU and
     time: a notebook is an untrusted file, and parsing one can cost far more than its size (an
     8 MB cell took 3.9 GB and 24 s in ast.parse). Returns folder; raises NotebookError."""
@@ -302,7 +312,7 @@ def _convert(path, folder, memory, seconds):
         sys.exit(1)
 
 
-def code_cells(path):
+def code_cells(path: str | os.PathLike[str]) -> list[str]:
     """The sources of a .ipynb file's code cells, in order.
 
     A student's notebook is read with the json module, not nbformat, on purpose: this runs for
@@ -340,7 +350,7 @@ def code_cells(path):
 
 
 # -- inside a student's kernel -----------------------------------------------------------------------
-def grade_part(part, course=None):
+def grade_part(part: str, course: str | os.PathLike[str] | None = None) -> float:
     """Grade one part of the notebook as executed so far and return its score (nbgrader reads a
     number returned by a test cell as partial credit). The code runs in `grade check`, in
     another process; this prints that check's verdicts and writes nothing to stderr, which

@@ -3,12 +3,14 @@ curves per epoch, the test set's confusion matrix, accuracy per digit, and thumb
 the digits the network got most wrong. Headless (Agg): works on CI and over SSH."""
 
 import io
+import os
+import types
 from pathlib import Path
 
 import numpy as np
 
 
-def pyplot():
+def pyplot() -> types.ModuleType:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -25,7 +27,7 @@ def _png(fig):
     return buffer.getvalue()
 
 
-def figures(history, confusion, title=""):
+def figures(history: dict[str, np.ndarray], confusion: np.ndarray, title: str = "") -> dict[str, bytes]:
     """name -> PNG bytes for loss_curves, accuracy_curves, confusion_matrix and per_digit_accuracy."""
     plt = pyplot()
     epochs = np.arange(1, len(history["train_loss"]) + 1)
@@ -82,7 +84,7 @@ def figures(history, confusion, title=""):
     return out
 
 
-def digit_png(pixels, scale=3):
+def digit_png(pixels: np.ndarray, scale: int = 3) -> bytes:
     """One 28x28 test image as a PNG, dark ink on white, `scale` times larger."""
     big = np.kron(np.asarray(pixels, np.uint8), np.ones((scale, scale), np.uint8))
     buffer = io.BytesIO()
@@ -90,7 +92,9 @@ def digit_png(pixels, scale=3):
     return buffer.getvalue()
 
 
-def write_plots(history, confusion, folder, title=""):
+def write_plots(
+    history: dict[str, np.ndarray], confusion: np.ndarray, folder: str | os.PathLike[str], title: str = ""
+) -> list[Path]:
     """Write the figures as <name>.png into folder; return their paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

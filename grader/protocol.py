@@ -10,12 +10,21 @@ a check sees whether a blank modified its inputs without asking the child, whose
 itself could be anything.
 """
 
+from __future__ import annotations
+
 import json
 import math
 import os
 import struct
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only: the child imports this module, and nothing more than it needs
+    import mmap
+    from collections.abc import Callable
+
+    Wait = Callable[[int], object]
 
 DTYPES = {"float64", "float32", "uint8", "int64", "bool"}
 MAX_MESSAGE = 1 << 30  # no legitimate message comes near 1 GiB
@@ -31,11 +40,11 @@ class ProtocolError(Exception):
 class Shared:
     """An array placed in the shared arena at offset: packed as a reference to it, not as bytes."""
 
-    def __init__(self, offset, array):
+    def __init__(self, offset: int, array: np.ndarray) -> None:
         self.offset, self.dtype, self.shape = offset, array.dtype.name, list(array.shape)
 
 
-def pack(obj):
+def pack(obj: Any) -> bytes:
     """Encode obj (dicts, lists, scalars, ndarrays) as one length-prefixed message."""
     arrays = []
 
@@ -60,7 +69,7 @@ def pack(obj):
     return struct.pack("<Q", size) + b"".join(parts)
 
 
-def unpack(payload, arena=None):
+def unpack(payload: bytes | bytearray, arena: mmap.mmap | None = None) -> Any:
     """Decode a message body made by pack(); raise ProtocolError on anything malformed.
     arena: the shared memory (a writable buffer) that "$shared" arrays live in, on the side
     that accepts them (the child); elsewhere a "$shared" is malformed."""
@@ -117,7 +126,7 @@ def unpack(payload, arena=None):
         decode = None  # type: ignore[assignment]  # drops the function, and with it the cycle
 
 
-def write_message(fd, obj, wait=None):
+def write_message(fd: int, obj: Any, wait: Wait | None = None) -> None:
     """Write one message. With wait, fd must be non-blocking, and wait(fd) is called whenever
     the pipe is full (it may raise on timeout): a reader that stops reading cannot hang us."""
     data = memoryview(pack(obj))
@@ -125,10 +134,11 @@ def write_message(fd, obj, wait=None):
         try:
             data = data[os.write(fd, data) :]
         except BlockingIOError:
+            assert wait is not None  # only a non-blocking fd (which comes with wait) raises this
             wait(fd)
 
 
-def read_exactly(fd, n, wait=None):
+def read_exactly(fd: int, n: int, wait: Wait | None = None) -> bytearray | None:
     """Read n bytes from fd; wait(fd) is called before each read (it may raise on timeout).
     Returns None on end of file before the first byte."""
     buf = bytearray(n)
@@ -146,7 +156,7 @@ def read_exactly(fd, n, wait=None):
     return buf
 
 
-def read_message(fd, wait=None, max_size=MAX_MESSAGE, arena=None):
+def read_message(fd: int, wait: Wait | None = None, max_size: int = MAX_MESSAGE, arena: mmap.mmap | None = None) -> Any:
     """Read one message; None on a clean end of file. The buffer is allocated up front, so
     the side reading untrusted messages passes a max_size it can afford."""
     head = read_exactly(fd, 8, wait)

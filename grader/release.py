@@ -10,11 +10,18 @@ copied, because only the listed paths are. Nor is the instructor's side of the g
 commands say they are the instructor's.
 """
 
+from __future__ import annotations
+
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grader.config import Course
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SHIPPED = ("exercises", "grader", "pyproject.toml", "LICENSE", ".gitignore")
@@ -34,12 +41,12 @@ class ReleaseError(Exception):
     pass
 
 
-def student_course_yaml(text):
+def student_course_yaml(text: str) -> str:
     """course.yaml for students: the same, minus training.reference (solutions/ is not there)."""
     return "".join(line for line in text.splitlines(keepends=True) if not re.match(r"\s+reference\s*:", line))
 
 
-def student_readme(course):
+def student_readme(course: Course) -> str:
     parts = "\n".join(
         f"| {p.title} | {p.points:g} | `exercises/{p.id}.py` |"
         if p.id != "mnist"
@@ -54,7 +61,7 @@ def student_readme(course):
     )
 
 
-def listed_files(root, names, leave_out=()):
+def listed_files(root: Path, names: Iterable[str], leave_out: Iterable[str] = ()) -> Iterator[tuple[Path, Path]]:
     """(path, path relative to root) of every file the listed files and folders hold, caches,
     build leftovers and the files and folders in leave_out aside."""
     left_out = [Path(name) for name in leave_out]
@@ -70,7 +77,7 @@ def listed_files(root, names, leave_out=()):
                 yield path, rel
 
 
-def release(course, out):
+def release(course: Course, out: str | os.PathLike[str]) -> list[Path]:
     """Write the student repository to out (new or empty), all or nothing. Returns its files."""
     root, out = course.root, Path(out).resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):

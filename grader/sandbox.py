@@ -22,7 +22,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, Literal, Self, overload
 
 import numpy as np
 
@@ -49,13 +51,16 @@ STARTUP_SECONDS = 60  # a cold start on a busy machine; student code has not run
 ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 ERRORS = {"crash", "timeout", "exit", "memory", "cpu", "protocol"}  # the process died or was killed
 MAX_REPLY = 16 << 20  # a call's honest reply is KiBs; a forged one costs the grader at most 8 times this (protocol.py)
+# A blank's answer as coerce() gives it, by the blank's `returns`: "array" and "scalar" an
+# ndarray, "pair" a list of two, "dict" names to arrays.
+Result = np.ndarray | list[np.ndarray] | dict[str, np.ndarray]
 
 
 LIVE: set[int] = set()  # process groups of this process's running children (see kill_all)
 WORKDIRS: set[str] = set()  # the working folders of running children without isolation (see kill_all)
 
 
-def kill_all(also=lambda: None):
+def kill_all(also: Callable[[], object] = lambda: None) -> None:
     """Kill every child this process started and has not stopped: for a process about to be
     killed itself (grade batch's worker, stopped at its time limit), whose children would
     otherwise outlive it when they are not in bubblewrap (--die-with-parent). Then, quickest
@@ -64,10 +69,15 @@ def kill_all(also=lambda: None):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
     LIVE.clear()
-    bounds.close_all(before_files=lambda: (remove_workdirs(), also()))  # and what they forked, wherever it went
+
+    def before_files() -> None:  # was a lambda making a tuple of two Nones, which mypy refuses
+        remove_workdirs()
+        also()
+
+    bounds.close_all(before_files=before_files)  # and what they forked, wherever it went
 
 
-def remove_workdirs():
+def remove_workdirs() -> None:
     for folder in list(WORKDIRS):
         bounds.remove_tree(folder)
         WORKDIRS.discard(folder)
@@ -78,15 +88,15 @@ class StudentError(Exception):
     nonfinite (the answer was wrong or unusable) or one of ERRORS (the process running it
     died or was killed); str(self) is the one line a student needs."""
 
-    def __init__(self, kind, message, where=None):
+    def __init__(self, kind: str, message: str, where: str | None = None) -> None:
         super().__init__(message)
         self.kind, self.where = kind, where
 
     @property
-    def is_error(self):
+    def is_error(self) -> bool:
         return self.kind in ERRORS
 
-    def __str__(self):
+    def __str__(self) -> str:
         text = self.args[0]
         return f"{text} (at {self.where})" if self.where else text
 
@@ -99,11 +109,11 @@ class OutputTap:
     """Drains the child's stdout and stderr on a thread, so a flood never blocks it and never
     fills a disk: keeps the first `limit` bytes and the last few hundred, counts the rest."""
 
-    def __init__(self, limit):
+    def __init__(self, limit: int) -> None:
         self.limit, self.head, self.tail, self.total = limit, bytearray(), b"", 0
         self.lock = threading.Lock()
 
-    def follow(self, fd):
+    def follow(self, fd: int) -> threading.Thread:
         thread = threading.Thread(target=self._drain, args=(fd,), daemon=True)
         thread.start()
         return thread
@@ -120,20 +130,24 @@ class OutputTap:
             os.close(fd)
 
     @property
-    def cut(self):
+    def cut(self) -> bool:
         return self.total > self.limit
 
-    def last_line(self):
+    def last_line(self) -> str:
         with self.lock:
             lines = self.tail.decode(errors="replace").strip().splitlines()
         return lines[-1] if lines else ""
 
 
-def describe_size(n):
+def describe_size(n: int) -> str:
     return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n / 1024:.0f} KiB" if n >= 1024 else f"{n} bytes"
 
 
-def coerce(value, returns, what, finite=True):
+@overload
+def coerce(value: object, returns: Literal["dict"], what: str, finite: bool = True) -> dict[str, np.ndarray]: ...
+@overload
+def coerce(value: object, returns: str, what: str, finite: bool = True) -> Result: ...
+def coerce(value: object, returns: str, what: str, finite: bool = True) -> Result:
     """A reply value as the parent will use it: float64 ndarrays (never a subclass or an
     object), in the structure the blank promises, all finite (unless finite=False). Raises
     StudentError."""
@@ -170,7 +184,7 @@ def coerce(value, returns, what, finite=True):
     raise ValueError(returns)
 
 
-def isolated(mode):
+def isolated(mode: str) -> bool:
     """Will a Sandbox with this isolation mode run its child in bubblewrap?"""
     return mode != "off" and isolation.available()[0] is not None
 
@@ -183,7 +197,7 @@ class Arena:
     truncates the file cannot turn into a fault (a mapping read past the end of a file is a
     SIGBUS that killed the grader: red team). Where the kernel can, the size is also sealed."""
 
-    def __init__(self, size=ARENA):
+    def __init__(self, size: int = ARENA) -> None:
         import fcntl
 
         if hasattr(os, "memfd_create"):
@@ -196,7 +210,7 @@ class Arena:
             fcntl.fcntl(self.fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
         self.size = size
 
-    def place(self, args):
+    def place(self, args: Sequence[Any]) -> list[Any]:
         """args with every array (also inside a dict) copied into the arena, as Shared references."""
         offset = 0
 
@@ -215,7 +229,7 @@ class Arena:
             for a in args
         ]
 
-    def read(self, placed, fn):
+    def read(self, placed: Sequence[Any], fn: str) -> list[Any]:
         """The arrays at these Shared references as they are now: copies, read by the grader."""
 
         def get(ref):
@@ -231,7 +245,7 @@ class Arena:
             for a in placed
         ]
 
-    def close(self):
+    def close(self) -> None:
         os.close(self.fd)
 
 
@@ -245,10 +259,11 @@ class Replay:
 
     MAX_ASKS = 1000  # per call; the reference's blanks make at most a dozen
 
-    def __init__(self, calls, tol):
-        self.calls, self.tol, self.asked = calls, tol, []
+    def __init__(self, calls: Sequence[Sequence[Any]], tol: float) -> None:
+        self.calls, self.tol = calls, tol
+        self.asked: list[tuple[str, bool]] = []
 
-    def answer(self, ask):
+    def answer(self, ask: dict[str, Any]) -> Any:
         """The recorded answer to an ask, or None. Raises ProtocolError for anything no honest
         stand-in sends (the child is then replaced, as for any garbled message)."""
         name, args = ask.get("ask"), ask.get("args")
@@ -274,7 +289,7 @@ class Replay:
         self.asked.append((name, False))
         return None
 
-    def same(self, got, recorded):
+    def same(self, got: object, recorded: Any) -> bool:
         if isinstance(recorded, dict):
             return (
                 isinstance(got, dict)
@@ -295,7 +310,7 @@ class Replay:
                 (relative_error(got, recorded, VALUE_FLOOR) <= self.tol).all()
             )
 
-    def missed(self):
+    def missed(self) -> list[str]:
         """The blanks the reference called on this case that were asked about with inputs it never
         passed them (so the student's own blank answered)."""
         called = {fn for fn, _, _ in self.calls}
@@ -303,7 +318,13 @@ class Replay:
 
 
 class Sandbox:
-    def __init__(self, folder, limits=None, isolation_mode="auto", bound=None):
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        limits: Limits | None = None,
+        isolation_mode: str = "auto",
+        bound: bounds.Bound | None = None,
+    ) -> None:
         """bound: the submission's bounds.Bound, shared by all its sandboxes (None for trusted code
         such as the reference)."""
         self.folder = Path(folder).resolve()
@@ -313,23 +334,25 @@ class Sandbox:
         self.deadline: float | None = None  # set per check: a wall-time budget shared by all its calls
         self.proc: subprocess.Popen | None = None
         self.tap = OutputTap(self.limits.output_kb * 1024)
-        self.events = []  # things a check's report should say (output cut, ...), drained by the plugin
-        self.hung = set()  # blanks that ran out of time: not called again (see not_again)
-        self.last_warnings = []
+        self.events: list[str] = []  # things a check's report should say (output cut, ...), drained by the plugin
+        self.hung: set[str] = set()  # blanks that ran out of time: not called again (see not_again)
+        self.last_warnings: list[str] = []
+        self.bwrap: str | None  # the bwrap that isolates the child, or None and why not:
+        self.isolation_problem: str | None
         if isolation_mode == "off":
             self.bwrap, self.isolation_problem = None, "turned off in course.yaml"
         else:
             self.bwrap, self.isolation_problem = isolation.available()
-        self.skipped_limits = {}
+        self.skipped_limits: dict[str, str] = {}
 
     # -- the child's life -------------------------------------------------------------
-    def uid(self):
+    def uid(self) -> int | None:
         """The uid the child runs as: the submission's own when the grader is root (the worker
         drops to it), else None (the grader's). A Sandbox without a bound is for trusted code
         (the reference, `grade generate`): it keeps the grader's user."""
         return self.bound.uid if self.bound is not None else None
 
-    def start(self):
+    def start(self) -> None:
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -420,7 +443,7 @@ class Sandbox:
         if left <= 0 or not ready:
             raise Timeout
 
-    def stop(self):
+    def stop(self) -> None:
         if self.proc is None:
             return
         self._kill()
@@ -437,19 +460,19 @@ class Sandbox:
             WORKDIRS.discard(self.workdir)
         self.proc = None
 
-    def close(self):
+    def close(self) -> None:
         self.stop()
         if self.arena is not None:
             self.arena.close()
             self.arena = None  # type: ignore[assignment]  # closed for good: a later use fails loudly
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def exit_description(self):
+    def exit_description(self) -> str:
         """How the child ended; call only once it has (or after _kill)."""
         assert self.proc is not None, "exit_description is for a started child"
         code = self.proc.wait()
@@ -479,7 +502,15 @@ class Sandbox:
         return f"ended the process with exit code {code} (os._exit or a crash){last}"
 
     # -- one request ----------------------------------------------------------------------
-    def request(self, message, what, timeout, on_progress=None, max_reply=MAX_REPLY, replay=None):
+    def request(
+        self,
+        message: dict[str, Any],
+        what: str,
+        timeout: float,
+        on_progress: Callable[[dict[str, Any]], object] | None = None,
+        max_reply: int = MAX_REPLY,
+        replay: Replay | None = None,
+    ) -> dict[str, Any]:
         if self.proc is not None and select.select([self.from_child], [], [], 0)[0]:
             # Data nobody asked for: the last call's code wrote into our pipe. A fresh child,
             # so that this call is not answered (or blamed) by what the last one left behind.
@@ -566,12 +597,12 @@ class Sandbox:
                 "the rest was discarded"
             )
 
-    def take_events(self):
+    def take_events(self) -> list[str]:
         events, self.events = self.events, []
         return events
 
     # -- the narrow interface ---------------------------------------------------------------
-    def not_again(self, fn):
+    def not_again(self, fn: str) -> None:
         """A blank that ran out of time once is not called again: one endless loop then costs
         one call's time limit, not one per check (the other blanks are unaffected)."""
         if fn in self.hung:
@@ -581,10 +612,11 @@ class Sandbox:
                 f"(over {self.limits.call_seconds:g} s; an endless loop?)",
             )
 
-    def call(self, fn, *args, watch=False, replay=None, record=False):
+    def call(self, fn: str, *args: Any, watch: bool = False, replay: Replay | None = None, record: bool = False) -> Any:
         """Call blank fn on plain arguments; return its result as float64 arrays.
         With watch=True the arrays go in shared memory, and the grader reads them back after the
-        call: returns (result, the arguments as the call left them).
+        call: returns (result, the arguments as the call left them). (Any: the result's structure
+        is the blank's `returns`, see Result, and watch and record make it a pair.)
         replay: a Replay (the reference's answers to the other blanks fn calls on this case);
         record=True (the reference only): returns (result, the calls fn made to other blanks)."""
         assert fn in BLANKS, fn
@@ -599,11 +631,11 @@ class Sandbox:
         self._warnings(reply)
         result = self._coerce(reply.get("result"), BLANKS[fn].returns, fn)
         if record:
-            calls = reply.get("calls")
+            calls: Any = reply.get("calls")  # the reference's own reply (record mode only): its calls
             return result, [[name, args, coerce(out, BLANKS[name].returns, name)] for name, args, out in calls]
         return (result, self.arena.read(sent, fn)) if watch else result
 
-    def map(self, fn, args_list):
+    def map(self, fn: str, args_list: Sequence[Sequence[Any]]) -> list[Any]:
         """Call fn once per argument tuple, in one round trip; returns the list of results."""
         self.not_again(fn)
         reply = self.request(
@@ -628,7 +660,13 @@ class Sandbox:
         warned = reply.get("warnings", [])
         self.last_warnings = [str(w) for w in warned][:20] if isinstance(warned, list) else []
 
-    def train(self, sizes, budget, data, on_epoch=None):
+    def train(
+        self,
+        sizes: Sequence[int],
+        budget: dict[str, int | float],
+        data: dict[str, np.ndarray],
+        on_epoch: Callable[[int, dict[str, np.ndarray]], object] | None = None,
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float]:
         """Train on MNIST in the child with the grader's own loop and the student's blanks.
         data holds train_images (m, 784) uint8 and train_labels (m,): never the test set.
         on_epoch(epoch, params) gets each epoch's weights (checked: float64 dict, finite).
@@ -653,7 +691,7 @@ class Sandbox:
             MAX_REPLY + 8 * weights,
         )
         seconds = time.perf_counter() - start  # measured here: the child's own figure is its account
-        result = reply.get("result") if isinstance(reply.get("result"), dict) else {}
+        result: Any = reply.get("result") if isinstance(reply.get("result"), dict) else {}
         params = coerce(result.get("params"), "dict", "training")
         # The child's own measurements, for the plots only: a NaN loss (a float16 softmax, say)
         # is a point the plot leaves out, never a verdict.
@@ -663,7 +701,7 @@ class Sandbox:
         return params, history, seconds
 
     # -- what the report says once ------------------------------------------------------------
-    def describe(self):
+    def describe(self) -> list[str]:
         """Lines for the report: the isolation in force and any limit that is not."""
         lines = []
         if self.bwrap:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -230,6 +230,10 @@ def stable_logits() -> np.ndarray:
     return np.random.default_rng(4).standard_normal((10, 6)) * 3
 
 
+@overload
+def record(solutions: Path | str, hidden_seed: None = None) -> dict[str, dict]: ...
+@overload
+def record(solutions: Path | str, hidden_seed: int) -> tuple[dict[str, dict], dict[str, dict]]: ...
 def record(
     solutions: Path | str, hidden_seed: int | None = None
 ) -> dict[str, dict] | tuple[dict[str, dict], dict[str, dict]]:

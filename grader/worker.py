@@ -5,6 +5,8 @@ here -- patch numpy, print, raise, exit -- the parent sees only the messages bel
 plain arrays or an error description.
 """
 
+from __future__ import annotations
+
 import contextlib
 import errno
 import importlib
@@ -17,13 +19,22 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from grader import limits as rlimits
 from grader.blanks import BLANKS, MODULES
 from grader.protocol import read_message, write_message
+
+if TYPE_CHECKING:  # annotations only: the child imports nothing it does not run
+    import types
+    from collections.abc import Callable, Iterator, Sequence
+
+    # make(name, original) -> the stand-in for that blank (see stand_ins)
+    Make = Callable[[str, Callable[..., Any]], Callable[..., Any]]
+    # ask(name, args) -> the reference's answer to these inputs, or None (see replayer)
+    Ask = Callable[[str, list[Any]], Any]
 
 PROVIDED_NETWORK = Path(__file__).resolve().parent / "provided" / "network.py"
 
@@ -32,14 +43,14 @@ class BadReturn(Exception):
     """The student's function returned something that is not what the blank promises."""
 
 
-def to_array(value, what):
+def to_array(value: object, what: str) -> np.ndarray:
     try:
         return np.array(value, dtype=np.float64)
     except Exception:
         raise BadReturn(f"{what} is a {type(value).__name__}, not an array of numbers") from None
 
 
-def plain(value, returns, fn):
+def plain(value: object, returns: str, fn: str) -> np.ndarray | list[np.ndarray] | dict[str, np.ndarray]:
     """Turn a return value into the plain arrays the parent expects (float64, no subclasses)."""
     if returns == "array":
         return to_array(value, f"{fn} returned a value that")
@@ -63,7 +74,7 @@ class Unimportable(Exception):
     """Raised by a blank whose file does not import; args[0] is that failure's description."""
 
 
-def syntax_error(exc):
+def syntax_error(exc: SyntaxError) -> str:
     """A SyntaxError as a student can act on it: the file, the line, the line itself, the fix."""
     name = Path(exc.filename or "?").name
     if "utf-8" in str(exc.msg).lower() or "non-utf-8" in str(exc.msg).lower():
@@ -84,12 +95,12 @@ def syntax_error(exc):
 
 
 class Submission:
-    def __init__(self, folder):
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
         self.folder = str(Path(folder).resolve())
         sys.path.insert(0, self.folder)
-        self.modules = {}
+        self.modules: dict[str, types.ModuleType] = {}
 
-    def function(self, name):
+    def function(self, name: str) -> Callable[..., Any]:
         blank = BLANKS[name]
         if blank.module not in self.modules:
             self.modules[blank.module] = self.load(blank.module)
@@ -98,7 +109,7 @@ class Submission:
             raise LookupError(f"{blank.module}.py defines no function {name}")
         return fn
 
-    def load(self, module):
+    def load(self, module: str) -> types.ModuleType:
         """Import one of the submission's modules. When it fails only because a module it imports
         fails (backprop.py imports activations.py, which has a syntax error), that module is
         stood in for by one whose blanks raise that error when called, and the import is tried
@@ -114,7 +125,7 @@ class Submission:
                 sys.modules[culprit] = self.unimportable(culprit, self.describe(exc, f"importing {culprit}.py"))
         return importlib.import_module(module)
 
-    def failing_module(self, exc):
+    def failing_module(self, exc: BaseException) -> str | None:
         """The submission's module (a blank's) whose own code raised exc during an import, or None."""
         path: Path | None
         if isinstance(exc, SyntaxError) and exc.filename:
@@ -126,7 +137,7 @@ class Submission:
             return None
         return path.stem
 
-    def unimportable(self, module, description):
+    def unimportable(self, module: str, description: dict[str, Any]) -> types.ModuleType:
         """A stand-in for a module that does not import: each blank of it raises what went wrong."""
         import types
 
@@ -156,14 +167,14 @@ class Submission:
                 setattr(stand_in, name, fail)
         return stand_in
 
-    def innermost(self, tb):
+    def innermost(self, tb: types.TracebackType | None) -> traceback.FrameSummary | None:
         """The innermost frame of the traceback that is in the student's own files, or None."""
         for frame in reversed(traceback.extract_tb(tb)):
             if frame.filename.startswith(self.folder + os.sep):
                 return frame
         return None
 
-    def describe(self, exc, fn):
+    def describe(self, exc: BaseException, fn: str) -> dict[str, Any]:
         """An error message for an exception raised while running fn."""
         frame = self.innermost(exc.__traceback__)
         where = frame and f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}: {(frame.line or '').strip()}"
@@ -184,7 +195,7 @@ class Submission:
         return {"kind": "exception", "message": f"{fn} raised {text}", "where": where}
 
 
-def answer(value, returns):
+def answer(value: Any, returns: str) -> np.ndarray | float | tuple[np.ndarray, ...] | dict[str, np.ndarray]:
     """A recorded answer as the blank itself would return it (pair: a tuple; scalar: a float)."""
     if returns == "pair":
         return tuple(np.array(v) for v in value)
@@ -195,7 +206,7 @@ def answer(value, returns):
     return np.array(value)
 
 
-def plain_args(args):
+def plain_args(args: Sequence[object]) -> list[dict[str, np.ndarray] | float | np.ndarray] | None:
     """Arguments as they travel: float64 arrays, dicts of them, numbers. None if they cannot."""
     out: list[dict[str, np.ndarray] | float | np.ndarray] = []
     for a in args:
@@ -215,7 +226,7 @@ def plain_args(args):
 
 
 @contextlib.contextmanager
-def stand_ins(submission, fn, make):
+def stand_ins(submission: Submission, fn: str, make: Make) -> Iterator[None]:
     """While a call of blank fn runs, every OTHER blank, wherever the submission's modules hold it
     by name (`from activations import relu_prime`, `activations.relu_prime`, an alias), is
     make(name, original). Recording the reference and replaying its answers (see run) both work
@@ -246,7 +257,7 @@ def stand_ins(submission, fn, make):
             setattr(module, key, value)
 
 
-def recorder(calls):
+def recorder(calls: list[list[Any]]) -> Make:
     """make() for stand_ins: call the blank itself and note (name, args, result) -- nested
     calls too, in order. For the reference only (`grade generate`)."""
 
@@ -263,7 +274,7 @@ def recorder(calls):
     return make
 
 
-def replayer(ask):
+def replayer(ask: Ask) -> Make:
     """make() for stand_ins: ask the grader for the reference's answer to exactly these inputs
     (it holds what the reference answered on the way to this case's answer); where it has none,
     the student's own blank answers. The table stays with the grader: the child learns an
@@ -284,7 +295,7 @@ def replayer(ask):
     return make
 
 
-def bound_args(function, args, kwargs):
+def bound_args(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
     """Positional arguments, keywords folded in by the function's own signature."""
     if not kwargs:
         return args
@@ -293,7 +304,14 @@ def bound_args(function, args, kwargs):
     return tuple(bound.arguments.values())
 
 
-def run(submission, fn, args, returns, mode=None, ask=None):
+def run(
+    submission: Submission,
+    fn: str,
+    args: Sequence[Any],
+    returns: str,
+    mode: str | None = None,
+    ask: Ask | None = None,
+) -> dict[str, Any]:
     """Call one blank; returns the reply message (result or error). mode "record" also returns
     the calls it made to other blanks; mode "replay" has them answered through ask()."""
     try:
@@ -303,7 +321,8 @@ def run(submission, fn, args, returns, mode=None, ask=None):
     except BaseException as exc:
         return {"ok": False, **submission.describe(exc, f"importing {BLANKS[fn].module}.py")}
     calls: list[list] = []
-    make = recorder(calls) if mode == "record" else replayer(ask) if mode == "replay" else None
+    # mode "replay" always comes with ask (main): the ignore states that, it changes nothing at run time
+    make = recorder(calls) if mode == "record" else replayer(ask) if mode == "replay" else None  # type: ignore[arg-type]
     try:
         with (
             warnings.catch_warnings(record=True) as caught,
@@ -321,7 +340,7 @@ def run(submission, fn, args, returns, mode=None, ask=None):
     return {**reply, "calls": calls} if mode == "record" else reply
 
 
-def plot_only(cross_entropy):
+def plot_only(cross_entropy: Callable[..., Any]) -> Callable[[np.ndarray, np.ndarray], float]:
     """The student's cross_entropy as the training loop uses it: for the loss history only, which
     only the plots read. One that fails or returns anything but a number (a vector per example,
     say) leaves NaN, a gap in the curve; it never ends the training (it costs its own checks)."""
@@ -335,7 +354,7 @@ def plot_only(cross_entropy):
     return loss
 
 
-def train(submission, fd, request):
+def train(submission: Submission, fd: int, request: dict[str, Any]) -> dict[str, Any]:
     """Train with the grader's own provided loop and the student's blanks. The test set is
     not here: after each epoch the weights go to the parent, which scores them itself."""
     for name in ("relu", "softmax", "backward", "sgd_update"):
@@ -386,7 +405,7 @@ def train(submission, fd, request):
     return {"ok": True, "result": result}
 
 
-def become(uid, keep_reading=False):
+def become(uid: int, keep_reading: bool = False) -> str | None:
     """Drop from root to uid for good, before any student code: no supplementary groups, no
     capability, and no way back (a setuid program, a capability raised for a program it runs).
     keep_reading keeps one capability in this process only, CAP_DAC_READ_SEARCH (read any
@@ -466,7 +485,7 @@ OUTLIVING = (
 )
 
 
-def forbid_outliving_objects():
+def forbid_outliving_objects() -> str | None:
     """A seccomp filter (with libseccomp, the library bubblewrap's and Docker's filters come
     from) that fails the OUTLIVING calls with EPERM, for this process and all it starts.
     Returns None, or why it is not in force."""
@@ -501,8 +520,8 @@ def forbid_outliving_objects():
     return None
 
 
-def main(rfd, wfd, folder, setup):
-    setup = json.loads(setup)
+def main(rfd: int, wfd: int, folder: str, setup_json: str) -> None:
+    setup: dict[str, Any] = json.loads(setup_json)  # its own name: mypy gives a name one type
     # Before any student code: limits it cannot raise, as a user that is not root.
     skipped = rlimits.apply(rlimits.Limits(**setup["limits"]), setup["process_problem"])
     if setup.get("uid") is not None:

@@ -1,7 +1,11 @@
 """Shared pieces of the checks: value checks against the reference's test vectors, and
 the affine maps the grader may do itself (they are provided code, not a blank)."""
 
+from __future__ import annotations
+
 import contextlib
+from collections.abc import Container, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -10,8 +14,13 @@ from grader.gradcheck import CheckFailed, assert_gradient, assert_same_structure
 from grader.sandbox import StudentError
 from grader.vectors import away_from_zero  # noqa: F401  (re-exported)
 
+if TYPE_CHECKING:
+    from grader.config import Course
+    from grader.sandbox import Replay, Sandbox
+    from grader.vectors import Cases
 
-def value_check(student, vectors, name, tol, fn=None):
+
+def value_check(student: Sandbox, vectors: Cases, name: str, tol: float, fn: str | None = None) -> None:
     """Call the blank (fn, else the case's name) on the recorded inputs and compare with the
     reference's outputs. The other blanks it calls answer as the reference did on the way to
     this answer (sandbox.Replay): the verdict is this blank's alone."""
@@ -27,7 +36,7 @@ def value_check(student, vectors, name, tol, fn=None):
         raise with_own_helpers(exc, student, vectors, tol, fn, replay) from None
 
 
-def call(student, fn, *args, **options):
+def call(student: Sandbox, fn: str, *args: Any, **options: Any) -> Any:
     """student.call, and when the call fails with a shape error or returns NaN or inf, what
     that most likely means (see diagnose.py)."""
     try:
@@ -44,7 +53,14 @@ def call(student, fn, *args, **options):
         raise StudentError(exc.kind, f"{exc}\n{diagnosis}", exc.where) from None
 
 
-def with_own_helpers(exc, student, vectors, tol, fn, replay):
+def with_own_helpers(
+    exc: CheckFailed | StudentError,
+    student: Sandbox,
+    vectors: Cases,
+    tol: float,
+    fn: str,
+    replay: Replay | None,
+) -> CheckFailed | StudentError:
     """exc, and where fn called another blank with inputs the reference never passed it (so the
     student's own blank answered, not the reference's), a note saying so, and whether that blank
     fails its own value check: each fact verified here, the first by the grader's replay table."""
@@ -68,7 +84,7 @@ def with_own_helpers(exc, student, vectors, tol, fn, replay):
 
 
 @contextlib.contextmanager
-def diagnosed(blank, got, expected, args):
+def diagnosed(blank: str, got: object, expected: object, args: Sequence[Any]) -> Iterator[None]:
     """Add to a failed comparison what the wrong answer most likely is (see diagnose.py)."""
     try:
         yield
@@ -88,7 +104,14 @@ def _describe(arg):
     return repr(arg)
 
 
-def unchanged(student, fn, *args, replay=None, expected=None, base=None):
+def unchanged(
+    student: Sandbox,
+    fn: str,
+    *args: Any,
+    replay: Replay | None = None,
+    expected: object = None,
+    base: object = None,
+) -> str | StudentError | None:
     """Call fn and fail if it modified any array it was given, saying how. Judged by the grader
     from the arguments before and after (it reads them back itself), whatever the answer's
     values. Returns None, or why purity is not graded here: the call failed (a StudentError), or
@@ -117,7 +140,14 @@ def unchanged(student, fn, *args, replay=None, expected=None, base=None):
     return None
 
 
-def all_unchanged(student, vectors, course, fns, replayed=(), steps=()):
+def all_unchanged(
+    student: Sandbox,
+    vectors: Cases,
+    course: Course,
+    fns: Iterable[str],
+    replayed: Container[str] = (),
+    steps: Container[str] = (),
+) -> None:
     """unchanged() for each blank on its value case: a modified input fails the check whichever
     blank did it; a failed call ends it there; otherwise the first reason it is not graded, if
     any. A blank in steps is judged an attempt by its step from its first argument (an SGD
@@ -136,7 +166,7 @@ def all_unchanged(student, vectors, course, fns, replayed=(), steps=()):
         raise CheckFailed(reason)
 
 
-def related(got, expected, base=None, either_sign=False):
+def related(got: object, expected: object, base: object = None, either_sign: bool = False) -> bool:
     """Is an answer an attempt at the reference's? For arrays (flattened, dicts in the expected
     keys' order, base subtracted from both, e.g. the parameters an SGD step starts from):
     correlation at least 0.5, so a wrong factor or offset counts as an attempt and a constant,
@@ -169,14 +199,14 @@ def related(got, expected, base=None, either_sign=False):
     return bool((abs(correlation) if either_sign else correlation) >= 0.5)
 
 
-def not_judged(what, exc):
+def not_judged(what: str, exc: StudentError) -> StudentError:
     """A property check whose call failed: the property could not be judged. Not a pass (a stub
     would earn it), and said as what it is, with the reason, which the blank's own value check
     also shows."""
     return StudentError(exc.kind, f"not graded: {what} cannot be judged while the call fails ({exc})")
 
 
-def mutation(before, after, answer):
+def mutation(before: np.ndarray, after: np.ndarray, answer: object) -> str:
     """What an in-place change of an input shows, and the fix."""
     fix = (
         "An in-place operation (z[z < 0] = 0, z *= ..., W -= ..., out=z) writes into the caller's array, "
@@ -194,7 +224,7 @@ def mutation(before, after, answer):
     )
 
 
-def central_check(student, vectors, course, fn, what, source):
+def central_check(student: Sandbox, vectors: Cases, course: Course, fn: str, what: str, source: str) -> None:
     """Call the derivative blank fn on the recorded inputs of its gradient case and hold it
     against the reference's central differences (see vectors.gradient_cases). what may hold
     {} for a key when fn returns a dict of gradients. Other blanks answer as the reference's did."""
@@ -216,7 +246,7 @@ def central_check(student, vectors, course, fn, what, source):
         raise with_own_helpers(exc, student, vectors, course.value_rel_error, fn, replay) from None
 
 
-def failing(student, vectors, tol, names):
+def failing(student: Sandbox, vectors: Cases, tol: float, names: Iterable[str]) -> list[str]:
     """Which of these blanks fail their own value check (for 'fix that first' hints)."""
     bad = []
     for name in names:

@@ -5,11 +5,19 @@ Each blank is graded on its own: the helpers it calls answer as the reference's 
 same inputs (sandbox.Replay), so a mistake in relu_prime or layer_gradients costs their checks,
 not these. One check runs backward with your own helpers, to see that the pieces fit."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import pytest
 
 from grader.checks.common import all_unchanged, central_check, value_check
 from grader.gradcheck import CheckFailed, assert_same_structure_close
 from grader.sandbox import StudentError
+
+if TYPE_CHECKING:  # annotations only
+    from grader.sandbox import Sandbox
+    from grader.vectors import Cases
 
 pytestmark = pytest.mark.part("backprop")
 
@@ -55,7 +63,7 @@ def test_backprop_leaves_inputs_unchanged(student, vectors, course):
     all_unchanged(student, vectors, course, ("hidden_delta", "backward"), replayed=("hidden_delta", "backward"))
 
 
-def failure(exc):
+def failure(exc: StudentError) -> str | tuple[str, str]:
     """What a failed call comes down to, to tell two failures apart: the blank that was not
     implemented, or the kind and the line of student code that raised."""
     text = exc.args[0]
@@ -66,7 +74,7 @@ def failure(exc):
     return (exc.kind, exc.where or text)
 
 
-def own_file_fails(exc):
+def own_file_fails(exc: StudentError) -> bool:
     """Did backward's own file fail to import (a syntax error in it, say)? Then the helpers in
     that file fail the same way, and that says nothing of how backward calls them."""
     text = exc.args[0]
@@ -129,7 +137,7 @@ def test_backward_with_your_helpers(student, vectors, course):
     right_alone(student, vectors, tol, "backward with your own helpers agrees with them, but they are wrong")
 
 
-def right_alone(student, vectors, tol, why):
+def right_alone(student: Sandbox, vectors: Cases, tol: float, why: str) -> None:
     """The glue counts where helpers hide it only if backward is right with the reference's
     helpers (a helper's bug then costs that helper's checks, not this one); otherwise backward's
     own value check has said what is wrong, and this check is not graded."""

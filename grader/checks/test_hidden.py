@@ -7,6 +7,8 @@ the hidden inputs out), since these reports reach students. They run in a pytest
 their own, after every other process running the submission has exited (grading.py).
 """
 
+from __future__ import annotations
+
 import pytest
 
 from grader.blanks import BLANKS
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.hidden
 COMPONENTS = {"pair": ("dW", "db")}
 
 
-def case(blank, component=None):
+def case(blank: str, component: str | None = None) -> pytest.ParameterSet:
     # The module a blank lives in is its part's id (blanks.py and course.yaml agree).
     vouches = f"{blank}{chr(39) if blank.endswith('s') else chr(39) + 's'} {component}" if component else blank
     return pytest.param(

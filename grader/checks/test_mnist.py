@@ -1,7 +1,10 @@
 """MNIST: train with the student's blanks for the course's budget; the grader scores the
 returned weights itself on the test set, and checks that they came from that training."""
 
+from __future__ import annotations
+
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -9,6 +12,11 @@ from grader.checks.common import failing
 from grader.gradcheck import CheckFailed, NotGraded
 from grader.mnist import DataError
 from grader.sandbox import StudentError
+
+if TYPE_CHECKING:  # annotations only
+    from grader.config import Course
+    from grader.sandbox import Sandbox
+    from grader.vectors import Cases
 
 pytestmark = pytest.mark.part("mnist")
 
@@ -25,7 +33,7 @@ TRAINING = (
 )
 
 
-def likely_causes(student, vectors, course):
+def likely_causes(student: Sandbox, vectors: Cases, course: Course) -> str:
     """'relu, softmax fail their own checks, and training runs every one of them', or '' when
     every training blank passes its own value check. With a fresh budget: waiting for the
     training spent this check's (a timed-out training named every blank: red team)."""

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.part("softmax_ce")
 SHIFTS = np.array([[1000.0, 0.0, -1000.0, 500.0, 0.0, 1000.0]])
 
 
-def spread_logits():
+def spread_logits() -> tuple[np.ndarray, np.ndarray]:
     """Two columns that mix 1000 with 0 (and -1000 with 0) inside the column, and their softmax:
     exp(-1000) is 0 in float64, so the answers are exact. Subtracting the column's min or mean
     instead of its max overflows here."""

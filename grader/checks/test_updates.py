@@ -1,11 +1,20 @@
 """Weight gradients and the SGD step."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pytest
 
 from grader.checks.common import all_unchanged, call, diagnosed, not_judged, related, value_check
 from grader.gradcheck import VALUE_FLOOR, CheckFailed, assert_close, relative_error
 from grader.sandbox import StudentError
+
+if TYPE_CHECKING:  # annotations only
+    from grader.config import Course
+    from grader.sandbox import Sandbox
+    from grader.vectors import Cases
 
 pytestmark = pytest.mark.part("updates")
 
@@ -14,7 +23,7 @@ pytestmark = pytest.mark.part("updates")
 CASES = ("layer_gradients", "layer_gradients/square")
 
 
-def check_gradient(student, vectors, course, index, what):
+def check_gradient(student: Sandbox, vectors: Cases, course: Course, index: int, what: str) -> None:
     for name in CASES:
         (delta, a_prev), expected = vectors[name]
         got = call(student, "layer_gradients", delta, a_prev)
