@@ -6,7 +6,7 @@ its weights after every epoch. Where the course's reference solution is at hand,
 trains it too, from the same He initialisation on the same batches, and requires the
 student's final weights to be close to the reference's: any correct set of blanks lands
 within a few percent (float rounding), while weights that were loaded, trained on other data
-or with another seed or order land 40% to 140% away (measured: see README).
+or with another seed or order land 40% to 140% away (measured: see docs/grading.md).
 Softmax is monotone, so the argmax of the logits is the prediction; no blank is needed."""
 
 from __future__ import annotations
