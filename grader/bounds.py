@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from grader.limits import Limits
+    from grader.child.limits import Limits
 
 # Each child of a submission costs the kit up to three processes (bwrap, its init in the PID
 # namespace, the worker) and two children run at once (the checks and the training): the cgroup

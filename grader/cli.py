@@ -21,33 +21,32 @@ from grader import config as course_config  # noqa: E402 (after the thread varia
 if TYPE_CHECKING:  # annotations only: `grade --help` loads no numpy
     from grader.mnist import MNIST
 
-# Exit codes, one meaning each, so that CI tells a student's failing checks from a broken set-up.
-PASSED, FAILED, USAGE, BROKEN = 0, 1, 2, 3
+from grader.errors import BROKEN, FAILED, PASSED, USAGE, GradeError, GraderFailure, SubmissionProblem  # noqa: E402
+
 EXIT_CODES = f"""Exit codes: {PASSED} every check passed (with --pass-mark: the pass mark was reached);
 {FAILED} checks failed, or the submission could not be graded (its files refused, its notebook unreadable);
 {USAGE} a usage or configuration error (no such folder, a bad option, course.yaml, hidden file or data folder);
 {BROKEN} the grader could not grade (no MNIST where it must have it, isolation required but unavailable, a bug)."""
 
 
-class UsageProblem(click.ClickException):
-    """Ours to fix on the command line or in a config file: exit 2."""
+class Reported(click.ClickException):
+    """A GradeError as click prints it ("Error: " and its message), exiting with its code."""
 
-    exit_code = USAGE
-
-
-class Broken(click.ClickException):
-    """The grader could not do its job, whatever the submission: exit 3."""
-
-    exit_code = BROKEN
+    def __init__(self, error: GradeError) -> None:
+        super().__init__(str(error))
+        self.exit_code = error.exit_code  # type: ignore[misc]  # click types it per class; ours is per error
 
 
 class Grade(click.Group):
-    """`grade`: a bug of ours exits 3 with a one-line reason and where to report it, never 1,
-    which CI would read as a student's failing checks."""
+    """`grade`, with the one handler of every GradeError: its message and its exit code (errors.py
+    says which is which). A bug of ours exits 3 with a one-line reason and where to report it,
+    never 1, which CI would read as a student's failing checks."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except GradeError as exc:
+            raise Reported(exc) from None
         except (
             click.exceptions.ClickException,
             click.exceptions.Exit,
@@ -60,24 +59,24 @@ class Grade(click.Group):
             import traceback
 
             traceback.print_exc()
-            raise Broken(
-                f"the grader itself failed ({type(exc).__name__}: {exc}); this is a bug in the "
-                "grader, not in the submission: please report it with the traceback above"
+            raise Reported(
+                GraderFailure(
+                    f"the grader itself failed ({type(exc).__name__}: {exc}); this is a bug in the "
+                    "grader, not in the submission: please report it with the traceback above"
+                )
             ) from None
 
 
 def load_course(path: str | None) -> course_config.Course:
-    try:
-        return course_config.load(path or course_config.find())
-    except course_config.ConfigError as exc:
-        raise UsageProblem(str(exc)) from None
+    return course_config.load(path or course_config.find())
 
 
 def data_loader(course: course_config.Course, data_dir: str | None, quiet: bool = False) -> Callable[[], "MNIST"]:
     """A function that finds (downloading only into the default folder) and verifies MNIST.
-    It raises mnist.ChosenFolderError for a folder someone chose that cannot be used, DataError
-    ending with how to get the data when the default folder has none, and ConfigError when
-    training.validation would hold out every training image."""
+    It raises mnist.ChosenFolderError for a folder someone chose that cannot be used (exit 2),
+    DataError ending with how to get the data when the default folder has none (exit 3, unless
+    the caller grades without MNIST), and ConfigError when training.validation would hold out
+    every training image (exit 2)."""
     from grader import fetch, mnist
 
     def load():
@@ -100,22 +99,6 @@ def data_loader(course: course_config.Course, data_dir: str | None, quiet: bool 
     return load
 
 
-def load_data(load: Callable[[], "MNIST"], official: bool = False) -> "MNIST":
-    """load(), its errors turned into exit codes: a chosen folder or a setting to fix is a
-    configuration error (2); no data at all, where grading cannot go on without it (train,
-    batch, official grading), is the grader's (3)."""
-    from grader import mnist
-
-    try:
-        return load()
-    except (mnist.ChosenFolderError, course_config.ConfigError) as exc:
-        raise UsageProblem(str(exc)) from None
-    except mnist.DataError as exc:
-        if official:
-            raise Broken(str(exc)) from None
-        raise
-
-
 def write_report(path: str | os.PathLike[str], text: str) -> None:
     """A report file, in a folder made for it if need be."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +110,7 @@ def submission_folder(path: str) -> Path:
     if not folder.is_dir() and folder == Path("exercises") and Path.cwd().name == "exercises":
         return Path.cwd()  # `grade check` typed inside exercises/ grades it
     if not folder.is_dir():
-        raise UsageProblem(f"{folder}: no such folder (the submission to grade)")
+        raise GradeError(f"{folder}: no such folder (the submission to grade)")
     return folder.resolve()
 
 
@@ -207,7 +190,6 @@ def check(
     error, 3 when the grader could not grade. Without MNIST data the other parts are graded and
     MNIST is reported not graded, with how to get the data."""
     from grader import grading, intake, mnist, vectors
-    from grader.notebook import NotebookError
     from grader.report import (
         classroom,
         classroom_output,
@@ -225,9 +207,9 @@ def check(
     folder = submission_folder(submission)
     unknown = [p for p in parts if p not in course.parts]
     if unknown:
-        raise UsageProblem(f"--part {unknown[0]}: no such part; the course has {', '.join(course.parts)}")
+        raise GradeError(f"--part {unknown[0]}: no such part; the course has {', '.join(course.parts)}")
     if (parts or keyword) and use_pass_mark:
-        raise UsageProblem("--pass-mark is about the whole assignment: leave out --part and -k")
+        raise GradeError("--pass-mark is about the whole assignment: leave out --part and -k")
     if parts:
         course = dataclasses.replace(course, parts={k: v for k, v in course.parts.items() if k in parts})
     if course.isolation == "required":
@@ -235,34 +217,29 @@ def check(
 
         _, problem = isolation.available()
         if problem:
-            raise Broken(f"{course.path}: isolation = required, but {problem}")
-    try:
-        hidden = vectors.load_hidden(hidden_path) if hidden_path else None
-    except vectors.HiddenError as exc:
-        raise UsageProblem(str(exc)) from None
+            raise GraderFailure(f"{course.path}: isolation = required, but {problem}")
+    hidden = vectors.load_hidden(hidden_path) if hidden_path else None
     load = data_loader(course, data_dir, quiet=fmt not in ("text", "github"))
     if "mnist" in course.parts and not keyword:
-        try:  # find or fetch the data once, before grading; official grading never goes on without it
-            data = load_data(load, official=hidden is not None)
+        try:  # find or fetch the data once, before grading
+            data = load()
             load = lambda: data  # noqa: E731
-        except mnist.DataError as missing:  # 75 points need no data: grade them; the MNIST check says the fix
+        except mnist.DataError as missing:
+            if hidden is not None or isinstance(missing, mnist.ChosenFolderError):
+                raise  # official grading never goes on without MNIST; a chosen folder is to fix
+            # 75 points need no data: grade them; the MNIST check says the fix
 
             def load(missing=missing):
                 raise missing
 
     with intake.private_folder() as work:  # the submission's files, copied; graded there, removed after
-        try:
-            prepared = intake.prepare(folder, work, course)
-            graded = grading.grade(prepared.folder, course, load, hidden, report_dir, plots=plots, keyword=keyword)
-        except (intake.SubmissionError, NotebookError) as exc:
-            raise click.ClickException(str(exc)) from None
-        except grading.GraderBroken as exc:
-            raise Broken(str(exc)) from None
+        prepared = intake.prepare(folder, work, course)
+        graded = grading.grade(prepared.folder, course, load, hidden, report_dir, plots=plots, keyword=keyword)
         graded.footer[:0] = prepared.notes
         if fmt == "github":  # read from the copy, shown at the student's own paths
             annotations = github(graded.results, prepared.folder, folder / prepared.where)
     if keyword and not graded.results:
-        raise UsageProblem(
+        raise GradeError(
             f"-k {keyword}: no check's name matches (names are like test_relu_values, "
             "test_backward_gradient; see grader/checks/)"
         )
@@ -303,7 +280,7 @@ def check(
         else:
             text_report(results, course, seconds, footer=footer)
     except OSError as exc:
-        raise UsageProblem(f"{exc.filename}: cannot write the report there ({exc.strerror or exc})") from None
+        raise GradeError(f"{exc.filename}: cannot write the report there ({exc.strerror or exc})") from None
     # The verdict is out; only now the page and its plots (half a second of matplotlib).
     written = grading.page(graded, course, seconds, report_dir, plots)
     where = f"feedback page: {written}" if isinstance(written, Path) else written
@@ -314,7 +291,7 @@ def check(
             f"score {graded.score:.2f}: {'at or above' if passed else 'below'} the pass mark of {course.pass_mark:g}"
         )
     if any(r.grader_error for r in results):  # the reports say which check; the exit code says whose fault
-        raise Broken(
+        raise GraderFailure(
             "the grader itself failed in a check (ERROR in the grader, above): not the submission's doing; "
             "please report it"
         )
@@ -387,15 +364,12 @@ def batch(
 
     course = load_course(course_path)
     if not Path(submissions).is_dir():
-        raise UsageProblem(f"{submissions}: no such folder (the submissions to grade)")
+        raise GradeError(f"{submissions}: no such folder (the submissions to grade)")
     subs = batches.discover(submissions, out_dir)
     if not subs:
-        raise UsageProblem(f"{submissions}: no student folders in it")
-    try:
-        hidden = vectors.load_hidden(hidden_path) if hidden_path else None
-    except vectors.HiddenError as exc:
-        raise UsageProblem(str(exc)) from None
-    data = load_data(data_loader(course, data_dir), official=True)  # a class graded without MNIST: graded twice
+        raise GradeError(f"{submissions}: no student folders in it")
+    hidden = vectors.load_hidden(hidden_path) if hidden_path else None
+    data = data_loader(course, data_dir)()  # never without MNIST: a class graded at 75 would be graded twice
     # Trained (or read from the cache) once, before the workers fork: they inherit it in memory
     # and never read the cache again, which a student's code might have reached meanwhile.
     reference = scoring.reference_weights(course, data)
@@ -455,14 +429,13 @@ def train(submission: str, data_dir: str | None, out_dir: str, course_path: str 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from grader import grading, intake, scoring
-    from grader.notebook import NotebookError
     from grader.plots import write_plots
     from grader.report import neutralise
     from grader.sandbox import StudentError
 
     course = load_course(course_path)
     folder = submission_folder(submission)
-    data = load_data(data_loader(course, data_dir), official=True)  # nothing to train on
+    data = data_loader(course, data_dir)()
     sizes = [784, *course.hidden_sizes, 10]
     console = Console(stderr=True)
     held = course.validation
@@ -481,10 +454,8 @@ def train(submission: str, data_dir: str | None, out_dir: str, course_path: str 
                 run = scoring.train_and_score(
                     prepared.folder, course, data, lambda done, total: bar.update(task, completed=done), bound=bound
                 )
-        except (intake.SubmissionError, NotebookError) as exc:
-            raise click.ClickException(str(exc)) from None
-        except StudentError as exc:
-            raise click.ClickException(neutralise(f"training failed: {exc}")) from None
+        except StudentError as exc:  # the student's code: like a failed check
+            raise SubmissionProblem(neutralise(f"training failed: {exc}")) from None
     history = run.history
     for epoch in range(course.epochs):
         validation = (
@@ -534,11 +505,11 @@ def generate(
     """Write exercises/, the grader's test vectors and the nbgrader notebook from solutions/.
     A generated file edited since (generated.sha256 records what was written) is never
     overwritten without --force."""
-    from grader.generate import GenerateError, generate as run
+    from grader.generate import generate as run
     from grader.sandbox import StudentError
 
     if not Path(solutions).is_dir():
-        raise UsageProblem(f"{solutions}: no such folder (the reference solutions)")
+        raise GradeError(f"{solutions}: no such folder (the reference solutions)")
     try:
         changed = run(
             solutions,
@@ -549,8 +520,8 @@ def generate(
             course=load_course(course_path),
             force=force,
         )
-    except (GenerateError, StudentError) as exc:
-        raise UsageProblem(str(exc)) from None
+    except StudentError as exc:  # the reference's code failed: the instructor's to fix
+        raise GradeError(str(exc)) from None
     if check_only:
         for path in changed:
             click.echo(f"stale: {path}", err=True)
@@ -566,7 +537,7 @@ def generate(
 def require_generated(course: course_config.Course) -> None:
     """Stop unless everything `grade generate` writes is up to date: a release or a bundle made
     from stale stubs or vectors would grade students against old answers."""
-    from grader.generate import GenerateError, generate as run
+    from grader.generate import generate as run
     from grader.sandbox import StudentError
 
     root = course.root
@@ -579,10 +550,10 @@ def require_generated(course: course_config.Course) -> None:
             notebooks=root / "notebooks",
             course=course,
         )
-    except (GenerateError, StudentError) as exc:
-        raise UsageProblem(str(exc)) from None
+    except StudentError as exc:  # the reference's code failed: the instructor's to fix
+        raise GradeError(str(exc)) from None
     if stale:
-        raise UsageProblem(f"stale: {', '.join(map(str, stale))}; run `grade generate` first")
+        raise GradeError(f"stale: {', '.join(map(str, stale))}; run `grade generate` first")
 
 
 @main.command()
@@ -591,14 +562,11 @@ def require_generated(course: course_config.Course) -> None:
 def release(out_dir: str, course_path: str | None) -> None:
     """Write the student repository to OUT_DIR: exercises, grader, public vectors, README and CI
     workflow; never solutions/, hidden/ or notebooks/."""
-    from grader.release import ReleaseError, release as write
+    from grader.release import release as write
 
     course = load_course(course_path)
     require_generated(course)
-    try:
-        files = write(course, out_dir)
-    except ReleaseError as exc:
-        raise UsageProblem(str(exc)) from None
+    files = write(course, out_dir)
     click.echo(
         f"wrote {len(files)} files to {Path(out_dir)}: the student repository (no solutions, no hidden "
         "vectors); push it as the assignment's template"
@@ -626,14 +594,11 @@ def export() -> None:
 def export_gradescope(out_zip: str, course_path: str | None, isolation: str | None, seed: int | None) -> None:
     """Write Gradescope's autograder bundle OUT_ZIP: setup.sh, run_autograder, the grader, the
     reference and the hidden vectors (none of it visible to students)."""
-    from grader.gradescope import ExportError, export as write, official_grading_warnings
+    from grader.gradescope import export as write, official_grading_warnings
 
     course = load_course(course_path)
     require_generated(course)
-    try:
-        names = write(course, out_zip, isolation, seed)
-    except ExportError as exc:
-        raise UsageProblem(str(exc)) from None
+    names = write(course, out_zip, isolation, seed)
     for line in official_grading_warnings(course, isolation, seed):
         click.echo(line, err=True)
     click.echo(
@@ -647,14 +612,11 @@ def export_gradescope(out_zip: str, course_path: str | None, isolation: str | No
 @click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
 def fetch_data(dest: str | None, course_path: str | None) -> None:
     """Download MNIST, verify the official checksums, write atomically."""
-    from grader import fetch, mnist
+    from grader import fetch
 
     course = load_course(course_path)
     folder = Path(dest) if dest else course.root / "datasets" / "mnist"
-    try:
-        paths = fetch.fetch_mnist(folder, fetch.course_manifest(course.root))
-    except mnist.DataError as exc:
-        raise Broken(str(exc)) from None
+    paths = fetch.fetch_mnist(folder, fetch.course_manifest(course.root))
     click.echo("\n".join(f"ok {p}" for p in paths))
 
 
@@ -673,7 +635,7 @@ def instructor_only(name: str) -> click.Command:
         context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
     )
     def stand_in():
-        raise UsageProblem(
+        raise GradeError(
             f"`grade {name}` is an instructor's command: it is not in the student repository; run it in the course kit"
         )
 

@@ -8,14 +8,15 @@ from typing import Any, NoReturn, cast
 
 import yaml
 
-from grader.limits import Limits
+from grader.child.limits import Limits
+from grader.errors import GradeError
 
 FILENAME = "course.yaml"
 PART_IDS = ("activations", "softmax_ce", "backprop", "updates", "mnist")
 
 
-class ConfigError(Exception):
-    pass
+class ConfigError(GradeError):
+    """course.yaml is not what it should be: the file, the key, the value and why (exit 2)."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from grader.errors import GradeError
+
 if TYPE_CHECKING:
     from grader.config import Course
 
@@ -31,8 +33,8 @@ PROVIDED = GRADER / "provided" / "network.py"
 VECTORS = GRADER / "vectors.json"
 
 
-class GenerateError(Exception):
-    pass
+class GenerateError(GradeError):
+    """The reference or the generated files cannot be used or written as they are (exit 2)."""
 
 
 def enclosing_functions(source: str, path: str | os.PathLike[str]) -> dict[int, str]:

@@ -21,7 +21,8 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader.blanks import MODULES
+from grader.child.blanks import MODULES
+from grader.errors import GradeError
 from grader.release import TEMPLATES, listed_files
 
 if TYPE_CHECKING:
@@ -38,8 +39,8 @@ BUNDLED = (
 )  # README.md: pyproject.toml names it, and setup.sh pip-installs the bundle
 
 
-class ExportError(Exception):
-    pass
+class ExportError(GradeError):
+    """The bundle cannot be written as asked (exit 2)."""
 
 
 def export(

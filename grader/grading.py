@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader import scoring
+from grader.errors import GraderFailure
 
 if TYPE_CHECKING:
     from grader.bounds import Bound
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 CHECKS = Path(__file__).resolve().parent / "checks"
 
 
-class GraderBroken(Exception):
+class GraderBroken(GraderFailure):
     """Our own checks could not run: never the student's fault."""
 
 

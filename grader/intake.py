@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.blanks import MODULES
+from grader.child.blanks import MODULES
+from grader.errors import SubmissionProblem
 
 if TYPE_CHECKING:
     from grader.config import Course
@@ -36,7 +37,7 @@ MAX_DEPTH = 8
 MAX_ENTRIES = 100_000  # files and folders looked at, graded or not: a walk must end quickly
 
 
-class SubmissionError(Exception):
+class SubmissionError(SubmissionProblem):
     """The submission cannot be graded; str(self) says which file and why."""
 
 

@@ -23,8 +23,10 @@ import sys
 from pathlib import Path
 
 GRADER = Path(__file__).resolve().parent
-# What the child imports from the grader: not vectors.json, checks/ or anything else.
-CHILD_FILES = ("__init__.py", "worker.py", "blanks.py", "protocol.py", "limits.py", "provided/network.py")
+# What the child imports from the grader, by folder: child/ (the worker, its wire format, its
+# limits, the list of blanks) and provided/ (network.py), with the package's __init__.py. Not
+# vectors.json, checks/ or anything else: a file the child needs goes into child/.
+CHILD_FILES = ("__init__.py", "child", "provided")
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc/ld.so.cache", "/etc/alternatives")
 NAMESPACES = [
     "--unshare-all",

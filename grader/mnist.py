@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.errors import USAGE, GraderFailure
+
 ENV_VAR = "GRADE_DATA_DIR"
 
 # Role -> file name without the ".gz" suffix. A folder may hold either form.
@@ -57,7 +59,7 @@ HOW_TO_GET = (
 )
 
 
-class DataError(Exception):
+class DataError(GraderFailure):
     """The data is missing or not what it should be.
 
     The message always names the file or folder concerned and says what is
@@ -68,6 +70,8 @@ class DataError(Exception):
 class ChosenFolderError(DataError):
     """A folder someone chose (--data-dir, GRADE_DATA_DIR, course.yaml's data.dir) cannot be
     used: a configuration to fix, not data to fetch."""
+
+    exit_code = USAGE
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,14 @@ from collections.abc import Container, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.blanks import MODULES
+from grader.child.blanks import MODULES
+from grader.errors import SubmissionProblem
 
 if TYPE_CHECKING:  # annotations only (nbformat is the instructor's extra)
     from nbformat import NotebookNode
 
+    from grader.child.limits import Limits
     from grader.config import Course
-    from grader.limits import Limits
 
 BEGIN = "### BEGIN SOLUTION"
 MODULE_FILE = "from_notebook"  # the module the notebook's code becomes; the blanks' modules import it
@@ -60,7 +61,7 @@ def _nbformat():
     try:
         import nbformat
     except ImportError:
-        raise NotebookError(
+        raise NotebookError(  # generate turns it into a GenerateError: the instructor's set-up
             "writing nbgrader's notebook needs nbformat, which is not installed: "
             "pip install 'nn-from-scratch-grader[instructor]' (in the kit's folder: "
             "pip install -e '.[instructor]')"
@@ -251,8 +252,8 @@ def write_submission(cells: Iterable[str], folder: str | os.PathLike[str]) -> Pa
     return folder
 
 
-class NotebookError(Exception):
-    pass
+class NotebookError(SubmissionProblem):
+    """A submitted notebook cannot be read or graded (the student's to fix, exit 1)."""
 
 
 CONVERT_SECONDS = 60  # reading a notebook of the size limit (limits.submission_mb) takes well under a second

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader.errors import GradeError
+
 if TYPE_CHECKING:
     from grader.config import Course
 
@@ -37,8 +39,8 @@ INSTRUCTOR_ONLY = (
 )
 
 
-class ReleaseError(Exception):
-    pass
+class ReleaseError(GradeError):
+    """The release cannot be written where or as asked (exit 2)."""
 
 
 def student_course_yaml(text: str) -> str:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader.blanks import BLANKS
+from grader.child.blanks import BLANKS
 
 if TYPE_CHECKING:  # annotations only: plugin imports this module
     from grader.config import Course, Part

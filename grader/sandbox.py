@@ -1,6 +1,6 @@
 """Run student code in a child process and talk to it in plain arrays.
 
-The grader never imports the submission. A child process (grader.worker) does, and the
+The grader never imports the submission. A child process (grader.child.worker) does, and the
 grader asks it to call one blank at a time. The child runs under resource limits (limits.py)
 and, where the machine allows, in its own namespaces (isolation.py). Whatever comes back is
 checked here, by trusted code: plain float64 arrays of the promised structure, finite. If
@@ -29,17 +29,17 @@ from typing import Any, Literal, Self, overload
 import numpy as np
 
 from grader import bounds, isolation
-from grader.blanks import BLANKS
+from grader.child.blanks import BLANKS
+from grader.child.limits import Limits, process_limit_problem
+from grader.child.protocol import ProtocolError, Shared, read_message, write_message
 from grader.gradcheck import VALUE_FLOOR, relative_error
-from grader.limits import Limits, process_limit_problem
-from grader.protocol import ProtocolError, Shared, read_message, write_message
 
 GRADER_ROOT = str(Path(__file__).resolve().parent.parent)
 # -I: ignore PYTHON* variables, the user's site-packages and the current folder, so
 # nothing in the submission folder is imported before the worker decides to. -u: what the
 # student prints reaches the grader even if the child is then killed.
 BOOT = (
-    "import sys; sys.path.insert(0, sys.argv[4]); from grader.worker import main; "
+    "import sys; sys.path.insert(0, sys.argv[4]); from grader.child.worker import main; "
     "main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[5])"
 )
 ARENA = 16 << 20  # shared memory for the arguments of watched calls (a few KiB each); sparse until used
@@ -99,6 +99,10 @@ class StudentError(Exception):
     def __str__(self) -> str:
         text = self.args[0]
         return f"{text} (at {self.where})" if self.where else text
+
+
+class Leftover(Exception):
+    """A reply to an earlier request of this child's arrived during a later one."""
 
 
 class Timeout(Exception):
@@ -336,6 +340,7 @@ class Sandbox:
         self.tap = OutputTap(self.limits.output_kb * 1024)
         self.events: list[str] = []  # things a check's report should say (output cut, ...), drained by the plugin
         self.hung: set[str] = set()  # blanks that ran out of time: not called again (see not_again)
+        self.sent: set[str] = set()  # the ids of this child's earlier requests (see request)
         self.last_warnings: list[str] = []
         self.bwrap: str | None  # the bwrap that isolates the child, or None and why not:
         self.isolation_problem: str | None
@@ -353,6 +358,7 @@ class Sandbox:
         return self.bound.uid if self.bound is not None else None
 
     def start(self) -> None:
+        self.sent = set()
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -512,10 +518,31 @@ class Sandbox:
         replay: Replay | None = None,
     ) -> dict[str, Any]:
         if self.proc is not None and select.select([self.from_child], [], [], 0)[0]:
-            # Data nobody asked for: the last call's code wrote into our pipe. A fresh child,
-            # so that this call is not answered (or blamed) by what the last one left behind.
-            self.events.append("the process running student code sent replies nobody asked for; it was replaced")
-            self.stop()
+            self._replace_talkative()
+        try:
+            return self._exchange(message, what, timeout, on_progress, max_reply, replay)
+        except Leftover:
+            # The last call's code wrote into our pipe, but its words came in only after this
+            # request went out (a forged reply, then the real one: 1 run in 8 of the cheat
+            # forge_overflowing_reply blamed the next blank). As above, and this call again.
+            self._replace_talkative()
+            return self._exchange(message, what, timeout, on_progress, max_reply, replay)
+
+    def _replace_talkative(self) -> None:
+        """Data nobody asked for: the last call's code wrote into our pipe. A fresh child, so
+        that this call is not answered (or blamed) by what the last one left behind."""
+        self.events.append("the process running student code sent replies nobody asked for; it was replaced")
+        self.stop()
+
+    def _exchange(
+        self,
+        message: dict[str, Any],
+        what: str,
+        timeout: float,
+        on_progress: Callable[[dict[str, Any]], object] | None,
+        max_reply: int,
+        replay: Replay | None,
+    ) -> dict[str, Any]:
         if self.proc is None:
             self.start()
         proc = self.proc
@@ -533,6 +560,8 @@ class Sandbox:
                 reply = read_message(self.from_child, lambda fd: self._wait(fd, deadline), max_reply)
                 if reply is None:
                     raise ConnectionError
+                if isinstance(reply, dict) and reply.get("id") in self.sent:
+                    raise Leftover  # an earlier call's second answer, late: not this call's doing
                 if not isinstance(reply, dict) or reply.get("id") != message["id"]:
                     raise ProtocolError("a reply to a request it was not sent")
                 if "progress" in reply:
@@ -574,6 +603,7 @@ class Sandbox:
             raise StudentError("crash", f"during {what}, your code {described}") from None
         finally:
             self._note_output(what, printed)
+            self.sent.add(message["id"])
         if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
             self.stop()
             raise StudentError("protocol", f"the process running {what} sent a malformed reply")

@@ -18,7 +18,8 @@ from typing import Any, overload
 
 import numpy as np
 
-from grader.blanks import BLANKS
+from grader.child.blanks import BLANKS
+from grader.errors import GradeError
 from grader.gradcheck import H, numeric_gradient
 from grader.sandbox import Replay, Sandbox
 
@@ -297,8 +298,8 @@ def load(path: Path | str = VECTORS) -> Cases:
     return parse(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-class HiddenError(Exception):
-    pass
+class HiddenError(GradeError):
+    """The hidden vectors file is missing or not one (exit 2)."""
 
 
 def load_hidden(path: Path | str) -> Cases:

@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from grader.blanks import BLANKS
+from grader.child.blanks import BLANKS
 from grader.generate import BEGIN, END, GenerateError, strip_solutions, student_files
 from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of
 

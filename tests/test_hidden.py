@@ -11,7 +11,7 @@ import pytest
 from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, grade_json
 
 from grader import vectors
-from grader.blanks import BLANKS
+from grader.child.blanks import BLANKS
 from grader.generate import _numbers, hidden_seed
 
 HIDDEN = ROOT / "hidden" / "vectors.json"

@@ -102,7 +102,7 @@ def test_a_broken_notebook_says_what_is_wrong(tmp_path, content, problem):
 
 
 def test_the_bounded_child_passes_the_reason_on(tmp_path):
-    from grader.limits import Limits
+    from grader.child.limits import Limits
 
     path = tmp_path / "backprop.ipynb"
     path.write_text(json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": []}), encoding="utf-8")

@@ -10,12 +10,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from grader.limits import Limits
+from grader.child.limits import Limits
 from grader.sandbox import Sandbox, StudentError
 
 from helpers import EXERCISES, ROOT, SOLUTIONS, report_json
@@ -516,6 +517,55 @@ def test_without_isolation_the_limits_still_hold_and_the_report_says_so(tmp_path
         with pytest.raises(StudentError) as info:
             box.call("relu_prime", Z)
         assert "File too large" in str(info.value)
+
+
+def test_a_late_second_reply_is_never_blamed_on_the_next_call(tmp_path):
+    """relu answers, then has a thread answer the same request again 0.3 s later, while sigmoid
+    is running: that is relu's leftover, not sigmoid's doing. The child is replaced and sigmoid
+    runs again in the fresh one (one run in eight used to blame sigmoid with an ERROR)."""
+    sub = submission(tmp_path, activations="""
+        def relu(z):
+            import sys, threading, time
+            from grader.child.protocol import write_message
+            frame = sys._getframe()
+            while not isinstance(frame.f_locals.get("request"), dict):
+                frame = frame.f_back
+            rid = frame.f_locals["request"]["id"]
+            def late():
+                time.sleep(0.3)
+                write_message(int(sys.argv[2]), {"id": rid, "ok": True, "result": 0.0})
+            threading.Thread(target=late, daemon=True).start()
+            return np.maximum(z, 0)
+
+        def sigmoid(z):
+            import time
+            time.sleep(0.6)
+            return 1 / (1 + np.exp(-z))
+    """)
+    with Sandbox(sub) as box:
+        np.testing.assert_array_equal(box.call("relu", Z), np.maximum(Z, 0))
+        np.testing.assert_allclose(box.call("sigmoid", Z), 1 / (1 + np.exp(-Z)))  # no StudentError
+        assert "sent replies nobody asked for; it was replaced" in " ".join(box.take_events())
+
+
+def test_the_sandboxed_child_sees_only_its_own_folder_of_the_grader(tmp_path):
+    """bubblewrap binds grader/child/ and provided/ by folder (with the package's __init__.py):
+    the checks, the test vectors and the rest of the grader are not there to read."""
+    import grader
+
+    sub = submission(tmp_path, activations=f"""
+        def relu(z):
+            import os
+            seen = sorted(os.listdir({str(Path(grader.__file__).parent)!r}))
+            raise ValueError("sees " + ",".join(name for name in seen if name != "__pycache__"))
+    """)
+    with Sandbox(sub, Limits(), "required") as box, pytest.raises(StudentError) as info:
+        box.call("relu", Z)
+    assert "sees __init__.py,child,provided" in str(info.value), str(info.value)
+    # test the tester: without isolation the same code sees the whole package
+    with Sandbox(sub, Limits(), "off") as box, pytest.raises(StudentError) as info:
+        box.call("relu", Z)
+    assert "vectors.json" in str(info.value) and "checks" in str(info.value)
 
 
 def test_isolation_required_refuses_to_grade_without_bubblewrap(tmp_path):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader.blanks import BLANKS
 from grader.checks.common import value_check
+from grader.child.blanks import BLANKS
 from grader.gradcheck import CheckFailed, assert_close
 from grader.sandbox import StudentError
 

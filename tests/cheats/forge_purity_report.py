@@ -8,7 +8,7 @@ expect: sgd_update modified its input
 """
 import copy
 
-import grader.worker as _worker
+import grader.child.worker as _worker
 
 _run = _worker.run
 

@@ -8,7 +8,7 @@ expect: test accuracy
 """
 import sys
 
-import grader.worker as _worker
+import grader.child.worker as _worker
 
 
 class _Huge(list):

@@ -9,7 +9,7 @@ import importlib
 
 for name, attrs in {"pytest": ("fail", "raises", "approx"), "grader.gradcheck": ("assert_close", "assert_gradient",
                     "assert_same_structure_close"), "grader.plugin": ("one_line",), "grader.report": ("gradescope",),
-                    "grader.sandbox": ("coerce",), "grader.worker": ("plain",)}.items():
+                    "grader.sandbox": ("coerce",), "grader.child.worker": ("plain",)}.items():
     try:
         module = importlib.import_module(name)
     except Exception:

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from grader import limits as rlimits
-from grader.blanks import BLANKS, MODULES
-from grader.protocol import read_message, write_message
+from grader.child import limits as rlimits
+from grader.child.blanks import BLANKS, MODULES
+from grader.child.protocol import read_message, write_message
 
 if TYPE_CHECKING:  # annotations only: the child imports nothing it does not run
     import types
@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # annotations only: the child imports nothing it does not run
     # ask(name, args) -> the reference's answer to these inputs, or None (see replayer)
     Ask = Callable[[str, list[Any]], Any]
 
-PROVIDED_NETWORK = Path(__file__).resolve().parent / "provided" / "network.py"
+PROVIDED_NETWORK = Path(__file__).resolve().parent.parent / "provided" / "network.py"  # grader/provided/
 
 
 class BadReturn(Exception):
