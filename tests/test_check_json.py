@@ -160,10 +160,7 @@ def test_two_runs_give_identical_results(tmp_path):
 @pytest.mark.slow
 def test_two_runs_of_a_wrong_submission_give_identical_messages(tmp_path):
     """A failing run is deterministic too: the same wrong number at the same index."""
-    sub = tmp_path / "sub"
-    sub.mkdir()
-    for path in SOLUTIONS.glob("*.py"):
-        (sub / path.name).write_text(path.read_text())
+    sub = copy_of(SOLUTIONS, tmp_path / "sub")
     with open(sub / "backprop.py", "a") as f:
         f.write("\n\ndef hidden_delta(W_next, delta_next, z):\n    return 1.5 * (W_next.T @ delta_next) * relu_prime(z)\n")
     runs = [grade(sub, "--part", "backprop", report_dir=tmp_path / "r") for _ in range(2)]
@@ -199,10 +196,7 @@ def test_text_report_on_solutions(tmp_path):
 @pytest.fixture(scope="module")
 def wrong_and_crashing(tmp_path_factory):
     """The reference with a wrong relu and a sigmoid_prime that kills its process: failures and errors."""
-    sub = tmp_path_factory.mktemp("formats") / "sub"
-    sub.mkdir()
-    for path in SOLUTIONS.glob("*.py"):
-        (sub / path.name).write_text(path.read_text())
+    sub = copy_of(SOLUTIONS, tmp_path_factory.mktemp("formats") / "sub")
     with open(sub / "activations.py", "a") as f:
         f.write("\n\ndef relu(z):\n    return z\n\n\ndef sigmoid_prime(z):\n    import os\n    os._exit(0)\n")
     args = ("--part", "activations", "--part", "updates")

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from helpers import GRADE, ROOT, SOLUTIONS, report_json, reporter_view
+from helpers import GRADE, ROOT, SOLUTIONS, copy_of, report_json, reporter_view
 from grader.plugin import Result
 from grader.report import classroom, classroom_output
 
@@ -36,10 +36,7 @@ def wrong_and_crashing(tmp_path_factory):
     """The reference with a wrong relu and a sigmoid_prime that kills its process, graded on two
     parts as classroom and as Gradescope JSON: passes, failures and errors."""
     tmp = tmp_path_factory.mktemp("classroom")
-    sub = tmp / "sub"
-    sub.mkdir()
-    for path in SOLUTIONS.glob("*.py"):
-        (sub / path.name).write_text(path.read_text())
+    sub = copy_of(SOLUTIONS, tmp / "sub")
     with open(sub / "activations.py", "a") as f:
         f.write("\n\ndef relu(z):\n    return z\n\n\ndef sigmoid_prime(z):\n    import os\n    os._exit(0)\n")
     course = course_with(tmp, 0)
