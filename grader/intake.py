@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from grader.child.blanks import MODULES
 from grader.errors import SubmissionProblem
+from grader.report import printable
 
 if TYPE_CHECKING:
     from grader.config import Course
@@ -51,10 +52,7 @@ def shown(name: str | bytes) -> str:
     UTF-8 and control characters (a newline, ESC: git keeps them in names) become escapes, so a
     name can neither start a line of its own (a workflow command, a Markdown row) nor move a
     terminal's cursor (red team)."""
-    text = os.fsencode(name).decode("utf-8", "backslashreplace")
-    return CONTROL.sub(
-        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", text
-    )
+    return printable(os.fsencode(name).decode("utf-8", "backslashreplace"), CONTROL)
 
 
 @dataclass

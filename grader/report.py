@@ -28,9 +28,10 @@ if TYPE_CHECKING:  # annotations only: plugin imports this module
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
-def printable(text: str) -> str:
-    """Control characters (terminal escapes, direction overrides) shown as escapes: \\x1b, \\u202e."""
-    return CONTROL.sub(
+def printable(text: str, control: re.Pattern[str] = CONTROL) -> str:
+    """Control characters (terminal escapes, direction overrides) shown as escapes: \\x1b, \\u202e.
+    control: the characters to escape (a file name escapes tab and newline too, see intake.shown)."""
+    return control.sub(
         lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", text
     )
 
@@ -138,8 +139,7 @@ def gradescope(results: Sequence[Result], seconds: float, output: str = "") -> d
             f"{errors} check(s) ended in an ERROR (the process running the submission crashed, exited "
             f"or was stopped), not a wrong answer.\n{output}"
         ).strip()
-    maxima = rounded_maxima(results)
-    scores = [m if r.passed else 0.0 for r, m in zip(results, maxima, strict=True)]
+    scores, maxima = rounded_points(results)
     return {
         "score": round(sum(scores), 4),  # the sum of what the tests show, not a separate rounding
         "execution_time": round(seconds, 3),
@@ -159,6 +159,13 @@ def gradescope(results: Sequence[Result], seconds: float, output: str = "") -> d
             for i, (r, score, maximum) in enumerate(zip(results, scores, maxima, strict=True), start=1)
         ],
     }
+
+
+def rounded_points(results: Sequence[Result]) -> tuple[list[float], list[float]]:
+    """(scores, maxima) per check, as every report gives them: the rounded maximum of
+    rounded_maxima, earned whole by a check that passed, else 0."""
+    maxima = rounded_maxima(results)
+    return [m if r.passed else 0.0 for r, m in zip(results, maxima, strict=True)], maxima
 
 
 def rounded_maxima(results: Sequence[Result], places: int = 4) -> list[float]:
@@ -199,7 +206,7 @@ def junit(results: Sequence[Result], course: Course, seconds: float) -> str:
             "errors": str(sum(r.error for r in rs)),
         }
 
-    maxima = dict(zip(map(id, results), rounded_maxima(results), strict=True))
+    points_of = dict(zip(map(id, results), zip(*rounded_points(results), strict=True), strict=True))
     root = ET.Element("testsuites", name=course.assignment, time=f"{seconds:.3f}", **counts(results))
     for part in course.parts.values():
         mine = [r for r in results if r.part == part.id]
@@ -209,7 +216,7 @@ def junit(results: Sequence[Result], course: Course, seconds: float) -> str:
             root, "testsuite", name=part.title, time=f"{sum(r.seconds for r in mine):.3f}", skipped="0", **counts(mine)
         )
         names = case_names(mine, part)
-        points = [(maxima[id(r)] if r.passed else 0.0, maxima[id(r)]) for r in mine]
+        points = [points_of[id(r)] for r in mine]
         entries = [("score", sum(s for s, _ in points)), ("max_score", sum(m for _, m in points))]
         for name, (score, maximum) in zip(names, points, strict=True):
             entries += [(f"score:{name}", score), (f"max_score:{name}", maximum)]
@@ -350,8 +357,7 @@ def classroom(results: Sequence[Result], pass_mark: float | None = None) -> dict
       `test_code` when not empty (for a check that did not pass: the command that runs it
       alone); " - line N" follows the name unless `line_no` is 0. It echoes them into the CI
       log, where a line starting "::" is a workflow command: student text is neutralised."""
-    maxima = rounded_maxima(results)
-    scores = [m if r.passed else 0.0 for r, m in zip(results, maxima, strict=True)]
+    scores, maxima = rounded_points(results)
     passed = verdict(results, pass_mark)  # the exit code's own
     status = {"passed": "pass", "failed": "fail", "error": "error"}
     return {
