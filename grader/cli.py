@@ -67,6 +67,19 @@ class Grade(click.Group):
             ) from None
 
 
+# Options several commands share, defined once.
+hidden_option = click.option(
+    "--hidden",
+    "hidden_path",
+    type=click.Path(dir_okay=False),
+    help="Add the hidden checks from this file (hidden/vectors.json; official grading).",
+)
+data_dir_option = click.option(
+    "--data-dir", type=click.Path(), help="MNIST folder (else GRADE_DATA_DIR, course.yaml, datasets/mnist)."
+)
+course_option = click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
+
+
 def load_course(path: str | None) -> course_config.Course:
     return course_config.load(path or course_config.find())
 
@@ -77,7 +90,7 @@ def data_loader(course: course_config.Course, data_dir: str | None, quiet: bool 
     DataError ending with how to get the data when the default folder has none (exit 3, unless
     the caller grades without MNIST), and ConfigError when training.validation would hold out
     every training image (exit 2)."""
-    from grader import fetch, mnist
+    from grader import fetch, mnist, scoring
 
     def load():
         folder, source = mnist.resolve_data_dir(data_dir, course.data_dir, course.root / "datasets" / "mnist")
@@ -89,11 +102,7 @@ def data_loader(course: course_config.Course, data_dir: str | None, quiet: bool 
             if source != "default":
                 raise mnist.ChosenFolderError(f"data folder from {source}: {exc}") from None
             raise mnist.DataError(f"{exc}\n{mnist.HOW_TO_GET}") from None
-        if course.validation >= len(data.train_labels):
-            raise course_config.ConfigError(
-                f"{course.path}: training.validation: {course.validation} would hold out all "
-                f"{len(data.train_labels):,} training images of {folder}; hold out fewer"
-            )
+        scoring.validation_cut(course, len(data.train_labels))  # a setting the data cannot meet: said now
         return data
 
     return load
@@ -149,13 +158,8 @@ def main() -> None:
     metavar="EXPR",
     help='Only the checks whose names match, as pytest\'s -k: -k relu_prime, -k "relu and not prime".',
 )
-@click.option(
-    "--hidden",
-    "hidden_path",
-    type=click.Path(dir_okay=False),
-    help="Add the hidden checks from this file (hidden/vectors.json; official grading).",
-)
-@click.option("--data-dir", type=click.Path(), help="MNIST folder (else GRADE_DATA_DIR, course.yaml, datasets/mnist).")
+@hidden_option
+@data_dir_option
 @click.option(
     "--report-dir",
     type=click.Path(file_okay=False),
@@ -169,7 +173,7 @@ def main() -> None:
     show_default=True,
     help="Draw the MNIST run's plots (on the feedback page, and as PNG files beside it).",
 )
-@click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
+@course_option
 def check(
     submission: str,
     fmt: str,
@@ -316,12 +320,7 @@ def check(
     show_default=True,
     help="Where each student's report and the gradebook go.",
 )
-@click.option(
-    "--hidden",
-    "hidden_path",
-    type=click.Path(dir_okay=False),
-    help="Add the hidden checks from this file (hidden/vectors.json; official grading).",
-)
+@hidden_option
 @click.option("--force", is_flag=True, help="Grade again submissions already graded (unchanged since).")
 @click.option(
     "--timeout",
@@ -331,8 +330,8 @@ def check(
     help="Seconds one submission may take before it is stopped and marked timeout.",
 )
 @click.option("--plots", is_flag=True, help="Also draw each student's MNIST plots (about 0.45 s each).")
-@click.option("--data-dir", type=click.Path(), help="MNIST folder (else GRADE_DATA_DIR, course.yaml, datasets/mnist).")
-@click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
+@data_dir_option
+@course_option
 @click.option(
     "--format",
     "book_format",
@@ -412,7 +411,7 @@ def batch(
 
 @main.command()
 @click.argument("submission", default="exercises", type=click.Path())
-@click.option("--data-dir", type=click.Path(), help="MNIST folder (else GRADE_DATA_DIR, course.yaml, datasets/mnist).")
+@data_dir_option
 @click.option(
     "--out",
     "out_dir",
@@ -422,7 +421,7 @@ def batch(
     help="Where to write the four plots: loss curves (train, validation), accuracy curves (train, validation, "
     "test), the confusion matrix, and accuracy per digit.",
 )
-@click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
+@course_option
 def train(submission: str, data_dir: str | None, out_dir: str, course_path: str | None) -> None:
     """Train on MNIST with SUBMISSION's blanks and plot the results."""
     from rich.console import Console
@@ -496,7 +495,7 @@ def train(submission: str, data_dir: str | None, out_dir: str, course_path: str 
     show_default=True,
     help="nbgrader's course folder: the source notebook goes to source/<assignment id>/.",
 )
-@click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
+@course_option
 @click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if anything is stale.")
 @click.option("--force", is_flag=True, help="Overwrite generated files even where they hold edits of someone's.")
 def generate(
@@ -558,7 +557,7 @@ def require_generated(course: course_config.Course) -> None:
 
 @main.command()
 @click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
+@course_option
 def release(out_dir: str, course_path: str | None) -> None:
     """Write the student repository to OUT_DIR: exercises, grader, public vectors, README and CI
     workflow; never solutions/, hidden/ or notebooks/."""
@@ -580,7 +579,7 @@ def export() -> None:
 
 @export.command("gradescope")
 @click.argument("out_zip", type=click.Path(dir_okay=False))
-@click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
+@course_option
 @click.option(
     "--isolation",
     type=click.Choice(["auto", "required", "off"]),
@@ -609,7 +608,7 @@ def export_gradescope(out_zip: str, course_path: str | None, isolation: str | No
 
 @main.command("fetch-data")
 @click.option("--dest", type=click.Path(file_okay=False), help="Folder to download into (default datasets/mnist/).")
-@click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
+@course_option
 def fetch_data(dest: str | None, course_path: str | None) -> None:
     """Download MNIST, verify the official checksums, write atomically."""
     from grader import fetch

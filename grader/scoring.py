@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from grader.config import ConfigError
 from grader.isolation import GRADER
 from grader.sandbox import Sandbox, StudentError
 
@@ -47,18 +48,23 @@ class MnistRun:
     worst_images: np.ndarray | None = None  # their 28x28 pixels, in that order
 
 
+def validation_cut(course: Course, n_images: int) -> int:
+    """Where the training images end and the validation images (the last training.validation)
+    begin. The one check of that setting against the data: ConfigError if it holds out all."""
+    if course.validation >= n_images:
+        raise ConfigError(
+            f"{course.path}: training.validation: {course.validation} would hold out all {n_images:,} "
+            "training images; hold out fewer"
+        )
+    return n_images - course.validation
+
+
 def split(data: MNIST, course: Course) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(training images, training labels, validation images, validation labels): the last
     training.validation images of the training set are held out of training, for the
     validation curves. The test set is never among them."""
     images, labels = np.asarray(data.train_images), np.asarray(data.train_labels)
-    held = course.validation
-    if held >= len(images):
-        raise ValueError(
-            f"{course.path}: training.validation = {held} holds out every one of the {len(images):,} "
-            "training images; hold out fewer"
-        )
-    cut = len(images) - held
+    cut = validation_cut(course, len(images))
     return images[:cut], labels[:cut], images[cut:], labels[cut:]
 
 
