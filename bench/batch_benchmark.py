@@ -58,6 +58,7 @@ def make_course(course):
     yaml_text = (ROOT / "course.yaml").read_text()
     (course / "course.yaml").write_text(re.sub(r"(?m)^(\s*reference:\s*)solutions\b", rf"\g<1>{ROOT / 'solutions'}",
                                                yaml_text))
+    (course / "exercises").symlink_to(ROOT / "exercises", target_is_directory=True)  # the public vectors
     (course / "nbgrader_config.py").write_text(f'c = get_config()\nc.CourseDirectory.course_id = "bench"\n'
                                                f'c.CourseDirectory.root = "{course}"\nc.Execute.timeout = 60\n')
 

@@ -61,7 +61,7 @@ def grade_run(env, course=None):
         out, page = Path(tmp) / "results.json", Path(tmp) / "report" / "report.html"
         extra = ["--course", str(course)] if course else []
         began = time.time()
-        wall, proc = timed([GRADE, "check", "solutions", "--format", "json", "--output", str(out),
+        wall, proc = timed([GRADE, "check", "solutions/backprop", "--format", "json", "--output", str(out),
                             "--report-dir", str(page.parent), *extra], env)
         if not out.exists() or not page.exists():
             sys.exit(f"grade check produced no results.json or page (exit {proc.returncode}):\n{proc.stderr}")
@@ -100,7 +100,7 @@ def boundary(runs, calls=300):
     for mode in ("auto", "off"):
         starts, per_call = [], []
         for _ in range(runs):
-            with Sandbox(ROOT / "solutions", isolation_mode=mode) as box:
+            with Sandbox(ROOT / "solutions" / "backprop", isolation_mode=mode) as box:
                 start = time.perf_counter()
                 box.start()
                 starts.append(time.perf_counter() - start)
@@ -237,7 +237,7 @@ def main():
     python_walls = [timed([sys.executable, "-c", "pass"], env)[0] for _ in range(args.runs)]
     import_walls = [timed([sys.executable, "-c", "import grader.cli"], env)[0] for _ in range(args.runs)]
     help_walls = [timed([GRADE, "--help"], env)[0] for _ in range(args.runs)]
-    one_blank = [timed([GRADE, "check", "solutions", "-k", "relu_prime", "--no-plots", "--report-dir",
+    one_blank = [timed([GRADE, "check", "solutions/backprop", "-k", "relu_prime", "--no-plots", "--report-dir",
                         tempfile.mkdtemp()], env)[0] for _ in range(args.runs)]
     runs, nbgrader_walls = [], []
     with tempfile.TemporaryDirectory() as nb_tmp:

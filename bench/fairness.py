@@ -25,7 +25,7 @@ PARTS = {"activations": 15, "softmax_ce": 20, "backprop": 25, "updates": 15, "mn
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=HERE, help="the kit to grade with")
-    parser.add_argument("--hidden", action="store_true", help="official grading (hidden/vectors.json)")
+    parser.add_argument("--hidden", action="store_true", help="official grading (hidden/<id>/vectors.json)")
     parser.add_argument("-j", "--jobs", default="2")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -33,14 +33,14 @@ def main():
         for name, module, code, *_ in BUGS + CORRECT:
             sub = folder / folder_name(name)
             sub.mkdir(parents=True)
-            for path in (HERE / "solutions").glob("*.py"):
+            for path in (HERE / "solutions" / "backprop").glob("*.py"):
                 text = path.read_text()
                 if path.stem == module:
                     text += "\n\n" + code.strip() + "\n"
                 (sub / path.name).write_text(text)
         command = [sys.executable, "-m", "grader.cli", "batch", str(folder), "--out", f"{tmp}/out", "-j", args.jobs]
         if args.hidden:
-            command += ["--hidden", str(args.root / "hidden" / "vectors.json")]
+            command += ["--hidden", str(args.root / "hidden" / "backprop" / "vectors.json")]
         env = {**os.environ, "PYTHONPATH": str(args.root)}
         subprocess.run(command, cwd=args.root, env=env, check=True, capture_output=True)
         with open(f"{tmp}/out/gradebook.csv") as f:

@@ -72,16 +72,21 @@ hidden_option = click.option(
     "--hidden",
     "hidden_path",
     type=click.Path(dir_okay=False),
-    help="Add the hidden checks from this file (hidden/vectors.json; official grading).",
+    help="Add the hidden checks from this file (hidden/<id>/vectors.json; official grading).",
 )
 data_dir_option = click.option(
     "--data-dir", type=click.Path(), help="MNIST folder (else GRADE_DATA_DIR, course.yaml, datasets/mnist)."
 )
 course_option = click.option("--course", "course_path", type=click.Path(dir_okay=False), help="course.yaml to use.")
+assignment_option = click.option(
+    "--assignment",
+    metavar="ID",
+    help="The assignment (an id under course.yaml's assignments); may be left out when the course has one.",
+)
 
 
-def load_course(path: str | None) -> course_config.Course:
-    return course_config.load(path or course_config.find())
+def load_course(path: str | None, assignment: str | None = None) -> course_config.Course:
+    return course_config.load(path or course_config.find(), assignment)
 
 
 def data_loader(course: course_config.Course, data_dir: str | None, quiet: bool = False) -> Callable[[], "MNIST"]:
@@ -114,10 +119,10 @@ def write_report(path: str | os.PathLike[str], text: str) -> None:
     Path(path).write_text(text, encoding="utf-8")
 
 
-def submission_folder(path: str) -> Path:
-    folder = Path(path)
-    if not folder.is_dir() and folder == Path("exercises") and Path.cwd().name == "exercises":
-        return Path.cwd()  # `grade check` typed inside exercises/ grades it
+def submission_folder(path: str | None, course: course_config.Course) -> Path:
+    """The folder to grade: the one given, else the assignment's exercises/<id>/ (wherever in the
+    course `grade` is typed)."""
+    folder = Path(path) if path is not None else course.exercises
     if not folder.is_dir():
         raise GradeError(f"{folder}: no such folder (the submission to grade)")
     return folder.resolve()
@@ -130,7 +135,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("submission", default="exercises", type=click.Path())
+@click.argument("submission", required=False, type=click.Path())
 @click.option(
     "--format",
     "fmt",
@@ -174,8 +179,9 @@ def main() -> None:
     help="Draw the MNIST run's plots (on the feedback page, and as PNG files beside it).",
 )
 @course_option
+@assignment_option
 def check(
-    submission: str,
+    submission: str | None,
     fmt: str,
     output: str | None,
     results_json: str | None,
@@ -188,8 +194,9 @@ def check(
     report_dir: str,
     plots: bool,
     course_path: str | None,
+    assignment: str | None,
 ) -> None:
-    """Grade SUBMISSION (default: exercises/). Exit 0 only when every check passes (or, with
+    """Grade SUBMISSION (default: the assignment's exercises/<id>/). Exit 0 only when every check passes (or, with
     --pass-mark, the pass mark is reached), 1 when checks fail, 2 on a usage or configuration
     error, 3 when the grader could not grade. Without MNIST data the other parts are graded and
     MNIST is reported not graded, with how to get the data."""
@@ -207,8 +214,9 @@ def check(
     )
 
     start = time.perf_counter()
-    course = load_course(course_path)
-    folder = submission_folder(submission)
+    course = load_course(course_path, assignment)
+    folder = submission_folder(submission, course)
+    vectors.require(course.vectors)
     unknown = [p for p in parts if p not in course.parts]
     if unknown:
         raise GradeError(f"--part {unknown[0]}: no such part; the course has {', '.join(course.parts)}")
@@ -332,6 +340,7 @@ def check(
 @click.option("--plots", is_flag=True, help="Also draw each student's MNIST plots (about 0.45 s each).")
 @data_dir_option
 @course_option
+@assignment_option
 @click.option(
     "--format",
     "book_format",
@@ -350,6 +359,7 @@ def batch(
     plots: bool,
     data_dir: str | None,
     course_path: str | None,
+    assignment: str | None,
     book_format: str,
 ) -> None:
     """Grade every submission in SUBMISSIONS (a folder per student: .py files, a cloned repo with
@@ -361,9 +371,10 @@ def batch(
     from grader import batch as batches, scoring, vectors
     from grader.report import fmt
 
-    course = load_course(course_path)
+    course = load_course(course_path, assignment)
     if not Path(submissions).is_dir():
         raise GradeError(f"{submissions}: no such folder (the submissions to grade)")
+    vectors.require(course.vectors)
     subs = batches.discover(submissions, out_dir)
     if not subs:
         raise GradeError(f"{submissions}: no student folders in it")
@@ -410,7 +421,7 @@ def batch(
 
 
 @main.command()
-@click.argument("submission", default="exercises", type=click.Path())
+@click.argument("submission", required=False, type=click.Path())
 @data_dir_option
 @click.option(
     "--out",
@@ -422,8 +433,12 @@ def batch(
     "test), the confusion matrix, and accuracy per digit.",
 )
 @course_option
-def train(submission: str, data_dir: str | None, out_dir: str, course_path: str | None) -> None:
-    """Train on MNIST with SUBMISSION's blanks and plot the results."""
+@assignment_option
+def train(
+    submission: str | None, data_dir: str | None, out_dir: str, course_path: str | None, assignment: str | None
+) -> None:
+    """Train on MNIST with SUBMISSION's blanks (default: the assignment's exercises/<id>/) and plot
+    the results."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -432,8 +447,8 @@ def train(submission: str, data_dir: str | None, out_dir: str, course_path: str 
     from grader.report import neutralise
     from grader.sandbox import StudentError
 
-    course = load_course(course_path)
-    folder = submission_folder(submission)
+    course = load_course(course_path, assignment)
+    folder = submission_folder(submission, course)
     data = data_loader(course, data_dir)()
     sizes = [784, *course.hidden_sizes, 10]
     console = Console(stderr=True)
@@ -479,46 +494,28 @@ def train(submission: str, data_dir: str | None, out_dir: str, course_path: str 
 
 
 @main.command()
-@click.option("--solutions", default="solutions", type=click.Path(), show_default=True)
-@click.option("--exercises", default="exercises", type=click.Path(), show_default=True)
-@click.option(
-    "--hidden",
-    default="hidden/vectors.json",
-    type=click.Path(dir_okay=False),
-    show_default=True,
-    help="Where the hidden test vectors go (never released to students).",
-)
-@click.option(
-    "--notebooks",
-    default="notebooks",
-    type=click.Path(file_okay=False),
-    show_default=True,
-    help="nbgrader's course folder: the source notebook goes to source/<assignment id>/.",
-)
 @course_option
+@click.option(
+    "--assignment",
+    metavar="ID",
+    help="Only this assignment (an id under course.yaml's assignments); default: every one.",
+)
 @click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if anything is stale.")
 @click.option("--force", is_flag=True, help="Overwrite generated files even where they hold edits of someone's.")
-def generate(
-    solutions: str, exercises: str, hidden: str, notebooks: str, course_path: str | None, check_only: bool, force: bool
-) -> None:
-    """Write exercises/, the grader's test vectors and the nbgrader notebook from solutions/.
+def generate(course_path: str | None, assignment: str | None, check_only: bool, force: bool) -> None:
+    """Write each assignment's exercises/<id>/ (the stubs and the public test vectors), its hidden
+    vectors (hidden/<id>/) and its nbgrader notebook (notebooks/source/<id>/) from solutions/<id>/.
     A generated file edited since (generated.sha256 records what was written) is never
     overwritten without --force."""
     from grader.generate import generate as run
     from grader.sandbox import StudentError
 
-    if not Path(solutions).is_dir():
-        raise GradeError(f"{solutions}: no such folder (the reference solutions)")
+    path = course_path or course_config.find()
+    courses = [course_config.load(path, assignment)] if assignment else course_config.load_all(path)
+    changed = []
     try:
-        changed = run(
-            solutions,
-            exercises,
-            check=check_only,
-            hidden=hidden,
-            notebooks=notebooks,
-            course=load_course(course_path),
-            force=force,
-        )
+        for course in courses:
+            changed += run(course, check=check_only, force=force)
     except StudentError as exc:  # the reference's code failed: the instructor's to fix
         raise GradeError(str(exc)) from None
     if check_only:
@@ -539,16 +536,8 @@ def require_generated(course: course_config.Course) -> None:
     from grader.generate import generate as run
     from grader.sandbox import StudentError
 
-    root = course.root
     try:
-        stale = run(
-            root / "solutions",
-            root / "exercises",
-            check=True,
-            hidden=root / "hidden" / "vectors.json",
-            notebooks=root / "notebooks",
-            course=course,
-        )
+        stale = run(course, check=True)
     except StudentError as exc:  # the reference's code failed: the instructor's to fix
         raise GradeError(str(exc)) from None
     if stale:
@@ -558,12 +547,13 @@ def require_generated(course: course_config.Course) -> None:
 @main.command()
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @course_option
-def release(out_dir: str, course_path: str | None) -> None:
+@assignment_option
+def release(out_dir: str, course_path: str | None, assignment: str | None) -> None:
     """Write the student repository to OUT_DIR: exercises, grader, public vectors, README and CI
     workflow; never solutions/, hidden/ or notebooks/."""
     from grader.release import release as write
 
-    course = load_course(course_path)
+    course = load_course(course_path, assignment)
     require_generated(course)
     files = write(course, out_dir)
     click.echo(
@@ -580,6 +570,7 @@ def export() -> None:
 @export.command("gradescope")
 @click.argument("out_zip", type=click.Path(dir_okay=False))
 @course_option
+@assignment_option
 @click.option(
     "--isolation",
     type=click.Choice(["auto", "required", "off"]),
@@ -590,12 +581,14 @@ def export() -> None:
     type=click.IntRange(0, 2**32 - 1),
     help="Set training.seed in the bundled course.yaml: a number you keep private.",
 )
-def export_gradescope(out_zip: str, course_path: str | None, isolation: str | None, seed: int | None) -> None:
+def export_gradescope(
+    out_zip: str, course_path: str | None, assignment: str | None, isolation: str | None, seed: int | None
+) -> None:
     """Write Gradescope's autograder bundle OUT_ZIP: setup.sh, run_autograder, the grader, the
     reference and the hidden vectors (none of it visible to students)."""
     from grader.gradescope import export as write, official_grading_warnings
 
-    course = load_course(course_path)
+    course = load_course(course_path, assignment)
     require_generated(course)
     names = write(course, out_zip, isolation, seed)
     for line in official_grading_warnings(course, isolation, seed):
@@ -613,7 +606,7 @@ def fetch_data(dest: str | None, course_path: str | None) -> None:
     """Download MNIST, verify the official checksums, write atomically."""
     from grader import fetch
 
-    course = load_course(course_path)
+    course = course_config.load_all(course_path or course_config.find())[0]  # the data is the course's
     folder = Path(dest) if dest else course.root / "datasets" / "mnist"
     paths = fetch.fetch_mnist(folder, fetch.course_manifest(course.root))
     click.echo("\n".join(f"ok {p}" for p in paths))

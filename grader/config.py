@@ -1,5 +1,6 @@
 """course.yaml: load it, validate every value, and say exactly what is wrong if not."""
 
+import io
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -12,7 +13,9 @@ from grader.child.limits import Limits
 from grader.errors import GradeError
 
 FILENAME = "course.yaml"
+VECTORS = "vectors.json"
 PART_IDS = ("activations", "softmax_ce", "backprop", "updates", "mnist")
+ASSIGNMENT_ID = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 
 
 class ConfigError(GradeError):
@@ -28,10 +31,13 @@ class Part:
 
 @dataclass(frozen=True)
 class Course:
+    """One assignment of the course, with the course-wide settings it inherits resolved: what
+    every command grades, trains or generates. load() gives it; assignment_ids lists them all."""
+
     path: Path
     name: str
     assignment: str
-    assignment_id: str  # a short name: the nbgrader assignment and notebook, the release's folder names
+    assignment_id: str  # a short name: the folders solutions/<id>/ and exercises/<id>/, the nbgrader assignment
     pass_mark: float  # the score CI jobs must reach (grade check --pass-mark)
     parts: dict  # id -> Part, in course order
     mnist_accuracy: float
@@ -48,10 +54,31 @@ class Course:
     isolation: str  # auto | required | off
     reference: Path | None  # the reference solution the MNIST weights are compared with
     data_dir: Path | None
+    assignment_ids: tuple[str, ...] = ()  # every assignment of the course, in course.yaml's order
 
     @property
     def root(self) -> Path:
         return self.path.parent
+
+    @property
+    def solutions(self) -> Path:
+        """The reference: solutions/<id>/ (the one source of every generated file)."""
+        return self.root / "solutions" / self.assignment_id
+
+    @property
+    def exercises(self) -> Path:
+        """The student version, generated: exercises/<id>/ (the default submission)."""
+        return self.root / "exercises" / self.assignment_id
+
+    @property
+    def vectors(self) -> Path:
+        """The public test vectors, generated beside the stubs (they ship with the release)."""
+        return self.exercises / VECTORS
+
+    @property
+    def hidden_vectors(self) -> Path:
+        """The hidden test vectors: hidden/<id>/vectors.json (never released)."""
+        return self.root / "hidden" / self.assignment_id / VECTORS
 
     @property
     def budget(self) -> dict[str, int | float]:
@@ -128,11 +155,41 @@ LIMIT_RANGES = {  # key -> (low, high)
 }
 
 
-def load(path: Path | str) -> Course:
+class AssignmentChoiceError(GradeError):
+    """No such assignment, or several and none chosen (exit 2)."""
+
+
+def load(path: Path | str, assignment: str | None = None) -> Course:
+    """The course as one assignment sees it: `assignment` (an id under course.yaml's
+    assignments), or the only one when the course has one."""
     path = Path(path).resolve()
+    r, tree = read(path)
+    ids = tuple(tree["assignments"])
+    if assignment is None:
+        if len(ids) > 1:
+            raise AssignmentChoiceError(
+                f"{path}: the course has {len(ids)} assignments ({', '.join(ids)}): choose one with --assignment"
+            )
+        assignment = ids[0]
+    if assignment not in ids:
+        raise AssignmentChoiceError(f"--assignment {assignment}: no such assignment in {path}; it has {', '.join(ids)}")
+    return resolve(r, tree, assignment)
+
+
+def load_all(path: Path | str) -> list[Course]:
+    """Every assignment of the course, in course.yaml's order (for `grade generate`)."""
+    r, tree = read(Path(path).resolve())
+    return [resolve(r, tree, a) for a in tree["assignments"]]
+
+
+def read(path: Path, text: str | None = None) -> tuple[Reader, dict]:
+    """The YAML tree of course.yaml at path (or of text, named as that file), checked at the top."""
     try:
-        with path.open(encoding="utf-8") as stream:  # so that a syntax error names the file, not "<unicode string>"
-            tree = yaml.safe_load(stream)
+        if text is None:
+            text = path.read_text(encoding="utf-8")
+        stream = io.StringIO(text)
+        stream.name = str(path)  # so that a syntax error names the file, not "<unicode string>"
+        tree = yaml.safe_load(stream)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
@@ -140,15 +197,50 @@ def load(path: Path | str) -> Course:
     r = Reader(path)
     if not isinstance(tree, dict):
         r.fail("(top level)", tree, "must be a mapping")
-    top = ("name", "assignment", "thresholds", "training", "limits", "isolation", "data")
+    if "assignment" in tree and "assignments" not in tree:
+        r.fail(
+            "assignment",
+            "...",
+            "a course now holds several assignments: put this section under `assignments: {<id>: ...}` (its id "
+            "becomes the key), and the files under solutions/<id>/ (see docs/instructor-guide.md)",
+        )
+    top = ("name", "assignments", "thresholds", "training", "limits", "isolation", "data")
     for k in tree:
         if k not in top:
             r.fail(k, tree[k], f"unknown key; expected one of {', '.join(top)}")
-    assignment = r.section(tree, "assignment", ("name", "id", "pass_mark", "parts"))
-    parts_tree = r.section(assignment, "assignment.parts", PART_IDS)
+    assignments = tree.get("assignments")
+    if not isinstance(assignments, dict) or not assignments:
+        r.fail("assignments", assignments, "must be a mapping from each assignment's id to its settings")
+    for aid in assignments:
+        if not isinstance(aid, str) or not ASSIGNMENT_ID.fullmatch(aid):
+            r.fail(
+                f"assignments.{aid}",
+                aid,
+                "an id must be lower-case letters, digits, - and _, starting with a letter (it names folders)",
+            )
+    return r, tree
+
+
+THRESHOLDS = ("mnist_accuracy", "mnist_weight_distance", "gradient_rel_error", "value_rel_error")
+TRAINING = ("hidden_sizes", "epochs", "batch_size", "learning_rate", "seed", "validation", "reference")
+
+
+def overridden(r: Reader, tree: dict, own: dict, key: str, allowed: tuple[str, ...], where: str) -> dict:
+    """The course-wide section `key`, with the assignment's own values for it on top."""
+    merged = dict(r.section(tree, key, allowed))
+    if key in own:
+        merged.update(r.section(own, f"{where}.{key}", allowed))
+    return merged
+
+
+def resolve(r: Reader, tree: dict, aid: str) -> Course:
+    path = r.path
+    where = f"assignments.{aid}"
+    assignment = r.section(tree["assignments"], where, ("name", "pass_mark", "parts", "training", "thresholds"))
+    parts_tree = r.section(assignment, f"{where}.parts", PART_IDS)
     parts = {}
     for pid, spec in parts_tree.items():
-        key = f"assignment.parts.{pid}"
+        key = f"{where}.parts.{pid}"
         if not isinstance(spec, dict):
             r.fail(key, spec, "must be a mapping with title and points")
         for k in spec:
@@ -156,13 +248,9 @@ def load(path: Path | str) -> Course:
                 r.fail(f"{key}.{k}", spec[k], "unknown key; expected title or points")
         parts[pid] = Part(pid, r.get(spec, f"{key}.title", str), r.get(spec, f"{key}.points", float, 0))
     if not any(p.points for p in parts.values()):
-        r.fail("assignment.parts", {k: p.points for k, p in parts.items()}, "at least one part needs points")
-    thresholds = r.section(
-        tree, "thresholds", ("mnist_accuracy", "mnist_weight_distance", "gradient_rel_error", "value_rel_error")
-    )
-    training = r.section(
-        tree, "training", ("hidden_sizes", "epochs", "batch_size", "learning_rate", "seed", "validation", "reference")
-    )
+        r.fail(f"{where}.parts", {k: p.points for k, p in parts.items()}, "at least one part needs points")
+    thresholds = overridden(r, tree, assignment, "thresholds", THRESHOLDS, where)
+    training = overridden(r, tree, assignment, "training", TRAINING, where)
     limits_tree = r.section(tree, "limits", tuple(LIMIT_RANGES))
     kinds = {k: cast(type, f.type) for k, f in Limits.__dataclass_fields__.items()}  # int, float: no strings
     given = {k: r.get(limits_tree, f"limits.{k}", kinds[k], *LIMIT_RANGES[k], optional=True) for k in LIMIT_RANGES}
@@ -182,17 +270,14 @@ def load(path: Path | str) -> Course:
     ):
         r.fail("training.hidden_sizes", sizes, "must be a non-empty list of whole numbers from 1 to 4096")
     data_dir = r.get(data, "data.dir", str, optional=True)
-    assignment_id = r.get(assignment, "assignment.id", str, optional=True) or "backprop"
-    if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", assignment_id):
-        r.fail("assignment.id", assignment_id, "must be lower-case letters, digits and _ (a file and folder name)")
     total = sum(p.points for p in parts.values())
-    pass_mark = r.get(assignment, "assignment.pass_mark", float, 0, total, optional=True)
+    pass_mark = r.get(assignment, f"{where}.pass_mark", float, 0, total, optional=True)
     return Course(
         path=path,
         name=r.get(tree, "name", str),
-        assignment=r.get(assignment, "assignment.name", str),
+        assignment=r.get(assignment, f"{where}.name", str),
         parts=parts,
-        assignment_id=assignment_id,
+        assignment_id=aid,
         pass_mark=total if pass_mark is None else pass_mark,
         mnist_accuracy=r.get(thresholds, "thresholds.mnist_accuracy", float, 0, 1),
         gradient_rel_error=r.get(thresholds, "thresholds.gradient_rel_error", float, 0, 1),
@@ -206,9 +291,42 @@ def load(path: Path | str) -> Course:
         mnist_weight_distance=r.get(thresholds, "thresholds.mnist_weight_distance", float, 0, 10),
         limits=limits,
         isolation=isolation,
-        reference=(path.parent / reference).resolve() if reference else None,
+        # training.reference names the folder of every assignment's reference: solutions/<id>/
+        reference=(path.parent / reference / aid).resolve() if reference else None,
         data_dir=(path.parent / data_dir).resolve() if data_dir else None,
+        assignment_ids=tuple(tree["assignments"]),
     )
+
+
+def only_assignment(course: Course, text: str | None = None) -> str:
+    """course.yaml's text (or text, another version of it) with the other assignments left out,
+    line by line so that its comments stay: the course a release or a Gradescope bundle of this
+    one assignment carries. Read back and checked; a layout this cannot cut (a flow mapping)
+    is a ConfigError that says so."""
+    text = course.path.read_text(encoding="utf-8") if text is None else text
+    lines = text.splitlines(keepends=True)
+    heads = [i for i, line in enumerate(lines) if re.match(r"assignments\s*:\s*(#.*)?$", line.rstrip("\n"))]
+    kept = lines
+    if heads:
+        start = heads[0] + 1
+        end = next((i for i in range(start, len(lines)) if re.match(r"[^\s#]", lines[i])), len(lines))
+        indent = next((m.group(1) for line in lines[start:end] if (m := re.match(r"(\s+)[^\s#]", line))), "  ")
+        kept, keep = lines[:start], True
+        for line in lines[start:end]:
+            key = re.match(rf"{indent}([^\s#:][^:]*?)\s*:", line)
+            if key and not line.startswith(indent + " "):
+                keep = key.group(1).strip("'\"") == course.assignment_id
+            if keep or not line.strip():
+                kept.append(line)
+        kept += lines[end:]
+    out = "".join(kept)
+    _, tree = read(course.path, out)
+    if list(tree["assignments"]) != [course.assignment_id]:
+        raise ConfigError(
+            f"{course.path}: could not leave out the other assignments line by line (write `assignments:` "
+            "in block style, one id per line)"
+        )
+    return out
 
 
 def find(start: Path | str | None = None) -> Path:

@@ -1,12 +1,14 @@
-"""`grade generate`: write the student version (exercises/) from the reference (solutions/).
+"""`grade generate`: write each assignment's student version (exercises/<id>/) from its
+reference (solutions/<id>/).
 
-solutions/ is the one source of truth. Each blank's body sits between nbgrader's
+solutions/<id>/ is the one source of truth. Each blank's body sits between nbgrader's
 `### BEGIN SOLUTION` and `### END SOLUTION` markers; in exercises/ that body becomes
 `# YOUR CODE HERE` and a NotImplementedError naming the blank. Other files are copied
 as they are. The grader's trusted copy of the provided network, and the test vectors the
 value checks compare against, are written from the same source, so nothing drifts.
-The hidden vectors (other inputs, from a seed drawn once and kept in their file) go to
-hidden/vectors.json, which `grade release` never ships.
+The public vectors go beside the stubs (exercises/<id>/vectors.json); the hidden ones (other
+inputs, from a seed drawn once and kept in their file) to hidden/<id>/vectors.json, which
+`grade release` never ships.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ if TYPE_CHECKING:
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 GRADER = Path(__file__).resolve().parent
 PROVIDED = GRADER / "provided" / "network.py"
-VECTORS = GRADER / "vectors.json"
 
 
 class GenerateError(GradeError):
@@ -192,56 +193,47 @@ def manifest_key(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> 
         return None
 
 
-def generate(
-    solutions: str | os.PathLike[str],
-    exercises: str | os.PathLike[str],
-    check: bool = False,
-    hidden: str | os.PathLike[str] = "hidden/vectors.json",
-    notebooks: str | os.PathLike[str] | None = None,
-    course: Course | None = None,
-    force: bool = False,
-) -> list[Path]:
-    """Write (or with check=True, compare) exercises/, the provided copy, the public vectors,
-    the hidden ones and (given the notebooks folder and the course) nbgrader's source
-    notebook, notebooks/source/<id>/<id>.ipynb. Returns the list of paths that were (or, when
-    checking, would be) changed. Never loses anyone's work: files in exercises/ that solutions/
+def generate(course: Course, check: bool = False, force: bool = False) -> list[Path]:
+    """Write (or with check=True, compare) one assignment's generated files: exercises/<id>/,
+    its public vectors, the hidden ones, the provided copy and nbgrader's source notebook,
+    notebooks/source/<id>/<id>.ipynb. Returns the list of paths that were (or, when checking,
+    would be) changed. Never loses anyone's work: files in exercises/<id>/ that solutions/<id>/
     lacks are listed but never deleted, and a generated file that differs from what this
     command last wrote there (generated.sha256) is someone's edit: generate refuses to
     overwrite it, naming it, unless force."""
+    from grader import notebook
     from grader.vectors import record  # imports the sandbox; keep `strip_solutions` light
 
-    solutions, exercises, hidden = Path(solutions), Path(exercises), Path(hidden)
-    root = course.root if course is not None else solutions.resolve().parent
+    solutions, exercises, hidden, vectors = course.solutions, course.exercises, course.hidden_vectors, course.vectors
+    root = course.root
+    if not solutions.is_dir():
+        raise GenerateError(f"{solutions}: no such folder (assignment {course.assignment_id}'s reference solutions)")
     wanted = {exercises / rel: text for rel, text in student_files(solutions).items()}
     network = solutions / "network.py"
     if not network.is_file():
         raise GenerateError(f"{network}: missing; the grader's provided network is copied from it")
     wanted[PROVIDED] = network.read_text(encoding="utf-8")
-    if notebooks is not None:
-        assert course is not None, "the notebook is built for a course: pass both"
-        from grader import notebook
-
-        try:
-            source = notebook.dumps(notebook.build(solutions, course))
-        except (SyntaxError, ValueError) as exc:
-            raise GenerateError(f"{solutions}: cannot build the notebook: {exc}") from None
-        except notebook.NotebookError as exc:  # nbformat is missing
-            raise GenerateError(str(exc)) from None
-        wanted[Path(notebooks) / "source" / course.assignment_id / f"{course.assignment_id}.ipynb"] = source
+    try:
+        source = notebook.dumps(notebook.build(solutions, course))
+    except (SyntaxError, ValueError) as exc:
+        raise GenerateError(f"{solutions}: cannot build the notebook: {exc}") from None
+    except notebook.NotebookError as exc:  # nbformat is missing
+        raise GenerateError(str(exc)) from None
+    wanted[notebook.source_path(course)] = source
     seed, kept = hidden_seed(hidden)
     public, secret = record(solutions, seed)
     new_vectors, new_hidden = vectors_text(public), hidden_text(seed, secret)
 
     changed = [p for p, text in wanted.items() if not p.is_file() or p.read_text(encoding="utf-8") != text]
-    old_vectors = VECTORS.read_text(encoding="utf-8") if VECTORS.is_file() else None
+    old_vectors = vectors.read_text(encoding="utf-8") if vectors.is_file() else None
     if old_vectors is None or not same_vectors(old_vectors, new_vectors):
-        changed.append(VECTORS)
+        changed.append(vectors)
     if not kept or not same_vectors(
         json.dumps(json.loads(hidden.read_text(encoding="utf-8"))["vectors"]), json.dumps(secret)
     ):
         changed.append(hidden)
     extra = [p for p in sorted(exercises.rglob("*.py")) if p not in wanted and "__pycache__" not in p.parts]
-    generated = [*wanted, VECTORS, hidden]
+    generated = [*wanted, vectors, hidden]
     manifest_path = root / MANIFEST
     manifest = read_manifest(manifest_path)
     if check:
@@ -252,7 +244,7 @@ def generate(
         p
         for p in changed
         if p.exists()
-        and p not in (VECTORS, PROVIDED)  # the package's own
+        and p not in (vectors, PROVIDED)  # written only by generate (vectors: matched to 1e-12, not byte for byte)
         # a file outside the course has no key (None) and so no entry: get() gives None, as for any unknown file
         and (manifest is None or manifest.get(manifest_key(p, root)) != sha256(p))  # type: ignore[arg-type]
     ]
@@ -271,9 +263,9 @@ def generate(
             f"(or commit {them}), or run `grade generate --force` to overwrite {them}"
         )
     for path in changed:
-        atomic_write(path, {VECTORS: new_vectors, hidden: new_hidden}.get(path) or wanted[path])
+        atomic_write(path, {vectors: new_vectors, hidden: new_hidden}.get(path) or wanted[path])
     shutil.rmtree(exercises / "__pycache__", ignore_errors=True)
-    entries = dict(manifest or {})
+    entries = {k: v for k, v in (manifest or {}).items() if (root / k).is_file()}  # a file moved away: forgotten
     entries.update({k: sha256(p) for p in generated if (k := manifest_key(p, root))})
     text = "".join(f"{digest}  {name}\n" for name, digest in sorted(entries.items()))
     if not manifest_path.is_file() or manifest_path.read_text(encoding="utf-8") != text:

@@ -30,13 +30,21 @@ if TYPE_CHECKING:
 
 BUNDLED = (
     "grader",
-    "solutions",
-    "hidden/vectors.json",
     "pyproject.toml",
     "LICENSE",
     "README.md",
     "course.yaml",
-)  # README.md: pyproject.toml names it, and setup.sh pip-installs the bundle
+)  # and the assignment's solutions/<id>/, exercises/<id>/vectors.json and hidden/<id>/vectors.json;
+# README.md: pyproject.toml names it, and setup.sh pip-installs the bundle
+
+
+def bundled(course: Course) -> tuple[str, ...]:
+    """What the bundle of this assignment holds, relative to the course folder."""
+    root = course.root
+    return (
+        *BUNDLED,
+        *(p.relative_to(root).as_posix() for p in (course.solutions, course.vectors, course.hidden_vectors)),
+    )
 
 
 class ExportError(GradeError):
@@ -50,7 +58,8 @@ def export(
     seed, when given, replace course.yaml's `isolation` and `training.seed` in the bundled copy
     only (see bundled_course_yaml)."""
     root, out = course.root, Path(out)
-    missing = [name for name in BUNDLED if not (root / name).exists()]
+    names = bundled(course)
+    missing = [name for name in names if not (root / name).exists()]
     if missing:
         raise ExportError(f"{root}: missing {', '.join(missing)}, which the bundle needs (run `grade generate`?)")
     if out.suffix != ".zip":
@@ -66,7 +75,7 @@ def export(
                 info.external_attr = 0o755 << 16
                 bundle.writestr(info, (TEMPLATES / f"gradescope_{script}").read_text(encoding="utf-8"))
             bundle.writestr("course.yaml", course_yaml)
-            for path, rel in listed_files(root, [name for name in BUNDLED if name != "course.yaml"]):
+            for path, rel in listed_files(root, [name for name in names if name != "course.yaml"]):
                 bundle.write(path, rel.as_posix())
         os.replace(partial, out)
     except BaseException:
@@ -82,24 +91,23 @@ def bundled_course_yaml(course: Course, isolation: str | None = None, seed: int 
     ships course.yaml to students, so a private seed can live only in the bundle's copy. The
     result is read back and checked: a layout this cannot edit (a flow mapping, say) is an
     ExportError naming the key, never a bundle with the old value."""
-    import yaml
+    from grader import config
 
-    text = course.path.read_text(encoding="utf-8")
+    text = config.only_assignment(course)
     if isolation is not None:
         text = set_key(text, None, "isolation", isolation)
     if seed is not None:
         text = set_key(text, "training", "seed", str(seed))
-    tree = yaml.safe_load(text)
-    read = {
-        "isolation": "off" if tree.get("isolation") is False else tree.get("isolation"),  # YAML 1.1's `off`
-        "training.seed": (tree.get("training") or {}).get("seed"),
-    }
+    r, tree = config.read(course.path, text)
+    bundle = config.resolve(r, tree, course.assignment_id)
+    read = {"isolation": bundle.isolation, "training.seed": bundle.seed}
     for key, wanted in (("isolation", isolation), ("training.seed", seed)):
         got = read[key]
         if wanted is not None and got != wanted:
             raise ExportError(
                 f"{course.path}: could not set {key} to {wanted} in the bundled copy (it reads "
-                f"{got!r}); write `{key.split('.')[-1]}:` on a line of its own, in block style"
+                f"{got!r}); write `{key.split('.')[-1]}:` on a line of its own, in block style, and not "
+                f"under assignments.{course.assignment_id}"
             )
     return text
 
@@ -181,7 +189,7 @@ def run(autograder: str | os.PathLike[str]) -> int:
                 json.dumps(
                     failure(
                         f"Nothing to grade: upload {files} (or your repository, with them "
-                        f"in exercises/, or your notebook {course.assignment_id}.ipynb).\n"
+                        f"in exercises/{course.assignment_id}/, or your notebook {course.assignment_id}.ipynb).\n"
                         f"({exc})"
                     )
                 )
@@ -203,7 +211,7 @@ def run(autograder: str | os.PathLike[str]) -> int:
                 "--output",
                 str(out),
                 "--hidden",
-                str(source / "hidden" / "vectors.json"),
+                str(course.hidden_vectors),
                 "--course",
                 str(course.path),
                 "--data-dir",

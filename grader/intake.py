@@ -171,7 +171,7 @@ def _read(dir_fd, name, info, budget):
 class Prepared:
     folder: Path  # the modules the child imports (a private copy, or modules made from a notebook)
     taken: Taken  # every file read
-    where: str  # what in the submission was graded: "", "exercises" or the notebook's relative path
+    where: str  # what in the submission was graded: "", "exercises/<id>" or the notebook's relative path
 
     @property
     def notes(self) -> list[str]:
@@ -180,8 +180,9 @@ class Prepared:
 
 
 def locate(taken: Taken, assignment_id: str) -> tuple[str, str] | tuple[None, None]:
-    """What to grade in a copy: ("notebook", relative path) or ("modules", folder ("" or
-    "exercises")), in the order batch grading has always looked (nbgrader's layout first)."""
+    """What to grade in a copy: ("notebook", relative path) or ("modules", folder ("", a clone's
+    "exercises/<id>" or an older one's "exercises")), in the order batch grading has always looked
+    (nbgrader's layout first)."""
     names = set(taken.files)
 
     def has_modules(folder):
@@ -193,7 +194,7 @@ def locate(taken: Taken, assignment_id: str) -> tuple[str, str] | tuple[None, No
         candidates = [n for n in names if n.startswith(folder) and "/" not in n[len(folder) :] and n.endswith(".ipynb")]
         if len(candidates) == 1 and not has_modules(""):
             return "notebook", candidates[0]
-    for folder in ("", "exercises/"):
+    for folder in ("", f"exercises/{assignment_id}/", "exercises/"):
         if has_modules(folder):
             return "modules", folder.rstrip("/")
     return None, None
@@ -215,7 +216,7 @@ def prepare(source: Path | str, workdir: Path | str, course: Course) -> Prepared
     files = ", ".join(f"{m}.py" for m in MODULES)
     skipped = "".join(f"; {line}" for line in taken.skipped)
     raise SubmissionError(
-        f"no {files} (nor exercises/ holding them, nor a notebook {course.assignment_id}.ipynb) "
+        f"no {files} (nor exercises/{course.assignment_id}/ holding them, nor a notebook {course.assignment_id}.ipynb) "
         f"in {shown(str(source))}{skipped}"
     )
 

@@ -167,7 +167,8 @@ def build(solutions: str | os.PathLike[str], course: Course) -> NotebookNode:
             cells.append(
                 _cell(
                     "code",
-                    f'# Checks {part.title} ({part.points:g} points). Do not edit this cell.\ngrade_part("{part.id}")',
+                    f"# Checks {part.title} ({part.points:g} points). Do not edit this cell.\n"
+                    f'grade_part("{part.id}", assignment="{course.assignment_id}")',
                     test_id,
                     _meta(test_id, grade=True, locked=True, points=part.points),
                 )
@@ -179,6 +180,11 @@ def build(solutions: str | os.PathLike[str], course: Course) -> NotebookNode:
             "language_info": {"name": "python"},
         },
     )
+
+
+def source_path(course: Course) -> Path:
+    """Where nbgrader expects the assignment's source notebook: notebooks/source/<id>/<id>.ipynb."""
+    return course.root / "notebooks" / "source" / course.assignment_id / f"{course.assignment_id}.ipynb"
 
 
 def dumps(notebook: NotebookNode) -> str:
@@ -351,12 +357,13 @@ def code_cells(path: str | os.PathLike[str]) -> list[str]:
 
 
 # -- inside a student's kernel -----------------------------------------------------------------------
-def grade_part(part: str, course: str | os.PathLike[str] | None = None) -> float:
+def grade_part(part: str, course: str | os.PathLike[str] | None = None, assignment: str | None = None) -> float:
     """Grade one part of the notebook as executed so far and return its score (nbgrader reads a
     number returned by a test cell as partial credit). The code runs in `grade check`, in
     another process; this prints that check's verdicts and writes nothing to stderr, which
     nbgrader would count as a failure. course.yaml: `course`, else $GRADE_COURSE, else the
-    nearest one above the working folder; $GRADE_HIDDEN adds the hidden checks."""
+    nearest one above the working folder; $GRADE_HIDDEN adds the hidden checks. assignment: the
+    notebook's own (course.yaml's id), which the generated check cells pass."""
     try:
         history = get_ipython().user_ns["In"]  # type: ignore[name-defined]  # IPython's builtin
     except NameError:
@@ -380,6 +387,8 @@ def grade_part(part: str, course: str | os.PathLike[str] | None = None) -> float
         ]  # they would go with tmp
         if course or os.environ.get("GRADE_COURSE"):
             command += ["--course", str(course or os.environ["GRADE_COURSE"])]
+        if assignment:
+            command += ["--assignment", assignment]
         if os.environ.get("GRADE_HIDDEN"):  # set by the instructor for official grading
             command += ["--hidden", os.environ["GRADE_HIDDEN"]]
         proc = subprocess.run(command, capture_output=True, text=True)

@@ -189,7 +189,7 @@ class GradePlugin:
 
     @pytest.fixture(scope="session")
     def vectors(self) -> vector_file.Cases:
-        return vector_file.load()
+        return vector_file.load(self.cfg.vectors)
 
     @pytest.fixture(scope="session")
     def student(self) -> Iterator[Sandbox]:

@@ -1,7 +1,7 @@
 """Test vectors: inputs the grader picks, and the reference's outputs for them.
 
-`grade generate` runs solutions/ on these inputs (through the sandbox, like any
-submission) and stores both in grader/vectors.json, so value checks need no solutions/.
+`grade generate` runs solutions/<id>/ on these inputs (through the sandbox, like any
+submission) and stores both in exercises/<id>/vectors.json, so value checks need no solutions/.
 Gradient cases ("<blank>/central") store, instead of the reference's output, the central
 differences of the reference's forward functions: the student's derivative blank is held
 against them. Taking the differences of the student's own forward functions instead let
@@ -24,7 +24,6 @@ from grader.gradcheck import H, numeric_gradient
 from grader.sandbox import Replay, Sandbox
 
 SEED = 20261124
-VECTORS = Path(__file__).resolve().parent / "vectors.json"
 
 
 def away_from_zero(rng: np.random.Generator, shape: tuple[int, ...], low: float = 0.1, high: float = 2.0) -> np.ndarray:
@@ -294,12 +293,27 @@ def parse(table: dict[str, dict]) -> Cases:
     return out
 
 
-def load(path: Path | str = VECTORS) -> Cases:
-    return parse(json.loads(Path(path).read_text(encoding="utf-8")))
-
-
 class HiddenError(GradeError):
-    """The hidden vectors file is missing or not one (exit 2)."""
+    """A vectors file is missing or not one (exit 2)."""
+
+
+def require(path: Path | str) -> None:
+    """Stop before grading (exit 2) when the public vectors are not there, rather than fail every
+    check that compares with them."""
+    if not Path(path).is_file():
+        raise HiddenError(f"{path}: no test vectors there; run `grade generate` in the course kit")
+
+
+def load(path: Path | str) -> Cases:
+    """The public vectors (Course.vectors), parsed."""
+    try:
+        return parse(json.loads(Path(path).read_text(encoding="utf-8")))
+    except OSError as exc:
+        raise HiddenError(f"{path}: cannot read the test vectors ({exc.strerror}); run `grade generate`") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise HiddenError(
+            f"{path}: not a vectors file written by `grade generate` ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def load_hidden(path: Path | str) -> Cases:

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "solutions"
-EXERCISES = ROOT / "exercises"
+SOLUTIONS = ROOT / "solutions" / "backprop"
+EXERCISES = ROOT / "exercises" / "backprop"
 NOTEBOOK = ROOT / "notebooks" / "source" / "backprop" / "backprop.ipynb"
 GRADE = [str(Path(sys.executable).parent / "grade")]  # the console script, exactly as students run it
 def junit_xsd():
@@ -47,6 +47,20 @@ def junit_schema():
     from lxml import etree
 
     return etree.XMLSchema(etree.parse(str(junit_xsd())))
+
+
+def write_course(path, course):
+    """Write a course.yaml (text, or a tree to dump) at path, beside a link to the kit's exercises/
+    (the public vectors a course's checks compare with sit there, exercises/<id>/vectors.json)."""
+    import yaml
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(course if isinstance(course, str) else yaml.safe_dump(course))
+    link = path.parent / "exercises"
+    if not link.exists():
+        link.symlink_to(EXERCISES.parent, target_is_directory=True)
+    return path
 
 
 def copy_of(source, dest):

@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import pytest
-from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, canvas_reads, copy_of, private_tmp, student_processes
+from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, canvas_reads, copy_of, private_tmp, student_processes, write_course
 
 pytestmark = pytest.mark.slow  # every test grades a classroom with `grade batch` (4-29 s each)
 
@@ -31,7 +31,7 @@ def classroom(tmp_path_factory):
     """A folder of student folders in every layout, and a few that go wrong."""
     root = tmp_path_factory.mktemp("submissions")
     copy_of(SOLUTIONS, root / "ada")  # the .py files at the top
-    copy_of(SOLUTIONS, root / "backprop-grace" / "exercises")  # a cloned GitHub Classroom repo
+    copy_of(SOLUTIONS, root / "backprop-grace" / "exercises" / "backprop")  # a cloned GitHub Classroom repo
     (root / "backprop-grace" / "README.md").write_text("a repo")
     copy_of(EXERCISES, root / "stubs")
     hang = copy_of(SOLUTIONS, root / "hang")
@@ -111,7 +111,7 @@ def test_no_process_of_a_stopped_submission_survives(first_run, classroom):
 def test_stopped_worker_leaves_no_child_even_without_isolation(classroom, tmp_path):
     """Without bubblewrap nothing ties the sandbox's child to the worker: the worker kills it."""
     course = tmp_path / "course.yaml"
-    course.write_text((ROOT / "course.yaml").read_text().replace("isolation: auto", "isolation: off"))
+    write_course(course, (ROOT / "course.yaml").read_text().replace("isolation: auto", "isolation: off"))
     one = tmp_path / "one"
     shutil.copytree(classroom / "hang", one / "hang")
     run_batch(one, tmp_path / "out", "-j", "1", "--timeout", "3", "--course", str(course))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import GRADE, ROOT, SOLUTIONS, copy_of, private_tmp, student_processes
+from helpers import GRADE, ROOT, SOLUTIONS, copy_of, private_tmp, student_processes, write_course
 
 from grader import bounds
 
@@ -84,10 +84,10 @@ class Sampler:
 def course_file(tmp_path, isolation="auto", **limits):
     tree = yaml.safe_load((ROOT / "course.yaml").read_text())
     tree["limits"].update(limits)
-    tree["training"]["reference"] = str(SOLUTIONS)
+    tree["training"]["reference"] = str(SOLUTIONS.parent)
     tree["isolation"] = isolation
     path = tmp_path / f"course-{isolation}-{'-'.join(f'{k}{v}' for k, v in limits.items())}.yaml"
-    path.write_text(yaml.safe_dump(tree))
+    write_course(path, tree)
     return path
 
 
@@ -253,7 +253,7 @@ def test_waiting_for_a_neighbours_hidden_checks_is_nobodys_time(tmp_path):
     copy_of(SOLUTIONS, room / "third")  # starts when the first is done, and waits for the second's hidden checks
     start = time.monotonic()
     book = batch(room, course_file(tmp_path, call_seconds=20), tmp_path / "out", "-j", "2", "--timeout", "16",
-                 "--hidden", str(ROOT / "hidden" / "vectors.json"))
+                 "--hidden", str(ROOT / "hidden" / "backprop" / "vectors.json"))
     wall = time.monotonic() - start
     for name in ("first", "second", "third"):
         assert book[name]["status"] == "graded" and float(book[name]["total"]) == 100, book[name]
@@ -498,7 +498,7 @@ def test_a_daemon_cannot_hold_the_hidden_checks_lock(tmp_path):
     copy_of(SOLUTIONS, room / "alice")
     start = time.monotonic()
     book = batch(room, course_file(tmp_path, "off"), tmp_path / "out", "-j", "2", "--timeout", "60", "--hidden",
-                 str(ROOT / "hidden" / "vectors.json"), timeout=300)
+                 str(ROOT / "hidden" / "backprop" / "vectors.json"), timeout=300)
     assert time.monotonic() - start < 60
     assert float(book["alice"]["total"]) == 100 and float(book["mallory"]["total"]) == 100, book
     assert student_processes(tmp_path) == []

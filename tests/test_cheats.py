@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, private_tmp, student_processes
+from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, private_tmp, student_processes, write_course
 
 from grader import isolation
 
@@ -62,9 +62,8 @@ def course(tmp_path_factory):
     """The kit's course with short call limits (the suite waits on each endless loop)."""
     tree = yaml.safe_load((ROOT / "course.yaml").read_text())
     tree["limits"].update(call_seconds=2, check_seconds=20)
-    tree["training"]["reference"] = str(SOLUTIONS)
-    path = tmp_path_factory.mktemp("course") / "course.yaml"
-    path.write_text(yaml.safe_dump(tree))
+    tree["training"]["reference"] = str(SOLUTIONS.parent)
+    path = write_course(tmp_path_factory.mktemp("course") / "course.yaml", tree)
     return path
 
 

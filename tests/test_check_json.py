@@ -8,12 +8,12 @@ import subprocess
 import pytest
 import yaml
 
-from helpers import EXERCISES, ROOT, SOLUTIONS, copy_of, grade_json, junit_schema, report_json
+from helpers import EXERCISES, ROOT, SOLUTIONS, copy_of, grade_json, junit_schema, report_json, write_course
 from helpers import GRADE as GRADE_COMMAND
 
 GRADE = GRADE_COMMAND[0]
 COURSE = yaml.safe_load((ROOT / "course.yaml").read_text())
-POINTS = {pid: spec["points"] for pid, spec in COURSE["assignment"]["parts"].items()}
+POINTS = {pid: spec["points"] for pid, spec in COURSE["assignments"]["backprop"]["parts"].items()}
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -304,14 +304,14 @@ def test_pass_mark_sets_the_exit_code(wrong_and_crashing, tmp_path):
     score = json.loads(runs["json"].stdout)["score"]
     assert 0 < score < 30
     tree = yaml.safe_load((ROOT / "course.yaml").read_text())
-    tree["assignment"]["parts"] = {k: v for k, v in tree["assignment"]["parts"].items() if k in ("activations",
+    tree["assignments"]["backprop"]["parts"] = {k: v for k, v in tree["assignments"]["backprop"]["parts"].items() if k in ("activations",
                                                                                                  "updates")}
     tree["training"]["reference"] = str(ROOT / "solutions")
     codes = {}
     for mark in (score - 1, score + 1):
-        tree["assignment"]["pass_mark"] = mark
+        tree["assignments"]["backprop"]["pass_mark"] = mark
         course = tmp_path / f"course-{mark}.yaml"
-        course.write_text(yaml.safe_dump(tree))
+        write_course(course, tree)
         proc = grade(runs["sub"], "--pass-mark", "--course", str(course), fmt="text", report_dir=tmp_path)
         codes[mark] = proc.returncode
         assert ("at or above" if mark < score else "below") + f" the pass mark of {mark:g}" in proc.stdout
@@ -361,9 +361,10 @@ def test_version_and_python_dash_m_name_the_kit():
 
 
 @pytest.mark.slow
-def test_check_typed_inside_exercises_grades_it(tmp_path):
-    proc = subprocess.run([*GRADE_COMMAND, "check", "--part", "activations", "--format", "json", "--report-dir",
-                           str(tmp_path)], capture_output=True, text=True, cwd=EXERCISES, timeout=300)
-    assert "no such folder" not in proc.stderr
-    results = report_json(proc)
-    assert results["score"] == 0 and len(results["tests"]) == 8
+def test_check_typed_anywhere_in_the_course_grades_the_exercises(tmp_path):
+    for where in (EXERCISES, EXERCISES.parent, ROOT / "grader"):
+        proc = subprocess.run([*GRADE_COMMAND, "check", "--part", "activations", "--format", "json", "--report-dir",
+                               str(tmp_path)], capture_output=True, text=True, cwd=where, timeout=300)
+        assert "no such folder" not in proc.stderr
+        results = report_json(proc)
+        assert results["score"] == 0 and len(results["tests"]) == 8

@@ -1,8 +1,11 @@
 """course.yaml: the shipped one loads; every bad value gets one error naming key, value and why."""
+import dataclasses
+
 import pytest
 import yaml
 
-from grader.config import ConfigError, find, load
+from grader.config import ConfigError, find, load, load_all, only_assignment
+from grader.errors import GradeError
 from helpers import ROOT
 
 ROOT_COURSE = ROOT / "course.yaml"
@@ -34,12 +37,20 @@ def edited(tmp_path, change):
     (lambda t: t["limits"].update(memroy_mb=1), "limits.memroy_mb = 1: unknown key"),
     (lambda t: t.update(isolation="yes"), "isolation = 'yes': must be auto, required or off"),
     (lambda t: t.update(treshold=1), "treshold = 1: unknown key"),
-    (lambda t: t["assignment"]["parts"].update(bonus={"title": "x", "points": 1}), "assignment.parts.bonus"),
-    (lambda t: t["assignment"]["parts"]["mnist"].update(points="lots"), "assignment.parts.mnist.points = 'lots'"),
+    (lambda t: t["assignments"]["backprop"]["parts"].update(bonus={"title": "x", "points": 1}), "assignments.backprop.parts.bonus"),
+    (lambda t: t["assignments"]["backprop"]["parts"]["mnist"].update(points="lots"), "assignments.backprop.parts.mnist.points = 'lots'"),
     (lambda t: t.pop("training"), "training = None: must be a mapping"),
     (lambda t: t["training"].update(learning_rate=True), "training.learning_rate = True: must be a number"),
-    (lambda t: t["assignment"].update(id="Back Prop"), "assignment.id = 'Back Prop': must be lower-case"),
-    (lambda t: t["assignment"].update(pass_mark=101), "assignment.pass_mark = 101: must be between 0 and 100"),
+    (lambda t: t["assignments"].update({"Back Prop": t["assignments"].pop("backprop")}),
+     "assignments.Back Prop = 'Back Prop': an id must be lower-case"),
+    (lambda t: t["assignments"]["backprop"].update(pass_mark=101),
+     "assignments.backprop.pass_mark = 101: must be between 0 and 100"),
+    (lambda t: t["assignments"]["backprop"].update(training={"epochs": 0}),
+     "training.epochs = 0: must be between 1 and 1000"),
+    (lambda t: t["assignments"]["backprop"].update(training={"epoch": 2}),
+     "assignments.backprop.training.epoch = 2: unknown key"),
+    (lambda t: t.update(assignment=t.pop("assignments")["backprop"]), "assignment = '...': a course now holds several"),
+    (lambda t: t.update(assignments={}), "assignments = {}: must be a mapping from each assignment's id"),
 ])
 def test_bad_values_are_named(tmp_path, change, words):
     with pytest.raises(ConfigError) as info:
@@ -68,13 +79,51 @@ def test_unquoted_off_means_isolation_off(tmp_path):
     assert load(path).isolation == "off"
 
 
-def test_assignment_id_and_pass_mark_defaults(tmp_path):
+def test_pass_mark_defaults_to_every_point(tmp_path):
     text = "".join(line for line in ROOT_COURSE.read_text().splitlines(keepends=True)
-                   if not line.lstrip().startswith(("id:", "pass_mark:")))
+                   if not line.lstrip().startswith("pass_mark:"))
     path = tmp_path / "course.yaml"
     path.write_text(text)
     course = load(path)
     assert course.assignment_id == "backprop" and course.pass_mark == 100
+
+
+def two_assignments(tmp_path):
+    """The course with a second assignment, `second`, that trains 2 epochs and passes at 0.5."""
+    block = ("  # the second one\n  second:\n    name: Second\n    parts:\n      activations: {title: A, points: 10}\n"
+             "    training: {epochs: 2}\n    thresholds: {mnist_accuracy: 0.5}\n")
+    text = ROOT_COURSE.read_text().replace("\nthresholds:", "\n" + block + "thresholds:", 1)
+    path = tmp_path / "course.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_several_assignments_each_with_its_own_settings(tmp_path):
+    path = two_assignments(tmp_path)
+    with pytest.raises(GradeError, match=r"has 2 assignments \(backprop, second\): choose one with --assignment"):
+        load(path)
+    with pytest.raises(GradeError, match="--assignment third: no such assignment"):
+        load(path, "third")
+    first, second = load(path, "backprop"), load(path, "second")
+    assert (first.epochs, second.epochs) == (6, 2)  # its own training value over the course-wide one
+    assert (first.mnist_accuracy, second.mnist_accuracy) == (0.96, 0.5)
+    assert second.batch_size == first.batch_size and second.limits == first.limits  # the rest is the course's
+    assert second.solutions == tmp_path / "solutions" / "second" and second.vectors.parts[-3:] == (
+        "exercises", "second", "vectors.json")
+    assert [c.assignment_id for c in load_all(path)] == ["backprop", "second"]
+
+
+def test_only_assignment_keeps_one_and_its_comments(tmp_path):
+    path = two_assignments(tmp_path)
+    for aid in ("backprop", "second"):
+        text = only_assignment(load(path, aid))
+        assert list(yaml.safe_load(text)["assignments"]) == [aid]
+        assert "# The one course config" in text and "# test accuracy the student's training must reach" in text
+        (tmp_path / aid).mkdir()
+        (tmp_path / aid / "course.yaml").write_text(text)
+        assert load(tmp_path / aid / "course.yaml") == dataclasses.replace(
+            load(path, aid), path=tmp_path / aid / "course.yaml", assignment_ids=(aid,),
+            reference=tmp_path / aid / "solutions" / aid)
 
 
 def test_a_yaml_syntax_error_names_the_file(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from helpers import GRADE, ROOT, SOLUTIONS, report_json
+from helpers import GRADE, ROOT, SOLUTIONS, report_json, write_course
 
 
 def offline_kit(tmp_path):
@@ -20,8 +20,8 @@ def offline_kit(tmp_path):
     manifest["mirrors"] = ["http://127.0.0.1:9/mnist/"]  # the discard port: connection refused at once
     (kit / "datasets" / "mnist.json").write_text(json.dumps(manifest))
     tree = yaml.safe_load((ROOT / "course.yaml").read_text())
-    tree["training"]["reference"] = str(SOLUTIONS)
-    (kit / "course.yaml").write_text(yaml.safe_dump(tree))
+    tree["training"]["reference"] = str(SOLUTIONS.parent)
+    write_course(kit / "course.yaml", tree)
     return kit
 
 
@@ -68,9 +68,8 @@ def test_a_chosen_data_folder_that_is_wrong_is_a_configuration_error(tmp_path):
 def test_a_validation_split_larger_than_the_data_is_named(tmp_path):
     tree = yaml.safe_load((ROOT / "course.yaml").read_text())
     tree["training"]["validation"] = 59_999  # the shared folder has 24,345 training images
-    tree["training"]["reference"] = str(SOLUTIONS)
-    course = tmp_path / "course.yaml"
-    course.write_text(yaml.safe_dump(tree))
+    tree["training"]["reference"] = str(SOLUTIONS.parent)
+    course = write_course(tmp_path / "course.yaml", tree)
     for command in (["check", str(SOLUTIONS), "--part", "mnist"], ["train", str(SOLUTIONS)]):
         proc = subprocess.run([*GRADE, *command, "--course", str(course)], capture_output=True, text=True,
                               cwd=tmp_path, timeout=300)
@@ -84,7 +83,7 @@ def test_official_grading_never_goes_on_without_mnist(tmp_path):
     kit = offline_kit(tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "GRADE_DATA_DIR"}
     proc = subprocess.run([*GRADE, "check", str(SOLUTIONS), "--course", str(kit / "course.yaml"), "--hidden",
-                           str(ROOT / "hidden" / "vectors.json")], capture_output=True, text=True, cwd=tmp_path,
+                           str(ROOT / "hidden" / "backprop" / "vectors.json")], capture_output=True, text=True, cwd=tmp_path,
                           env=env, timeout=300)
     assert proc.returncode == 3 and "could not be downloaded from any mirror" in proc.stderr, proc.stderr
 

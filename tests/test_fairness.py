@@ -178,7 +178,7 @@ def gradebook(tmp_path_factory):
     copy_of(SOLUTIONS, folder / "the_reference")
     out = root / "out"
     proc = subprocess.run([*GRADE, "batch", str(folder), "--out", str(out), "-j", "2", "--hidden",
-                           str(ROOT / "hidden" / "vectors.json")], capture_output=True, text=True, cwd=ROOT,
+                           str(ROOT / "hidden" / "backprop" / "vectors.json")], capture_output=True, text=True, cwd=ROOT,
                           timeout=900, env=private_tmp(root / "tmp"))
     assert proc.returncode == 0, proc.stderr
     with open(out / "gradebook.csv") as f:

@@ -45,23 +45,23 @@ def test_exercises_are_up_to_date_and_generation_is_deterministic():
 
 
 @pytest.mark.slow
-def test_generate_check_flags_a_stale_exercise(tmp_path):
-    exercises = copy_of(EXERCISES, tmp_path / "exercises")
-    ok = subprocess.run([*GRADE, "generate", "--exercises", str(exercises), "--check"], cwd=ROOT,
-                        capture_output=True, text=True)
+def test_generate_check_flags_a_stale_exercise(kit):
+    ok = generate_in(kit, "--check")
     assert ok.returncode == 0, ok.stderr
+    exercises = kit / "exercises" / "backprop"
     (exercises / "updates.py").write_text((exercises / "updates.py").read_text() + "\n# edited\n")
-    stale = subprocess.run([*GRADE, "generate", "--exercises", str(exercises), "--check"], cwd=ROOT,
-                           capture_output=True, text=True)
+    stale = generate_in(kit, "--check")
     assert stale.returncode == 1
-    assert "updates.py" in stale.stderr and "stale" in stale.stderr
+    assert "exercises/backprop/updates.py" in stale.stderr and "stale" in stale.stderr
 
 
 @pytest.mark.slow
-def test_generate_writes_missing_files(tmp_path):
-    exercises = tmp_path / "exercises"
-    done = subprocess.run([*GRADE, "generate", "--exercises", str(exercises)], cwd=ROOT, capture_output=True, text=True)
+def test_generate_writes_missing_files(kit):
+    exercises = kit / "exercises" / "backprop"
+    (exercises / "backprop.py").unlink()
+    done = generate_in(kit, "--assignment", "backprop")
     assert done.returncode == 0, done.stderr
+    assert f"wrote {exercises / 'backprop.py'}" in done.stdout
     assert sorted(p.name for p in exercises.glob("*.py")) == sorted(p.name for p in EXERCISES.glob("*.py"))
 
 
@@ -89,25 +89,23 @@ def kit(tmp_path):
     import shutil
 
     root = tmp_path / "kit"
-    shutil.copytree(SOLUTIONS, root / "solutions")
+    shutil.copytree(ROOT / "solutions", root / "solutions", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "course.yaml", root / "course.yaml")
     shutil.copytree(ROOT / "hidden", root / "hidden")
     done = generate_in(root)
     assert done.returncode == 0, done.stderr
-    assert (root / "generated.sha256").is_file() and (root / "exercises" / "updates.py").is_file()
+    assert (root / "generated.sha256").is_file() and (root / "exercises" / "backprop" / "updates.py").is_file()
     return root
 
 
 def generate_in(root, *args):
-    return subprocess.run([*GRADE, "generate", "--solutions", str(root / "solutions"), "--exercises",
-                           str(root / "exercises"), "--hidden", str(root / "hidden" / "vectors.json"), "--notebooks",
-                           str(root / "notebooks"), "--course", str(root / "course.yaml"), *args],
+    return subprocess.run([*GRADE, "generate", "--course", str(root / "course.yaml"), *args],
                           cwd=root, capture_output=True, text=True, timeout=300)
 
 
 def change_the_reference(root):
     """An instructor's edit to a solution: updates.py's stub changes with it."""
-    path = root / "solutions" / "updates.py"
+    path = root / "solutions" / "backprop" / "updates.py"
     path.write_text(path.read_text().replace('"""Weight gradients and the SGD step (part: updates)."""',
                                              '"""Weight gradients and the SGD step (part: updates). Revised."""'))
 
@@ -116,7 +114,7 @@ def change_the_reference(root):
 def test_generate_never_overwrites_someones_edits(kit):
     """A newcomer filled in exercises/updates.py in the kit itself; then the reference changed.
     grade generate refuses, names the file and writes nothing; --force overwrites."""
-    mine = kit / "exercises" / "updates.py"
+    mine = kit / "exercises" / "backprop" / "updates.py"
     mine.write_text(mine.read_text().replace("# YOUR CODE HERE", "return delta @ a_prev.T, None  # my work", 1))
     edited = mine.read_text()
     change_the_reference(kit)
@@ -136,7 +134,7 @@ def test_generate_updates_what_it_wrote_itself(kit):
     change_the_reference(kit)
     done = generate_in(kit)
     assert done.returncode == 0, done.stderr
-    assert "Revised" in (kit / "exercises" / "updates.py").read_text()
+    assert "Revised" in (kit / "exercises" / "backprop" / "updates.py").read_text()
     assert generate_in(kit, "--check").returncode == 0
 
 
@@ -153,6 +151,6 @@ def test_the_kits_record_is_current():
     from grader.generate import read_manifest, sha256
 
     recorded = read_manifest(ROOT / "generated.sha256")
-    assert recorded and "exercises/activations.py" in recorded
+    assert recorded and "exercises/backprop/activations.py" in recorded
     for name, digest in recorded.items():
         assert sha256(ROOT / name) == digest, f"{name} differs from generated.sha256: run grade generate"

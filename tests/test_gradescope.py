@@ -67,10 +67,11 @@ def test_bundle_layout(bundle):
     with zipfile.ZipFile(bundle) as z:
         names = set(z.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
-    assert {"setup.sh", "run_autograder", "course.yaml", "hidden/vectors.json", "grader/cli.py",
-            "solutions/backprop.py", "grader/mnist.json", "pyproject.toml"} <= names
+    assert {"setup.sh", "run_autograder", "course.yaml", "hidden/backprop/vectors.json", "grader/cli.py",
+            "solutions/backprop/backprop.py", "grader/mnist.json", "pyproject.toml"} <= names
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
-    assert not any("__pycache__" in n or n.startswith(("exercises/", "notebooks/", "tests/")) for n in names)
+    assert not any("__pycache__" in n or n.startswith(("notebooks/", "tests/")) for n in names)
+    assert [n for n in names if n.startswith("exercises/")] == ["exercises/backprop/vectors.json"]  # no stub
 
 
 @pytest.mark.slow
@@ -86,7 +87,7 @@ def test_reference_gets_full_marks_with_hidden_checks(bundle, tmp_path):
 
 @pytest.mark.slow
 def test_repository_upload_with_stubs_scores_zero(bundle, tmp_path):
-    proc, results = autograde(bundle, tmp_path, lambda d: copy_of(EXERCISES, d / "exercises"))
+    proc, results = autograde(bundle, tmp_path, lambda d: copy_of(EXERCISES, d / "exercises" / "backprop"))
     assert results["score"] == 0 and len(results["tests"]) == 39
 
 
@@ -129,7 +130,7 @@ def test_bundle_is_an_installable_package(bundle, tmp_path):
     (wheel,) = (tmp_path / "wheel").glob("*.whl")
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
-    assert {"grader/vectors.json", "grader/templates/gradescope_setup.sh", "grader/checks/pytest.ini",
+    assert {"grader/templates/gradescope_setup.sh", "grader/checks/pytest.ini",
             "grader/provided/network.py"} <= names
     assert not any(n.startswith(("solutions/", "hidden/")) for n in names)  # data of the bundle, not the package
 
@@ -139,7 +140,7 @@ def test_gradescope_upload_linking_to_the_bundles_reference_earns_nothing(bundle
     """../source/solutions is the same path on every Gradescope image."""
     def fill(folder):
         (folder / "exercises").symlink_to("../source/solutions", target_is_directory=True)
-        assert (folder / "exercises" / "backprop.py").is_file()  # the link works: it would have been graded
+        assert (folder / "exercises" / "backprop" / "backprop.py").is_file()  # the link works: it would have been graded
 
     proc, results = autograde(bundle, tmp_path, fill)
     assert results["score"] == 0 and results["tests"] == []

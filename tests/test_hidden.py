@@ -8,14 +8,14 @@ import subprocess
 import numpy as np
 
 import pytest
-from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, grade_json
+from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, grade_json, write_course
 
 from grader import vectors
 from grader.child.blanks import BLANKS
 from grader.generate import _numbers, hidden_seed
 
-HIDDEN = ROOT / "hidden" / "vectors.json"
-PUBLIC = json.loads((ROOT / "grader" / "vectors.json").read_text())
+HIDDEN = ROOT / "hidden" / "backprop" / "vectors.json"
+PUBLIC = json.loads((ROOT / "exercises" / "backprop" / "vectors.json").read_text())
 
 
 # one per blank, and one per part of a blank that returns a pair (layer_gradients' dW and db)
@@ -41,8 +41,8 @@ def {blank}(z):
 def test_hidden_file_has_every_blank_on_other_inputs():
     hidden = vectors.load_hidden(HIDDEN)
     assert {name.split("/")[1] for name in hidden} == set(BLANKS)
-    assert set(hidden) == {f"hidden/{name}" for name in vectors.load() if not name.endswith("/central")}
-    public = vectors.load()
+    public = vectors.load(EXERCISES / "vectors.json")
+    assert set(hidden) == {f"hidden/{name}" for name in public if not name.endswith("/central")}
     differ = [b for b in BLANKS if json.dumps(vectors.to_json(hidden[f"hidden/{b}"][0])) !=
               json.dumps(vectors.to_json(public[b][0]))]
     assert differ == list(BLANKS)
@@ -138,9 +138,11 @@ def test_generate_keeps_the_hidden_seed_and_flags_a_missing_file(tmp_path):
     assert kept and seed == json.loads(HIDDEN.read_text())["seed"]
     fresh, kept = hidden_seed(tmp_path / "none.json")
     assert not kept and fresh != seed
-    proc = subprocess.run([*GRADE, "generate", "--check", "--hidden", str(tmp_path / "none.json")],
-                          capture_output=True, text=True, cwd=ROOT)
-    assert proc.returncode == 1 and "stale:" in proc.stderr and "none.json" in proc.stderr
+    course = write_course(tmp_path / "course.yaml", (ROOT / "course.yaml").read_text())  # no hidden/ beside it
+    (tmp_path / "solutions").symlink_to(ROOT / "solutions", target_is_directory=True)
+    proc = subprocess.run([*GRADE, "generate", "--check", "--course", str(course)], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert proc.returncode == 1 and f"stale: {tmp_path / 'hidden' / 'backprop' / 'vectors.json'}" in proc.stderr
 
 
 SPY = """
@@ -249,8 +251,8 @@ def test_without_isolation_nothing_of_the_public_session_runs_beside_the_hidden_
     with open(folder / "activations.py", "a") as f:
         f.write(LINGERER)
     course = tmp_path / "course.yaml"
-    course.write_text((ROOT / "course.yaml").read_text().replace("isolation: auto", "isolation: off")
-                      .replace("reference: solutions", f"reference: {SOLUTIONS}"))
+    write_course(course, (ROOT / "course.yaml").read_text().replace("isolation: auto", "isolation: off")
+                 .replace("reference: solutions", f"reference: {SOLUTIONS.parent}"))
     code, results, _ = grade_json(folder, "--part", "activations", "--hidden", str(HIDDEN), "--course", str(course),
                                   "--report-dir", str(tmp_path / "r"))
     assert "SPY" not in json.dumps(results)

@@ -92,7 +92,7 @@ def classroom(tmp_path_factory):
 def graded(classroom, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     start = time.monotonic()
-    proc = subprocess.run([*GRADE, "batch", str(classroom), "-j", "2", "--hidden", str(ROOT / "hidden" / "vectors.json"),
+    proc = subprocess.run([*GRADE, "batch", str(classroom), "-j", "2", "--hidden", str(ROOT / "hidden" / "backprop" / "vectors.json"),
                            "--out", str(out), "--timeout", "120"], capture_output=True, text=True, cwd=ROOT,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import GRADE, ROOT
+from helpers import GRADE, ROOT, write_course
 
 from grader import config
 
@@ -21,7 +21,7 @@ BIN = Path(sys.executable).parent
 PARTS = ("activations", "softmax_ce", "backprop", "updates", "mnist")
 
 
-HIDDEN = ROOT / "hidden" / "vectors.json"
+HIDDEN = ROOT / "hidden" / "backprop" / "vectors.json"
 
 
 def nbgrader(course_dir, *args):
@@ -51,7 +51,7 @@ def submission(release, source, edits):
 def course_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("nbgrader-course")
     text = (ROOT / "course.yaml").read_text()
-    (root / "course.yaml").write_text(text.replace("reference: solutions", f"reference: {ROOT / 'solutions'}"))
+    write_course(root / "course.yaml", text.replace("reference: solutions", f"reference: {ROOT / 'solutions'}"))
     (root / "nbgrader_config.py").write_text(f'c = get_config()\nc.CourseDirectory.course_id = "backprop-course"\n'
                                              f'c.CourseDirectory.root = {str(root)!r}\n'
                                              'c.Execute.timeout = 300\n')

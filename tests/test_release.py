@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import GRADE, ROOT, SOLUTIONS, reporter_view
+from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, reporter_view
 
 from grader import cli
 from grader.generate import BEGIN, END
@@ -86,12 +86,12 @@ def test_release_has_no_private_folder_or_hidden_vector(released):
                      "pyproject.toml"}
     assert sorted(p.relative_to(released).as_posix() for p in (released / ".github").rglob("*") if p.is_file()) == \
         [".github/dependabot.yml", ".github/workflows/grade.yml"]
-    hidden = json.loads((ROOT / "hidden" / "vectors.json").read_text())
+    hidden = json.loads((ROOT / "hidden" / "backprop" / "vectors.json").read_text())
     everything = "".join(p.read_text(errors="replace") for p in released.rglob("*") if p.is_file())
     assert str(hidden["seed"]) not in everything
     first_hidden_number = repr(hidden["vectors"]["hidden/relu"]["args"][0][0][0])
     assert first_hidden_number not in everything
-    assert (released / "grader" / "vectors.json").read_text() == (ROOT / "grader" / "vectors.json").read_text()
+    assert (released / "exercises" / "backprop" / "vectors.json").read_text() == (EXERCISES / "vectors.json").read_text()
     course = (released / "course.yaml").read_text()
     assert "reference:" not in course and "mnist_accuracy" in course
 
@@ -143,7 +143,7 @@ def grade_as_the_workflow_does(student_grade, released, tmp_path):
     tmp_path.mkdir()
     outputs, summary = tmp_path / "github_output", tmp_path / "step_summary.md"
     outputs.write_text("")
-    proc = subprocess.run([student_grade, "check", "exercises", "--format", "github", "--pass-mark", "--results-json",
+    proc = subprocess.run([student_grade, "check", "--format", "github", "--pass-mark", "--results-json",
                            str(tmp_path / "results.json"), "--report-dir", str(tmp_path / "report")],
                           capture_output=True, text=True, cwd=released, timeout=300,
                           env={**os.environ, "GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(summary)})
@@ -162,12 +162,12 @@ def test_released_kit_grades_on_its_own_and_reports_to_classroom(student_grade, 
     assert code == 1 and stubs["score"] == 0
     assert reporter_view(result) == (0, 100, True)
     for path in SOLUTIONS.glob("*.py"):
-        shutil.copy(path, released / "exercises" / path.name)
+        shutil.copy(path, released / "exercises" / "backprop" / path.name)
     try:
         code, full, result, summary = grade_as_the_workflow_does(student_grade, released, tmp_path / "full")
     finally:
         for path in SOLUTIONS.glob("*.py"):  # put the stubs back for the other tests
-            shutil.copy(ROOT / "exercises" / path.name, released / "exercises" / path.name)
+            shutil.copy(EXERCISES / path.name, released / "exercises" / "backprop" / path.name)
     assert code == 0 and full["score"] == 100 and "| **total** | **100.00 / 100.00** |" in summary
     assert "not compared with the reference" in json.dumps(full)  # no solutions/ in a release
     assert reporter_view(result) == (100, 100, False)
@@ -204,7 +204,7 @@ def test_workflow_lints_clean_and_does_what_the_course_needs(released):
     # Classroom's reporter gets the grade step's output under <STEP ID>_RESULTS, and that id as runners
     by_id = {step.get("id"): step for step in steps(text)}
     grade = by_id["grade"]
-    assert grade["run"].startswith("grade check exercises --format github --pass-mark")
+    assert grade["run"].startswith("grade check --format github --pass-mark")
     [reporter] = [s for s in steps(text) if s.get("uses", "").startswith(REPORTER + "@")]
     assert reporter["with"] == {"runners": "grade"}
     assert reporter["env"] == {"GRADE_RESULTS": "${{ steps.grade.outputs.result }}"}
@@ -363,12 +363,12 @@ def test_release_and_bundle_refuse_stale_generated_files(tmp_path):
         shutil.copytree(ROOT / name, kit / name, ignore=shutil.ignore_patterns("__pycache__", "mnist"))
     for name in ("course.yaml", "pyproject.toml", ".gitignore"):
         shutil.copy(ROOT / name, kit / name)
-    path = kit / "solutions" / "activations.py"
+    path = kit / "solutions" / "backprop" / "activations.py"
     path.write_text(path.read_text().replace("Hint: np.maximum", "Hint: numpy's maximum"))
     for command in (["release", str(tmp_path / "out")], ["export", "gradescope", str(tmp_path / "out.zip")]):
         proc = subprocess.run([*GRADE, *command, "--course", str(kit / "course.yaml")], capture_output=True,
                               text=True, cwd=tmp_path, timeout=300)
-        assert proc.returncode == 2 and "stale:" in proc.stderr and "exercises/activations.py" in proc.stderr
+        assert proc.returncode == 2 and "stale:" in proc.stderr and "exercises/backprop/activations.py" in proc.stderr
         assert "run `grade generate` first" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kit"]
 

@@ -19,7 +19,7 @@ import yaml
 from grader.child.limits import Limits
 from grader.sandbox import Sandbox, StudentError
 
-from helpers import EXERCISES, ROOT, SOLUTIONS, report_json
+from helpers import EXERCISES, ROOT, SOLUTIONS, report_json, write_course
 from helpers import GRADE as GRADE_COMMAND
 
 GRADE = GRADE_COMMAND[0]
@@ -72,9 +72,7 @@ def by_name(results, prefix="Activation functions: "):
 def tiny_timeout_course(tmp_path, call=1):
     tree = yaml.safe_load((ROOT / "course.yaml").read_text())
     tree["limits"]["call_seconds"] = call
-    path = tmp_path / "course.yaml"
-    path.write_text(yaml.safe_dump(tree))
-    return path
+    return write_course(tmp_path / "course.yaml", tree)
 
 
 Z = np.array([[-2.0, -0.5, 0.0, 0.5, 2.0], [1.0, -1.0, 3.0, -3.0, 0.25]])  # 2 x 5: not square
@@ -565,14 +563,13 @@ def test_the_sandboxed_child_sees_only_its_own_folder_of_the_grader(tmp_path):
     # test the tester: without isolation the same code sees the whole package
     with Sandbox(sub, Limits(), "off") as box, pytest.raises(StudentError) as info:
         box.call("relu", Z)
-    assert "vectors.json" in str(info.value) and "checks" in str(info.value)
+    assert "vectors.py" in str(info.value) and "checks" in str(info.value)
 
 
 def test_isolation_required_refuses_to_grade_without_bubblewrap(tmp_path):
     tree = yaml.safe_load((ROOT / "course.yaml").read_text())
     tree["isolation"] = "required"
-    course = tmp_path / "course.yaml"
-    course.write_text(yaml.safe_dump(tree))
+    course = write_course(tmp_path / "course.yaml", tree)
     env = {**os.environ, "PATH": str(tmp_path)}  # no bwrap on this PATH
     proc = subprocess.run([GRADE, "check", str(SOLUTIONS), "--course", str(course), "--part", "updates"],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
