@@ -230,7 +230,7 @@ def check(
         _, problem = isolation.available()
         if problem:
             raise GraderFailure(f"{course.path}: isolation = required, but {problem}")
-    hidden = vectors.load_hidden(hidden_path) if hidden_path else None
+    hidden = vectors.load_hidden(hidden_path, course.blanks) if hidden_path else None
     load = data_loader(course, data_dir, quiet=fmt not in ("text", "github"))
     if "mnist" in course.parts and not keyword:
         try:  # find or fetch the data once, before grading
@@ -249,7 +249,7 @@ def check(
         graded = grading.grade(prepared.folder, course, load, hidden, report_dir, plots=plots, keyword=keyword)
         graded.footer[:0] = prepared.notes
         if fmt == "github":  # read from the copy, shown at the student's own paths
-            annotations = github(graded.results, prepared.folder, folder / prepared.where)
+            annotations = github(graded.results, course.blanks, prepared.folder, folder / prepared.where)
     if keyword and not graded.results:
         raise GradeError(
             f"-k {keyword}: no check's name matches (names are like test_relu_values, "
@@ -378,7 +378,7 @@ def batch(
     subs = batches.discover(submissions, out_dir)
     if not subs:
         raise GradeError(f"{submissions}: no student folders in it")
-    hidden = vectors.load_hidden(hidden_path) if hidden_path else None
+    hidden = vectors.load_hidden(hidden_path, course.blanks) if hidden_path else None
     data = data_loader(course, data_dir)()  # never without MNIST: a class graded at 75 would be graded twice
     # Trained (or read from the cache) once, before the workers fork: they inherit it in memory
     # and never read the cache again, which a student's code might have reached meanwhile.

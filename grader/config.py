@@ -3,18 +3,19 @@
 import io
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
 import yaml
 
+from grader.child.blanks import RETURNS, Blank
 from grader.child.limits import Limits
 from grader.errors import GradeError
 
 FILENAME = "course.yaml"
 VECTORS = "vectors.json"
-PART_IDS = ("activations", "softmax_ce", "backprop", "updates", "mnist")
+NAME = re.compile(r"[a-z_][a-z0-9_]{0,63}")  # a part, a blank, a module: Python names, lower case
 ASSIGNMENT_ID = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 
 
@@ -55,6 +56,7 @@ class Course:
     reference: Path | None  # the reference solution the MNIST weights are compared with
     data_dir: Path | None
     assignment_ids: tuple[str, ...] = ()  # every assignment of the course, in course.yaml's order
+    blanks: dict = field(default_factory=dict)  # name -> child.blanks.Blank: the functions students write
 
     @property
     def root(self) -> Path:
@@ -104,7 +106,7 @@ class Reader:
         if not isinstance(value, dict):
             self.fail(key, value, "must be a mapping")
         for k in value:
-            if k not in allowed:
+            if allowed and k not in allowed:
                 self.fail(f"{key}.{k}", value[k], f"unknown key; expected one of {', '.join(allowed)}")
         return value
 
@@ -236,11 +238,17 @@ def overridden(r: Reader, tree: dict, own: dict, key: str, allowed: tuple[str, .
 def resolve(r: Reader, tree: dict, aid: str) -> Course:
     path = r.path
     where = f"assignments.{aid}"
-    assignment = r.section(tree["assignments"], where, ("name", "pass_mark", "parts", "training", "thresholds"))
-    parts_tree = r.section(assignment, f"{where}.parts", PART_IDS)
+    assignment = r.section(
+        tree["assignments"], where, ("name", "pass_mark", "parts", "blanks", "training", "thresholds")
+    )
+    parts_tree = r.section(assignment, f"{where}.parts", ())
     parts = {}
     for pid, spec in parts_tree.items():
         key = f"{where}.parts.{pid}"
+        if not isinstance(pid, str) or not NAME.fullmatch(pid):
+            r.fail(
+                key, pid, "a part's id must be lower-case letters, digits and _ (the blanks' file is named after it)"
+            )
         if not isinstance(spec, dict):
             r.fail(key, spec, "must be a mapping with title and points")
         for k in spec:
@@ -249,6 +257,14 @@ def resolve(r: Reader, tree: dict, aid: str) -> Course:
         parts[pid] = Part(pid, r.get(spec, f"{key}.title", str), r.get(spec, f"{key}.points", float, 0))
     if not any(p.points for p in parts.values()):
         r.fail(f"{where}.parts", {k: p.points for k, p in parts.items()}, "at least one part needs points")
+    blanks = declared_blanks(r, assignment, where)
+    for pid in parts:  # a part's points must be reachable: its checks are its blanks' (mnist: the training)
+        if pid != "mnist" and not any(b.part == pid for b in blanks.values()):
+            r.fail(
+                f"{where}.parts.{pid}",
+                parts_tree[pid],
+                f"no blank is in this part: declare its blanks under {where}.blanks with part: {pid}",
+            )
     thresholds = overridden(r, tree, assignment, "thresholds", THRESHOLDS, where)
     training = overridden(r, tree, assignment, "training", TRAINING, where)
     limits_tree = r.section(tree, "limits", tuple(LIMIT_RANGES))
@@ -295,7 +311,35 @@ def resolve(r: Reader, tree: dict, aid: str) -> Course:
         reference=(path.parent / reference / aid).resolve() if reference else None,
         data_dir=(path.parent / data_dir).resolve() if data_dir else None,
         assignment_ids=tuple(tree["assignments"]),
+        blanks=blanks,
     )
+
+
+def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]:
+    """assignments.<id>.blanks: each function students write, its part, its file (the part's id
+    by default) and what it returns (an array by default)."""
+    tree = r.section(assignment, f"{where}.blanks", ())
+    if not tree:
+        r.fail(f"{where}.blanks", tree, "declare at least one blank")
+    blanks = {}
+    for name, spec in tree.items():
+        key = f"{where}.blanks.{name}"
+        if not isinstance(name, str) or not NAME.fullmatch(name):
+            r.fail(key, name, "a blank is a function: lower-case letters, digits and _")
+        if not isinstance(spec, dict):
+            r.fail(key, spec, "must be a mapping with part (and module, returns)")
+        for k in spec:
+            if k not in ("part", "module", "returns"):
+                r.fail(f"{key}.{k}", spec[k], "unknown key; expected part, module or returns")
+        part = r.get(spec, f"{key}.part", str)
+        module = r.get(spec, f"{key}.module", str, optional=True) or part
+        returns = r.get(spec, f"{key}.returns", str, optional=True) or "array"
+        if not NAME.fullmatch(module):
+            r.fail(f"{key}.module", module, "a file name without .py: lower-case letters, digits and _")
+        if returns not in RETURNS:
+            r.fail(f"{key}.returns", returns, f"must be one of {', '.join(RETURNS)}")
+        blanks[name] = Blank(name, module, returns, part)
+    return blanks
 
 
 def only_assignment(course: Course, text: str | None = None) -> str:

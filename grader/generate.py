@@ -221,7 +221,7 @@ def generate(course: Course, check: bool = False, force: bool = False) -> list[P
         raise GenerateError(str(exc)) from None
     wanted[notebook.source_path(course)] = source
     seed, kept = hidden_seed(hidden)
-    public, secret = record(solutions, seed)
+    public, secret = record(course, seed)
     new_vectors, new_hidden = vectors_text(public), hidden_text(seed, secret)
 
     changed = [p for p, text in wanted.items() if not p.is_file() or p.read_text(encoding="utf-8") != text]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.child.blanks import MODULES
+from grader.child.blanks import modules
 from grader.errors import SubmissionProblem
 from grader.report import printable
 
@@ -179,14 +179,14 @@ class Prepared:
         return [f"not graded: {line}" for line in self.taken.skipped]
 
 
-def locate(taken: Taken, assignment_id: str) -> tuple[str, str] | tuple[None, None]:
+def locate(taken: Taken, course: Course) -> tuple[str, str] | tuple[None, None]:
     """What to grade in a copy: ("notebook", relative path) or ("modules", folder ("", a clone's
     "exercises/<id>" or an older one's "exercises")), in the order batch grading has always looked
     (nbgrader's layout first)."""
-    names = set(taken.files)
+    names, assignment_id = set(taken.files), course.assignment_id
 
     def has_modules(folder):
-        return any(f"{folder}{m}.py" in names for m in MODULES)
+        return any(f"{folder}{m}.py" in names for m in modules(course.blanks))
 
     for folder in (f"{assignment_id}/", ""):
         if f"{folder}{assignment_id}.ipynb" in names:
@@ -207,13 +207,13 @@ def prepare(source: Path | str, workdir: Path | str, course: Course) -> Prepared
 
     limits = course.limits
     taken = take(source, Path(workdir) / "files", limits.submission_files, limits.submission_mb << 20)
-    kind, where = locate(taken, course.assignment_id)
+    kind, where = locate(taken, course)
     if where is not None and kind == "notebook":  # where is None exactly when kind is
-        folder = notebook.convert(taken.folder / where, Path(workdir) / "from-notebook", limits)
+        folder = notebook.convert(taken.folder / where, Path(workdir) / "from-notebook", limits, modules(course.blanks))
         return Prepared(folder, taken, where)
     if where is not None and kind == "modules":
         return Prepared(taken.folder / where, taken, where)
-    files = ", ".join(f"{m}.py" for m in MODULES)
+    files = ", ".join(f"{m}.py" for m in modules(course.blanks))
     skipped = "".join(f"; {line}" for line in taken.skipped)
     raise SubmissionError(
         f"no {files} (nor exercises/{course.assignment_id}/ holding them, nor a notebook {course.assignment_id}.ipynb) "

@@ -27,7 +27,6 @@ from collections.abc import Container, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.child.blanks import MODULES
 from grader.errors import SubmissionProblem
 
 if TYPE_CHECKING:  # annotations only (nbformat is the instructor's extra)
@@ -203,13 +202,13 @@ def dumps(notebook: NotebookNode) -> str:
 
 
 # -- from a notebook back to modules ---------------------------------------------------------------
-def _kept(node):
+def _kept(node, modules):
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return True
     if isinstance(node, ast.Import):
         return not any(a.name.split(".")[0] == "grader" for a in node.names)
     if isinstance(node, ast.ImportFrom):  # the blanks' modules are this very notebook
-        return (node.module or "").split(".")[0] not in ("grader", *MODULES, MODULE_FILE) and not node.level
+        return (node.module or "").split(".")[0] not in ("grader", *modules, MODULE_FILE) and not node.level
     if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
         try:
             ast.literal_eval(node.value)
@@ -219,11 +218,12 @@ def _kept(node):
     return False
 
 
-def module_source(cells: Iterable[str]) -> str:
+def module_source(cells: Iterable[str], modules: Iterable[str]) -> str:
     """One module from a notebook's code cells: their definitions, in order, each cell marked
     with its number (so a line in an error message can be found in the notebook). A cell that is
     not valid Python (a magic, a typo) is kept as a comment for a cell with a syntax error, or
     dropped for IPython syntax."""
+    modules = tuple(modules)  # the blanks' files: imports from them are this very notebook
     out = ['"""Definitions from a notebook, kept by grader.notebook.module_source."""']
     for number, source in enumerate(cells, start=1):
         try:
@@ -239,7 +239,7 @@ def module_source(cells: Iterable[str]) -> str:
                 )
                 continue
         lines = source.splitlines()
-        kept = [node for node in tree.body if _kept(node)]
+        kept = [node for node in tree.body if _kept(node, modules)]
         if kept:
             out.append(f"\n# code cell {number}")
         for node in kept:
@@ -247,13 +247,13 @@ def module_source(cells: Iterable[str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_submission(cells: Iterable[str], folder: str | os.PathLike[str]) -> Path:
+def write_submission(cells: Iterable[str], folder: str | os.PathLike[str], modules: Iterable[str]) -> Path:
     """Write a notebook's code as a submission folder the grader can import: the definitions
-    in from_notebook.py, and each blank's module re-exporting them."""
-    folder = Path(folder)
+    in from_notebook.py, and each blank's module (modules) re-exporting them."""
+    folder, modules = Path(folder), tuple(modules)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{MODULE_FILE}.py").write_text(module_source(cells), encoding="utf-8")
-    for module in MODULES:
+    (folder / f"{MODULE_FILE}.py").write_text(module_source(cells, modules), encoding="utf-8")
+    for module in modules:
         (folder / f"{module}.py").write_text(f"from {MODULE_FILE} import *  # noqa: F401,F403\n", encoding="utf-8")
     return folder
 
@@ -265,7 +265,9 @@ class NotebookError(SubmissionProblem):
 CONVERT_SECONDS = 60  # reading a notebook of the size limit (limits.submission_mb) takes well under a second
 
 
-def convert(path: str | os.PathLike[str], folder: str | os.PathLike[str], limits: Limits) -> Path:
+def convert(
+    path: str | os.PathLike[str], folder: str | os.PathLike[str], limits: Limits, modules: Iterable[str]
+) -> Path:
     """write_submission(code_cells(path), folder), done by a child with bounded memory, CPU and
     time: a notebook is an untrusted file, and parsing one can cost far more than its size (an
     8 MB cell took 3.9 GB and 24 s in ast.parse). Returns folder; raises NotebookError."""
@@ -283,6 +285,7 @@ def convert(path: str | os.PathLike[str], folder: str | os.PathLike[str], limits
                 str(folder),
                 str(limits.memory_mb << 20),
                 str(int(CONVERT_SECONDS)),
+                ",".join(modules),
             ],
             capture_output=True,
             text=True,
@@ -303,14 +306,14 @@ def convert(path: str | os.PathLike[str], folder: str | os.PathLike[str], limits
     return Path(folder)
 
 
-def _convert(path, folder, memory, seconds):
+def _convert(path, folder, memory, seconds, modules):
     """The child's side of convert(): limits first, then the untrusted file."""
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
     resource.setrlimit(resource.RLIMIT_CPU, (int(seconds), int(seconds) + 1))
     try:
-        write_submission(code_cells(path), folder)
+        write_submission(code_cells(path), folder, modules.split(","))
     except NotebookError as exc:
         print(str(exc).split(": ", 1)[-1], file=sys.stderr)
         sys.exit(1)
@@ -370,7 +373,12 @@ def grade_part(part: str, course: str | os.PathLike[str] | None = None, assignme
         raise RuntimeError("grade_part runs in a Jupyter notebook; elsewhere use `grade check`") from None
     with tempfile.TemporaryDirectory(prefix="grade-notebook-") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        folder = write_submission([cell for cell in history if cell], Path(tmp) / "submission")
+        from grader import config
+        from grader.child.blanks import modules
+
+        course_yaml = course or os.environ.get("GRADE_COURSE") or config.find()
+        blanks = config.load(Path(course_yaml), assignment).blanks
+        folder = write_submission([cell for cell in history if cell], Path(tmp) / "submission", modules(blanks))
         command = [
             sys.executable,
             "-m",

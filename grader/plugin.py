@@ -135,6 +135,13 @@ class GradePlugin:
         )
         config.addinivalue_line("markers", "property: the check judges a property whatever the values (see withhold)")
 
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """The hidden checks are one per blank of this assignment (course.yaml's blanks)."""
+        if metafunc.function.__name__ == "test_hidden":
+            from grader.checks.test_hidden import cases
+
+            metafunc.parametrize("blank,component,what", cases(self.cfg.blanks))
+
     @pytest.hookimpl(tryfirst=True)  # before pytest's own -k deselection
     def pytest_collection_modifyitems(
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Function]
@@ -189,11 +196,13 @@ class GradePlugin:
 
     @pytest.fixture(scope="session")
     def vectors(self) -> vector_file.Cases:
-        return vector_file.load(self.cfg.vectors)
+        return vector_file.load(self.cfg.vectors, self.cfg.blanks)
 
     @pytest.fixture(scope="session")
     def student(self) -> Iterator[Sandbox]:
-        with Sandbox(self.submission, self.cfg.limits, self.cfg.isolation, self.bound) as sandbox:
+        with Sandbox(
+            self.submission, self.cfg.limits, self.cfg.isolation, self.bound, blanks=self.cfg.blanks
+        ) as sandbox:
             yield sandbox
         self.note_once(sandbox.describe())
         self.session.printed, self.session.printed_total = bytes(sandbox.tap.head), sandbox.tap.total
@@ -206,7 +215,9 @@ class GradePlugin:
     def hidden_student(self) -> Iterator[Sandbox]:
         """A child of its own for the hidden checks, whose printed output is dropped: what
         the student's code prints there could be the hidden inputs."""
-        with Sandbox(self.submission, self.cfg.limits, self.cfg.isolation, self.bound) as sandbox:
+        with Sandbox(
+            self.submission, self.cfg.limits, self.cfg.isolation, self.bound, blanks=self.cfg.blanks
+        ) as sandbox:
             yield sandbox
 
     def note_once(self, lines: Iterable[str]) -> None:

@@ -8,7 +8,7 @@ import json
 import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader.child.blanks import BLANKS
+from grader.child.blanks import Blank
 
 if TYPE_CHECKING:  # annotations only: plugin imports this module
     from grader.config import Course, Part
@@ -293,7 +293,7 @@ def def_line(path: Path, name: str) -> int:
     return found[-1] if found else 1
 
 
-def locate(result: Result, submission: Path) -> tuple[str, int] | tuple[None, None]:
+def locate(result: Result, blanks: Mapping[str, Blank], submission: Path) -> tuple[str, int] | tuple[None, None]:
     """(file name, line) in the submission that a failed check points at: the line an
     exception came from, else the definition of the first blank its message names (the one
     that failed), else of the first the check's name names; (None, None) if none."""
@@ -301,13 +301,15 @@ def locate(result: Result, submission: Path) -> tuple[str, int] | tuple[None, No
     if match and (submission / match.group(1)).is_file():
         return match.group(1), int(match.group(2))
     for word in re.findall(r"[a-z_]+", result.output + " " + result.name.split(": ", 1)[-1]):
-        if word in BLANKS:
-            name = f"{BLANKS[word].module}.py"
+        if word in blanks:
+            name = f"{blanks[word].module}.py"
             return name, def_line(submission / name, word)
     return None, None
 
 
-def github(results: Sequence[Result], submission: Path, shown: Path | str | None = None) -> list[str]:
+def github(
+    results: Sequence[Result], blanks: Mapping[str, Blank], submission: Path, shown: Path | str | None = None
+) -> list[str]:
     """GitHub Actions annotations, one `::error` per check that did not pass, at the student's
     file and line: files are read in submission (the grader's copy) and named as in shown (the
     student's folder). Student text is percent-encoded as the runner expects, so it stays inside
@@ -323,7 +325,7 @@ def github(results: Sequence[Result], submission: Path, shown: Path | str | None
     for r in results:
         if r.passed:
             continue
-        name, line = locate(r, submission)
+        name, line = locate(r, blanks, submission)
         where = f"file={prop(os.path.relpath(Path(shown or submission) / name))},line={line}," if name else ""
         title = ("ERROR: " if r.error else "") + r.name
         lines.append(f"::error {where}title={prop(title)}::{data(r.output or 'failed')}")

@@ -22,14 +22,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Self, overload
 
 import numpy as np
 
 from grader import bounds, isolation
-from grader.child.blanks import BLANKS
+from grader.child.blanks import Blank, to_json
 from grader.child.limits import Limits, process_limit_problem
 from grader.child.protocol import ProtocolError, Shared, read_message, write_message
 from grader.gradcheck import VALUE_FLOOR, relative_error
@@ -271,7 +271,7 @@ class Replay:
         """The recorded answer to an ask, or None. Raises ProtocolError for anything no honest
         stand-in sends (the child is then replaced, as for any garbled message)."""
         name, args = ask.get("ask"), ask.get("args")
-        if not isinstance(name, str) or name not in BLANKS or not isinstance(args, list):
+        if not isinstance(name, str) or not isinstance(args, list):
             raise ProtocolError("an ask for something that is not a blank")
         if len(self.asked) >= self.MAX_ASKS:
             raise ProtocolError(f"more than {self.MAX_ASKS} asks in one call")
@@ -328,10 +328,14 @@ class Sandbox:
         limits: Limits | None = None,
         isolation_mode: str = "auto",
         bound: bounds.Bound | None = None,
+        *,
+        blanks: Mapping[str, Blank],
     ) -> None:
         """bound: the submission's bounds.Bound, shared by all its sandboxes (None for trusted code
-        such as the reference)."""
+        such as the reference). blanks: the assignment's (Course.blanks), the only functions the
+        child may be asked to call."""
         self.folder = Path(folder).resolve()
+        self.blanks = dict(blanks)
         self.bound = bound
         self.arena = Arena()  # one for the sandbox's life: every child it starts maps the same memory
         self.limits = limits or Limits()
@@ -386,6 +390,7 @@ class Sandbox:
             "keep_reading": not self.bwrap,
             "arena": [self.arena.fd, self.arena.size],
             "process_problem": process_limit_problem(bool(self.bwrap), uid),
+            "blanks": to_json(self.blanks),
         }
         command = [
             *prefix,
@@ -569,6 +574,8 @@ class Sandbox:
                         on_progress(reply)
                     continue
                 if "ask" in reply and replay is not None:  # the blank called another: see Replay
+                    if reply.get("ask") not in self.blanks:
+                        raise ProtocolError("an ask for something that is not a blank")
                     write_message(
                         self.to_child,
                         {"id": message["id"], "answer": replay.answer(reply)},
@@ -649,7 +656,7 @@ class Sandbox:
         is the blank's `returns`, see Result, and watch and record make it a pair.)
         replay: a Replay (the reference's answers to the other blanks fn calls on this case);
         record=True (the reference only): returns (result, the calls fn made to other blanks)."""
-        assert fn in BLANKS, fn
+        assert fn in self.blanks, fn
         self.not_again(fn)
         sent = self.arena.place(args) if watch else list(args)
         message = {"op": "call", "fn": fn, "args": sent}
@@ -659,10 +666,10 @@ class Sandbox:
             replay.asked = []
         reply = self.request(message, fn, self.limits.call_seconds, replay=replay)
         self._warnings(reply)
-        result = self._coerce(reply.get("result"), BLANKS[fn].returns, fn)
+        result = self._coerce(reply.get("result"), self.blanks[fn].returns, fn)
         if record:
             calls: Any = reply.get("calls")  # the reference's own reply (record mode only): its calls
-            return result, [[name, args, coerce(out, BLANKS[name].returns, name)] for name, args, out in calls]
+            return result, [[name, args, coerce(out, self.blanks[name].returns, name)] for name, args, out in calls]
         return (result, self.arena.read(sent, fn)) if watch else result
 
     def map(self, fn: str, args_list: Sequence[Sequence[Any]]) -> list[Any]:
@@ -675,7 +682,7 @@ class Sandbox:
         results = reply.get("result")
         if not isinstance(results, list) or len(results) != len(args_list):
             raise StudentError("protocol", f"the process running {fn} sent a malformed reply")
-        return [self._coerce(r, BLANKS[fn].returns, fn) for r in results]
+        return [self._coerce(r, self.blanks[fn].returns, fn) for r in results]
 
     def _coerce(self, value, returns, fn):
         """coerce(), and a NaN or inf that numpy warned about says what numpy said."""

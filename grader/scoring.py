@@ -112,7 +112,7 @@ def train(
         if on_epoch:
             on_epoch(epoch, course.epochs)
 
-    with Sandbox(folder, course.limits, course.isolation, bound) as trainer:
+    with Sandbox(folder, course.limits, course.isolation, bound, blanks=course.blanks) as trainer:
         params, history, seconds = trainer.train(sizes, course.budget, payload, epoch_done)
         notes = tuple(trainer.describe())
     check_params(params, sizes, "training")

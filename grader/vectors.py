@@ -12,16 +12,19 @@ grader cannot tell them apart) pass every gradient check with all-zero derivativ
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
-from grader.child.blanks import BLANKS
+from grader.child.blanks import Blank
 from grader.errors import GradeError
 from grader.gradcheck import H, numeric_gradient
 from grader.sandbox import Replay, Sandbox
+
+if TYPE_CHECKING:
+    from grader.config import Course
 
 SEED = 20261124
 
@@ -231,16 +234,14 @@ def stable_logits() -> np.ndarray:
 
 
 @overload
-def record(solutions: Path | str, hidden_seed: None = None) -> dict[str, dict]: ...
+def record(course: Course, hidden_seed: None = None) -> dict[str, dict]: ...
 @overload
-def record(solutions: Path | str, hidden_seed: int) -> tuple[dict[str, dict], dict[str, dict]]: ...
-def record(
-    solutions: Path | str, hidden_seed: int | None = None
-) -> dict[str, dict] | tuple[dict[str, dict], dict[str, dict]]:
+def record(course: Course, hidden_seed: int) -> tuple[dict[str, dict], dict[str, dict]]: ...
+def record(course: Course, hidden_seed: int | None = None) -> dict[str, dict] | tuple[dict[str, dict], dict[str, dict]]:
     """Run the reference on every case: name -> {"fn", "args", "expected", "calls"} (JSON-ready),
     where calls are the reference's calls to other blanks on the way (see sandbox.Replay).
     With hidden_seed, returns (public, hidden): the hidden cases go in a file of their own."""
-    with Sandbox(solutions) as reference:
+    with Sandbox(course.solutions, blanks=course.blanks) as reference:
         softmax = lambda z: reference.call("softmax", z)  # noqa: E731
 
         def run(cases):
@@ -277,12 +278,12 @@ class Cases(dict):
         return Replay(self.calls.get(name, []), tol)
 
 
-def parse(table: dict[str, dict]) -> Cases:
+def parse(table: dict[str, dict], blanks: Mapping[str, Blank]) -> Cases:
     """Cases: name -> (args, expected) as float64 arrays (dicts of arrays for params; a list of
     arrays where the blank returns a pair), from the JSON form record() writes."""
 
     def result(fn, value):
-        return [from_json(e) for e in value] if BLANKS[fn].returns == "pair" else from_json(value)
+        return [from_json(e) for e in value] if blanks[fn].returns == "pair" else from_json(value)
 
     out = Cases()
     for name, case in table.items():
@@ -304,10 +305,10 @@ def require(path: Path | str) -> None:
         raise HiddenError(f"{path}: no test vectors there; run `grade generate` in the course kit")
 
 
-def load(path: Path | str) -> Cases:
+def load(path: Path | str, blanks: Mapping[str, Blank]) -> Cases:
     """The public vectors (Course.vectors), parsed."""
     try:
-        return parse(json.loads(Path(path).read_text(encoding="utf-8")))
+        return parse(json.loads(Path(path).read_text(encoding="utf-8")), blanks)
     except OSError as exc:
         raise HiddenError(f"{path}: cannot read the test vectors ({exc.strerror}); run `grade generate`") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -316,16 +317,16 @@ def load(path: Path | str) -> Cases:
         ) from None
 
 
-def load_hidden(path: Path | str) -> Cases:
+def load_hidden(path: Path | str, blanks: Mapping[str, Blank]) -> Cases:
     """The hidden vectors file ({"seed": int, "vectors": {...}}), parsed. Every blank must be
     there, so that a truncated or foreign file is named rather than half used."""
     path = Path(path)
     try:
         table = json.loads(path.read_text(encoding="utf-8"))["vectors"]
-        missing = [b for b in BLANKS if f"hidden/{b}" not in table]
+        missing = [b for b in blanks if f"hidden/{b}" not in table]
         if missing:
             raise HiddenError(f"{path}: no hidden vectors for {', '.join(missing)}; run `grade generate`")
-        return parse(table)
+        return parse(table, blanks)
     except OSError as exc:
         raise HiddenError(f"{path}: cannot read the hidden vectors ({exc.strerror})") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

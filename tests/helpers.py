@@ -14,6 +14,13 @@ SOLUTIONS = ROOT / "solutions" / "backprop"
 EXERCISES = ROOT / "exercises" / "backprop"
 NOTEBOOK = ROOT / "notebooks" / "source" / "backprop" / "backprop.ipynb"
 GRADE = [str(Path(sys.executable).parent / "grade")]  # the console script, exactly as students run it
+
+
+def course_blanks():
+    """The kit's assignment's blanks, as course.yaml declares them (name -> child.blanks.Blank)."""
+    from grader import config
+
+    return config.load(ROOT / "course.yaml").blanks
 def junit_xsd():
     """Jenkins xunit's junit-10.xsd, the schema its plugin validates JUnit reports with. pytest
     tests its own JUnit output against the same file, which its source distribution on PyPI

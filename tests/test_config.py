@@ -37,7 +37,11 @@ def edited(tmp_path, change):
     (lambda t: t["limits"].update(memroy_mb=1), "limits.memroy_mb = 1: unknown key"),
     (lambda t: t.update(isolation="yes"), "isolation = 'yes': must be auto, required or off"),
     (lambda t: t.update(treshold=1), "treshold = 1: unknown key"),
-    (lambda t: t["assignments"]["backprop"]["parts"].update(bonus={"title": "x", "points": 1}), "assignments.backprop.parts.bonus"),
+    (lambda t: t["assignments"]["backprop"]["parts"].update(bonus={"title": "x", "points": 1}), "assignments.backprop.parts.bonus = {'points': 1, 'title': 'x'}: no blank is in this part"),
+    (lambda t: t["assignments"]["backprop"]["blanks"]["relu"].update(returns="tuple"),
+     "assignments.backprop.blanks.relu.returns = 'tuple': must be one of array, scalar, pair, dict"),
+    (lambda t: t["assignments"]["backprop"]["blanks"]["relu"].pop("part"),
+     "assignments.backprop.blanks.relu.part = None: missing"),
     (lambda t: t["assignments"]["backprop"]["parts"]["mnist"].update(points="lots"), "assignments.backprop.parts.mnist.points = 'lots'"),
     (lambda t: t.pop("training"), "training = None: must be a mapping"),
     (lambda t: t["training"].update(learning_rate=True), "training.learning_rate = True: must be a number"),
@@ -91,6 +95,7 @@ def test_pass_mark_defaults_to_every_point(tmp_path):
 def two_assignments(tmp_path):
     """The course with a second assignment, `second`, that trains 2 epochs and passes at 0.5."""
     block = ("  # the second one\n  second:\n    name: Second\n    parts:\n      activations: {title: A, points: 10}\n"
+             "    blanks:\n      relu: {part: activations}\n"
              "    training: {epochs: 2}\n    thresholds: {mnist_accuracy: 0.5}\n")
     text = ROOT_COURSE.read_text().replace("\nthresholds:", "\n" + block + "thresholds:", 1)
     path = tmp_path / "course.yaml"
@@ -111,6 +116,7 @@ def test_several_assignments_each_with_its_own_settings(tmp_path):
     assert second.solutions == tmp_path / "solutions" / "second" and second.vectors.parts[-3:] == (
         "exercises", "second", "vectors.json")
     assert [c.assignment_id for c in load_all(path)] == ["backprop", "second"]
+    assert list(second.blanks) == ["relu"] and len(first.blanks) == 11  # which functions are blanks: its own
 
 
 def test_only_assignment_keeps_one_and_its_comments(tmp_path):

@@ -3,9 +3,10 @@ import subprocess
 
 import pytest
 
-from grader.child.blanks import BLANKS
 from grader.generate import BEGIN, END, GenerateError, strip_solutions, student_files
-from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of
+from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, course_blanks
+
+BLANKS = course_blanks()
 
 
 def solution_lines(text):

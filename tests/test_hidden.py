@@ -8,12 +8,12 @@ import subprocess
 import numpy as np
 
 import pytest
-from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, grade_json, write_course
+from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, course_blanks, grade_json, write_course
 
 from grader import vectors
-from grader.child.blanks import BLANKS
 from grader.generate import _numbers, hidden_seed
 
+BLANKS = course_blanks()
 HIDDEN = ROOT / "hidden" / "backprop" / "vectors.json"
 PUBLIC = json.loads((ROOT / "exercises" / "backprop" / "vectors.json").read_text())
 
@@ -39,9 +39,9 @@ def {blank}(z):
 
 
 def test_hidden_file_has_every_blank_on_other_inputs():
-    hidden = vectors.load_hidden(HIDDEN)
+    hidden = vectors.load_hidden(HIDDEN, BLANKS)
     assert {name.split("/")[1] for name in hidden} == set(BLANKS)
-    public = vectors.load(EXERCISES / "vectors.json")
+    public = vectors.load(EXERCISES / "vectors.json", BLANKS)
     assert set(hidden) == {f"hidden/{name}" for name in public if not name.endswith("/central")}
     differ = [b for b in BLANKS if json.dumps(vectors.to_json(hidden[f"hidden/{b}"][0])) !=
               json.dumps(vectors.to_json(public[b][0]))]
@@ -123,10 +123,10 @@ def test_hidden_file_errors_name_the_file(tmp_path):
     bad = tmp_path / "hidden.json"
     bad.write_text(json.dumps({"seed": 1, "vectors": {"hidden/relu": PUBLIC["relu"]}}))
     with pytest.raises(vectors.HiddenError, match=r"hidden\.json: no hidden vectors for relu_prime"):
-        vectors.load_hidden(bad)
+        vectors.load_hidden(bad, BLANKS)
     bad.write_text("[1, 2]")
     with pytest.raises(vectors.HiddenError, match=r"hidden\.json: not a hidden vectors file"):
-        vectors.load_hidden(bad)
+        vectors.load_hidden(bad, BLANKS)
     proc = subprocess.run([*GRADE, "check", str(EXERCISES), "--hidden", str(bad)], capture_output=True,
                           text=True, cwd=ROOT)
     assert proc.returncode == 2 and "hidden.json: not a hidden vectors file" in proc.stderr
@@ -184,7 +184,7 @@ def test_the_spy_sees_a_lock_held_by_another_child(tmp_path):
     from grader.sandbox import Sandbox, StudentError
 
     folder = spy(tmp_path / "spy")
-    with Sandbox(folder) as hidden_child, Sandbox(folder) as public_child:
+    with Sandbox(folder, blanks=BLANKS) as hidden_child, Sandbox(folder, blanks=BLANKS) as public_child:
         hidden_child.call("relu", np.ones((3, 3)))
         with pytest.raises(StudentError, match="SPY: a hidden child's lock is visible from public"):
             public_child.call("relu", np.ones((4, 5)))

@@ -7,7 +7,9 @@ import sys
 
 import nbformat
 import pytest
-from helpers import NOTEBOOK, ROOT, SOLUTIONS
+from helpers import NOTEBOOK, ROOT, SOLUTIONS, course_blanks
+
+MODULES = sorted({b.module for b in course_blanks().values()})
 
 from grader import config, notebook
 from grader.generate import GenerateError, generate
@@ -107,6 +109,6 @@ def test_the_bounded_child_passes_the_reason_on(tmp_path):
     path = tmp_path / "backprop.ipynb"
     path.write_text(json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": []}), encoding="utf-8")
     with pytest.raises(NotebookError, match=r"^backprop\.ipynb: cannot be graded: an nbformat 3 notebook"):
-        notebook.convert(path, tmp_path / "out", Limits())
-    done = notebook.convert(NOTEBOOK, tmp_path / "ok", Limits())
+        notebook.convert(path, tmp_path / "out", Limits(), MODULES)
+    done = notebook.convert(NOTEBOOK, tmp_path / "ok", Limits(), MODULES)
     assert "def backward(" in (done / "from_notebook.py").read_text()

@@ -3,6 +3,7 @@
 Every submission here is a copy of solutions/ with one function redefined at the end of its
 module (the later definition shadows the reference one), so exactly one thing is wrong.
 """
+import functools
 import json
 import os
 import shutil
@@ -17,10 +18,12 @@ import pytest
 import yaml
 
 from grader.child.limits import Limits
-from grader.sandbox import Sandbox, StudentError
+from grader.sandbox import Sandbox as KitSandbox, StudentError
 
-from helpers import EXERCISES, ROOT, SOLUTIONS, report_json, write_course
+from helpers import EXERCISES, ROOT, SOLUTIONS, course_blanks, report_json, write_course
 from helpers import GRADE as GRADE_COMMAND
+
+Sandbox = functools.partial(KitSandbox, blanks=course_blanks())  # the kit's assignment's blanks
 
 GRADE = GRADE_COMMAND[0]
 

@@ -31,7 +31,7 @@ class Recorder:
     with fixed weights, as the child does."""
     seen = {}
 
-    def __init__(self, *args):
+    def __init__(self, *args, **kwargs):
         pass
 
     def __enter__(self):
@@ -62,7 +62,7 @@ def test_the_validation_images_never_reach_training(monkeypatch):
     test_images, test_labels = rng.integers(0, 256, (7, 784), dtype=np.uint8), rng.integers(0, 10, 7)
     data = SimpleNamespace(train_images=images, train_labels=labels, test_images=test_images, test_labels=test_labels)
     course = SimpleNamespace(hidden_sizes=(4,), epochs=3, validation=12, limits=None, isolation="off",
-                             budget={"epochs": 3}, path=ROOT / "course.yaml")
+                             budget={"epochs": 3}, path=ROOT / "course.yaml", blanks={})
     _, history, _, _ = scoring.train(SOLUTIONS, course, data)
     assert len(Recorder.seen["train_images"]) == 38 and np.array_equal(Recorder.seen["train_images"], images[:38])
     assert np.array_equal(Recorder.seen["train_labels"], labels[:38]) and set(Recorder.seen) == {"train_images",

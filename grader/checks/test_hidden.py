@@ -9,12 +9,17 @@ their own, after every other process running the submission has exited (grading.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 import pytest
 
 from grader.checks.common import value_check
-from grader.child.blanks import BLANKS
 from grader.gradcheck import CheckFailed, assert_close
 from grader.sandbox import StudentError
+
+if TYPE_CHECKING:
+    from grader.child.blanks import Blank
 
 pytestmark = pytest.mark.hidden
 
@@ -25,25 +30,28 @@ pytestmark = pytest.mark.hidden
 COMPONENTS = {"pair": ("dW", "db")}
 
 
-def case(blank: str, component: str | None = None) -> pytest.ParameterSet:
-    # The module a blank lives in is its part's id (blanks.py and course.yaml agree).
-    vouches = f"{blank}{chr(39) if blank.endswith('s') else chr(39) + 's'} {component}" if component else blank
+def case(blank: Blank, component: str | None = None) -> pytest.ParameterSet:
+    """One hidden check: a blank (or one of a pair's two arrays), in its own part."""
+    name = blank.name
+    vouches = f"{name}{chr(39) if name.endswith('s') else chr(39) + 's'} {component}" if component else name
     return pytest.param(
-        blank,
+        name,
         component,
         vouches,
-        id=f"{blank}-{component}" if component else blank,
+        id=f"{name}-{component}" if component else name,
         marks=[
-            pytest.mark.part(BLANKS[blank].module),
+            pytest.mark.part(blank.part),
             pytest.mark.blanks(vouches),
             pytest.mark.points(0.5 if component else 1),
         ],
     )
 
 
-@pytest.mark.parametrize(
-    "blank,component,what", [case(b, c) for b in BLANKS for c in COMPONENTS.get(BLANKS[b].returns, [None])]
-)
+def cases(blanks: Mapping[str, Blank]) -> list[pytest.ParameterSet]:
+    """Every hidden check of an assignment (the plugin parametrizes test_hidden with these)."""
+    return [case(b, c) for b in blanks.values() for c in COMPONENTS.get(b.returns, [None])]
+
+
 def test_hidden(blank, component, what, hidden_student, hidden_vectors, course):
     """{what} on hidden inputs"""
     try:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from grader.child import limits as rlimits
-from grader.child.blanks import BLANKS, MODULES
+from grader.child.blanks import Blank, from_json, modules
 from grader.child.protocol import read_message, write_message
 
 if TYPE_CHECKING:  # annotations only: the child imports nothing it does not run
@@ -95,13 +95,16 @@ def syntax_error(exc: SyntaxError) -> str:
 
 
 class Submission:
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
+    def __init__(self, folder: str | os.PathLike[str], blanks: dict[str, Blank]) -> None:
+        """blanks: the assignment's, as the grader sent them (name -> module and returns)."""
         self.folder = str(Path(folder).resolve())
         sys.path.insert(0, self.folder)
+        self.blanks = blanks
+        self.module_names = modules(blanks)
         self.modules: dict[str, types.ModuleType] = {}
 
     def function(self, name: str) -> Callable[..., Any]:
-        blank = BLANKS[name]
+        blank = self.blanks[name]
         if blank.module not in self.modules:
             self.modules[blank.module] = self.load(blank.module)
         fn = getattr(self.modules[blank.module], name, None)
@@ -115,7 +118,7 @@ class Submission:
         stood in for by one whose blanks raise that error when called, and the import is tried
         again: a mistake in one file then costs the blanks of that file, not every file that
         imports it (and a stood-in blank can still be replayed, see stand_ins)."""
-        for _ in MODULES:
+        for _ in self.module_names:
             try:
                 return importlib.import_module(module)
             except BaseException as exc:
@@ -133,7 +136,12 @@ class Submission:
         else:
             frame = self.innermost(exc.__traceback__)
             path = Path(frame.filename) if frame else None
-        if path is None or str(path.parent) != self.folder or path.suffix != ".py" or path.stem not in MODULES:
+        if (
+            path is None
+            or str(path.parent) != self.folder
+            or path.suffix != ".py"
+            or path.stem not in self.module_names
+        ):
             return None
         return path.stem
 
@@ -157,7 +165,7 @@ class Submission:
             return Missing()
 
         stand_in.__getattr__ = missing  # type: ignore[method-assign]  # a module's __getattr__ (PEP 562)
-        for name, blank in BLANKS.items():
+        for name, blank in self.blanks.items():
             if blank.module == module:
 
                 def fail(*args, _description=description, **kwargs):
@@ -238,7 +246,7 @@ def stand_ins(submission: Submission, fn: str, make: Make) -> Iterator[None]:
         if (getattr(m, "__file__", None) or "").startswith(submission.folder + os.sep)
     ]
     originals = {}
-    for name, blank in BLANKS.items():
+    for name, blank in submission.blanks.items():
         module = sys.modules.get(blank.module)
         original = getattr(module, name, None) if module in modules else None
         if name != fn and callable(original):
@@ -257,7 +265,7 @@ def stand_ins(submission: Submission, fn: str, make: Make) -> Iterator[None]:
             setattr(module, key, value)
 
 
-def recorder(calls: list[list[Any]]) -> Make:
+def recorder(calls: list[list[Any]], blanks: dict[str, Blank]) -> Make:
     """make() for stand_ins: call the blank itself and note (name, args, result) -- nested
     calls too, in order. For the reference only (`grade generate`)."""
 
@@ -266,7 +274,7 @@ def recorder(calls: list[list[Any]]) -> Make:
             args = bound_args(original, args, kwargs)
             before = plain_args(args)
             result = original(*args)
-            calls.append([name, before, plain(result, BLANKS[name].returns, name)])
+            calls.append([name, before, plain(result, blanks[name].returns, name)])
             return result
 
         return recorded
@@ -274,7 +282,7 @@ def recorder(calls: list[list[Any]]) -> Make:
     return make
 
 
-def replayer(ask: Ask) -> Make:
+def replayer(ask: Ask, blanks: dict[str, Blank]) -> Make:
     """make() for stand_ins: ask the grader for the reference's answer to exactly these inputs
     (it holds what the reference answered on the way to this case's answer); where it has none,
     the student's own blank answers. The table stays with the grader: the child learns an
@@ -288,7 +296,7 @@ def replayer(ask: Ask) -> Make:
                 return original(*args, **kwargs)
             sent = plain_args(args)
             got = ask(name, sent) if sent is not None else None
-            return original(*args) if got is None else answer(got, BLANKS[name].returns)
+            return original(*args) if got is None else answer(got, blanks[name].returns)
 
         return replayed
 
@@ -319,10 +327,11 @@ def run(
     except LookupError as exc:
         return {"ok": False, "kind": "exception", "message": str(exc)}
     except BaseException as exc:
-        return {"ok": False, **submission.describe(exc, f"importing {BLANKS[fn].module}.py")}
+        return {"ok": False, **submission.describe(exc, f"importing {submission.blanks[fn].module}.py")}
     calls: list[list] = []
     # mode "replay" always comes with ask (main): the ignore states that, it changes nothing at run time
-    make = recorder(calls) if mode == "record" else replayer(ask) if mode == "replay" else None  # type: ignore[arg-type]
+    blanks = submission.blanks
+    make = recorder(calls, blanks) if mode == "record" else replayer(ask, blanks) if mode == "replay" else None  # type: ignore[arg-type]
     try:
         with (
             warnings.catch_warnings(record=True) as caught,
@@ -533,26 +542,28 @@ def main(rfd: int, wfd: int, folder: str, setup_json: str) -> None:
         skipped["keyrings, IPC and page-cache probes"] = problem
     fd, size = setup["arena"]  # the grader's shared memory: watched calls' arguments live there
     arena = mmap.mmap(fd, size)
-    submission = Submission(folder)
+    submission = Submission(folder, from_json(setup["blanks"]))
     write_message(wfd, {"ready": True, "skipped": skipped})
     while True:
         request = read_message(rfd, arena=arena)
         if request is None:
             return
-        if request["op"] == "call":
+        reply: dict[str, Any]
+        if request["op"] in ("call", "map") and request.get("fn") not in submission.blanks:
+            reply = {"ok": False, "kind": "protocol", "message": f"{request.get('fn')!r} is not a blank"}
+        elif request["op"] == "call":
 
             def ask(name, args, rid=request["id"]):
                 write_message(wfd, {"id": rid, "ask": name, "args": args})
                 got = read_message(rfd)
                 return got.get("answer") if isinstance(got, dict) and got.get("id") == rid else None
 
-            reply = run(
-                submission, request["fn"], request["args"], BLANKS[request["fn"]].returns, request.get("mode"), ask
-            )
+            returns = submission.blanks[request["fn"]].returns
+            reply = run(submission, request["fn"], request["args"], returns, request.get("mode"), ask)
         elif request["op"] == "map":
-            results, warned = [], set()
+            results, warned = [], set[str]()
             for args in request["args_list"]:
-                reply = run(submission, request["fn"], args, BLANKS[request["fn"]].returns)
+                reply = run(submission, request["fn"], args, submission.blanks[request["fn"]].returns)
                 if not reply["ok"]:
                     break
                 results.append(reply["result"])
