@@ -252,7 +252,7 @@ def check(
             annotations = github(graded.results, course.blanks, prepared.folder, folder / prepared.where)
     if keyword and not graded.results:
         raise GradeError(
-            f"-k {keyword}: no check's name matches (names are like test_relu_values, "
+            f"-k {keyword}: no check's name matches (names are like test_blank[relu-values], "
             "test_backward_gradient; see grader/checks/)"
         )
     results, footer = graded.results, graded.footer

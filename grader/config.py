@@ -28,6 +28,7 @@ class Part:
     id: str
     title: str
     points: float
+    unchanged: float = 0  # the points of the check that its derived blanks leave their inputs unchanged
 
 
 @dataclass(frozen=True)
@@ -252,9 +253,14 @@ def resolve(r: Reader, tree: dict, aid: str) -> Course:
         if not isinstance(spec, dict):
             r.fail(key, spec, "must be a mapping with title and points")
         for k in spec:
-            if k not in ("title", "points"):
-                r.fail(f"{key}.{k}", spec[k], "unknown key; expected title or points")
-        parts[pid] = Part(pid, r.get(spec, f"{key}.title", str), r.get(spec, f"{key}.points", float, 0))
+            if k not in ("title", "points", "unchanged"):
+                r.fail(f"{key}.{k}", spec[k], "unknown key; expected title, points or unchanged")
+        parts[pid] = Part(
+            pid,
+            r.get(spec, f"{key}.title", str),
+            r.get(spec, f"{key}.points", float, 0),
+            r.get(spec, f"{key}.unchanged", float, 0, optional=True) or 0,
+        )
     if not any(p.points for p in parts.values()):
         r.fail(f"{where}.parts", {k: p.points for k, p in parts.items()}, "at least one part needs points")
     blanks = declared_blanks(r, assignment, where)
@@ -315,12 +321,19 @@ def resolve(r: Reader, tree: dict, aid: str) -> Course:
     )
 
 
+KINDS = ("values", "gradient", "stable")  # the checks the kit derives from a declaration
+
+
 def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]:
     """assignments.<id>.blanks: each function students write, its part, its file (the part's id
-    by default) and what it returns (an array by default)."""
+    by default), what it returns (an array by default) and, for a blank whose checks the kit
+    derives, its equation, its inputs (or the blank it is the derivative of) and its checks."""
+    from grader.inputs import GENERATORS
+
     tree = r.section(assignment, f"{where}.blanks", ())
     if not tree:
         r.fail(f"{where}.blanks", tree, "declare at least one blank")
+    keys = ("part", "module", "returns", "equation", "inputs", "derivative_of", "checks")
     blanks = {}
     for name, spec in tree.items():
         key = f"{where}.blanks.{name}"
@@ -329,8 +342,8 @@ def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]
         if not isinstance(spec, dict):
             r.fail(key, spec, "must be a mapping with part (and module, returns)")
         for k in spec:
-            if k not in ("part", "module", "returns"):
-                r.fail(f"{key}.{k}", spec[k], "unknown key; expected part, module or returns")
+            if k not in keys:
+                r.fail(f"{key}.{k}", spec[k], f"unknown key; expected one of {', '.join(keys)}")
         part = r.get(spec, f"{key}.part", str)
         module = r.get(spec, f"{key}.module", str, optional=True) or part
         returns = r.get(spec, f"{key}.returns", str, optional=True) or "array"
@@ -338,8 +351,47 @@ def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]
             r.fail(f"{key}.module", module, "a file name without .py: lower-case letters, digits and _")
         if returns not in RETURNS:
             r.fail(f"{key}.returns", returns, f"must be one of {', '.join(RETURNS)}")
-        blanks[name] = Blank(name, module, returns, part)
+        inputs = spec.get("inputs", [])
+        if not isinstance(inputs, list) or any(i not in GENERATORS for i in inputs):
+            r.fail(f"{key}.inputs", inputs, f"must be a list of input generators: {', '.join(GENERATORS)}")
+        checks = spec.get("checks", {})
+        if not isinstance(checks, dict):
+            r.fail(f"{key}.checks", checks, f"must map checks ({', '.join(KINDS)}) to their points")
+        for kind in checks:
+            if kind not in KINDS:
+                r.fail(f"{key}.checks.{kind}", checks[kind], f"unknown check; the kit derives {', '.join(KINDS)}")
+            r.get(checks, f"{key}.checks.{kind}", float, 0)
+        blanks[name] = Blank(
+            name,
+            module,
+            returns,
+            part,
+            equation=r.get(spec, f"{key}.equation", str, optional=True) or "",
+            inputs=tuple(inputs),
+            derivative_of=r.get(spec, f"{key}.derivative_of", str, optional=True) or "",
+            checks=tuple((kind, float(points)) for kind, points in checks.items()),
+        )
+    for name, blank in blanks.items():  # what the derived checks need, now that every blank is known
+        key = f"{where}.blanks.{name}"
+        kinds = dict(blank.checks)
+        if blank.derivative_of and blank.derivative_of not in blanks:
+            r.fail(f"{key}.derivative_of", blank.derivative_of, "not a blank of this assignment")
+        if kinds and not blank.equation:
+            r.fail(
+                f"{key}.equation", None, "a blank with derived checks needs its equation (every diagnosis quotes it)"
+            )
+        if kinds and not (blank.inputs or (blank.derivative_of and blanks[blank.derivative_of].inputs)):
+            r.fail(f"{key}.inputs", None, "its checks need inputs (or derivative_of a blank that has them)")
+        if "gradient" in kinds and not blank.derivative_of:
+            r.fail(f"{key}.checks.gradient", kinds["gradient"], "a gradient check needs derivative_of")
+        if "stable" in kinds and len(blank.inputs or blanks[blank.derivative_of].inputs) != 1:
+            r.fail(f"{key}.checks.stable", kinds["stable"], "a stability check is for an element-wise blank: one input")
     return blanks
+
+
+def inputs_of(blank: Blank, blanks: dict[str, Blank]) -> tuple[str, ...]:
+    """A blank's input generators: its own, or those of the blank it is the derivative of."""
+    return blank.inputs or (blanks[blank.derivative_of].inputs if blank.derivative_of else ())
 
 
 def only_assignment(course: Course, text: str | None = None) -> str:

@@ -16,11 +16,9 @@ from typing import Any
 
 import numpy as np
 
+# The equations of the blanks whose checks are still written by hand; a blank declared in
+# course.yaml with derived checks brings its own (its `equation`).
 EQUATIONS = {
-    "relu": "f(z) = max(0, z)",
-    "relu_prime": "f'(z) = 1 where z > 0, else 0",
-    "sigmoid": "sigma(z) = 1 / (1 + exp(-z))",
-    "sigmoid_prime": "sigma'(z) = sigma(z) (1 - sigma(z))",
     "softmax": "a_k = exp(z_k) / sum_j exp(z_j), each column on its own",
     "cross_entropy": "L = -(1/m) sum_i sum_k y_ki log a_ki",
     "output_delta": "delta(L) = (a(L) - y) / m",
@@ -399,10 +397,17 @@ def by_key(blank: str, got: dict[str, Any], expected: dict[str, Any], args: Sequ
     return "diagnosis:\n  " + "\n  ".join(([where] if where else []) + lines)
 
 
-def diagnose(blank: str, got: object, expected: object, args: Sequence[Any]) -> str:
-    """Lines that say what the wrong answer got (for expected, from args) most likely is.
-    blank names an entry of EQUATIONS (a blank, or "layer_gradients dW" / "... db")."""
-    equation = f"{blank.split()[0]} should compute {EQUATIONS[blank]}"
+def should(blank: str, equation: str | None = None) -> str:
+    """The line every diagnosis ends with: what the blank should compute. equation: the one its
+    declaration gives (course.yaml); else EQUATIONS' (a blank, or "layer_gradients dW" / "... db")."""
+    equation = equation or EQUATIONS.get(blank)
+    return f"{blank.split()[0]} should compute {equation}" if equation else f"(no equation is declared for {blank})"
+
+
+def diagnose(blank: str, got: object, expected: object, args: Sequence[Any], equation: str | None = None) -> str:
+    """Lines that say what the wrong answer got (for expected, from args) most likely is, ending
+    with the equation (see should)."""
+    equation = should(blank, equation)
     mistake = known_mistake(blank, got, args)
     if mistake:
         try:  # and what the numbers show, in short, when a generic pattern fits too
@@ -418,18 +423,18 @@ def diagnose(blank: str, got: object, expected: object, args: Sequence[Any]) -> 
     return f"{_unmatched(got, expected)}.\n{equation}"
 
 
-def overflow(blank: str) -> str:
+def overflow(blank: str, equation: str | None = None) -> str:
     """The diagnosis of NaN, inf or an overflow warning in the blank's answer."""
-    return f"diagnosis: {_nonfinite(blank)}.\n{blank} should compute {EQUATIONS[blank]}"
+    return f"diagnosis: {_nonfinite(blank)}.\n{should(blank, equation)}"
 
 
-def diagnose_crash(blank: str, message: str, args: Sequence[Any]) -> str:
+def diagnose_crash(blank: str, message: str, args: Sequence[Any], equation: str | None = None) -> str:
     """A line for a call that failed instead of answering: a shape error (from NumPy's
     message) gets the shapes the equation gives; NaN or inf gets where it comes from."""
     if "NaN" in message or "inf" in message.split(":")[0] or "overflow" in message:
-        return overflow(blank)
+        return overflow(blank, equation)
     if any(w in message for w in ("broadcast", "matmul", "shapes", "not aligned", "dimension")):
         story = shape_story(blank, args)
         if story:
-            return f"diagnosis: the shapes do not fit together. {story}.\n{blank} should compute {EQUATIONS[blank]}"
+            return f"diagnosis: the shapes do not fit together. {story}.\n{should(blank, equation)}"
     return ""

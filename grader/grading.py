@@ -117,7 +117,7 @@ def grade(
     grading or touches the reports written after it. Drawing is not done here, so that no plot
     delays a verdict: see page(); plots=True only imports matplotlib meanwhile, on a thread,
     while the network trains. keyword: a pytest -k expression selecting checks by name
-    (test_relu_values, ...). reference: the reference's MNIST weights if the caller has them."""
+    (test_blank[relu-values], ...). reference: the reference's MNIST weights if the caller has them."""
     with bounded(course) as bound:
         graded = _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword, reference, bound)
     # What the hidden session leaves is killed too, but never counted aloud: a number of

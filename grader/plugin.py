@@ -136,11 +136,20 @@ class GradePlugin:
         config.addinivalue_line("markers", "property: the check judges a property whatever the values (see withhold)")
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
-        """The hidden checks are one per blank of this assignment (course.yaml's blanks)."""
-        if metafunc.function.__name__ == "test_hidden":
-            from grader.checks.test_hidden import cases
+        """Checks made from course.yaml's blank declarations: the hidden checks (one per blank) and
+        the derived ones (test_blanks.py)."""
+        name = metafunc.function.__name__
+        if name == "test_hidden":
+            from grader.checks import test_hidden
 
-            metafunc.parametrize("blank,component,what", cases(self.cfg.blanks))
+            metafunc.parametrize("blank,component,what", test_hidden.cases(self.cfg.blanks))
+        elif name in ("test_blank", "test_unchanged"):
+            from grader.checks import test_blanks
+
+            if name == "test_blank":
+                metafunc.parametrize("name,kind,what", test_blanks.cases(self.cfg.blanks))
+            else:
+                metafunc.parametrize("names,what", test_blanks.part_cases(self.cfg.parts, self.cfg.blanks))
 
     @pytest.hookimpl(tryfirst=True)  # before pytest's own -k deselection
     def pytest_collection_modifyitems(
@@ -151,6 +160,8 @@ class GradePlugin:
         for item in items:
             part, points = item.get_closest_marker("part"), item.get_closest_marker("points")
             blanks = item.get_closest_marker("blanks")
+            if part is None and item.get_closest_marker("skip") is not None:
+                continue  # a derived check with no case (pytest's empty parameter set): none declared here
             if part is None or points is None or blanks is None:
                 raise pytest.UsageError(f"{item.nodeid}: every check needs a part, a points and a blanks marker")
             hidden = item.get_closest_marker("hidden") is not None

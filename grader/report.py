@@ -384,8 +384,9 @@ def classroom(results: Sequence[Result], pass_mark: float | None = None) -> dict
 
 
 def check_function(result: Result) -> str:
-    """The check's test function (its node id's last part, parameters aside): what -k selects."""
-    return result.nodeid.rsplit("::", 1)[-1].split("[", 1)[0]
+    """The check's name as -k selects it alone: its node id's last part, with the parameters of a
+    check made from a declaration (test_blank[relu-values])."""
+    return result.nodeid.rsplit("::", 1)[-1]
 
 
 def classroom_output(results_json: dict[str, Any]) -> str:

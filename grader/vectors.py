@@ -21,26 +21,13 @@ import numpy as np
 from grader.child.blanks import Blank
 from grader.errors import GradeError
 from grader.gradcheck import H, numeric_gradient
+from grader.inputs import EXTREMES, away_from_zero, draw, one_hot, probabilities
 from grader.sandbox import Replay, Sandbox
 
 if TYPE_CHECKING:
     from grader.config import Course
 
 SEED = 20261124
-
-
-def away_from_zero(rng: np.random.Generator, shape: tuple[int, ...], low: float = 0.1, high: float = 2.0) -> np.ndarray:
-    """Random entries with |z| >= low: ReLU's kink at 0 has no agreed derivative."""
-    return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(low, high, size=shape)
-
-
-def one_hot(labels: np.ndarray, n: int) -> np.ndarray:
-    return np.eye(n)[:, labels]
-
-
-def probabilities(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
-    """Columns that are valid softmax outputs (positive, summing to 1) without calling softmax."""
-    return rng.dirichlet(np.ones(n), size=m).T
 
 
 def small_net(
@@ -80,8 +67,9 @@ def cases(
     vectors use the defaults, the hidden ones (see hidden_cases) others."""
     rows, cols, m, k = n
     rng = np.random.default_rng(seed)
-    z = away_from_zero(rng, (rows, cols))
-    wide = rng.uniform(-6, 6, size=(rows, cols))
+    # Drawn, though no case here uses them now (the activations' cases are derived from their
+    # declarations: declared_cases), so that every other case keeps the inputs it had.
+    away_from_zero(rng, (rows, cols)), rng.uniform(-6, 6, size=(rows, cols))
     logits = rng.standard_normal((10, m)) * 3
     a, y = probabilities(rng, 10, m), one_hot(rng.integers(0, 10, size=m), 10)
     params, X, y_net = small_net(rng, [m, cols, rows, k], rows)
@@ -95,10 +83,6 @@ def cases(
     square = rows
     sq_params, sq_X, sq_y = small_net(rng, [square, square, square, k], m)
     return {
-        "relu": ("relu", [z]),
-        "relu_prime": ("relu_prime", [z]),
-        "sigmoid": ("sigmoid", [wide]),
-        "sigmoid_prime": ("sigmoid_prime", [wide]),
         "softmax": ("softmax", [logits]),
         "cross_entropy": ("cross_entropy", [a, y]),
         "output_delta": ("output_delta", [a, y]),
@@ -129,12 +113,47 @@ def cases(
     }
 
 
-def hidden_cases(softmax: Callable[[np.ndarray], np.ndarray], seed: int) -> dict[str, tuple[str, list]]:
+def hidden_cases(
+    softmax: Callable[[np.ndarray], np.ndarray], seed: int, blanks: Mapping[str, Blank]
+) -> dict[str, tuple[str, list]]:
     """The hidden vectors: every blank again, on inputs drawn from a seed the students never
     see and with other sizes, so that answers hard-coded for the public inputs (or for their
     shapes) fail. Returns name -> (blank, args) with names "hidden/<blank>"."""
     n = tuple(int(v) for v in np.random.default_rng(seed).integers(2, 9, size=4))
-    return {f"hidden/{name}": case for name, case in cases(softmax, seed, n).items()}
+    written = {k: v for k, v in cases(softmax, seed, n).items() if v[0] in blanks and not blanks[v[0]].checks}
+    derived = declared_cases(blanks, seed, n[0], n[1])
+    return {f"hidden/{name}": case for name, case in {**written, **derived}.items()}
+
+
+def declared_cases(blanks: Mapping[str, Blank], seed: int, rows: int, cols: int) -> dict[str, tuple[str, list]]:
+    """The value cases of the blanks whose checks are derived from their declarations: each
+    blank on its declared inputs (grader/inputs.py), drawn at rows x cols, and each element-wise
+    blank with a stability check on the extremes (name "<blank>/stable")."""
+    from grader.config import inputs_of
+
+    out: dict[str, tuple[str, list]] = {}
+    for index, blank in enumerate(blanks.values()):
+        if blank.checks:
+            rng = np.random.default_rng([seed, index])  # its own stream: a new blank moves no other's inputs
+            out[blank.name] = (blank.name, draw(inputs_of(blank, dict(blanks)), rng, rows, cols))
+            if "stable" in dict(blank.checks):
+                out[f"{blank.name}/stable"] = (blank.name, [EXTREMES.copy()])
+    return out
+
+
+def declared_gradient_cases(reference: Sandbox, blanks: Mapping[str, Blank]) -> dict[str, tuple[str, list, Any]]:
+    """For each blank declared the element-wise derivative of another, with a gradient check:
+    name "<blank>/central" -> (blank, [z], central differences of the reference's other blank at z)."""
+    from grader.config import inputs_of
+
+    out: dict[str, tuple[str, list, Any]] = {}
+    for index, blank in enumerate(blanks.values()):
+        if "gradient" in dict(blank.checks):
+            rng = np.random.default_rng([SEED, 1, index])
+            [z] = draw(inputs_of(blank, dict(blanks)), rng, 5, 7)
+            plus, minus = reference.map(blank.derivative_of, [[z + H], [z - H]])
+            out[f"{blank.name}/central"] = (blank.name, [z], (plus - minus) / (2 * H))
+    return out
 
 
 def kink_free_net(
@@ -157,10 +176,6 @@ def gradient_cases(reference: Sandbox) -> dict[str, tuple[str, list, Any]]:
     """name -> (blank, args, central differences of the reference's forward functions with
     respect to what the blank differentiates). reference: a Sandbox on solutions/."""
 
-    def elementwise(fn, z):
-        plus, minus = reference.map(fn, [[z + H], [z - H]])
-        return (plus - minus) / (2 * H)
-
     def losses(params_list, X, y):  # mean cross-entropy of a ReLU/softmax net, per params
         activations = [X] * len(params_list)
         L = len(params_list[0]) // 2
@@ -170,11 +185,6 @@ def gradient_cases(reference: Sandbox) -> dict[str, tuple[str, list, Any]]:
         return [float(v) for v in reference.map("cross_entropy", [[a, y] for a in activations])]
 
     out: dict[str, tuple[str, list, Any]] = {}
-    z = away_from_zero(np.random.default_rng(1), (5, 7), 0.01, 3.0)
-    out["relu_prime/central"] = ("relu_prime", [z], elementwise("relu", z))
-    z = np.random.default_rng(2).uniform(-5, 5, size=(5, 7))
-    out["sigmoid_prime/central"] = ("sigmoid_prime", [z], elementwise("sigmoid", z))
-
     rng = np.random.default_rng(5)
     z, y = rng.standard_normal((4, 3)), one_hot(rng.integers(0, 4, size=3), 4)
     numeric = numeric_gradient(
@@ -247,10 +257,14 @@ def record(course: Course, hidden_seed: int | None = None) -> dict[str, dict] | 
         def run(cases):
             return {name: (fn, args, *reference.call(fn, *args, record=True)) for name, (fn, args) in cases.items()}
 
-        table = run(cases(softmax))
-        for name, (fn, args, numeric) in gradient_cases(reference).items():
-            table[name] = (fn, args, numeric, reference.call(fn, *args, record=True)[1])
-        hidden = {} if hidden_seed is None else run(hidden_cases(softmax, hidden_seed))
+        blanks = course.blanks
+        written = {k: v for k, v in cases(softmax).items() if v[0] in blanks and not blanks[v[0]].checks}
+        table = run({**written, **declared_cases(blanks, SEED, 4, 5)})
+        gradients = {**gradient_cases(reference), **declared_gradient_cases(reference, blanks)}
+        for name, (fn, args, numeric) in gradients.items():
+            if fn in blanks:
+                table[name] = (fn, args, numeric, reference.call(fn, *args, record=True)[1])
+        hidden = {} if hidden_seed is None else run(hidden_cases(softmax, hidden_seed, blanks))
 
     def plain(t):
         return {

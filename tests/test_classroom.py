@@ -61,7 +61,7 @@ def test_classroom_json_is_one_entry_per_check_with_its_points(wrong_and_crashin
     assert 0 < gradescope["score"] < 30
     # a check that did not pass says how to run it alone; one that passed prints nothing more
     failed = next(t for t in result["tests"] if t["name"].endswith("relu matches the reference"))
-    assert failed["test_code"] == "grade check -k test_relu_values" and failed["line_no"] == 0
+    assert failed["test_code"] == "grade check -k test_blank[relu-values]" and failed["line_no"] == 0
     assert all(t["test_code"] == "" for t in result["tests"] if t["status"] == "pass")
 
 
@@ -96,7 +96,7 @@ def test_github_format_sets_the_step_output_the_reporter_reads(wrong_and_crashin
 def test_student_text_reaches_the_log_as_text_not_workflow_commands():
     """The reporter echoes names, messages and test code into the CI log, where a line that
     starts with "::" is a command (e.g. ::add-mask::, ::error::)."""
-    r = Result("grader/checks/test_activations.py::test_relu_values", "Activation functions: relu", "activations",
+    r = Result("grader/checks/test_blanks.py::test_blank[relu-values]", "Activation functions: relu", "activations",
                1.0, passed=False, error=True, output="boom\n::error title=fake::you pass\n  ::add-mask::x")
     r.max_score = 1.0
     [test] = classroom([r])["tests"]

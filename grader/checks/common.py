@@ -12,7 +12,6 @@ import numpy as np
 from grader.diagnose import diagnose, diagnose_crash
 from grader.gradcheck import CheckFailed, assert_gradient, assert_same_structure_close
 from grader.sandbox import StudentError
-from grader.vectors import away_from_zero  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from grader.config import Course
@@ -30,7 +29,7 @@ def value_check(student: Sandbox, vectors: Cases, name: str, tol: float, fn: str
     try:
         got = call(student, fn, *args, replay=replay)
         shown = ", ".join(_describe(a) for a in args)
-        with diagnosed(fn, got, expected, args):
+        with diagnosed(fn, got, expected, args, equation_of(student, fn)):
             assert_same_structure_close(f"{fn}({shown})", got, expected, tol)
     except (CheckFailed, StudentError) as exc:
         raise with_own_helpers(exc, student, vectors, tol, fn, replay) from None
@@ -45,7 +44,7 @@ def call(student: Sandbox, fn: str, *args: Any, **options: Any) -> Any:
         if exc.kind not in ("exception", "nonfinite"):
             raise
         try:
-            diagnosis = diagnose_crash(fn, exc.args[0], args)
+            diagnosis = diagnose_crash(fn, exc.args[0], args, equation_of(student, fn))
         except Exception:  # a diagnosis is a help: it never costs the verdict
             diagnosis = ""
         if not diagnosis:
@@ -83,14 +82,22 @@ def with_own_helpers(
     return CheckFailed(f"{exc} {note}")
 
 
+def equation_of(student: Sandbox, fn: str) -> str | None:
+    """The equation course.yaml declares for blank fn, if any (diagnoses end with it)."""
+    blank = student.blanks.get(fn)
+    return blank.equation if blank is not None and blank.equation else None
+
+
 @contextlib.contextmanager
-def diagnosed(blank: str, got: object, expected: object, args: Sequence[Any]) -> Iterator[None]:
+def diagnosed(
+    blank: str, got: object, expected: object, args: Sequence[Any], equation: str | None = None
+) -> Iterator[None]:
     """Add to a failed comparison what the wrong answer most likely is (see diagnose.py)."""
     try:
         yield
     except CheckFailed as exc:
         try:
-            diagnosis = diagnose(blank, got, expected, args)
+            diagnosis = diagnose(blank, got, expected, args, equation)
         except Exception:  # a diagnosis is a help: it never costs the verdict
             raise exc from None
         raise CheckFailed(f"{exc}\n{diagnosis}") from None
@@ -234,7 +241,7 @@ def central_check(student: Sandbox, vectors: Cases, course: Course, fn: str, wha
     try:
         analytic = call(student, fn, *args, replay=replay)
         if not isinstance(numeric, dict):
-            with diagnosed(fn, analytic, numeric, args):
+            with diagnosed(fn, analytic, numeric, args, equation_of(student, fn)):
                 assert_gradient(what, numeric, analytic, course.gradient_rel_error, source)
             return
         if set(analytic) != set(numeric):

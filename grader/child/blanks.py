@@ -14,10 +14,17 @@ RETURNS = ("array", "scalar", "pair", "dict")
 
 @dataclass(frozen=True)
 class Blank:
+    """One blank as course.yaml declares it. The child uses name, module and returns; the rest
+    is the grader's: from it come the checks (see grader/checks/test_blanks.py) and the vectors."""
+
     name: str
     module: str
     returns: str = "array"
-    part: str = ""  # the course.yaml part whose checks grade it (the grader's concern, not the child's)
+    part: str = ""  # the course.yaml part whose checks grade it
+    equation: str = ""  # what it computes, in the notes' notation: quoted by every diagnosis
+    inputs: tuple[str, ...] = ()  # one input generator per argument (grader/inputs.py)
+    derivative_of: str = ""  # the blank this one is the element-wise derivative of
+    checks: tuple[tuple[str, float], ...] = ()  # the checks derived for it: (kind, points), in order
 
 
 def modules(blanks: Mapping[str, Blank]) -> list[str]:

@@ -1,0 +1,51 @@
+"""The kit's input generators: what a declared blank is called with in its checks.
+
+A blank's declaration in course.yaml names one generator per argument (`inputs: [z]`), and
+`grade generate` draws the arguments from them, for the public vectors at one size and for
+the hidden ones at sizes the students never see. Each generator takes a seeded NumPy
+Generator and the size of the case -- rows (units, or classes), cols (examples) -- and
+returns one float64 array; arguments of one case share the size, so a loss's probabilities
+and its one-hot labels fit together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+Generator = Callable[[np.random.Generator, int, int], np.ndarray]
+
+
+def away_from_zero(rng: np.random.Generator, shape: tuple[int, ...], low: float = 0.1, high: float = 2.0) -> np.ndarray:
+    """Random entries with |z| >= low: ReLU's kink at 0 has no agreed derivative."""
+    return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(low, high, size=shape)
+
+
+def one_hot(labels: np.ndarray, n: int) -> np.ndarray:
+    return np.eye(n)[:, labels]
+
+
+def probabilities(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
+    """Columns that are valid softmax outputs (positive, summing to 1) without calling softmax."""
+    return rng.dirichlet(np.ones(n), size=m).T
+
+
+GENERATORS: dict[str, tuple[Generator, str]] = {  # name -> (generator, what it draws, for the docs)
+    "z": (lambda rng, rows, cols: away_from_zero(rng, (rows, cols)), "pre-activations with |z| in [0.1, 2]"),
+    "wide": (lambda rng, rows, cols: rng.uniform(-6, 6, size=(rows, cols)), "pre-activations in [-6, 6]"),
+    "normal": (lambda rng, rows, cols: rng.standard_normal((rows, cols)), "standard normal entries"),
+    "logits": (lambda rng, rows, cols: rng.standard_normal((rows, cols)) * 3, "logits, normal with sd 3"),
+    "probabilities": (probabilities, "columns of probabilities (positive, summing to 1)"),
+    "one_hot": (lambda rng, rows, cols: one_hot(rng.integers(0, rows, size=cols), rows), "one-hot label columns"),
+}
+
+# Where an element-wise function must stay finite and exact (`stable` checks): float64's exp
+# overflows above about 709, so a form that ever computes exp(1000) fails here, and +-1 and
+# +-3 catch a step function that is exact only at the extremes.
+EXTREMES = np.array([[-1000.0, -750.0, -3.0, -1.0, 0.0, 1.0, 3.0, 750.0, 1000.0]])
+
+
+def draw(names: tuple[str, ...], rng: np.random.Generator, rows: int, cols: int) -> list[np.ndarray]:
+    """One case's arguments: each named generator, in order, at one size."""
+    return [GENERATORS[name][0](rng, rows, cols) for name in names]
