@@ -4,9 +4,8 @@ reference (solutions/<id>/).
 solutions/<id>/ is the one source of truth. Each blank's body sits between nbgrader's
 `### BEGIN SOLUTION` and `### END SOLUTION` markers; in exercises/ that body becomes
 `# YOUR CODE HERE` and a NotImplementedError naming the blank. Other files are copied
-as they are. The grader's trusted copy of the provided network, and the test vectors the
-value checks compare against, are written from the same source, so nothing drifts.
-The public vectors go beside the stubs (exercises/<id>/vectors.json); the hidden ones (other
+as they are. The test vectors the value checks compare against are written from the same
+source, so nothing drifts. The public vectors go beside the stubs (exercises/<id>/vectors.json); the hidden ones (other
 inputs, from a seed drawn once and kept in their file) to hidden/<id>/vectors.json, which
 `grade release` never ships.
 """
@@ -30,8 +29,6 @@ if TYPE_CHECKING:
     from grader.config import Course
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-GRADER = Path(__file__).resolve().parent
-PROVIDED = GRADER / "provided" / "network.py"
 
 
 class GenerateError(GradeError):
@@ -195,7 +192,7 @@ def manifest_key(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> 
 
 def generate(course: Course, check: bool = False, force: bool = False) -> list[Path]:
     """Write (or with check=True, compare) one assignment's generated files: exercises/<id>/,
-    its public vectors, the hidden ones, the provided copy and nbgrader's source notebook,
+    its public vectors, the hidden ones and nbgrader's source notebook,
     notebooks/source/<id>/<id>.ipynb. Returns the list of paths that were (or, when checking,
     would be) changed. Never loses anyone's work: files in exercises/<id>/ that solutions/<id>/
     lacks are listed but never deleted, and a generated file that differs from what this
@@ -209,10 +206,6 @@ def generate(course: Course, check: bool = False, force: bool = False) -> list[P
     if not solutions.is_dir():
         raise GenerateError(f"{solutions}: no such folder (assignment {course.assignment_id}'s reference solutions)")
     wanted = {exercises / rel: text for rel, text in student_files(solutions).items()}
-    network = solutions / "network.py"
-    if not network.is_file():
-        raise GenerateError(f"{network}: missing; the grader's provided network is copied from it")
-    wanted[PROVIDED] = network.read_text(encoding="utf-8")
     try:
         source = notebook.dumps(notebook.build(solutions, course))
     except (SyntaxError, ValueError) as exc:
@@ -244,7 +237,7 @@ def generate(course: Course, check: bool = False, force: bool = False) -> list[P
         p
         for p in changed
         if p.exists()
-        and p not in (vectors, PROVIDED)  # written only by generate (vectors: matched to 1e-12, not byte for byte)
+        and p != vectors  # written only by generate (vectors: matched to 1e-12, not byte for byte)
         # a file outside the course has no key (None) and so no entry: get() gives None, as for any unknown file
         and (manifest is None or manifest.get(manifest_key(p, root)) != sha256(p))  # type: ignore[arg-type]
     ]

@@ -24,9 +24,9 @@ from pathlib import Path
 
 GRADER = Path(__file__).resolve().parent
 # What the child imports from the grader, by folder: child/ (the worker, its wire format, its
-# limits, the list of blanks) and provided/ (network.py), with the package's __init__.py. Not
-# vectors.json, checks/ or anything else: a file the child needs goes into child/.
-CHILD_FILES = ("__init__.py", "child", "provided")
+# limits, the blanks' table, the training loop), with the package's __init__.py. Not the
+# checks, the vectors or anything else: a file the child needs goes into child/.
+CHILD_FILES = ("__init__.py", "child")
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc/ld.so.cache", "/etc/alternatives")
 NAMESPACES = [
     "--unshare-all",
@@ -127,7 +127,7 @@ def command(bwrap: str, submission: str | os.PathLike[str], tmp_bytes: int) -> l
         for folder in sorted(parents - {"/", "/tmp"}, key=lambda p: (p.count("/"), p)):
             args += ["--perms", "0755", "--dir", folder]
     for source, dest in binds:
-        args += ["--ro-bind-try", source, dest]  # provided/ may not be generated yet
+        args += ["--ro-bind-try", source, dest]  # a system folder this machine lacks (/lib32) is left out
     # bwrap's own root and /dev are writable tmpfs mounts, unsized: a memory bomb outside
     # RLIMIT_AS. Read-only after setup; only the sized /tmp stays writable.
     args += [

@@ -321,6 +321,18 @@ class Replay:
         return sorted({name for name, hit in self.asked if not hit and name in called})
 
 
+# The notes' network, as the backprop assignment trains it: every role a blank of the student's.
+DEFAULT_ROLES = {
+    "hidden": "relu",
+    "hidden_prime": "relu_prime",
+    "output": "softmax",
+    "loss": "cross_entropy",
+    "output_delta": "output_delta",
+    "backward": "backward",
+    "update": "sgd_update",
+}
+
+
 class Sandbox:
     def __init__(
         self,
@@ -703,12 +715,16 @@ class Sandbox:
         budget: dict[str, int | float],
         data: dict[str, np.ndarray],
         on_epoch: Callable[[int, dict[str, np.ndarray]], object] | None = None,
+        network: dict[str, str] | None = None,
+        norms_every: int = 0,
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float]:
-        """Train on MNIST in the child with the grader's own loop and the student's blanks.
-        data holds train_images (m, 784) uint8 and train_labels (m,): never the test set.
-        on_epoch(epoch, params) gets each epoch's weights (checked: float64 dict, finite).
-        Returns (params, history, seconds): history's train_loss and train_accuracy are
-        what the child measured with the student's own functions, per epoch."""
+        """Train on MNIST in the child with the kit's loop (child/network.py) and the student's
+        blanks in the roles network names (config.Network.roles). data holds train_images
+        (m, 784) uint8 and train_labels (m,): never the test set. on_epoch(epoch, params) gets
+        each epoch's weights (checked: float64 dict, finite). Returns (params, history,
+        seconds): history's train_loss and train_accuracy are what the child measured with the
+        student's own functions, per epoch; with norms_every, also gradient_norms (steps,
+        layers) and steps, every norms_every-th batch's |dW(l)| (the child's account, for plots)."""
 
         def progress(frame):
             if on_epoch and isinstance(frame.get("progress"), int):
@@ -721,7 +737,14 @@ class Sandbox:
             self.start()  # timed below: the training, not the child's start
         start = time.perf_counter()
         reply = self.request(
-            {"op": "train", "sizes": list(sizes), "budget": budget, "data": data},
+            {
+                "op": "train",
+                "sizes": list(sizes),
+                "budget": budget,
+                "data": data,
+                "network": network or dict(DEFAULT_ROLES),
+                "norms_every": norms_every,
+            },
             "training",
             self.limits.training_seconds,
             progress,
@@ -733,7 +756,8 @@ class Sandbox:
         # The child's own measurements, for the plots only: a NaN loss (a float16 softmax, say)
         # is a point the plot leaves out, never a verdict.
         history = coerce(result.get("history"), "dict", "training's history", finite=False)
-        if set(history) != {"train_loss", "train_accuracy"}:
+        expected = {"train_loss", "train_accuracy"} | ({"gradient_norms", "steps"} if norms_every else set())
+        if set(history) != expected:
             raise StudentError("protocol", "the process running training sent a malformed history")
         return params, history, seconds
 

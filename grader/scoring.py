@@ -215,7 +215,7 @@ def reference_weights(course: Course, data: MNIST, use_cache: bool | None = None
         use_cache = cache_is_safe(course)
     sizes = [784, *course.hidden_sizes, 10]
     digest = hashlib.sha256()
-    for path in [*sorted(course.reference.glob("*.py")), GRADER / "provided" / "network.py"]:
+    for path in [*sorted(course.reference.glob("*.py")), GRADER / "child" / "network.py"]:  # and the kit's loop
         digest.update(path.name.encode() + path.read_bytes())
     digest.update(repr((course.hidden_sizes, course.budget, course.validation, np.__version__)).encode())
     for array in (data.train_images, data.train_labels):

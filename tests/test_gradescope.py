@@ -130,8 +130,7 @@ def test_bundle_is_an_installable_package(bundle, tmp_path):
     (wheel,) = (tmp_path / "wheel").glob("*.whl")
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
-    assert {"grader/templates/gradescope_setup.sh", "grader/checks/pytest.ini",
-            "grader/provided/network.py"} <= names
+    assert {"grader/templates/gradescope_setup.sh", "grader/checks/pytest.ini"} <= names
     assert not any(n.startswith(("solutions/", "hidden/")) for n in names)  # data of the bundle, not the package
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from helpers import ROOT
 
-RUN_TIME_DATA = ("grader/mnist.json", "grader/checks/pytest.ini", "grader/provided/network.py",
+RUN_TIME_DATA = ("grader/mnist.json", "grader/checks/pytest.ini", "grader/child/network.py",
                  "grader/checks/test_mnist.py", "grader/templates/grade.yml", "grader/templates/dependabot.yml",
                  "grader/templates/gradescope_setup.sh")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import importlib
-import importlib.util
 import inspect
 import json
 import mmap
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from grader.child import limits as rlimits
+from grader.child import limits as rlimits, network
 from grader.child.blanks import Blank, from_json, modules
 from grader.child.protocol import read_message, write_message
 
@@ -35,8 +34,6 @@ if TYPE_CHECKING:  # annotations only: the child imports nothing it does not run
     Make = Callable[[str, Callable[..., Any]], Callable[..., Any]]
     # ask(name, args) -> the reference's answer to these inputs, or None (see replayer)
     Ask = Callable[[str, list[Any]], Any]
-
-PROVIDED_NETWORK = Path(__file__).resolve().parent.parent / "provided" / "network.py"  # grader/provided/
 
 
 class BadReturn(Exception):
@@ -349,33 +346,51 @@ def run(
     return {**reply, "calls": calls} if mode == "record" else reply
 
 
-def plot_only(cross_entropy: Callable[..., Any]) -> Callable[[np.ndarray, np.ndarray], float]:
-    """The student's cross_entropy as the training loop uses it: for the loss history only, which
-    only the plots read. One that fails or returns anything but a number (a vector per example,
-    say) leaves NaN, a gap in the curve; it never ends the training (it costs its own checks)."""
+def plot_only(loss_fn: Callable[..., Any]) -> Callable[[np.ndarray, np.ndarray], float]:
+    """The student's loss as the training loop uses it: for the loss history only, which only the
+    plots read. One that fails or returns anything but a number (a vector per example, say)
+    leaves NaN, a gap in the curve; it never ends the training (it costs its own checks)."""
 
     def loss(a, y):
         try:
-            return float(np.asarray(cross_entropy(a, y), dtype=np.float64).reshape(()))
+            return float(np.asarray(loss_fn(a, y), dtype=np.float64).reshape(()))
         except Exception:
             return float("nan")
 
     return loss
 
 
+def roles(submission: Submission, names: dict[str, str]) -> dict[str, Callable[..., Any]]:
+    """The network's roles (course.yaml's `network`, as the grader sent it): each the student's
+    blank of that name where the assignment has one, else the kit's own (network.KIT). backward
+    and update are the student's blanks when named, else the kit's recursion and step built on
+    the hidden derivative and output delta roles."""
+
+    def fn(name):
+        return submission.function(name) if name in submission.blanks else network.KIT[name]
+
+    out = {role: fn(names[role]) for role in ("hidden", "output")}
+    out["loss"] = plot_only(fn(names["loss"]))
+    if names.get("backward"):
+        out["backward"] = submission.function(names["backward"])
+    else:
+        f_prime, delta = fn(names["hidden_prime"]), fn(names["output_delta"])
+        out["backward"] = lambda params, cache, y: network.backward(params, cache, y, f_prime, delta)
+    out["update"] = submission.function(names["update"]) if names.get("update") else network.sgd_update
+    return out
+
+
 def train(submission: Submission, fd: int, request: dict[str, Any]) -> dict[str, Any]:
-    """Train with the grader's own provided loop and the student's blanks. The test set is
-    not here: after each epoch the weights go to the parent, which scores them itself."""
-    for name in ("relu", "softmax", "backward", "sgd_update"):
-        try:
-            submission.function(name)
-        except BaseException as exc:
-            return {"ok": False, **submission.describe(exc, name)}
-    spec = importlib.util.spec_from_file_location("_grader_network", PROVIDED_NETWORK)
-    assert spec is not None and spec.loader is not None, PROVIDED_NETWORK  # a .py file: always has both
-    net: Any = importlib.util.module_from_spec(spec)  # Any: its names are only known once it runs
-    spec.loader.exec_module(net)
-    net.cross_entropy = plot_only(net.cross_entropy)
+    """Train with the kit's loop (child/network.py) and the student's blanks in the roles the
+    course configures. The test set is not here: after each epoch the weights go to the
+    parent, which scores them itself."""
+    for name in dict.fromkeys(request["network"].values()):  # the student's blanks among the roles, each once
+        if name in submission.blanks:
+            try:
+                submission.function(name)
+            except BaseException as exc:
+                return {"ok": False, **submission.describe(exc, name)}
+    played = roles(submission, request["network"])
     data, budget = request["data"], request["budget"]
     X_train = (data["train_images"].T / np.float32(255)).astype(np.float32)
 
@@ -391,22 +406,25 @@ def train(submission: Submission, fd: int, request: dict[str, Any]) -> dict[str,
         )
 
     try:
-        params = net.init_params(request["sizes"], budget["seed"])
+        params = network.init_params(request["sizes"], budget["seed"])
         with np.errstate(all="ignore"):
-            params, history = net.train(
+            params, history, norms, steps = network.train(
                 params,
                 X_train,
                 data["train_labels"].astype(np.int64),
                 budget["epochs"],
                 budget["batch_size"],
                 budget["learning_rate"],
+                played,
                 budget["seed"],
                 on_epoch=on_epoch,
+                norms_every=int(request.get("norms_every", 0)),
             )
-        result = {
-            "params": plain(params, "dict", "training"),
-            "history": {k: to_array(history[k], "the history") for k in ("train_loss", "train_accuracy")},
-        }
+        measured = {k: to_array(history[k], "the history") for k in ("train_loss", "train_accuracy")}
+        if request.get("norms_every"):
+            measured["gradient_norms"] = to_array(norms, "the gradient norms")
+            measured["steps"] = to_array(steps, "the steps")
+        result = {"params": plain(params, "dict", "training"), "history": measured}
     except BadReturn as exc:
         return {"ok": False, "kind": "bad_return", "message": str(exc)}
     except BaseException as exc:
