@@ -1,9 +1,11 @@
 """The feedback page: one self-contained HTML file per run (images embedded as data: URLs,
 no script, no request anywhere), for a student to open after `grade check`.
 
-It shows the per-part table, each failed check with its diagnosis, and the network's
-results: loss and accuracy curves, the confusion matrix, accuracy per digit, and the test
-digits it got most wrong. Every text from a check is escaped: messages quote student code.
+It shows the per-part table, each failed check with its diagnosis, the network's results
+(loss and accuracy curves, the confusion matrix, accuracy per digit, and the test digits it
+got most wrong) and the design-choice experiments (grader/experiments.py): each one's
+figure, what to look for in it, and the runs that did not complete. Every text from a
+check, a run or course.yaml is escaped: messages quote student code.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +22,7 @@ from grader.report import fmt, part_rows
 
 if TYPE_CHECKING:  # annotations only
     from grader.config import Course
+    from grader.experiments import Experiment
     from grader.plugin import Result
     from grader.scoring import MnistRun
 
@@ -33,6 +37,7 @@ td.n { text-align: right; } li { white-space: pre-line; }
 pre { white-space: pre-wrap; background: #f6f8fa; padding: .6rem .8rem; border-radius: 6px; font-size: 13px; }
 .plots img { max-width: 100%; margin: .5rem 0; } .gallery { display: flex; flex-wrap: wrap; gap: .8rem; }
 .gallery figure { margin: 0; text-align: center; font-size: 12px; } .gallery img { image-rendering: pixelated; }
+.look-for { border-left: 3px solid #0969da; padding-left: .6rem; }
 """
 
 
@@ -48,9 +53,13 @@ def page(
     footer: Sequence[str] = (),
     run: MnistRun | None = None,
     images: dict[str, bytes] | None = None,
+    experiments: Sequence[Experiment] | None = None,
+    experiment_images: dict[str, bytes] | None = None,
 ) -> str:
     """The page as a string. run: the MNIST run (scoring.MnistRun) or None; images: its
-    figures (plots.figures), or None to leave them out (matplotlib takes half a second)."""
+    figures (plots.figures), or None to leave them out (matplotlib takes half a second).
+    experiments: the design-choice experiments run, if any; experiment_images: experiment
+    id -> its figure (plots.experiment_png), or None when plots are off."""
     e = html.escape
     total, possible = sum(r.score for r in results), sum(r.max_score for r in results)
     out = [
@@ -82,6 +91,8 @@ def page(
         out.append("</ul>")
     if run is not None:
         out += mnist_section(run, images)
+    if experiments:
+        out += experiments_section(experiments, experiment_images)
     if footer:
         out.append("<h2>About this run</h2><ul>" + "".join(f"<li>{e(line)}</li>" for line in footer) + "</ul>")
     out.append("</body></html>")
@@ -123,6 +134,57 @@ def mnist_section(run: MnistRun, images: dict[str, bytes] | None) -> list[str]:
     return out
 
 
+def experiments_section(experiments: Sequence[Experiment], images: dict[str, bytes] | None) -> list[str]:
+    """The experiments, one after another: title, the sentence saying what to look for, the
+    figure, and each run that did not complete with its error. images: experiment id -> PNG
+    (plots.experiment_png), or None when plots are off (the page then says how to get them)."""
+    out = [
+        "<h2>Experiments: the notes' design choices</h2><p>The same network trained once per "
+        "configuration, with your own blanks. They are not graded on what they show, only on running.</p>"
+    ]
+    if images is None:
+        out.append("<p>(Plots were not drawn: run <code>grade check</code> without <code>--no-plots</code>.)</p>")
+    for experiment in experiments:
+        out += _experiment(experiment, None if images is None else images.get(experiment.id))
+    return out
+
+
+def _experiment(experiment: Experiment, png: bytes | None) -> list[str]:
+    """One experiment's part of the section; png None when there is no figure to show."""
+    e = html.escape
+    out = [f"<h3>{e(experiment.title)}</h3>", f'<p class="look-for">{e(experiment.look_for)}</p>']
+    if png is not None:
+        out.append(f'<div class="plots">{_img(png, f"Experiment: {experiment.title}", "plot")}</div>')
+    failed = [r for r in experiment.runs if r.error]
+    if failed:
+        # why a run is missing from the figure (no data) or stops early in it (failed partway)
+        out.append("<p>Runs that did not complete (a run that produced no data is not drawn):</p><ul>")
+        out += [f'<li class="failed-run"><strong>{e(r.label)}</strong>: {e(r.error)}</li>' for r in failed]
+        out.append("</ul>")
+    return out
+
+
+def experiment_file(experiment: Experiment) -> str:
+    """The file name of an experiment's figure beside the page: experiment_<id>.png. The id
+    comes from course.yaml and names a file, so it must be a plain name (no path, no dots)."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", experiment.id):
+        raise ValueError(f"experiment id {experiment.id!r}: use letters, digits, _ and - only (it names a file)")
+    return f"experiment_{experiment.id}.png"
+
+
+def draw_experiments(experiments: Sequence[Experiment], folder: Path) -> dict[str, bytes]:
+    """Each experiment's figure by id (plots.experiment_png), each also written into folder
+    as experiment_<id>.png."""
+    from grader.plots import experiment_png
+
+    images = {}
+    for experiment in experiments:
+        name = experiment_file(experiment)  # a bad id fails before the half-second of drawing
+        images[experiment.id] = experiment_png(experiment)
+        (folder / name).write_bytes(images[experiment.id])
+    return images
+
+
 def write(
     path: str | os.PathLike[str],
     results: Sequence[Result],
@@ -131,9 +193,11 @@ def write(
     footer: Sequence[str] = (),
     run: MnistRun | None = None,
     plots: bool = True,
+    experiments: Sequence[Experiment] | None = None,
 ) -> Path:
     """Write the page to path (the folder is made) in one step, a reader never sees half;
-    with plots, also each MNIST figure beside it as <name>.png (CI keeps them as artifacts)."""
+    with plots, also each MNIST figure beside it as <name>.png and each experiment's as
+    experiment_<id>.png (CI keeps them as artifacts)."""
     from grader.plots import figures
 
     path = Path(path)
@@ -141,7 +205,9 @@ def write(
     images = figures(run.history, run.confusion, "MNIST") if run is not None and plots else None
     for name, png in (images or {}).items():
         (path.parent / f"{name}.png").write_bytes(png)
+    experiment_images = draw_experiments(experiments or (), path.parent) if plots else None
     part = path.with_name(path.name + ".part")
-    part.write_text(page(results, course, seconds, footer, run, images), encoding="utf-8")
+    text = page(results, course, seconds, footer, run, images, experiments, experiment_images)
+    part.write_text(text, encoding="utf-8")
     part.replace(path)
     return path
