@@ -31,6 +31,34 @@ class Part:
     unchanged: float = 0  # the points of the check that its derived blanks leave their inputs unchanged
 
 
+HIDDEN = {"relu": "relu_prime", "sigmoid": "sigmoid_prime"}  # a hidden activation -> its derivative's name
+OUTPUTS = {("softmax", "cross_entropy"): "output_delta", ("sigmoid", "mse"): "mse_delta"}  # -> delta(L)'s name
+
+
+@dataclass(frozen=True)
+class Network:
+    """The network an assignment trains (course.yaml's `network`): the hidden layers' activation,
+    the output layer's and its loss. Each role is played by the assignment's blank of that name
+    (or, where it has none, the kit's own: grader/child/network.py)."""
+
+    hidden: str = "relu"
+    output: str = "softmax"
+    loss: str = "cross_entropy"
+
+    def roles(self, blanks: Collection[str]) -> dict[str, str]:
+        """What the training child needs: every role's function name; backward and update are
+        the student's where the assignment has them as blanks, else the kit's ("")."""
+        return {
+            "hidden": self.hidden,
+            "hidden_prime": HIDDEN[self.hidden],
+            "output": self.output,
+            "loss": self.loss,
+            "output_delta": OUTPUTS[(self.output, self.loss)],
+            "backward": "backward" if "backward" in blanks else "",
+            "update": "sgd_update" if "sgd_update" in blanks else "",
+        }
+
+
 @dataclass(frozen=True)
 class Course:
     """One assignment of the course, with the course-wide settings it inherits resolved: what
@@ -58,6 +86,7 @@ class Course:
     data_dir: Path | None
     assignment_ids: tuple[str, ...] = ()  # every assignment of the course, in course.yaml's order
     blanks: dict = field(default_factory=dict)  # name -> child.blanks.Blank: the functions students write
+    network: Network = Network()
 
     @property
     def root(self) -> Path:
@@ -240,7 +269,7 @@ def resolve(r: Reader, tree: dict, aid: str) -> Course:
     path = r.path
     where = f"assignments.{aid}"
     assignment = r.section(
-        tree["assignments"], where, ("name", "pass_mark", "parts", "blanks", "training", "thresholds")
+        tree["assignments"], where, ("name", "pass_mark", "parts", "blanks", "network", "training", "thresholds")
     )
     parts_tree = r.section(assignment, f"{where}.parts", ())
     parts = {}
@@ -318,7 +347,22 @@ def resolve(r: Reader, tree: dict, aid: str) -> Course:
         data_dir=(path.parent / data_dir).resolve() if data_dir else None,
         assignment_ids=tuple(tree["assignments"]),
         blanks=blanks,
+        network=network_of(r, assignment, where),
     )
+
+
+def network_of(r: Reader, assignment: dict, where: str) -> Network:
+    """assignments.<id>.network, checked against the networks the kit can train and score."""
+    if "network" not in assignment:
+        return Network()
+    tree = r.section(assignment, f"{where}.network", ("hidden", "output", "loss"))
+    network = Network(**{k: r.get(tree, f"{where}.network.{k}", str) for k in tree})
+    if network.hidden not in HIDDEN:
+        r.fail(f"{where}.network.hidden", network.hidden, f"must be one of {', '.join(HIDDEN)}")
+    if (network.output, network.loss) not in OUTPUTS:
+        pairs = ", ".join(f"{o} with {lo}" for o, lo in OUTPUTS)
+        r.fail(f"{where}.network", tree, f"output and loss must be one of: {pairs}")
+    return network
 
 
 KINDS = ("values", "gradient", "stable")  # the checks the kit derives from a declaration

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from grader.config import ConfigError
+from grader.config import ConfigError, Network
 from grader.isolation import GRADER
 from grader.sandbox import Sandbox, StudentError
 
@@ -68,9 +68,14 @@ def split(data: MNIST, course: Course) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return images[:cut], labels[:cut], images[cut:], labels[cut:]
 
 
-def mean_cross_entropy(params: Params, X: np.ndarray, labels: np.ndarray) -> float:
-    """-(1/m) sum log softmax(z(L))[label]: the grader's own, from the logits (log-sum-exp)."""
-    z = logits(params, X)
+def mean_loss(params: Params, X: np.ndarray, labels: np.ndarray, network: Network = Network()) -> float:
+    """The network's loss on X, the grader's own: cross-entropy -(1/m) sum log softmax(z(L))[label]
+    from the logits (log-sum-exp), or MSE (1/(2m)) sum |sigmoid(z(L)) - y|^2."""
+    z = logits(params, X, network)
+    if network.loss == "mse":
+        a = 0.5 * (1 + np.tanh(z / 2))  # sigmoid, never overflowing
+        y = np.eye(z.shape[0])[:, labels]
+        return float(np.sum((a - y) ** 2) / (2 * len(labels)))
     z = z - z.max(axis=0)
     log_probs = z - np.log(np.exp(z).sum(axis=0))
     return float(-log_probs[labels, np.arange(len(labels))].mean())
@@ -105,15 +110,17 @@ def train(
                 f"{course.epochs}: the grader's loop was tampered with",
             )
         check_params(params, sizes, f"after epoch {epoch}, training")
-        test_accuracy.append(float((predict(params, X_test) == labels).mean()))
+        test_accuracy.append(float((predict(params, X_test, course.network) == labels).mean()))
         if len(val_labels):
-            val_loss.append(mean_cross_entropy(params, X_val, val_labels))
-            val_accuracy.append(float((predict(params, X_val) == val_labels).mean()))
+            val_loss.append(mean_loss(params, X_val, val_labels, course.network))
+            val_accuracy.append(float((predict(params, X_val, course.network) == val_labels).mean()))
         if on_epoch:
             on_epoch(epoch, course.epochs)
 
     with Sandbox(folder, course.limits, course.isolation, bound, blanks=course.blanks) as trainer:
-        params, history, seconds = trainer.train(sizes, course.budget, payload, epoch_done)
+        params, history, seconds = trainer.train(
+            sizes, course.budget, payload, epoch_done, course.network.roles(course.blanks)
+        )
         notes = tuple(trainer.describe())
     check_params(params, sizes, "training")
     lengths = {k: np.shape(v)[0] if np.ndim(v) == 1 else f"{np.ndim(v)}-d" for k, v in history.items()}
@@ -150,7 +157,7 @@ def train_and_score(
         if pending is not None:
             reference = pending.result()
     labels = np.asarray(data.test_labels)
-    scores = logits(params, np.asarray(data.test_images).T.astype(np.float64) / 255)
+    scores = logits(params, np.asarray(data.test_images).T.astype(np.float64) / 255, course.network)
     predicted = scores.argmax(axis=0)
     distance = None if reference is None else relative_distance(params, reference)
     worst = most_wrong(scores, predicted, labels)
@@ -255,19 +262,26 @@ def check_params(params: Params, sizes: list[int], what: str = "training") -> No
             raise StudentError("bad_return", f"{what} returned {name} of shape {params[name].shape}; expected {shape}")
 
 
-def logits(params: Params, X: np.ndarray) -> np.ndarray:
-    """z(L) for X (784, m): the affine maps with ReLU between them."""
+def logits(params: Params, X: np.ndarray, network: Network = Network()) -> np.ndarray:
+    """z(L) for X (784, m): the affine maps with the network's hidden activation (ReLU or
+    sigmoid, the grader's own) between them. Softmax and sigmoid are monotone, so the argmax of
+    z(L) is the prediction: no output function is needed."""
     L = len(params) // 2
     a = X
     for l in range(1, L + 1):
         z = params[f"W{l}"].astype(X.dtype) @ a + params[f"b{l}"].astype(X.dtype)
-        a = np.maximum(z, 0) if l < L else z
+        if l == L:
+            a = z
+        elif network.hidden == "sigmoid":
+            a = 0.5 * (1 + np.tanh(z / 2))  # sigmoid(z), with no exp to overflow
+        else:
+            a = np.maximum(z, 0)
     return a
 
 
-def predict(params: Params, X: np.ndarray) -> np.ndarray:
+def predict(params: Params, X: np.ndarray, network: Network = Network()) -> np.ndarray:
     """Class predictions (m,) for X (784, m)."""
-    return logits(params, X).argmax(axis=0)
+    return logits(params, X, network).argmax(axis=0)
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n: int = 10) -> np.ndarray:

@@ -55,6 +55,10 @@ def edited(tmp_path, change):
      "assignments.backprop.training.epoch = 2: unknown key"),
     (lambda t: t.update(assignment=t.pop("assignments")["backprop"]), "assignment = '...': a course now holds several"),
     (lambda t: t.update(assignments={}), "assignments = {}: must be a mapping from each assignment's id"),
+    (lambda t: t["assignments"]["backprop"].update(network={"hidden": "tanh"}),
+     "assignments.backprop.network.hidden = 'tanh': must be one of relu, sigmoid"),
+    (lambda t: t["assignments"]["backprop"].update(network={"output": "sigmoid"}),
+     "output and loss must be one of: softmax with cross_entropy, sigmoid with mse"),
 ])
 def test_bad_values_are_named(tmp_path, change, words):
     with pytest.raises(ConfigError) as info:

@@ -40,7 +40,7 @@ class Recorder:
     def __exit__(self, *exc):
         return False
 
-    def train(self, sizes, budget, payload, on_epoch):
+    def train(self, sizes, budget, payload, on_epoch, network=None):
         Recorder.seen = payload
         rng = np.random.default_rng(0)
         Recorder.params = {"W1": rng.normal(0, 0.05, (4, 784)), "b1": np.zeros((4, 1)),
@@ -62,15 +62,15 @@ def test_the_validation_images_never_reach_training(monkeypatch):
     test_images, test_labels = rng.integers(0, 256, (7, 784), dtype=np.uint8), rng.integers(0, 10, 7)
     data = SimpleNamespace(train_images=images, train_labels=labels, test_images=test_images, test_labels=test_labels)
     course = SimpleNamespace(hidden_sizes=(4,), epochs=3, validation=12, limits=None, isolation="off",
-                             budget={"epochs": 3}, path=ROOT / "course.yaml", blanks={})
+                             budget={"epochs": 3}, path=ROOT / "course.yaml", blanks={}, network=config.Network())
     _, history, _, _ = scoring.train(SOLUTIONS, course, data)
     assert len(Recorder.seen["train_images"]) == 38 and np.array_equal(Recorder.seen["train_images"], images[:38])
     assert np.array_equal(Recorder.seen["train_labels"], labels[:38]) and set(Recorder.seen) == {"train_images",
                                                                                                "train_labels"}
     # measured on the 12 held-out training images, by the grader's own forward pass, each epoch
     X_val = images[38:].T.astype(np.float32) / np.float32(255)
-    held_out = scoring.mean_cross_entropy(Recorder.params, X_val, labels[38:])
-    on_test = scoring.mean_cross_entropy(Recorder.params, test_images.T.astype(np.float32) / 255, test_labels)
+    held_out = scoring.mean_loss(Recorder.params, X_val, labels[38:])
+    on_test = scoring.mean_loss(Recorder.params, test_images.T.astype(np.float32) / 255, test_labels)
     assert abs(held_out - on_test) > 0.05  # test the tester: the two sets give different figures
     assert np.allclose(history["validation_loss"], held_out) and len(history["validation_loss"]) == 3
     accuracy = float((scoring.predict(Recorder.params, X_val) == labels[38:]).mean())
@@ -88,5 +88,5 @@ def test_the_grader_cross_entropy_is_the_mean_negative_log_likelihood():
     z = params["W1"] @ X
     expected = -np.mean([np.log(np.exp(z[0, 0]) / np.exp(z[:, 0]).sum()),
                          np.log(np.exp(z[1, 1]) / np.exp(z[:, 1]).sum())])
-    assert np.isclose(scoring.mean_cross_entropy(params, X, labels), expected)
-    assert not np.isclose(scoring.mean_cross_entropy(params, X, labels[::-1]), expected)
+    assert np.isclose(scoring.mean_loss(params, X, labels), expected)
+    assert not np.isclose(scoring.mean_loss(params, X, labels[::-1]), expected)
