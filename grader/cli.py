@@ -81,12 +81,29 @@ course_option = click.option("--course", "course_path", type=click.Path(dir_okay
 assignment_option = click.option(
     "--assignment",
     metavar="ID",
-    help="The assignment (an id under course.yaml's assignments); may be left out when the course has one.",
+    envvar="GRADE_ASSIGNMENT",
+    help="The assignment (an id under course.yaml's assignments; else $GRADE_ASSIGNMENT). May be left out "
+    "when the course has one, or when the submission (or the current folder) is inside its exercises/<id>/ "
+    "or solutions/<id>/.",
 )
 
 
-def load_course(path: str | None, assignment: str | None = None) -> course_config.Course:
-    return course_config.load(path or course_config.find(), assignment)
+def load_course(path: str | None, assignment: str | None = None, where: str | None = None) -> course_config.Course:
+    """The course as `assignment` sees it; with none named, the one whose exercises/<id>/ or
+    solutions/<id>/ holds where (the submission) or the current folder, if any."""
+    course_yaml = Path(path) if path else course_config.find()
+    try:
+        return course_config.load(course_yaml, assignment)
+    except course_config.AssignmentChoiceError:
+        if assignment is not None:
+            raise
+        root = course_yaml.resolve().parent
+        places = [Path(where).resolve()] if where else []
+        for place in [*places, Path.cwd().resolve()]:
+            for aid in course_config.load_all(course_yaml)[0].assignment_ids:
+                if any(place.is_relative_to(root / kind / aid) for kind in ("exercises", "solutions")):
+                    return course_config.load(course_yaml, aid)
+        raise
 
 
 def data_loader(course: course_config.Course, data_dir: str | None, quiet: bool = False) -> Callable[[], "MNIST"]:
@@ -214,7 +231,7 @@ def check(
     )
 
     start = time.perf_counter()
-    course = load_course(course_path, assignment)
+    course = load_course(course_path, assignment, submission)
     folder = submission_folder(submission, course)
     vectors.require(course.vectors)
     unknown = [p for p in parts if p not in course.parts]
@@ -232,7 +249,7 @@ def check(
             raise GraderFailure(f"{course.path}: isolation = required, but {problem}")
     hidden = vectors.load_hidden(hidden_path, course.blanks) if hidden_path else None
     load = data_loader(course, data_dir, quiet=fmt not in ("text", "github"))
-    if "mnist" in course.parts and not keyword:
+    if {"mnist", "experiments"} & set(course.parts) and not keyword:  # the parts that train
         try:  # find or fetch the data once, before grading
             data = load()
             load = lambda: data  # noqa: E731
@@ -447,7 +464,7 @@ def train(
     from grader.report import neutralise
     from grader.sandbox import StudentError
 
-    course = load_course(course_path, assignment)
+    course = load_course(course_path, assignment, submission)
     folder = submission_folder(submission, course)
     data = data_loader(course, data_dir)()
     sizes = [784, *course.hidden_sizes, 10]

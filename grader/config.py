@@ -1,5 +1,6 @@
 """course.yaml: load it, validate every value, and say exactly what is wrong if not."""
 
+import dataclasses
 import io
 import re
 from collections.abc import Collection
@@ -60,6 +61,24 @@ class Network:
 
 
 @dataclass(frozen=True)
+class Experiment:
+    """One of an assignment's experiments (course.yaml's experiments.<id>; see grader/experiments.py):
+    the network trained once per run, each run the assignment's network with its roles changed,
+    all on one budget: hidden_sizes, epochs and learning_rate, on the first `images` training images."""
+
+    id: str
+    title: str
+    look_for: str
+    plot: str
+    points: float
+    runs: tuple[tuple[str, Network], ...]
+    hidden_sizes: tuple[int, ...]
+    epochs: int
+    learning_rate: float
+    images: int
+
+
+@dataclass(frozen=True)
 class Course:
     """One assignment of the course, with the course-wide settings it inherits resolved: what
     every command grades, trains or generates. load() gives it; assignment_ids lists them all."""
@@ -87,6 +106,7 @@ class Course:
     assignment_ids: tuple[str, ...] = ()  # every assignment of the course, in course.yaml's order
     blanks: dict = field(default_factory=dict)  # name -> child.blanks.Blank: the functions students write
     network: Network = Network()
+    experiments: tuple[Experiment, ...] = ()
 
     @property
     def root(self) -> Path:
@@ -269,7 +289,9 @@ def resolve(r: Reader, tree: dict, aid: str) -> Course:
     path = r.path
     where = f"assignments.{aid}"
     assignment = r.section(
-        tree["assignments"], where, ("name", "pass_mark", "parts", "blanks", "network", "training", "thresholds")
+        tree["assignments"],
+        where,
+        ("name", "pass_mark", "parts", "blanks", "network", "experiments", "training", "thresholds"),
     )
     parts_tree = r.section(assignment, f"{where}.parts", ())
     parts = {}
@@ -293,8 +315,12 @@ def resolve(r: Reader, tree: dict, aid: str) -> Course:
     if not any(p.points for p in parts.values()):
         r.fail(f"{where}.parts", {k: p.points for k, p in parts.items()}, "at least one part needs points")
     blanks = declared_blanks(r, assignment, where)
+    network = network_of(r, assignment, where)
+    experiments = experiments_of(r, assignment, where, network)
     for pid in parts:  # a part's points must be reachable: its checks are its blanks' (mnist: the training)
-        if pid != "mnist" and not any(b.part == pid for b in blanks.values()):
+        if pid == "experiments" and not experiments:
+            r.fail(f"{where}.parts.{pid}", parts_tree[pid], f"no experiment is declared ({where}.experiments)")
+        if pid not in ("mnist", "experiments") and not any(b.part == pid for b in blanks.values()):
             r.fail(
                 f"{where}.parts.{pid}",
                 parts_tree[pid],
@@ -347,25 +373,69 @@ def resolve(r: Reader, tree: dict, aid: str) -> Course:
         data_dir=(path.parent / data_dir).resolve() if data_dir else None,
         assignment_ids=tuple(tree["assignments"]),
         blanks=blanks,
-        network=network_of(r, assignment, where),
+        network=network,
+        experiments=experiments,
     )
 
 
-def network_of(r: Reader, assignment: dict, where: str) -> Network:
-    """assignments.<id>.network, checked against the networks the kit can train and score."""
-    if "network" not in assignment:
-        return Network()
-    tree = r.section(assignment, f"{where}.network", ("hidden", "output", "loss"))
-    network = Network(**{k: r.get(tree, f"{where}.network.{k}", str) for k in tree})
+def network_of(r: Reader, tree_of: dict, where: str, key: str = "network", base: Network = Network()) -> Network:
+    """<where>.network (or another key holding roles), over base, checked against the networks
+    the kit can train and score."""
+    if key not in tree_of:
+        return base
+    tree = r.section(tree_of, f"{where}.{key}", ("hidden", "output", "loss"))
+    network = dataclasses.replace(base, **{k: r.get(tree, f"{where}.{key}.{k}", str) for k in tree})
     if network.hidden not in HIDDEN:
-        r.fail(f"{where}.network.hidden", network.hidden, f"must be one of {', '.join(HIDDEN)}")
+        r.fail(f"{where}.{key}.hidden", network.hidden, f"must be one of {', '.join(HIDDEN)}")
     if (network.output, network.loss) not in OUTPUTS:
         pairs = ", ".join(f"{o} with {lo}" for o, lo in OUTPUTS)
-        r.fail(f"{where}.network", tree, f"output and loss must be one of: {pairs}")
+        r.fail(f"{where}.{key}", tree, f"output and loss must be one of: {pairs}")
     return network
 
 
-KINDS = ("values", "gradient", "stable")  # the checks the kit derives from a declaration
+def experiments_of(r: Reader, assignment: dict, where: str, network: Network) -> tuple[Experiment, ...]:
+    """assignments.<id>.experiments: each one's title, what to look for, its plot, its points,
+    its runs (a label -> the roles it changes) and its budget."""
+    from grader.experiments import PLOTS
+
+    if "experiments" not in assignment:
+        return ()
+    tree = r.section(assignment, f"{where}.experiments", ())
+    keys = ("title", "look_for", "plot", "points", "runs", "hidden_sizes", "epochs", "learning_rate", "images")
+    out = []
+    for eid, spec in tree.items():
+        key = f"{where}.experiments.{eid}"
+        if not isinstance(eid, str) or not NAME.fullmatch(eid):
+            r.fail(key, eid, "an experiment's id must be lower-case letters, digits and _ (it names its figure)")
+        spec = r.section(tree, key, keys)
+        plot = r.get(spec, f"{key}.plot", str)
+        if plot not in PLOTS:
+            r.fail(f"{key}.plot", plot, f"must be one of {', '.join(PLOTS)}")
+        runs_tree = r.section(spec, f"{key}.runs", ())
+        runs = tuple((str(label), network_of(r, runs_tree, f"{key}.runs", label, network)) for label in runs_tree)
+        if len(runs) < 2:
+            r.fail(f"{key}.runs", runs_tree, "an experiment compares at least two runs")
+        sizes = spec.get("hidden_sizes", [64])
+        if not isinstance(sizes, list) or not sizes or not all(isinstance(n, int) and 1 <= n <= 1024 for n in sizes):
+            r.fail(f"{key}.hidden_sizes", sizes, "must be a non-empty list of whole numbers from 1 to 1024")
+        out.append(
+            Experiment(
+                id=eid,
+                title=r.get(spec, f"{key}.title", str),
+                look_for=r.get(spec, f"{key}.look_for", str),
+                plot=plot,
+                points=r.get(spec, f"{key}.points", float, 0),
+                runs=runs,
+                hidden_sizes=tuple(sizes),
+                epochs=r.get(spec, f"{key}.epochs", int, 1, 100, optional=True) or 2,
+                learning_rate=r.get(spec, f"{key}.learning_rate", float, 0, 100, optional=True) or 0.1,
+                images=r.get(spec, f"{key}.images", int, 100, 60000, optional=True) or 5000,
+            )
+        )
+    return tuple(out)
+
+
+KINDS = ("values", "gradient", "stable", "mean")  # the checks the kit derives from a declaration
 
 
 def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]:
@@ -377,7 +447,7 @@ def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]
     tree = r.section(assignment, f"{where}.blanks", ())
     if not tree:
         r.fail(f"{where}.blanks", tree, "declare at least one blank")
-    keys = ("part", "module", "returns", "equation", "inputs", "derivative_of", "checks")
+    keys = ("part", "module", "returns", "equation", "inputs", "derivative_of", "delta_of", "checks")
     blanks = {}
     for name, spec in tree.items():
         key = f"{where}.blanks.{name}"
@@ -413,6 +483,7 @@ def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]
             equation=r.get(spec, f"{key}.equation", str, optional=True) or "",
             inputs=tuple(inputs),
             derivative_of=r.get(spec, f"{key}.derivative_of", str, optional=True) or "",
+            delta_of=delta_of(r, spec, key),
             checks=tuple((kind, float(points)) for kind, points in checks.items()),
         )
     for name, blank in blanks.items():  # what the derived checks need, now that every blank is known
@@ -426,11 +497,26 @@ def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]
             )
         if kinds and not (blank.inputs or (blank.derivative_of and blanks[blank.derivative_of].inputs)):
             r.fail(f"{key}.inputs", None, "its checks need inputs (or derivative_of a blank that has them)")
-        if "gradient" in kinds and not blank.derivative_of:
-            r.fail(f"{key}.checks.gradient", kinds["gradient"], "a gradient check needs derivative_of")
+        if "gradient" in kinds and not (blank.derivative_of or blank.delta_of):
+            r.fail(f"{key}.checks.gradient", kinds["gradient"], "a gradient check needs derivative_of or delta_of")
+        for role in blank.delta_of:
+            if role not in blanks:
+                r.fail(f"{key}.delta_of", role, "not a blank of this assignment (its reference gives the differences)")
+        if "mean" in kinds and blank.returns != "scalar":
+            r.fail(
+                f"{key}.checks.mean", kinds["mean"], "a mean over the batch is a check of a scalar (returns: scalar)"
+            )
         if "stable" in kinds and len(blank.inputs or blanks[blank.derivative_of].inputs) != 1:
             r.fail(f"{key}.checks.stable", kinds["stable"], "a stability check is for an element-wise blank: one input")
     return blanks
+
+
+def delta_of(r: Reader, spec: dict, key: str) -> tuple[str, ...]:
+    """A blank's delta_of: {output, loss}, as (output, loss), or () when not declared."""
+    if "delta_of" not in spec:
+        return ()
+    tree = r.section(spec, f"{key}.delta_of", ("output", "loss"))
+    return (r.get(tree, f"{key}.delta_of.output", str), r.get(tree, f"{key}.delta_of.loss", str))
 
 
 def inputs_of(blank: Blank, blanks: dict[str, Blank]) -> tuple[str, ...]:

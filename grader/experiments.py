@@ -12,9 +12,18 @@ show: only on running to completion.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from grader import config
+    from grader.bounds import Bound
+    from grader.config import Course
+    from grader.mnist import MNIST
 
 PLOTS = ("gradient_norms", "curves")  # what an experiment draws
 
@@ -47,3 +56,49 @@ class Experiment:
     @property
     def completed(self) -> bool:
         return bool(self.runs) and not any(r.error for r in self.runs)
+
+
+NORMS_PER_EPOCH = 20  # points per epoch on a gradient-norm curve: enough to see the trend, cheap to record
+
+
+def run(
+    folder: Path | str, course: Course, data: MNIST, spec: config.Experiment, bound: Bound | None = None
+) -> Experiment:
+    """Train folder's blanks once per run of spec, each in a fresh child (in the submission's
+    bound), on the first spec.images training images (the validation split held out, as for MNIST);
+    the grader measures the validation curves itself. A run that fails is kept with its error:
+    the others still show."""
+    from grader import scoring
+    from grader.sandbox import StudentError
+
+    subset = trimmed(data, spec.images, course.validation)
+    batches = -(-min(spec.images, len(data.train_labels) - course.validation) // course.batch_size)
+    every = max(1, batches // NORMS_PER_EPOCH) if spec.plot == "gradient_norms" else 0
+    done = Experiment(spec.id, spec.title, spec.look_for, spec.plot)
+    for label, network in spec.runs:
+        trained = dataclasses.replace(
+            course,
+            network=network,
+            hidden_sizes=spec.hidden_sizes,
+            epochs=spec.epochs,
+            learning_rate=spec.learning_rate,
+        )
+        try:
+            _, history, _, _ = scoring.train(folder, trained, subset, bound=bound, norms_every=every)
+        except StudentError as exc:
+            done.runs.append(Run(label, error=str(exc)))
+            continue
+        norms, steps = history.pop("gradient_norms", None), history.pop("steps", None)
+        curves = {k: [float(v) for v in values] for k, values in history.items()}
+        done.runs.append(Run(label, curves, norms, steps))
+    return done
+
+
+def trimmed(data: MNIST, images: int, validation: int) -> MNIST:
+    """data with its first `images` training images followed by the last `validation` ones (which
+    scoring.split holds out, as it does for the MNIST part); the test set as it is."""
+    from grader.mnist import MNIST
+
+    keep = min(images, len(data.train_labels) - validation)
+    index = np.r_[0:keep, len(data.train_labels) - validation : len(data.train_labels)]
+    return MNIST(data.train_images[index], data.train_labels[index], data.test_images, data.test_labels, data.folder)

@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ class Graded:
     hidden_seconds: float = 0.0  # the hidden session's time: reported nowhere (it could carry inputs out)
     mnist: scoring.MnistRun | None = None  # when the mnist part ran and training succeeded
     left: int = 0  # processes the public session left running, killed before the hidden one
+    experiments: list = field(default_factory=list)  # experiments.Experiment, when the experiments part ran
 
     @property
     def score(self) -> float:
@@ -142,7 +143,7 @@ def bounded(course: Course) -> Iterator[Bound]:
 
 
 def _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword, reference, bound):
-    if plots and "mnist" in course.parts:
+    if plots and {"mnist", "experiments"} & set(course.parts):
         threading.Thread(target=_import_matplotlib, daemon=True).start()
     from grader import sandbox
     from grader.plugin import GradePlugin, share_points, withhold
@@ -195,7 +196,7 @@ def _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword,
     run = plugin.session.mnist
     if run is not None:
         footer.append(f"MNIST: trained in {run.seconds:.1f} s")
-    return Graded(results, footer, hidden_seconds, run, left)
+    return Graded(results, footer, hidden_seconds, run, left, list(plugin.session.experiments.values()))
 
 
 def page(graded: Graded, course: Course, seconds: float, report_dir: Path | str, plots: bool = True) -> Path | str:
@@ -205,7 +206,14 @@ def page(graded: Graded, course: Course, seconds: float, report_dir: Path | str,
 
     try:  # the curves come partly from the child: a plot must never cost the report
         return html_report.write(
-            Path(report_dir) / "report.html", graded.results, course, seconds, graded.footer, graded.mnist, plots
+            Path(report_dir) / "report.html",
+            graded.results,
+            course,
+            seconds,
+            graded.footer,
+            graded.mnist,
+            plots,
+            experiments=graded.experiments,
         )
     except (ValueError, OverflowError, OSError) as exc:
         return f"the feedback page could not be written ({exc})"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from grader import scoring, vectors as vector_file
+from grader import experiments, scoring, vectors as vector_file
 from grader.gradcheck import CheckFailed, NotGraded
 from grader.report import neutralise
 from grader.sandbox import Sandbox, StudentError
@@ -55,6 +55,7 @@ class Result:
 class Session:
     results: list = field(default_factory=list)
     mnist: scoring.MnistRun | None = None
+    experiments: dict = field(default_factory=dict)  # id -> experiments.Experiment, once they ran
     notes: list = field(default_factory=list)  # said once in the report: isolation, limits not enforced
     printed: bytes = b""  # what student code printed during the checks (the first limits.output_kb)
     printed_total: int = 0
@@ -121,6 +122,7 @@ class GradePlugin:
         self.by_id: dict[str, Result] = {}
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self.future = training
+        self.experiments: concurrent.futures.Future[dict[str, experiments.Experiment]] | None = None
         self.collected: list[Result] = []  # every check of the graded parts, before any -k selection
         self.said: set[str] = set()  # file errors shown in full (see shown_once)
 
@@ -143,6 +145,10 @@ class GradePlugin:
             from grader.checks import test_hidden
 
             metafunc.parametrize("blank,component,what", test_hidden.cases(self.cfg.blanks))
+        elif name == "test_experiment":
+            from grader.checks import test_experiments
+
+            metafunc.parametrize("experiment,what", test_experiments.cases(self.cfg.experiments))
         elif name in ("test_blank", "test_unchanged"):
             from grader.checks import test_blanks
 
@@ -193,12 +199,21 @@ class GradePlugin:
             # Training is the long pole; start it now in its own child so the other checks
             # run meanwhile (its process waits on BLAS, ours on a pipe: both cores work).
             self.future = self.pool.submit(self._train)
+        if any(r.part == "experiments" for r in self.session.results):
+            self.experiments = self.pool.submit(self._experiments)  # after the training, if both: one core each
 
     def _train(self) -> scoring.MnistRun:
         assert self.load_data is not None, "grading the mnist part needs load_data"
         return scoring.train_and_score(
             self.submission, self.cfg, self.load_data(), bound=self.bound, reference=self.reference
         )
+
+    def _experiments(self) -> dict[str, experiments.Experiment]:
+        assert self.load_data is not None, "grading the experiments part needs load_data"
+        data = self.load_data()
+        return {
+            spec.id: experiments.run(self.submission, self.cfg, data, spec, self.bound) for spec in self.cfg.experiments
+        }
 
     # -- fixtures ---------------------------------------------------------------------------------
     @pytest.fixture(scope="session")
@@ -260,6 +275,15 @@ class GradePlugin:
             if sandbox is item.funcargs.get("student"):  # a hidden check's events would say things of its inputs
                 for event in events:
                     self.add_output(self.by_id[item.nodeid], event)
+
+    @pytest.fixture(scope="session")
+    def experiments_run(self) -> Callable[[], dict[str, experiments.Experiment]]:
+        def result() -> dict[str, experiments.Experiment]:
+            assert self.experiments is not None, "started in pytest_collection_finish"
+            self.session.experiments = self.experiments.result()
+            return self.session.experiments
+
+        return result
 
     @pytest.fixture(scope="session")
     def mnist_run(self) -> Callable[[], scoring.MnistRun]:

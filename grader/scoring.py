@@ -87,11 +87,13 @@ def train(
     data: MNIST,
     on_epoch: Callable[[int, int], object] | None = None,
     bound: Bound | None = None,
+    norms_every: int = 0,
 ) -> tuple[Params, dict[str, np.ndarray], float, tuple[str, ...]]:
     """Train in a fresh child with folder's blanks and the course's budget (in the submission's
     bound, if given), on the training images less the validation split. Returns (params,
     history, seconds, notes); history's validation loss and accuracy and test accuracy are
-    computed here, by the grader's own forward pass, after each epoch."""
+    computed here, by the grader's own forward pass, after each epoch. With norms_every,
+    history also holds gradient_norms (steps, layers) and steps (see Sandbox.train)."""
     sizes = [784, *course.hidden_sizes, 10]
     train_images, train_labels, val_images, val_labels = split(data, course)
     payload = {"train_images": train_images, "train_labels": train_labels}
@@ -119,10 +121,11 @@ def train(
 
     with Sandbox(folder, course.limits, course.isolation, bound, blanks=course.blanks) as trainer:
         params, history, seconds = trainer.train(
-            sizes, course.budget, payload, epoch_done, course.network.roles(course.blanks)
+            sizes, course.budget, payload, epoch_done, course.network.roles(course.blanks), norms_every
         )
         notes = tuple(trainer.describe())
     check_params(params, sizes, "training")
+    norms: dict[str, np.ndarray] = {k: history.pop(k) for k in ("gradient_norms", "steps") if k in history}
     lengths = {k: np.shape(v)[0] if np.ndim(v) == 1 else f"{np.ndim(v)}-d" for k, v in history.items()}
     lengths["epochs reported"] = len(test_accuracy)
     if set(lengths.values()) != {course.epochs}:
@@ -137,7 +140,28 @@ def train(
     if val_loss:
         history["validation_loss"] = np.clip(val_loss, 0, 1e6)  # a weight of 1e300 makes an inf loss
         history["validation_accuracy"] = np.array(val_accuracy)
+    if norms_every:
+        history.update(checked_norms(norms, len(sizes) - 1))
     return params, history, seconds, notes
+
+
+def checked_norms(norms: dict[str, np.ndarray], layers: int) -> dict[str, np.ndarray]:
+    """The child's per-layer gradient norms, for the plots only: (steps, layers) and the steps,
+    bounded so that no value breaks the plotting (NaN stays NaN: a gap in the line)."""
+    values, steps = norms.get("gradient_norms"), norms.get("steps")
+    well_formed = (
+        values is not None
+        and steps is not None
+        and np.ndim(steps) == 1
+        and (np.shape(values) == (len(steps), layers) or (len(steps) == 0 and np.size(values) == 0))
+    )
+    if not well_formed:
+        raise StudentError("protocol", "training sent malformed gradient norms: the grader's loop was tampered with")
+    assert values is not None and steps is not None  # well_formed says so
+    return {
+        "gradient_norms": np.clip(np.reshape(values, (len(steps), layers)), 0, 1e12),
+        "steps": np.asarray(steps, np.float64),
+    }
 
 
 def train_and_score(

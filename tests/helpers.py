@@ -20,7 +20,7 @@ def course_blanks():
     """The kit's assignment's blanks, as course.yaml declares them (name -> child.blanks.Blank)."""
     from grader import config
 
-    return config.load(ROOT / "course.yaml").blanks
+    return config.load(ROOT / "course.yaml", "backprop").blanks
 def junit_xsd():
     """Jenkins xunit's junit-10.xsd, the schema its plugin validates JUnit reports with. pytest
     tests its own JUnit output against the same file, which its source distribution on PyPI

@@ -12,7 +12,7 @@ ROOT_COURSE = ROOT / "course.yaml"
 
 
 def test_the_course_loads_with_the_default_points():
-    course = load(ROOT / "course.yaml")
+    course = load(ROOT / "course.yaml", "backprop")
     assert {k: p.points for k, p in course.parts.items()} == {
         "activations": 15, "softmax_ce": 20, "backprop": 25, "updates": 15, "mnist": 25}
     assert course.hidden_sizes == (128,) and course.budget["batch_size"] == 32
@@ -62,7 +62,7 @@ def edited(tmp_path, change):
 ])
 def test_bad_values_are_named(tmp_path, change, words):
     with pytest.raises(ConfigError) as info:
-        load(edited(tmp_path, change))
+        load(edited(tmp_path, change), "backprop")
     assert words in str(info.value)
     assert "course.yaml" in str(info.value)
 
@@ -84,7 +84,7 @@ def test_unquoted_off_means_isolation_off(tmp_path):
     """YAML 1.1 reads `isolation: off` as false; the course file says off, so it means off."""
     path = tmp_path / "course.yaml"
     path.write_text((ROOT_COURSE.read_text()).replace("isolation: auto", "isolation: off"))
-    assert load(path).isolation == "off"
+    assert load(path, "backprop").isolation == "off"
 
 
 def test_pass_mark_defaults_to_every_point(tmp_path):
@@ -92,7 +92,7 @@ def test_pass_mark_defaults_to_every_point(tmp_path):
                    if not line.lstrip().startswith("pass_mark:"))
     path = tmp_path / "course.yaml"
     path.write_text(text)
-    course = load(path)
+    course = load(path, "backprop")
     assert course.assignment_id == "backprop" and course.pass_mark == 100
 
 
@@ -109,7 +109,7 @@ def two_assignments(tmp_path):
 
 def test_several_assignments_each_with_its_own_settings(tmp_path):
     path = two_assignments(tmp_path)
-    with pytest.raises(GradeError, match=r"has 2 assignments \(backprop, second\): choose one with --assignment"):
+    with pytest.raises(GradeError, match=r"has 3 assignments \(backprop, design-choices, second\): choose one with"):
         load(path)
     with pytest.raises(GradeError, match="--assignment third: no such assignment"):
         load(path, "third")
@@ -119,7 +119,7 @@ def test_several_assignments_each_with_its_own_settings(tmp_path):
     assert second.batch_size == first.batch_size and second.limits == first.limits  # the rest is the course's
     assert second.solutions == tmp_path / "solutions" / "second" and second.vectors.parts[-3:] == (
         "exercises", "second", "vectors.json")
-    assert [c.assignment_id for c in load_all(path)] == ["backprop", "second"]
+    assert [c.assignment_id for c in load_all(path)] == ["backprop", "design-choices", "second"]
     assert list(second.blanks) == ["relu"] and len(first.blanks) == 11  # which functions are blanks: its own
 
 

@@ -137,7 +137,7 @@ def test_an_experiment_with_no_data_still_draws_and_an_unknown_plot_is_refused()
 
 # -- The page's HTML (fast) ------------------------------------------------------------------
 
-COURSE = config.load(ROOT / "course.yaml")
+COURSE = config.load(ROOT / "course.yaml", "backprop")
 
 
 def results():

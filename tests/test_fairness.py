@@ -194,7 +194,7 @@ def row(gradebook, name):
 
 
 def lost(entry):
-    parts = load_course(ROOT / "course.yaml").parts
+    parts = load_course(ROOT / "course.yaml", "backprop").parts
     return {p: parts[p].points - float(entry[p]) for p in parts if parts[p].points - float(entry[p]) > 1e-6}
 
 

@@ -219,7 +219,7 @@ def test_a_course_yaml_the_export_cannot_edit_is_an_error(tmp_path):
     end = text.index("limits:")
     (tmp_path / "course.yaml").write_text(text[:start] + "training: {hidden_sizes: [128], epochs: 6, batch_size: "
                                           "32, learning_rate: 0.2, seed: 0}\n" + text[end:])
-    course = load(tmp_path / "course.yaml")
+    course = load(tmp_path / "course.yaml", "backprop")
     with pytest.raises(ExportError, match=r"course\.yaml: could not set training\.seed to 7 .* block style"):
         bundled_course_yaml(course, seed=7)
     assert "isolation: off" in bundled_course_yaml(course, isolation="off")  # YAML's `off` is false: still read right

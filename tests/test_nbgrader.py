@@ -98,7 +98,7 @@ def test_source_notebook_is_nbgrader_source_format():
     assert len({m["grade_id"] for m in metas}) == len(metas)
     assert all(m["schema_version"] == 3 for m in metas)
     tests = [m for m in metas if m["grade"]]
-    course = config.load(ROOT / "course.yaml")
+    course = config.load(ROOT / "course.yaml", "backprop")
     assert {m["grade_id"]: m["points"] for m in tests} == {f"check-{p.id}": p.points for p in course.parts.values()}
     assert all(m["locked"] and not m["solution"] for m in tests)
     solutions = [c for c in notebook["cells"] if c["metadata"]["nbgrader"]["solution"]]

@@ -25,7 +25,7 @@ def jupyter_save(text):
 
 
 def built():
-    return notebook.build(SOLUTIONS, config.load(ROOT / "course.yaml"))
+    return notebook.build(SOLUTIONS, config.load(ROOT / "course.yaml", "backprop"))
 
 
 def test_generated_notebook_is_valid_nbformat():
@@ -71,7 +71,7 @@ def test_without_nbformat_generate_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "nbformat", None)  # `import nbformat` now raises ImportError
     before = {p: p.stat().st_mtime_ns for p in (ROOT / "notebooks").rglob("*")}
     with pytest.raises(GenerateError, match=r"needs nbformat.*pip install -e '\.\[instructor\]'"):
-        generate(config.load(ROOT / "course.yaml"), check=True)
+        generate(config.load(ROOT / "course.yaml", "backprop"), check=True)
     assert {p: p.stat().st_mtime_ns for p in (ROOT / "notebooks").rglob("*")} == before
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from grader.checks.common import all_unchanged, call, central_check, equation_of, not_judged, value_check
+from grader.checks.common import all_unchanged, call, central_check, equation_of, not_judged, related, value_check
 from grader.diagnose import overflow
 from grader.gradcheck import VALUE_FLOOR, CheckFailed, relative_error
 from grader.inputs import EXTREMES
@@ -28,7 +28,18 @@ WHAT = {  # a check's title, from its kind
     "values": "{name} matches the reference",
     "gradient": "{name} agrees with central differences of {of}",
     "stable": "{name} is finite and exact at z = +-1000",
+    "mean": "{name} is the mean over the columns: repeating the batch leaves it unchanged",
 }
+PROPERTIES = ("stable", "mean")  # judged whatever the values (see plugin.withhold)
+
+
+def differentiated(blank: Blank) -> str:
+    """What a gradient check holds the blank against: the blank it differentiates, or the loss
+    through the output it is the delta of."""
+    if blank.delta_of:
+        output, loss = blank.delta_of
+        return f"{loss}({output}(z), y)"
+    return blank.derivative_of
 
 
 def listed(names: list[str]) -> str:
@@ -44,13 +55,13 @@ def cases(blanks: Mapping[str, Blank]) -> list[pytest.ParameterSet]:
                 pytest.param(
                     blank.name,
                     kind,
-                    WHAT[kind].format(name=blank.name, of=blank.derivative_of),
+                    WHAT[kind].format(name=blank.name, of=differentiated(blank)),
                     id=f"{blank.name}-{kind}",
                     marks=[
                         pytest.mark.part(blank.part),
                         pytest.mark.points(points),
                         pytest.mark.blanks(blank.name),
-                        *([pytest.mark.property] if kind == "stable" else []),
+                        *([pytest.mark.property] if kind in PROPERTIES else []),
                     ],
                 )
             )
@@ -84,10 +95,13 @@ def test_blank(name, kind, what, student, vectors, course, note):
     if kind == "values":
         value_check(student, vectors, name, course.value_rel_error)
     elif kind == "gradient":
-        of = course.blanks[name].derivative_of
-        central_check(student, vectors, course, name, f"{name}(z)", of)
+        blank = course.blanks[name]
+        called = f"{name}({blank.delta_of[0]}(z), y)" if blank.delta_of else f"{name}(z)"
+        central_check(student, vectors, course, name, called, differentiated(blank))
     elif kind == "stable":
         stable(student, vectors, course, name, note)
+    elif kind == "mean":
+        mean(student, vectors, course, name)
     else:  # config.KINDS and WHAT agree: a kind without a check here is ours to fix
         raise RuntimeError(f"no check for the kind {kind!r}")
 
@@ -98,6 +112,30 @@ def test_unchanged(names, what, student, vectors, course):
     # whichever blank did it
     replayed = [n for n in names if vectors.calls.get(n)]
     all_unchanged(student, vectors, course, names, replayed=replayed)
+
+
+def mean(student, vectors, course, name):
+    """A loss over a batch is the mean over its columns: the batch twice over gives the same
+    number. Judged once the blank computes the loss from its inputs (within a factor 2 of the
+    reference's, and not the same number for another batch): a constant is trivially a mean."""
+    args, expected = vectors[name]
+    try:
+        once = student.call(name, *args)
+        twice = student.call(name, *[np.hstack([a, a]) for a in args])
+        other = student.call(name, np.roll(args[0], 1, axis=1), *args[1:])
+    except StudentError as exc:
+        raise not_judged(f"whether {name} is a mean", exc) from None
+    if once == other or not related(once, expected):
+        raise CheckFailed(
+            f"not graded: {name} gave {float(once):.6g} where the reference gives "
+            f"{float(expected):.6g}{', and the same for another batch' if once == other else ''}: "
+            "whether it is a mean counts once it computes the loss from its inputs (within a factor 2)"
+        )
+    if abs(twice - once) > course.value_rel_error * max(1e-8, abs(once) + abs(twice)):
+        raise CheckFailed(
+            f"{name} of the batch repeated twice is {float(twice):.6g}, but of the batch "
+            f"once {float(once):.6g}: average over the m columns (divide by m = y.shape[1])"
+        )
 
 
 def stable(student, vectors, course, name, note):

@@ -24,6 +24,7 @@ class Blank:
     equation: str = ""  # what it computes, in the notes' notation: quoted by every diagnosis
     inputs: tuple[str, ...] = ()  # one input generator per argument (grader/inputs.py)
     derivative_of: str = ""  # the blank this one is the element-wise derivative of
+    delta_of: tuple[str, ...] = ()  # (output, loss): it is d loss(output(z), y) / dz, called as (output(z), y)
     checks: tuple[tuple[str, float], ...] = ()  # the checks derived for it: (kind, points), in order
 
 
