@@ -19,6 +19,7 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 from grader import config as course_config  # noqa: E402 (after the thread variables, before numpy)
 
 if TYPE_CHECKING:  # annotations only: `grade --help` loads no numpy
+    from grader.experiments import Run
     from grader.mnist import MNIST
 
 from grader.errors import BROKEN, FAILED, PASSED, USAGE, GradeError, GraderFailure, SubmissionProblem  # noqa: E402
@@ -459,7 +460,7 @@ def train(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from grader import grading, intake, scoring
+    from grader import experiments, grading, html_report, intake, scoring
     from grader.plots import write_plots
     from grader.report import neutralise
     from grader.sandbox import StudentError
@@ -485,6 +486,7 @@ def train(
                 run = scoring.train_and_score(
                     prepared.folder, course, data, lambda done, total: bar.update(task, completed=done), bound=bound
                 )
+                done = [experiments.run(prepared.folder, course, data, spec, bound) for spec in course.experiments]
         except StudentError as exc:  # the student's code: like a failed check
             raise SubmissionProblem(neutralise(f"training failed: {exc}")) from None
     history = run.history
@@ -507,7 +509,34 @@ def train(
             f"relative distance from the reference's weights {run.distance:.3f} "
             f"(at most {course.mnist_weight_distance:g} passes)"
         )
+    for experiment in done:  # the assignment's experiments (design-choices): each run's figures in short
+        click.echo(f"experiment: {experiment.title}")
+        for trained in experiment.runs:
+            click.echo(f"  {neutralise(trained.label)}: {experiment_summary(trained)}")
+    if done:
+        html_report.draw_experiments(done, Path(out_dir))
+        paths += [Path(out_dir) / html_report.experiment_file(e) for e in done]
     click.echo("wrote " + ", ".join(str(p) for p in paths))
+
+
+def experiment_summary(trained: "Run") -> str:
+    """One line of `grade train` for one run of an experiment: its validation accuracy per epoch
+    and, where recorded, how the first layer's gradient norm compares with the last's."""
+    import numpy as np
+
+    from grader.report import neutralise
+
+    if trained.error:
+        return f"did not complete: {neutralise(trained.error)}"
+    parts = []
+    if trained.history.get("validation_accuracy"):
+        accuracy = trained.history["validation_accuracy"]
+        parts.append(f"validation accuracy {' '.join(f'{a:.3f}' for a in accuracy)} (per epoch)")
+    norms = trained.gradient_norms
+    if norms is not None and len(norms):
+        ratio = float(np.median(norms[:, 0] / np.maximum(norms[:, -1], 1e-300)))
+        parts.append(f"|dW(1)| / |dW(L)| median {ratio:.3g}")
+    return "; ".join(parts) or "completed"
 
 
 @main.command()
