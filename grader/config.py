@@ -447,7 +447,7 @@ def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]
     tree = r.section(assignment, f"{where}.blanks", ())
     if not tree:
         r.fail(f"{where}.blanks", tree, "declare at least one blank")
-    keys = ("part", "module", "returns", "equation", "inputs", "derivative_of", "delta_of", "checks")
+    keys = ("part", "module", "returns", "equation", "latex", "inputs", "derivative_of", "delta_of", "checks")
     blanks = {}
     for name, spec in tree.items():
         key = f"{where}.blanks.{name}"
@@ -481,6 +481,7 @@ def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]
             returns,
             part,
             equation=r.get(spec, f"{key}.equation", str, optional=True) or "",
+            latex=r.get(spec, f"{key}.latex", str, optional=True) or "",
             inputs=tuple(inputs),
             derivative_of=r.get(spec, f"{key}.derivative_of", str, optional=True) or "",
             delta_of=delta_of(r, spec, key),

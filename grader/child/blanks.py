@@ -22,6 +22,7 @@ class Blank:
     returns: str = "array"
     part: str = ""  # the course.yaml part whose checks grade it
     equation: str = ""  # what it computes, in the notes' notation: quoted by every diagnosis
+    latex: str = ""  # the same as the notes typeset it (the notebook shows it beside the blank's cell)
     inputs: tuple[str, ...] = ()  # one input generator per argument (grader/inputs.py)
     derivative_of: str = ""  # the blank this one is the element-wise derivative of
     delta_of: tuple[str, ...] = ()  # (output, loss): it is d loss(output(z), y) / dz, called as (output(z), y)
