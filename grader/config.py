@@ -442,7 +442,7 @@ def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]
     """assignments.<id>.blanks: each function students write, its part, its file (the part's id
     by default), what it returns (an array by default) and, for a blank whose checks the kit
     derives, its equation, its inputs (or the blank it is the derivative of) and its checks."""
-    from grader.inputs import GENERATORS
+    from grader.inputs import GENERATORS, STRESS
 
     tree = r.section(assignment, f"{where}.blanks", ())
     if not tree:
@@ -507,8 +507,12 @@ def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]
             r.fail(
                 f"{key}.checks.mean", kinds["mean"], "a mean over the batch is a check of a scalar (returns: scalar)"
             )
-        if "stable" in kinds and len(blank.inputs or blanks[blank.derivative_of].inputs) != 1:
-            r.fail(f"{key}.checks.stable", kinds["stable"], "a stability check is for an element-wise blank: one input")
+        if "stable" in kinds and (len(inputs_of(blank, blanks)) != 1 or inputs_of(blank, blanks)[0] not in STRESS):
+            r.fail(
+                f"{key}.checks.stable",
+                kinds["stable"],
+                f"a stability check is for a blank of one input, made by one of {', '.join(STRESS)}",
+            )
     return blanks
 
 

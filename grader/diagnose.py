@@ -19,9 +19,6 @@ import numpy as np
 # The equations of the blanks whose checks are still written by hand; a blank declared in
 # course.yaml with derived checks brings its own (its `equation`).
 EQUATIONS = {
-    "softmax": "a_k = exp(z_k) / sum_j exp(z_j), each column on its own",
-    "cross_entropy": "L = -(1/m) sum_i sum_k y_ki log a_ki",
-    "output_delta": "delta(L) = (a(L) - y) / m",
     "hidden_delta": "delta(l) = (W(l+1))^T delta(l+1) (*) f'(z(l))",
     "layer_gradients": "dL/dW(l) = delta(l) (a(l-1))^T and dL/db(l) = sum over the columns of delta(l)",
     "layer_gradients dW": "dL/dW(l) = delta(l) (a(l-1))^T",

@@ -44,6 +44,35 @@ GENERATORS: dict[str, tuple[Generator, str]] = {  # name -> (generator, what it 
 # overflows above about 709, so a form that ever computes exp(1000) fails here, and +-1 and
 # +-3 catch a step function that is exact only at the extremes.
 EXTREMES = np.array([[-1000.0, -750.0, -3.0, -1.0, 0.0, 1.0, 3.0, 750.0, 1000.0]])
+# Column shifts for a function of logits columns: columns near +1000, near -1000 and near 0 in one
+# batch. Subtracting one max for the whole batch (or each row's) leaves some column at
+# exp(-2000) = 0 everywhere, and 0 / 0 is NaN; only each column's own max keeps every column finite.
+SHIFTS = np.array([[1000.0, 0.0, -1000.0, 500.0, 0.0, 1000.0]])
+
+
+def shifted_logits(rng: np.random.Generator, rows: int) -> np.ndarray:
+    """Logits columns shifted as SHIFTS, then two columns that mix 1000 with 0 and -1000 with 0
+    inside the column (subtracting the column's min or mean instead of its max overflows there)."""
+    z = rng.standard_normal((rows, SHIFTS.shape[1])) * 3 + SHIFTS
+    spread = np.zeros((rows, 2))
+    spread[rows // 2, 0], spread[-1, 1] = 1000.0, -1000.0
+    return np.hstack([z, spread])
+
+
+# generator -> (the stress input of a `stable` check, where it is (the check's title), what it is)
+STRESS: dict[str, tuple[Callable[[np.random.Generator, int], np.ndarray], str, str]] = {
+    **dict.fromkeys(
+        ("z", "wide", "normal"), (lambda rng, rows: EXTREMES.copy(), "at z = +-1000", "z = +-1000, +-750, +-3, +-1, 0")
+    ),
+    "logits": (
+        shifted_logits,
+        "at logits of +-1000, also where a column mixes 1000 with 0",
+        "a batch whose columns sit near +1000, 0 and -1000, and two that mix 1000 (or -1000) with 0",
+    ),
+}
+# Generators of example columns: a blank of them is also checked on one example (m = 1), where a
+# flat (n,) answer or a sum over the wrong axis shows.
+COLUMNS = ("logits", "probabilities", "one_hot")
 
 
 def draw(names: tuple[str, ...], rng: np.random.Generator, rows: int, cols: int) -> list[np.ndarray]:

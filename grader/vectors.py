@@ -21,7 +21,7 @@ import numpy as np
 from grader.child.blanks import Blank
 from grader.errors import GradeError
 from grader.gradcheck import H, numeric_gradient
-from grader.inputs import EXTREMES, away_from_zero, draw, one_hot, probabilities
+from grader.inputs import COLUMNS, STRESS, away_from_zero, draw, one_hot
 from grader.sandbox import Replay, Sandbox
 
 if TYPE_CHECKING:
@@ -62,30 +62,23 @@ def affine_cache(
 def cases(
     softmax: Callable[[np.ndarray], np.ndarray], seed: int = SEED, n: tuple[int, ...] = (4, 5, 6, 3)
 ) -> dict[str, tuple[str, list]]:
-    """name -> (blank, args). softmax is the reference's, needed to build a real cache.
-    seed and the sizes n = (rows, columns, examples, layer width) vary the inputs: the public
-    vectors use the defaults, the hidden ones (see hidden_cases) others."""
+    """name -> (blank, args) of the blanks whose checks are still written by hand (grader/checks/;
+    the others' cases come from their declarations: declared_cases). softmax is the reference's,
+    needed to build a real cache. seed and the sizes n = (rows, columns, examples, layer width)
+    vary the inputs: the public vectors use the defaults, the hidden ones (see hidden_cases) others."""
     rows, cols, m, k = n
     rng = np.random.default_rng(seed)
-    # Drawn, though no case here uses them now (the activations' cases are derived from their
-    # declarations: declared_cases), so that every other case keeps the inputs it had.
-    away_from_zero(rng, (rows, cols)), rng.uniform(-6, 6, size=(rows, cols))
-    logits = rng.standard_normal((10, m)) * 3
-    a, y = probabilities(rng, 10, m), one_hot(rng.integers(0, 10, size=m), 10)
     params, X, y_net = small_net(rng, [m, cols, rows, k], rows)
     small, _, _ = small_net(rng, [rows, k, 2], 1)
     grads, _, _ = small_net(rng, [rows, k, 2], 1)
     # in the order backward builds them (W2, b2, W1, b1): sgd_update must pair gradients with
     # parameters by name, not by position (zip(params.values(), grads.values()) pairs W2 with W1)
     grads = dict(sorted(grads.items(), key=lambda item: (-int(item[0][1:]), item[0] == "b")))
-    # Edge shapes students get wrong: one example (a flat (n,) answer passes any m > 1), and
-    # square matrices, where a missing or extra transpose keeps the shape and changes the values.
+    # Edge shapes students get wrong: square matrices, where a missing or extra transpose keeps
+    # the shape and changes the values.
     square = rows
     sq_params, sq_X, sq_y = small_net(rng, [square, square, square, k], m)
     return {
-        "softmax": ("softmax", [logits]),
-        "cross_entropy": ("cross_entropy", [a, y]),
-        "output_delta": ("output_delta", [a, y]),
         "hidden_delta": (
             "hidden_delta",
             [rng.standard_normal((k, cols)), rng.standard_normal((k, m)), away_from_zero(rng, (cols, m))],
@@ -93,7 +86,6 @@ def cases(
         "backward": ("backward", [params, affine_cache(params, X, lambda z: np.maximum(z, 0), softmax), y_net]),
         "layer_gradients": ("layer_gradients", [rng.standard_normal((cols, m)), rng.standard_normal((rows, m))]),
         "sgd_update": ("sgd_update", [small, grads, 0.1]),
-        "softmax/one_example": ("softmax", [rng.standard_normal((10, 1)) * 3]),
         "hidden_delta/square": (
             "hidden_delta",
             [
@@ -132,17 +124,21 @@ def hidden_cases(
 
 def declared_cases(blanks: Mapping[str, Blank], seed: int, rows: int, cols: int) -> dict[str, tuple[str, list]]:
     """The value cases of the blanks whose checks are derived from their declarations: each
-    blank on its declared inputs (grader/inputs.py), drawn at rows x cols, and each element-wise
-    blank with a stability check on the extremes (name "<blank>/stable")."""
+    blank on its declared inputs (grader/inputs.py), drawn at rows x cols; a blank of example
+    columns also on one example ("<blank>/one_example"); a blank with a stability check on its
+    input's stress case ("<blank>/stable", inputs.STRESS)."""
     from grader.config import inputs_of
 
     out: dict[str, tuple[str, list]] = {}
     for index, blank in enumerate(blanks.values()):
         if blank.checks:
             rng = np.random.default_rng([seed, index])  # its own stream: a new blank moves no other's inputs
-            out[blank.name] = (blank.name, draw(inputs_of(blank, dict(blanks)), rng, rows, cols))
+            inputs = inputs_of(blank, dict(blanks))
+            out[blank.name] = (blank.name, draw(inputs, rng, rows, cols))
+            if any(i in COLUMNS for i in inputs):
+                out[f"{blank.name}/one_example"] = (blank.name, draw(inputs, rng, rows, 1))
             if "stable" in dict(blank.checks):
-                out[f"{blank.name}/stable"] = (blank.name, [EXTREMES.copy()])
+                out[f"{blank.name}/stable"] = (blank.name, [STRESS[inputs[0]][0](rng, rows)])
     return out
 
 
@@ -204,18 +200,6 @@ def gradient_cases(reference: Sandbox) -> dict[str, tuple[str, list, Any]]:
         return [float(v) for v in reference.map("cross_entropy", [[a, y] for a in activations])]
 
     out: dict[str, tuple[str, list, Any]] = {}
-    rng = np.random.default_rng(5)
-    z, y = rng.standard_normal((4, 3)), one_hot(rng.integers(0, 4, size=3), 4)
-    numeric = numeric_gradient(
-        lambda points: [
-            float(v)
-            for v in reference.map(
-                "cross_entropy", [[a, y] for a in reference.map("softmax", [[p["z"]] for p in points])]
-            )
-        ],
-        {"z": z},
-    )["z"]
-    out["output_delta/central"] = ("output_delta", [reference.call("softmax", z), y], numeric)
 
     # dL/dz(l+1) of L = sum(delta_next * (W_next relu(z))) is exactly delta_next, so dL/dz(l)
     # is what hidden_delta computes.
@@ -255,11 +239,6 @@ def from_json(x: Any) -> Any:
     if isinstance(x, list):
         return np.array(x, dtype=np.float64)
     return x
-
-
-def stable_logits() -> np.ndarray:
-    """Logits for the stability check: 10 classes, 6 examples."""
-    return np.random.default_rng(4).standard_normal((10, 6)) * 3
 
 
 @overload

@@ -277,12 +277,13 @@ def test_hidden_checks_report_neither_time_nor_kind_of_failure(tmp_path):
 @pytest.mark.slow
 def test_a_lookup_table_softmax_fails_the_stability_check(tmp_path):
     """Red team: softmax answering the public vector from a table and zeros elsewhere passed
-    "stable at 1000" (zeros equal zeros). Stability is now judged by columns summing to 1 too."""
+    "stable at 1000" (zeros equal zeros). Stability is judged against the reference's answers on the
+    stress inputs, once the answer on the value case is an attempt."""
     folder = lookup(copy_of(SOLUTIONS, tmp_path / "lookup"), "softmax", "softmax_ce")
     _, results, _ = grade_json(folder, "--part", "softmax_ce")
     by_name = {t["name"].split(": ", 1)[1]: t for t in results["tests"]}
-    stable = [t for name, t in by_name.items() if name.startswith("softmax is stable")][0]
-    assert stable["status"] == "failed" and "sum to 1" in stable["output"]
+    stable = [t for name, t in by_name.items() if name.startswith("softmax is finite and exact")][0]
+    assert stable["status"] == "failed" and "differs from the reference's answer" in stable["output"]
 
 
 WRONG = {  # every blank wrong, each returning what it promises (array, number, pair, dict)

@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from grader.checks.common import all_unchanged, call, central_check, equation_of, not_judged, related, value_check
-from grader.diagnose import overflow
+from grader.config import inputs_of
+from grader.diagnose import overflow, side_by_side
 from grader.gradcheck import VALUE_FLOOR, CheckFailed, relative_error
-from grader.inputs import EXTREMES
+from grader.inputs import COLUMNS, STRESS
 from grader.sandbox import StudentError
 
 if TYPE_CHECKING:
@@ -27,9 +28,10 @@ if TYPE_CHECKING:
 WHAT = {  # a check's title, from its kind
     "values": "{name} matches the reference",
     "gradient": "{name} agrees with central differences of {of}",
-    "stable": "{name} is finite and exact at z = +-1000",
+    "stable": "{name} is finite and exact {where}",
     "mean": "{name} is the mean over the columns: repeating the batch leaves it unchanged",
 }
+EDGES = ("one_example",)  # the edge cases a values check takes too, where the vectors hold them
 PROPERTIES = ("stable", "mean")  # judged whatever the values (see plugin.withhold)
 
 
@@ -50,12 +52,16 @@ def cases(blanks: Mapping[str, Blank]) -> list[pytest.ParameterSet]:
     """test_blank's cases: each declared check of each blank, in declaration order."""
     out = []
     for blank in blanks.values():
+        inputs = inputs_of(blank, dict(blanks))
+        edges = " (a batch, and one example)" if any(i in COLUMNS for i in inputs) else ""
+        where = STRESS[inputs[0]][1] if inputs and inputs[0] in STRESS else ""
         for kind, points in blank.checks:
+            what = WHAT[kind].format(name=blank.name, of=differentiated(blank), where=where)
             out.append(
                 pytest.param(
                     blank.name,
                     kind,
-                    WHAT[kind].format(name=blank.name, of=differentiated(blank)),
+                    what + (edges if kind == "values" else ""),
                     id=f"{blank.name}-{kind}",
                     marks=[
                         pytest.mark.part(blank.part),
@@ -93,7 +99,8 @@ def part_cases(parts: Mapping[str, Part], blanks: Mapping[str, Blank]) -> list[p
 def test_blank(name, kind, what, student, vectors, course, note):
     """{what}"""
     if kind == "values":
-        value_check(student, vectors, name, course.value_rel_error)
+        for case in (name, *[f"{name}/{edge}" for edge in EDGES if f"{name}/{edge}" in vectors]):
+            value_check(student, vectors, case, course.value_rel_error)
     elif kind == "gradient":
         blank = course.blanks[name]
         called = f"{name}({blank.delta_of[0]}(z), y)" if blank.delta_of else f"{name}(z)"
@@ -139,25 +146,39 @@ def mean(student, vectors, course, name):
 
 
 def stable(student, vectors, course, name, note):
-    """The blank at EXTREMES equals the reference's answer there, finite: an exp that overflows
-    (or a 0 / 0) shows as NaN or inf; a form exact only at the extremes fails at +-1 and +-3."""
-    shown = f"{name}([{', '.join(f'{v:g}' for v in EXTREMES.ravel())}])"
+    """The blank on its input's stress case (inputs.STRESS: +-1000 for an element-wise blank,
+    columns shifted by +-1000 for logits) equals the reference's answer there, finite: an exp
+    that overflows (or a 0 / 0) shows as NaN or inf; a form exact only at the extremes fails at
+    +-1 and +-3. Judged once the blank's answer on its value case is an attempt at the
+    reference's (a table of the public answers and zeros elsewhere is exact nowhere else)."""
+    (z,), expected = vectors[f"{name}/stable"]
+    kind = inputs_of(course.blanks[name], course.blanks)[0]
+    shown = f"{name}([{', '.join(f'{v:g}' for v in np.ravel(z))}])" if z.size <= 12 else f"{name} of {STRESS[kind][2]}"
+    args, answer = vectors[name]
     try:
-        got = call(student, name, EXTREMES.copy())
+        attempt = student.call(name, *args)
+        got = call(student, name, z)
     except StudentError as exc:
         if exc.kind != "nonfinite":
             raise not_judged(f"{name}'s stability", exc) from None
         raise
-    _, expected = vectors[f"{name}/stable"]
+    if not related(attempt, answer):
+        raise CheckFailed(
+            f"not graded: {name}'s answer on its value case is not yet an attempt at the reference's (it does "
+            "not rise and fall with it): stability counts once it is"
+        )
     if (
         got.shape != expected.shape
         or not np.all(np.isfinite(got))
         or relative_error(got, expected, VALUE_FLOOR).max() > course.value_rel_error
     ):
-        raise CheckFailed(
-            f"{shown} gave {np.array2string(np.ravel(got), precision=4)}; expected "
-            f"{np.array2string(np.ravel(expected), precision=4)}"
+        text = np.array2string
+        found = (
+            f"gave {text(np.ravel(got), precision=4)}; expected {text(np.ravel(expected), precision=4)}"
+            if got.size <= 12 or got.shape != expected.shape
+            else f"differs from the reference's answer: {side_by_side(got, expected)}"
         )
+        raise CheckFailed(f"{shown} {found}")
     # The verdict is the answer's. A warning is only the child's account of itself (a child
     # can say anything, or nothing): it is shown, never scored.
     if student.last_warnings:
