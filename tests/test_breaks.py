@@ -78,3 +78,18 @@ def test_backward_failure_names_a_broken_helper_it_called_its_own_way(tmp_path):
     assert backward["status"] == "failed"
     assert "called layer_gradients with arguments the reference's backward never passes there" in backward["output"]
     assert "layer_gradients fails its own checks" in backward["output"]
+
+
+def test_a_training_that_fails_names_the_blank_failing_its_own_checks(tmp_path):
+    """The MNIST check's likely cause lists the blanks training runs (the network's roles and
+    backward's helpers, from the declarations and the recorded calls) that fail their own checks."""
+    submission = copy_of(SOLUTIONS, tmp_path / "sub")
+    break_line(submission, "updates.py", "params[name] - lr * grads[name]", "params[name] + lr * grads[name]")
+    code, results, _ = grade_json(submission, "--part", "mnist", "--report-dir", str(tmp_path / "r"))
+    [mnist] = results["tests"]
+    assert code == 1 and mnist["status"] == "failed"
+    assert "ikely cause: sgd_update fails its own checks, and training runs every one of them" in mnist["output"]
+    # test the tester: the unbroken copy trains, and names no cause
+    code, results, _ = grade_json(copy_of(SOLUTIONS, tmp_path / "ok"), "--part", "mnist", "--report-dir",
+                                  str(tmp_path / "r2"))
+    assert code == 0 and "ikely cause" not in results["tests"][0]["output"]

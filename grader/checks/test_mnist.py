@@ -20,17 +20,13 @@ if TYPE_CHECKING:  # annotations only
 
 pytestmark = pytest.mark.part("mnist")
 
-# The blanks the provided training loop runs (backward runs the rest of the recursion's blanks).
-TRAINING = (
-    "relu",
-    "softmax",
-    "output_delta",
-    "relu_prime",
-    "hidden_delta",
-    "layer_gradients",
-    "backward",
-    "sgd_update",
-)
+def training_blanks(vectors: Cases, course: Course) -> list[str]:
+    """The blanks training runs, in declaration order: those playing the network's roles (the loss
+    aside: it is only plotted) and those the reference's role-playing blanks call (backward's
+    helpers), as grade generate recorded them."""
+    roles = {name for role, name in course.network.roles(course.blanks).items() if role != "loss" and name}
+    called = {fn for name in roles for fn, _, _ in vectors.calls.get(name, [])}
+    return [name for name in course.blanks if name in roles | called]
 
 
 def likely_causes(student: Sandbox, vectors: Cases, course: Course) -> str:
@@ -38,7 +34,7 @@ def likely_causes(student: Sandbox, vectors: Cases, course: Course) -> str:
     every training blank passes its own value check. With a fresh budget: waiting for the
     training spent this check's (a timed-out training named every blank: red team)."""
     student.deadline = time.monotonic() + course.limits.check_seconds
-    bad = failing(student, vectors, course.value_rel_error, TRAINING)
+    bad = failing(student, vectors, course.value_rel_error, training_blanks(vectors, course))
     if not bad:
         return ""
     verb = "fails its" if len(bad) == 1 else "fail their"
