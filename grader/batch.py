@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader import grading
+from grader.files import atomic_write
 from grader.intake import shown
 from grader.report import fmt
 
@@ -101,12 +102,6 @@ def fingerprint(taken: Taken, course: Course, hidden_path: Path | str | None) ->
     for path in [course.path, *([Path(hidden_path)] if hidden_path else [])]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
-
-
-def atomic_write(path: Path, data: bytes | str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
-    os.replace(tmp, path)
 
 
 def previous(where: Path, student: str, print_: str) -> Row | None:

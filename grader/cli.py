@@ -132,9 +132,10 @@ def data_loader(course: course_config.Course, data_dir: str | None, quiet: bool 
 
 
 def write_report(path: str | os.PathLike[str], text: str) -> None:
-    """A report file, in a folder made for it if need be."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(text, encoding="utf-8")
+    """A report file, whole, in a folder made for it if need be."""
+    from grader.files import atomic_write
+
+    atomic_write(path, text)
 
 
 def submission_folder(path: str | None, course: course_config.Course) -> Path:

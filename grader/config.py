@@ -46,17 +46,17 @@ class Network:
     output: str = "softmax"
     loss: str = "cross_entropy"
 
-    def roles(self, blanks: Collection[str]) -> dict[str, str]:
-        """What the training child needs: every role's function name; backward and update are
-        the student's where the assignment has them as blanks, else the kit's ("")."""
+    def roles(self) -> dict[str, str]:
+        """Every role's function name, as the training child looks them up in the submission
+        (a blank, or a function the assignment provides: see Course.provided)."""
         return {
             "hidden": self.hidden,
             "hidden_prime": HIDDEN[self.hidden],
             "output": self.output,
             "loss": self.loss,
             "output_delta": OUTPUTS[(self.output, self.loss)],
-            "backward": "backward" if "backward" in blanks else "",
-            "update": "sgd_update" if "sgd_update" in blanks else "",
+            "backward": "backward",
+            "update": "sgd_update",
         }
 
 
@@ -107,6 +107,20 @@ class Course:
     blanks: dict = field(default_factory=dict)  # name -> child.blanks.Blank: the functions students write
     network: Network = Network()
     experiments: tuple[Experiment, ...] = ()
+
+    @property
+    def modules(self) -> list[str]:
+        """The submission's files (without .py) that hold its blanks or the functions it provides."""
+        return sorted({*(b.module for b in self.blanks.values()), *self.provided.values()})
+
+    @property
+    def provided(self) -> dict[str, str]:
+        """The functions training needs that are not blanks here: the assignment gives them in its
+        own network.py (name -> module), e.g. design-choices' relu, softmax and backward. Never
+        the kit's: grader/ ships to every student, and these are another assignment's answers."""
+        networks = [self.network, *(network for e in self.experiments for _, network in e.runs)]
+        names = dict.fromkeys(name for network in networks for name in network.roles().values())
+        return {name: "network" for name in names if name not in self.blanks}
 
     @property
     def root(self) -> Path:
@@ -192,19 +206,9 @@ class Reader:
         return kind(value)
 
 
-LIMIT_RANGES = {  # key -> (low, high)
-    "call_seconds": (0.1, 3600),
-    "check_seconds": (0.1, 36000),
-    "training_seconds": (1, 86400),
-    "cpu_seconds": (1, 86400),
-    "memory_mb": (256, 1 << 20),
-    "processes": (4, 1 << 16),
-    "open_files": (16, 1 << 16),
-    "disk_mb": (1, 1 << 20),
-    "output_kb": (1, 1 << 20),
-    "submission_files": (1, 100_000),
-    "submission_mb": (1, 4096),
-}
+LIMIT_RANGES: dict[str, tuple[float, float]] = {
+    k: f.metadata["range"] for k, f in Limits.__dataclass_fields__.items()
+}  # child/limits.py's
 
 
 class AssignmentChoiceError(GradeError):

@@ -17,13 +17,13 @@ import json
 import os
 import secrets
 import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from grader.errors import GradeError
+from grader.files import atomic_write
 
 if TYPE_CHECKING:
     from grader.config import Course
@@ -89,6 +89,17 @@ def student_files(solutions: str | os.PathLike[str]) -> dict[str, str]:
     return files
 
 
+def defined_functions(path: Path) -> set[str]:
+    """The names of the top-level functions a module defines (none if it does not exist)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except FileNotFoundError:
+        return set()
+    except SyntaxError as exc:
+        raise GenerateError(f"{path}:{exc.lineno}: not valid Python: {exc.msg}") from None
+    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
 def vectors_text(vectors: dict[str, Any]) -> str:
     """One case per line: readable diffs, exact floats (repr round-trips)."""
     lines = [f"  {json.dumps(name)}: {json.dumps(case)}" for name, case in sorted(vectors.items())]
@@ -130,15 +141,6 @@ def _numbers(x):
     if isinstance(x, list):
         return [n for v in x for n in _numbers(v)]
     return [float(x)]
-
-
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a generated file from everyone else (a child's uid too)
-    os.replace(tmp, path)
 
 
 def hidden_seed(path: str | os.PathLike[str]) -> tuple[int, bool]:
@@ -206,6 +208,16 @@ def generate(course: Course, check: bool = False, force: bool = False) -> list[P
     if not solutions.is_dir():
         raise GenerateError(f"{solutions}: no such folder (assignment {course.assignment_id}'s reference solutions)")
     wanted = {exercises / rel: text for rel, text in student_files(solutions).items()}
+    missing = [
+        f"{name} (in {module}.py)"
+        for name, module in course.provided.items()
+        if name not in defined_functions(solutions / f"{module}.py")
+    ]
+    if missing:
+        raise GenerateError(
+            f"{solutions}: training needs {', '.join(missing)}, which is not a blank of assignment "
+            f"{course.assignment_id}: give it in that file (see docs/instructor-guide.md, add an assignment)"
+        )
     try:
         source = notebook.dumps(notebook.build(solutions, course))
     except (SyntaxError, ValueError) as exc:

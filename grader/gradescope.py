@@ -21,7 +21,6 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader.child.blanks import modules
 from grader.errors import GradeError
 from grader.release import TEMPLATES, listed_files
 
@@ -184,7 +183,7 @@ def run(autograder: str | os.PathLike[str]) -> int:
         try:
             prepared = intake.prepare(autograder / "submission", Path(tmp) / "submission", course)
         except intake.SubmissionError as exc:
-            files = ", ".join(f"{m}.py" for m in modules(course.blanks))
+            files = ", ".join(f"{m}.py" for m in course.modules)
             out.write_text(
                 json.dumps(
                     failure(

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader.files import atomic_write
 from grader.report import fmt, part_rows
 
 if TYPE_CHECKING:  # annotations only
@@ -206,8 +207,4 @@ def write(
     for name, png in (images or {}).items():
         (path.parent / f"{name}.png").write_bytes(png)
     experiment_images = draw_experiments(experiments or (), path.parent) if plots else None
-    part = path.with_name(path.name + ".part")
-    text = page(results, course, seconds, footer, run, images, experiments, experiment_images)
-    part.write_text(text, encoding="utf-8")
-    part.replace(path)
-    return path
+    return atomic_write(path, page(results, course, seconds, footer, run, images, experiments, experiment_images))

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.child.blanks import modules
 from grader.errors import SubmissionProblem
 from grader.report import printable
 
@@ -186,7 +185,7 @@ def locate(taken: Taken, course: Course) -> tuple[str, str] | tuple[None, None]:
     names, assignment_id = set(taken.files), course.assignment_id
 
     def has_modules(folder):
-        return any(f"{folder}{m}.py" in names for m in modules(course.blanks))
+        return any(f"{folder}{m}.py" in names for m in course.modules)
 
     for folder in (f"{assignment_id}/", ""):
         if f"{folder}{assignment_id}.ipynb" in names:
@@ -209,11 +208,11 @@ def prepare(source: Path | str, workdir: Path | str, course: Course) -> Prepared
     taken = take(source, Path(workdir) / "files", limits.submission_files, limits.submission_mb << 20)
     kind, where = locate(taken, course)
     if where is not None and kind == "notebook":  # where is None exactly when kind is
-        folder = notebook.convert(taken.folder / where, Path(workdir) / "from-notebook", limits, modules(course.blanks))
+        folder = notebook.convert(taken.folder / where, Path(workdir) / "from-notebook", limits, course.modules)
         return Prepared(folder, taken, where)
     if where is not None and kind == "modules":
         return Prepared(taken.folder / where, taken, where)
-    files = ", ".join(f"{m}.py" for m in modules(course.blanks))
+    files = ", ".join(f"{m}.py" for m in course.modules)
     skipped = "".join(f"; {line}" for line in taken.skipped)
     raise SubmissionError(
         f"no {files} (nor exercises/{course.assignment_id}/ holding them, nor a notebook {course.assignment_id}.ipynb) "

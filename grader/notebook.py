@@ -374,11 +374,10 @@ def grade_part(part: str, course: str | os.PathLike[str] | None = None, assignme
     with tempfile.TemporaryDirectory(prefix="grade-notebook-") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from grader import config
-        from grader.child.blanks import modules
 
         course_yaml = course or os.environ.get("GRADE_COURSE") or config.find()
-        blanks = config.load(Path(course_yaml), assignment).blanks
-        folder = write_submission([cell for cell in history if cell], Path(tmp) / "submission", modules(blanks))
+        modules = config.load(Path(course_yaml), assignment).modules
+        folder = write_submission([cell for cell in history if cell], Path(tmp) / "submission", modules)
         command = [
             sys.executable,
             "-m",

@@ -32,6 +32,7 @@ from grader import bounds, isolation
 from grader.child.blanks import Blank, to_json
 from grader.child.limits import Limits, process_limit_problem
 from grader.child.protocol import ProtocolError, Shared, read_message, write_message
+from grader.config import Network
 from grader.gradcheck import VALUE_FLOOR, relative_error
 
 GRADER_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -321,18 +322,6 @@ class Replay:
         return sorted({name for name, hit in self.asked if not hit and name in called})
 
 
-# The notes' network, as the backprop assignment trains it: every role a blank of the student's.
-DEFAULT_ROLES = {
-    "hidden": "relu",
-    "hidden_prime": "relu_prime",
-    "output": "softmax",
-    "loss": "cross_entropy",
-    "output_delta": "output_delta",
-    "backward": "backward",
-    "update": "sgd_update",
-}
-
-
 class Sandbox:
     def __init__(
         self,
@@ -342,12 +331,15 @@ class Sandbox:
         bound: bounds.Bound | None = None,
         *,
         blanks: Mapping[str, Blank],
+        provided: Mapping[str, str] | None = None,
     ) -> None:
         """bound: the submission's bounds.Bound, shared by all its sandboxes (None for trusted code
         such as the reference). blanks: the assignment's (Course.blanks), the only functions the
-        child may be asked to call."""
+        child may be asked to call. provided: the functions the assignment's own files give that
+        training uses (name -> module; Course.provided)."""
         self.folder = Path(folder).resolve()
         self.blanks = dict(blanks)
+        self.provided = dict(provided or {})
         self.bound = bound
         self.arena = Arena()  # one for the sandbox's life: every child it starts maps the same memory
         self.limits = limits or Limits()
@@ -403,6 +395,7 @@ class Sandbox:
             "arena": [self.arena.fd, self.arena.size],
             "process_problem": process_limit_problem(bool(self.bwrap), uid),
             "blanks": to_json(self.blanks),
+            "provided": self.provided,
         }
         command = [
             *prefix,
@@ -742,7 +735,7 @@ class Sandbox:
                 "sizes": list(sizes),
                 "budget": budget,
                 "data": data,
-                "network": network or dict(DEFAULT_ROLES),
+                "network": network or Network().roles(),  # the notes' network
                 "norms_every": norms_every,
             },
             "training",

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import io
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from grader.config import ConfigError, Network
+from grader.files import atomic_write
 from grader.isolation import GRADER
 from grader.sandbox import Sandbox, StudentError
 
@@ -119,9 +120,11 @@ def train(
         if on_epoch:
             on_epoch(epoch, course.epochs)
 
-    with Sandbox(folder, course.limits, course.isolation, bound, blanks=course.blanks) as trainer:
+    with Sandbox(
+        folder, course.limits, course.isolation, bound, blanks=course.blanks, provided=course.provided
+    ) as trainer:
         params, history, seconds = trainer.train(
-            sizes, course.budget, payload, epoch_done, course.network.roles(course.blanks), norms_every
+            sizes, course.budget, payload, epoch_done, course.network.roles(), norms_every
         )
         notes = tuple(trainer.describe())
     check_params(params, sizes, "training")
@@ -264,11 +267,9 @@ def reference_weights(course: Course, data: MNIST, use_cache: bool | None = None
     params, _, _, _ = train(course.reference, course, data)
     if use_cache:
         cache.parent.mkdir(mode=0o755, exist_ok=True)
-        fd, part = tempfile.mkstemp(dir=cache.parent, suffix=".npz")  # two graders at once must not share it
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **params)  # type: ignore[arg-type]  # numpy's stub fears a key "allow_pickle"
-        os.chmod(part, 0o644)
-        os.replace(part, cache)
+        saved = io.BytesIO()
+        np.savez(saved, **params)  # type: ignore[arg-type]  # numpy's stub fears a key "allow_pickle"
+        atomic_write(cache, saved.getvalue())  # two graders at once each write their own temporary file
     return params
 
 

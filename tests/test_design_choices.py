@@ -55,7 +55,7 @@ def test_a_wrong_delta_costs_its_own_checks_and_nothing_else(tmp_path):
     break_line(wrong, "loss.py", "return (a - y) * a * (1 - a) / y.shape[1]", "return (a - y) / y.shape[1]")
     code, results, _ = grade(wrong, "--report-dir", str(tmp_path / "r"))
     failed = {t["name"].split(": ", 1)[1] for t in results["tests"] if t["status"] != "passed"}
-    assert failed == {"mse_delta matches the reference",
+    assert failed == {"mse_delta matches the reference (a batch, and one example)",
                       "mse_delta agrees with central differences of mse(sigmoid(z), y)"}, failed
     # 7 of the loss part's 13 weights (mse_delta's values 3 and gradient 4) of its 40 points
     assert code == 1 and results["score"] == pytest.approx(100 - 40 * 7 / 13)

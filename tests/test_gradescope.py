@@ -12,7 +12,7 @@ import zipfile
 
 import jsonschema
 import pytest
-from grader.config import load
+from grader.config import load, only_assignment
 from grader.gradescope import ExportError, bundled_course_yaml
 from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, notebook_with
 
@@ -205,8 +205,10 @@ def test_export_sets_isolation_and_a_private_seed_in_the_bundle_only(tmp_path):
     (tmp_path / "course.yaml").write_text(bundled)
     course = load(tmp_path / "course.yaml")
     assert (course.isolation, course.seed) == ("required", 4242)
-    changed = [(a, b) for a, b in zip(before.splitlines(), bundled.splitlines()) if a != b]
-    assert len(changed) == 2 and len(before.splitlines()) == len(bundled.splitlines())  # comments and all kept
+    assert "design-choices" in before and "design-choices" not in bundled  # the bundle's assignment alone
+    alone = only_assignment(load(ROOT / "course.yaml", "backprop"))
+    changed = [(a, b) for a, b in zip(alone.splitlines(), bundled.splitlines()) if a != b]
+    assert len(changed) == 2 and len(alone.splitlines()) == len(bundled.splitlines())  # comments and all kept
     assert all(b.index("#") == a.index("#") for a, b in changed if "#" in a)  # aligned as they were
     _, results = autograde(out, tmp_path, lambda d: copy_of(SOLUTIONS, d))  # the reference, trained with 4242
     assert results["score"] == pytest.approx(100), results["output"]

@@ -62,7 +62,8 @@ def test_the_validation_images_never_reach_training(monkeypatch):
     test_images, test_labels = rng.integers(0, 256, (7, 784), dtype=np.uint8), rng.integers(0, 10, 7)
     data = SimpleNamespace(train_images=images, train_labels=labels, test_images=test_images, test_labels=test_labels)
     course = SimpleNamespace(hidden_sizes=(4,), epochs=3, validation=12, limits=None, isolation="off",
-                             budget={"epochs": 3}, path=ROOT / "course.yaml", blanks={}, network=config.Network())
+                             budget={"epochs": 3}, path=ROOT / "course.yaml", blanks={}, provided={},
+                             network=config.Network())
     _, history, _, _ = scoring.train(SOLUTIONS, course, data)
     assert len(Recorder.seen["train_images"]) == 38 and np.array_equal(Recorder.seen["train_images"], images[:38])
     assert np.array_equal(Recorder.seen["train_labels"], labels[:38]) and set(Recorder.seen) == {"train_images",

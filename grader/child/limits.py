@@ -6,24 +6,30 @@ cannot be set (another OS, or no effect for this user) apply() says so instead o
 """
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 MiB = 1 << 20
 
 
+def limit(default: float, low: float, high: float) -> Any:
+    """A limit's default and the range course.yaml may set it in, side by side (config.py reads it)."""
+    return field(default=default, metadata={"range": (low, high)})
+
+
 @dataclass(frozen=True)
 class Limits:
-    call_seconds: float = 10  # wall time of one call of one blank
-    check_seconds: float = 60  # wall time of all the calls one check makes
-    training_seconds: float = 300  # wall time of the MNIST training run
-    cpu_seconds: int = 600  # CPU time of one child (RLIMIT_CPU): threads that spin cannot hide
-    memory_mb: int = 2048  # address space of one child (RLIMIT_AS), and all of a submission's (cgroup)
-    processes: int = 64  # processes and threads student code may add (RLIMIT_NPROC, cgroup pids.max)
-    open_files: int = 64  # file descriptors (RLIMIT_NOFILE)
-    disk_mb: int = 64  # largest file it may write (RLIMIT_FSIZE), and its private /tmp's size
-    output_kb: int = 256  # what student code may print; the rest is counted, not kept
-    submission_files: int = 500  # .py and .ipynb files a submission may hold (intake.py)
-    submission_mb: int = 32  # and their total size
+    call_seconds: float = limit(10, 0.1, 3600)  # wall time of one call of one blank
+    check_seconds: float = limit(60, 0.1, 36000)  # wall time of all the calls one check makes
+    training_seconds: float = limit(300, 1, 86400)  # wall time of the MNIST training run
+    cpu_seconds: int = limit(600, 1, 86400)  # CPU time of one child (RLIMIT_CPU): threads that spin cannot hide
+    memory_mb: int = limit(2048, 256, 1 << 20)  # address space of one child (RLIMIT_AS), and a submission's (cgroup)
+    processes: int = limit(64, 4, 1 << 16)  # processes and threads student code may add (RLIMIT_NPROC, pids.max)
+    open_files: int = limit(64, 16, 1 << 16)  # file descriptors (RLIMIT_NOFILE)
+    disk_mb: int = limit(64, 1, 1 << 20)  # largest file it may write (RLIMIT_FSIZE), and its private /tmp's size
+    output_kb: int = limit(256, 1, 1 << 20)  # what student code may print; the rest is counted, not kept
+    submission_files: int = limit(500, 1, 100_000)  # .py and .ipynb files a submission may hold (intake.py)
+    submission_mb: int = limit(32, 1, 4096)  # and their total size
 
     def to_json(self) -> dict[str, float]:
         return asdict(self)

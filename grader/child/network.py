@@ -1,8 +1,9 @@
-"""The kit's training loop, run in the child with the student's blanks: He initialisation, the
-forward pass, mini-batch SGD. It is the notes' network with its roles configured (course.yaml's
-`network`): the hidden activation f, the output g and its loss. Each role is played by the
-student's blank of that name where the assignment has one, else by the kit's own function
-below (an assignment where backward is given still trains with the student's sigmoid).
+"""The kit's training loop, run in the child with the student's functions: He initialisation,
+the forward pass, mini-batch SGD. It is the notes' network with its roles configured
+(course.yaml's `network`): the hidden activation f, the output g, its loss, backward and the
+update step. Each role is a function of the submission: a blank, or one the assignment
+provides in its own files (network.py) -- never one of the kit's, which would ship the
+answers with the grader to every student.
 
 Conventions (the notes'): a batch has one column per example, X is (784, m); W(l) is
 (n_l, n_{l-1}) and b(l) is (n_l, 1); delta(l) = dL/dz(l).
@@ -16,30 +17,6 @@ from typing import Any
 import numpy as np
 
 Fn = Callable[..., Any]
-
-
-def _sigmoid(z):
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
-
-
-def _softmax(z):
-    e = np.exp(z - z.max(axis=0, keepdims=True))
-    return e / e.sum(axis=0, keepdims=True)
-
-
-# The kit's own functions for the roles an assignment does not make blanks of.
-KIT: dict[str, Fn] = {
-    "relu": lambda z: np.maximum(z, 0),
-    "relu_prime": lambda z: (z > 0).astype(z.dtype),
-    "sigmoid": _sigmoid,
-    "sigmoid_prime": lambda z: _sigmoid(z) * (1 - _sigmoid(z)),
-    "softmax": _softmax,
-    "cross_entropy": lambda a, y: float(-np.sum(y * np.log(a)) / y.shape[1]),
-    "output_delta": lambda a, y: (a - y) / y.shape[1],  # softmax with cross-entropy
-    "mse": lambda a, y: float(np.sum((a - y) ** 2) / (2 * y.shape[1])),
-    "mse_delta": lambda a, y: (a - y) * a * (1 - a) / y.shape[1],  # sigmoid with MSE
-}
 
 
 def init_params(sizes: list[int], seed: int = 0, dtype: type = np.float32) -> dict[str, np.ndarray]:
@@ -64,26 +41,6 @@ def forward(params: dict[str, np.ndarray], X: np.ndarray, f: Fn, g: Fn) -> tuple
         a = g(z) if l == L else f(z)
         cache[f"z{l}"], cache[f"a{l}"] = z, a
     return a, cache
-
-
-def backward(
-    params: dict[str, np.ndarray], cache: dict[str, np.ndarray], y: np.ndarray, f_prime: Fn, output_delta: Fn
-) -> dict[str, np.ndarray]:
-    """The delta recursion, for an assignment that gives it: delta(L) = output_delta(a(L), y),
-    delta(l) = (W(l+1))^T delta(l+1) (*) f'(z(l)); dW(l) = delta(l) (a(l-1))^T, db(l) = its row sums."""
-    L = len(params) // 2
-    grads = {}
-    delta = output_delta(cache[f"a{L}"], y)
-    for l in range(L, 0, -1):
-        grads[f"W{l}"] = delta @ cache[f"a{l - 1}"].T
-        grads[f"b{l}"] = delta.sum(axis=1, keepdims=True)
-        if l > 1:
-            delta = (params[f"W{l}"].T @ delta) * f_prime(cache[f"z{l - 1}"])
-    return grads
-
-
-def sgd_update(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float) -> dict[str, np.ndarray]:
-    return {k: params[k] - lr * grads[k] for k in params}
 
 
 def one_hot(labels: np.ndarray, n_classes: int = 10, dtype: type = np.float32) -> np.ndarray:

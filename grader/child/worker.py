@@ -92,21 +92,25 @@ def syntax_error(exc: SyntaxError) -> str:
 
 
 class Submission:
-    def __init__(self, folder: str | os.PathLike[str], blanks: dict[str, Blank]) -> None:
-        """blanks: the assignment's, as the grader sent them (name -> module and returns)."""
+    def __init__(
+        self, folder: str | os.PathLike[str], blanks: dict[str, Blank], provided: dict[str, str] | None = None
+    ) -> None:
+        """blanks: the assignment's, as the grader sent them (name -> module and returns);
+        provided: the functions its files give that training uses (name -> module)."""
         self.folder = str(Path(folder).resolve())
         sys.path.insert(0, self.folder)
         self.blanks = blanks
-        self.module_names = modules(blanks)
+        self.provided = provided or {}
+        self.module_names = sorted({*modules(blanks), *self.provided.values()})
         self.modules: dict[str, types.ModuleType] = {}
 
     def function(self, name: str) -> Callable[..., Any]:
-        blank = self.blanks[name]
-        if blank.module not in self.modules:
-            self.modules[blank.module] = self.load(blank.module)
-        fn = getattr(self.modules[blank.module], name, None)
+        module = self.blanks[name].module if name in self.blanks else self.provided[name]
+        if module not in self.modules:
+            self.modules[module] = self.load(module)
+        fn = getattr(self.modules[module], name, None)
         if not callable(fn):
-            raise LookupError(f"{blank.module}.py defines no function {name}")
+            raise LookupError(f"{module}.py defines no function {name}")
         return fn
 
     def load(self, module: str) -> types.ModuleType:
@@ -162,14 +166,14 @@ class Submission:
             return Missing()
 
         stand_in.__getattr__ = missing  # type: ignore[method-assign]  # a module's __getattr__ (PEP 562)
-        for name, blank in self.blanks.items():
-            if blank.module == module:
+        mine = [name for name, blank in self.blanks.items() if blank.module == module]
+        for name in [*mine, *[n for n, m in self.provided.items() if m == module]]:
 
-                def fail(*args, _description=description, **kwargs):
-                    raise Unimportable(_description)
+            def fail(*args, _description=description, **kwargs):
+                raise Unimportable(_description)
 
-                fail.__name__ = name
-                setattr(stand_in, name, fail)
+            fail.__name__ = name
+            setattr(stand_in, name, fail)
         return stand_in
 
     def innermost(self, tb: types.TracebackType | None) -> traceback.FrameSummary | None:
@@ -361,22 +365,20 @@ def plot_only(loss_fn: Callable[..., Any]) -> Callable[[np.ndarray, np.ndarray],
 
 
 def roles(submission: Submission, names: dict[str, str]) -> dict[str, Callable[..., Any]]:
-    """The network's roles (course.yaml's `network`, as the grader sent it): each the student's
-    blank of that name where the assignment has one, else the kit's own (network.KIT). backward
-    and update are the student's blanks when named, else the kit's recursion and step built on
-    the hidden derivative and output delta roles."""
-
-    def fn(name):
-        return submission.function(name) if name in submission.blanks else network.KIT[name]
-
-    out = {role: fn(names[role]) for role in ("hidden", "output")}
+    """The network's roles (course.yaml's `network`, as the grader sent it), each the submission's
+    function of that name: a blank, or one the assignment provides. A backward that is a blank is
+    the notes' backward(params, cache, y); one the assignment provides also takes the hidden
+    derivative and the output delta, backward(params, cache, y, f_prime, output_delta), so that
+    one provided recursion serves every run of an experiment."""
+    fn = submission.function
+    out = {role: fn(names[role]) for role in ("hidden", "output", "update")}
     out["loss"] = plot_only(fn(names["loss"]))
-    if names.get("backward"):
-        out["backward"] = submission.function(names["backward"])
+    backward = fn(names["backward"])
+    if names["backward"] in submission.blanks:
+        out["backward"] = backward
     else:
         f_prime, delta = fn(names["hidden_prime"]), fn(names["output_delta"])
-        out["backward"] = lambda params, cache, y: network.backward(params, cache, y, f_prime, delta)
-    out["update"] = submission.function(names["update"]) if names.get("update") else network.sgd_update
+        out["backward"] = lambda params, cache, y: backward(params, cache, y, f_prime, delta)
     return out
 
 
@@ -384,12 +386,11 @@ def train(submission: Submission, fd: int, request: dict[str, Any]) -> dict[str,
     """Train with the kit's loop (child/network.py) and the student's blanks in the roles the
     course configures. The test set is not here: after each epoch the weights go to the
     parent, which scores them itself."""
-    for name in dict.fromkeys(request["network"].values()):  # the student's blanks among the roles, each once
-        if name in submission.blanks:
-            try:
-                submission.function(name)
-            except BaseException as exc:
-                return {"ok": False, **submission.describe(exc, name)}
+    for name in dict.fromkeys(request["network"].values()):  # every role's function, each once
+        try:
+            submission.function(name)
+        except BaseException as exc:
+            return {"ok": False, **submission.describe(exc, name)}
     played = roles(submission, request["network"])
     data, budget = request["data"], request["budget"]
     X_train = (data["train_images"].T / np.float32(255)).astype(np.float32)
@@ -560,7 +561,7 @@ def main(rfd: int, wfd: int, folder: str, setup_json: str) -> None:
         skipped["keyrings, IPC and page-cache probes"] = problem
     fd, size = setup["arena"]  # the grader's shared memory: watched calls' arguments live there
     arena = mmap.mmap(fd, size)
-    submission = Submission(folder, from_json(setup["blanks"]))
+    submission = Submission(folder, from_json(setup["blanks"]), setup.get("provided"))
     write_message(wfd, {"ready": True, "skipped": skipped})
     while True:
         request = read_message(rfd, arena=arena)
