@@ -3,8 +3,9 @@ modules the grader imports.
 
 `grade generate` writes notebooks/source/<id>/<id>.ipynb from solutions/, in nbgrader's
 source format: each function a cell (a solution cell where it holds a blank's markers, a
-read-only cell otherwise), each part's notes a read-only Markdown cell, and each part an
-autograded test cell worth the part's points that calls `grade_part`. All the files share
+read-only cell otherwise), each part's notes a read-only Markdown cell, each blank's equation,
+typeset, a read-only Markdown cell just above the blank's cell, and each part an autograded
+test cell worth the part's points that calls `grade_part`. All the files share
 one notebook, in the order they import each other, because a notebook is one namespace.
 
 Grading a notebook never trusts the kernel's answers: `module_source` keeps only the
@@ -19,6 +20,7 @@ import ast
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -32,11 +34,30 @@ from grader.errors import SubmissionProblem
 if TYPE_CHECKING:  # annotations only (nbformat is the instructor's extra)
     from nbformat import NotebookNode
 
+    from grader.child.blanks import Blank
     from grader.child.limits import Limits
     from grader.config import Course
 
 BEGIN = "### BEGIN SOLUTION"
 MODULE_FILE = "from_notebook"  # the module the notebook's code becomes; the blanks' modules import it
+
+# The LaTeX of the backprop blanks that course.yaml does not declare in full yet, as the notes
+# typeset them. A stand-in, keyed by blank name: these strings move into those blanks' `latex:`
+# keys in course.yaml when their declarations are written (under way, with their derived
+# checks), and then this table goes. A declared `latex` always wins.
+LATEX = {
+    "softmax": r"a_k = \frac{e^{z_k}}{\sum_j e^{z_j}} \quad \text{for each column of } z",
+    "cross_entropy": r"L = -\frac{1}{m} \sum_i \sum_k y_{ki} \log a_{ki}",
+    "output_delta": r"\delta^{(L)} = \frac{\partial L}{\partial z^{(L)}} = \frac{1}{m} \left(a^{(L)} - y\right)",
+    "hidden_delta": r"\delta^{(l)} = \left(W^{(l+1)}\right)^{\top} \delta^{(l+1)} \odot f^{\prime}\left(z^{(l)}\right)",
+    "backward": r"\frac{\partial L}{\partial W^{(l)}} = \delta^{(l)} \left(a^{(l-1)}\right)^{\top}, \quad "
+    r"\frac{\partial L}{\partial b^{(l)}} = \sum_{\text{columns}} \delta^{(l)}, \quad "
+    r"\text{from } \delta^{(L)} = \frac{1}{m} \left(a^{(L)} - y\right)",
+    "layer_gradients": r"\frac{\partial L}{\partial W^{(l)}} = \delta^{(l)} \left(a^{(l-1)}\right)^{\top}, \qquad "
+    r"\frac{\partial L}{\partial b^{(l)}} = \sum_{\text{columns}} \delta^{(l)}",
+    "sgd_update": r"W^{(l)} \leftarrow W^{(l)} - \mathrm{lr} \, \frac{\partial L}{\partial W^{(l)}}, \qquad "
+    r"b^{(l)} \leftarrow b^{(l)} - \mathrm{lr} \, \frac{\partial L}{\partial b^{(l)}}",
+}
 
 
 def _meta(grade_id, *, solution=False, grade=False, locked=False, points=None):
@@ -75,6 +96,34 @@ def _cell(kind, source, cell_id, metadata):
 
     new = new_code_cell if kind == "code" else new_markdown_cell
     return new(source.strip("\n"), id=cell_id, metadata=metadata)
+
+
+def latex_problem(latex: str) -> str:
+    """Why MathJax could not typeset latex, as far as a scan can tell: a brace that does not
+    pair up, or a $ (the notebook puts the $$ around it). '' when it finds nothing; escaped
+    characters (\\{, \\$) are text, not structure."""
+    depth = 0
+    for token in re.findall(r"\\.|[{}$]", latex, re.S):
+        if token == "$":
+            return "holds a $: give the maths alone, the notebook puts it between $$"
+        depth += {"{": 1, "}": -1}.get(token, 0)
+        if depth < 0:
+            return "has a } that closes no {"
+    return f"leaves {depth} {{ open" if depth else ""
+
+
+def equation_markdown(blank: Blank) -> str:
+    """The Markdown shown just above a blank's cell: its equation as the notes typeset it
+    (display maths, $$...$$, which Jupyter renders with MathJax) from its declared `latex`,
+    else from LATEX; else its plain `equation` in backticks; '' when it has neither. Raises
+    ValueError for LaTeX that MathJax could not typeset (see latex_problem)."""
+    latex = (blank.latex or LATEX.get(blank.name, "")).strip()
+    if latex:
+        problem = latex_problem(latex)
+        if problem:
+            raise ValueError(f"blank {blank.name}: its latex {latex!r} {problem}")
+        return f"$${latex}$$"
+    return f"`{blank.equation}`" if blank.equation else ""
 
 
 def module_order(solutions: str | os.PathLike[str]) -> list[str]:
@@ -157,6 +206,10 @@ def build(solutions: str | os.PathLike[str], course: Course) -> NotebookNode:
             if kind == "code" and source.strip() == "import numpy as np":
                 continue  # in the setup cell
             cell_id = f"{module}-{name or n}"
+            equation = equation_markdown(course.blanks[name]) if name in course.blanks else ""
+            if equation:  # the blank's maths, right above the cell the student fills in
+                maths_id = f"{cell_id}-equation"
+                cells.append(_cell("markdown", equation, maths_id, _meta(maths_id, locked=True)))
             if BEGIN in source:
                 cells.append(_cell("code", source, cell_id, _meta(cell_id, solution=True)))
             else:

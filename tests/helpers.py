@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from markdown_it import MarkdownIt
+
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions" / "backprop"
 EXERCISES = ROOT / "exercises" / "backprop"
@@ -182,3 +184,53 @@ def reporter_view(result):
         assert isinstance(test["message"], str) and isinstance(test["test_code"], str)
         total += test["score"]
     return total, results["max_score"], results["status"] in ("fail", "error")
+
+
+# -- the student README (tests/test_student_readme.py, test_release.py) --------------------------------
+# Markdown read as GitHub reads it: CommonMark, with GFM's tables (markdown-it-py comes with rich)
+MARKDOWN = MarkdownIt("commonmark").enable("table")
+
+
+def tables(text):
+    """Each table of the Markdown text as a list of rows, each a list of its cells' text."""
+    found, row, cells = [], None, None
+    for token in MARKDOWN.parse(text):
+        if token.type == "table_open":
+            found.append([])
+        elif token.type == "tr_open":
+            row = []
+        elif token.type in ("th_open", "td_open"):
+            cells = row
+        elif token.type == "inline" and cells is not None:
+            cells.append(token.content)
+            cells = None
+        elif token.type == "tr_close":
+            found[-1].append(row)
+    return found
+
+
+def readme_problems(readme, course):
+    """What is wrong with a README made for course: each problem a sentence, [] if none."""
+    problems = []
+    if not readme.startswith(f"# {course.assignment}\n"):
+        problems.append(f"the title is not the assignment's name: {readme.splitlines()[0]!r}")
+    problems += [f"a placeholder or note left in: {s!r}" for s in ("<!--", "-->", "<id>") if s in readme]
+    parts = [t for t in tables(readme) if t and "points" in t[0]]
+    rows = [(r[0], r[2]) for r in parts[0][1:]] if len(parts) == 1 else None
+    if rows != [(p.title, f"{p.points:g}") for p in course.parts.values()]:
+        problems.append(f"the parts table is not the assignment's: {rows}")
+    blanks = [t for t in tables(readme) if t and t[0][0] == "blank"]
+    if len(blanks) != 1 or [r[0].split("(")[0].strip("`") for r in blanks[0][1:]] != list(course.blanks):
+        problems.append("the blanks table is not the assignment's")
+    folder = f"exercises/{course.assignment_id}/"
+    for path in sorted(set(re.findall(r"exercises/[\w./-]*", readme))):
+        if not path.startswith(folder) or not (ROOT / path).exists():
+            problems.append(f"names {path}, which the student's repository does not hold")
+    total = sum(p.points for p in course.parts.values())
+    if f"{course.pass_mark:g} of the {total:g} points" not in readme:
+        problems.append("the pass mark is not the assignment's")
+    if "--assignment" in readme:
+        problems.append("tells the student to name the assignment, which their repository holds alone")
+    links = re.findall(r"\]\(([^)]+)\)", readme)
+    problems += [f"links {link}, a kit file no student repository holds" for link in links if "://" not in link]
+    return problems

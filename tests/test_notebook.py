@@ -1,8 +1,10 @@
 """The notebook `grade generate` writes is in Jupyter's own form (a save in Jupyter changes
 nothing), valid for nbformat, with nbgrader's metadata and fixed ids; and the grader's minimal
 reader of students' notebooks agrees with nbformat's."""
+import dataclasses
 import io
 import json
+import re
 import sys
 
 import nbformat
@@ -112,3 +114,92 @@ def test_the_bounded_child_passes_the_reason_on(tmp_path):
         notebook.convert(path, tmp_path / "out", Limits(), MODULES)
     done = notebook.convert(NOTEBOOK, tmp_path / "ok", Limits(), MODULES)
     assert "def backward(" in (done / "from_notebook.py").read_text()
+
+
+# -- each blank's equation, typeset, right above its cell ---------------------------------------------
+ASSIGNMENTS = config.load(ROOT / "course.yaml", "backprop").assignment_ids
+
+
+def maths_problem(source):
+    """What is wrong with a blank's equation cell as display maths: '' when it is one $$...$$
+    whose braces pair up and which matplotlib's mathtext (a subset of the TeX MathJax reads)
+    typesets; else why not."""
+    from matplotlib.mathtext import MathTextParser
+
+    if not (source.startswith("$$") and source.endswith("$$") and len(source) > 4):
+        return "not one $$...$$ block"
+    inner, depth = source[2:-2], 0
+    for token in re.findall(r"\\.|[{}$]", inner):
+        if token == "$":
+            return "a $ inside the maths"
+        depth += {"{": 1, "}": -1}.get(token, 0)
+        if depth < 0:
+            return "a } before its {"
+    if depth:
+        return "an unclosed {"
+    try:
+        MathTextParser("agg").parse(f"${inner}$")
+    except ValueError as exc:
+        return f"mathtext cannot typeset it: {str(exc).splitlines()[-1]}"
+    return ""
+
+
+def solution_cell_of(cells, name):
+    [index] = [i for i, c in enumerate(cells) if c.cell_type == "code" and c.metadata.nbgrader.solution
+               and re.match(rf"def {name}\(", c.source)]
+    return index
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_each_blank_has_its_equation_typeset_right_above_its_cell(assignment):
+    course = config.load(ROOT / "course.yaml", assignment)
+    cells = nbformat.read(notebook.source_path(course), as_version=4).cells
+    above = {}
+    for name in course.blanks:
+        cell = cells[solution_cell_of(cells, name) - 1]
+        assert cell.cell_type == "markdown" and cell.id.endswith(f"-{name}-equation"), (name, cell.source)
+        assert maths_problem(cell.source) == "", (name, cell.source)
+        above[name] = cell.source
+    assert sum(c.id.endswith("-equation") for c in cells) == len(course.blanks)  # and nowhere else
+    if assignment == "backprop":  # the notes' notation
+        assert r"\delta^{(L)}" in above["output_delta"] and r"\odot" in above["hidden_delta"]
+        assert r"\frac{\partial L}{\partial W^{(l)}}" in above["layer_gradients"]
+
+
+@pytest.mark.parametrize("broken, problem", [
+    (r"$$\frac{1}{m$$", "unclosed"),
+    (r"$$a}{b$$", "before its {"),
+    (r"$$a$ + $b$$", "a $ inside"),
+    (r"$\sigma(z)$", "not one $$"),
+    (r"$$\sigmaa(z)$$", "mathtext cannot typeset it"),
+    ("`f(z) = max(0, z)`", "not one $$"),
+])
+def test_the_maths_check_fails_broken_latex(broken, problem):
+    """Test the tester: each way an equation cell can be broken is found."""
+    assert problem in maths_problem(broken)
+    assert maths_problem(r"$$\{x\} = \frac{1}{2} \$5$$") == ""  # escaped braces and dollars are text
+
+
+def test_an_equation_cell_comes_from_latex_then_the_stand_in_table_then_the_equation():
+    from grader.child.blanks import Blank
+
+    assert notebook.equation_markdown(Blank("softmax", "m", latex=r"\sigma")) == r"$$\sigma$$"  # declared wins
+    assert notebook.equation_markdown(Blank("softmax", "m")) == f"$${notebook.LATEX['softmax']}$$"
+    assert notebook.equation_markdown(Blank("leaky", "m", equation="f(z) = z")) == "`f(z) = z`"
+    assert notebook.equation_markdown(Blank("leaky", "m")) == ""
+    declared = {n for a in ASSIGNMENTS for n, b in config.load(ROOT / "course.yaml", a).blanks.items() if b.latex}
+    assert not declared & set(notebook.LATEX)  # the stand-ins are for blanks without a declared latex only
+
+
+@pytest.mark.parametrize("latex, problem", [
+    (r"\frac{1}{m", "leaves 1 { open"),
+    (r"a}", "} that closes no {"),
+    (r"$a$", "holds a $"),
+])
+def test_a_broken_latex_declaration_stops_generate_naming_the_blank(latex, problem):
+    course = config.load(ROOT / "course.yaml", "backprop")
+    assert problem in notebook.latex_problem(latex)
+    blanks = {**course.blanks, "relu": dataclasses.replace(course.blanks["relu"], latex=latex)}
+    with pytest.raises(GenerateError, match=rf"cannot build the notebook: blank relu: its latex .* {re.escape(problem)}"):
+        generate(dataclasses.replace(course, blanks=blanks), check=True)  # before anything is recorded or written
+    assert notebook.latex_problem(r"\{a\} \$") == ""  # escaped: text

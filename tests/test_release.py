@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, reporter_view
+from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, readme_problems, reporter_view
 
-from grader import cli
+from grader import cli, config
 from grader.generate import BEGIN, END
 from grader.release import INSTRUCTOR_ONLY
 
@@ -371,6 +371,19 @@ def test_release_and_bundle_refuse_stale_generated_files(tmp_path):
         assert proc.returncode == 2 and "stale:" in proc.stderr and "exercises/backprop/activations.py" in proc.stderr
         assert "run `grade generate` first" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kit"]
+
+
+def test_the_student_readme_is_the_student_guide_made_for_the_assignment(released):
+    """docs/student-guide.md with backprop's name, folder, tables and pass mark in its
+    placeholders: none is left, and the parts table is the assignment's."""
+    readme = (released / "README.md").read_text()
+    course = config.load(ROOT / "course.yaml", "backprop")
+    assert readme_problems(readme, course) == []
+    assert "| Weight updates | `updates` | 15 | `exercises/backprop/updates.py` |" in readme
+    guide = (ROOT / "docs" / "student-guide.md").read_text()
+    assert guide.split("## The rules", 1)[1] == readme.split("## The rules", 1)[1]  # the same words
+    # test the tester: the guide as it stands is not a README
+    assert readme_problems(guide, course)
 
 
 def test_the_student_readme_says_how_to_grade_offline(released):
