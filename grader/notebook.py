@@ -46,9 +46,6 @@ MODULE_FILE = "from_notebook"  # the module the notebook's code becomes; the bla
 # keys in course.yaml when their declarations are written (under way, with their derived
 # checks), and then this table goes. A declared `latex` always wins.
 LATEX = {
-    "softmax": r"a_k = \frac{e^{z_k}}{\sum_j e^{z_j}} \quad \text{for each column of } z",
-    "cross_entropy": r"L = -\frac{1}{m} \sum_i \sum_k y_{ki} \log a_{ki}",
-    "output_delta": r"\delta^{(L)} = \frac{\partial L}{\partial z^{(L)}} = \frac{1}{m} \left(a^{(L)} - y\right)",
     "hidden_delta": r"\delta^{(l)} = \left(W^{(l+1)}\right)^{\top} \delta^{(l+1)} \odot f^{\prime}\left(z^{(l)}\right)",
     "backward": r"\frac{\partial L}{\partial W^{(l)}} = \delta^{(l)} \left(a^{(l-1)}\right)^{\top}, \quad "
     r"\frac{\partial L}{\partial b^{(l)}} = \sum_{\text{columns}} \delta^{(l)}, \quad "
