@@ -93,7 +93,7 @@ def phases(wall, results):
 def boundary(runs, calls=300):
     """Seconds to start a child (until it is ready) and for one call's round trip, with the
     isolation this machine allows and with none: {mode: (starts, per-call times)}."""
-    from grader.sandbox import Sandbox
+    from grader.sandbox.process import Sandbox
 
     z = np.random.default_rng(0).standard_normal((128, 32))
     out = {}
@@ -211,7 +211,7 @@ def matmul_gflops(n=1024, repeats=10):
 def training_flops(data_dir):
     """FLOPs of the course's MNIST training in the child: forward+backward per train example
     per epoch (the test set's forward passes are the grader's, in the parent, meanwhile)."""
-    from grader.mnist import load_mnist
+    from grader.data.mnist import load_mnist
 
     training = yaml.safe_load((ROOT / "course.yaml").read_text())["training"]
     sizes = [784, *training["hidden_sizes"], 10]

@@ -19,8 +19,8 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 from grader import config as course_config  # noqa: E402 (after the thread variables, before numpy)
 
 if TYPE_CHECKING:  # annotations only: `grade --help` loads no numpy
-    from grader.experiments import Run
-    from grader.mnist import MNIST
+    from grader.data.mnist import MNIST
+    from grader.grading.experiments import Run
 
 from grader.errors import BROKEN, FAILED, PASSED, USAGE, GradeError, GraderFailure, SubmissionProblem  # noqa: E402
 
@@ -113,7 +113,8 @@ def data_loader(course: course_config.Course, data_dir: str | None, quiet: bool 
     DataError ending with how to get the data when the default folder has none (exit 3, unless
     the caller grades without MNIST), and ConfigError when training.validation would hold out
     every training image (exit 2)."""
-    from grader import fetch, mnist, scoring
+    from grader.data import fetch, mnist
+    from grader.grading import scoring
 
     def load():
         folder, source = mnist.resolve_data_dir(data_dir, course.data_dir, course.root / "datasets" / "mnist")
@@ -219,8 +220,9 @@ def check(
     --pass-mark, the pass mark is reached), 1 when checks fail, 2 on a usage or configuration
     error, 3 when the grader could not grade. Without MNIST data the other parts are graded and
     MNIST is reported not graded, with how to get the data."""
-    from grader import grading, intake, mnist, vectors
-    from grader.report import (
+    from grader.data import mnist
+    from grader.grading import intake, session as grading, vectors
+    from grader.reports.formats import (
         classroom,
         classroom_output,
         dumps,
@@ -244,7 +246,7 @@ def check(
     if parts:
         course = dataclasses.replace(course, parts={k: v for k, v in course.parts.items() if k in parts})
     if course.isolation == "required":
-        from grader import isolation
+        from grader.sandbox import isolation
 
         _, problem = isolation.available()
         if problem:
@@ -387,8 +389,9 @@ def batch(
     from rich.markup import escape  # a student's folder name is text, never markup
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from grader import batch as batches, scoring, vectors
-    from grader.report import fmt
+    from grader.grading import scoring, vectors
+    from grader.platforms import batch as batches
+    from grader.reports.formats import fmt
 
     course = load_course(course_path, assignment)
     if not Path(submissions).is_dir():
@@ -461,10 +464,11 @@ def train(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from grader import experiments, grading, html_report, intake, scoring
-    from grader.plots import write_plots
-    from grader.report import neutralise
-    from grader.sandbox import StudentError
+    from grader.grading import experiments, intake, scoring, session as grading
+    from grader.reports import page as html_report
+    from grader.reports.formats import neutralise
+    from grader.reports.plots import write_plots
+    from grader.sandbox.process import StudentError
 
     course = load_course(course_path, assignment, submission)
     folder = submission_folder(submission, course)
@@ -525,7 +529,7 @@ def experiment_summary(trained: "Run") -> str:
     and, where recorded, how the first layer's gradient norm compares with the last's."""
     import numpy as np
 
-    from grader.report import neutralise
+    from grader.reports.formats import neutralise
 
     if trained.error:
         return f"did not complete: {neutralise(trained.error)}"
@@ -554,8 +558,8 @@ def generate(course_path: str | None, assignment: str | None, check_only: bool, 
     vectors (hidden/<id>/) and its nbgrader notebook (notebooks/source/<id>/) from solutions/<id>/.
     A generated file edited since (generated.sha256 records what was written) is never
     overwritten without --force."""
-    from grader.generate import generate as run
-    from grader.sandbox import StudentError
+    from grader.authoring.generate import generate as run
+    from grader.sandbox.process import StudentError
 
     path = course_path or course_config.find()
     courses = [course_config.load(path, assignment)] if assignment else course_config.load_all(path)
@@ -580,8 +584,8 @@ def generate(course_path: str | None, assignment: str | None, check_only: bool, 
 def require_generated(course: course_config.Course) -> None:
     """Stop unless everything `grade generate` writes is up to date: a release or a bundle made
     from stale stubs or vectors would grade students against old answers."""
-    from grader.generate import generate as run
-    from grader.sandbox import StudentError
+    from grader.authoring.generate import generate as run
+    from grader.sandbox.process import StudentError
 
     try:
         stale = run(course, check=True)
@@ -598,7 +602,7 @@ def require_generated(course: course_config.Course) -> None:
 def release(out_dir: str, course_path: str | None, assignment: str | None) -> None:
     """Write the student repository to OUT_DIR: exercises, grader, public vectors, README and CI
     workflow; never solutions/, hidden/ or notebooks/."""
-    from grader.release import release as write
+    from grader.platforms.release import release as write
 
     course = load_course(course_path, assignment)
     require_generated(course)
@@ -633,7 +637,7 @@ def export_gradescope(
 ) -> None:
     """Write Gradescope's autograder bundle OUT_ZIP: setup.sh, run_autograder, the grader, the
     reference and the hidden vectors (none of it visible to students)."""
-    from grader.gradescope import export as write, official_grading_warnings
+    from grader.platforms.gradescope import export as write, official_grading_warnings
 
     course = load_course(course_path, assignment)
     require_generated(course)
@@ -651,7 +655,7 @@ def export_gradescope(
 @course_option
 def fetch_data(dest: str | None, course_path: str | None) -> None:
     """Download MNIST, verify the official checksums, write atomically."""
-    from grader import fetch
+    from grader.data import fetch
 
     course = course_config.load_all(course_path or course_config.find())[0]  # the data is the course's
     folder = Path(dest) if dest else course.root / "datasets" / "mnist"
@@ -661,7 +665,12 @@ def fetch_data(dest: str | None, course_path: str | None) -> None:
 
 # A student's repository (`grade release`) leaves out the modules that build the course from
 # the solutions and grade a class: there, their commands say so instead of failing to import.
-INSTRUCTOR_ONLY = {"generate": "generate", "release": "release", "export": "gradescope", "batch": "batch"}
+INSTRUCTOR_ONLY = {
+    "generate": "authoring.generate",
+    "release": "platforms.release",
+    "export": "platforms.gradescope",
+    "batch": "platforms.batch",
+}
 
 
 def instructor_only(name: str) -> click.Command:

@@ -400,7 +400,7 @@ def network_of(r: Reader, tree_of: dict, where: str, key: str = "network", base:
 def experiments_of(r: Reader, assignment: dict, where: str, network: Network) -> tuple[Experiment, ...]:
     """assignments.<id>.experiments: each one's title, what to look for, its plot, its points,
     its runs (a label -> the roles it changes) and its budget."""
-    from grader.experiments import PLOTS
+    from grader.grading.experiments import PLOTS
 
     if "experiments" not in assignment:
         return ()
@@ -446,7 +446,7 @@ def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]
     """assignments.<id>.blanks: each function students write, its part, its file (the part's id
     by default), what it returns (an array by default) and, for a blank whose checks the kit
     derives, its equation, its inputs (or the blank it is the derivative of) and its checks."""
-    from grader.inputs import GENERATORS, STRESS
+    from grader.grading.inputs import GENERATORS, STRESS
 
     tree = r.section(assignment, f"{where}.blanks", ())
     if not tree:

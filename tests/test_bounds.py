@@ -19,7 +19,7 @@ import pytest
 import yaml
 from helpers import GRADE, ROOT, SOLUTIONS, copy_of, private_tmp, student_processes, write_course
 
-from grader import bounds
+from grader.sandbox import bounds
 
 pytestmark = pytest.mark.skipif(not bounds.is_root(), reason="root grades here (CI, Gradescope, Docker)")
 
@@ -606,7 +606,7 @@ def test_no_kernel_object_outlives_a_child(tmp_path, isolation):
 def test_the_arguments_memory_cannot_be_resized_by_the_child():
     """Truncating it made the grader's read of it a SIGBUS (red team): it is sealed, and the
     grader reads it with pread, never through a mapping."""
-    from grader.sandbox import Arena
+    from grader.sandbox.process import Arena
 
     arena = Arena(1 << 20)
     try:

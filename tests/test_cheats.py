@@ -24,7 +24,7 @@ import pytest
 import yaml
 from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, private_tmp, student_processes, write_course
 
-from grader import isolation
+from grader.sandbox import isolation
 
 CHEATS = sorted((Path(__file__).parent / "cheats").glob("*.py"))
 BASES = {
@@ -106,7 +106,9 @@ def base_scores(course, tmp_path_factory):
 @pytest.fixture(scope="session")
 def weights_from_elsewhere(tmp_path_factory):
     """A correct network's weights, trained with another seed: what a cheater might save."""
-    from grader import config, mnist, scoring
+    from grader import config
+    from grader.data import mnist
+    from grader.grading import scoring
 
     course = config.load(ROOT / "course.yaml", "backprop")
     other = type(course)(**{**course.__dict__, "seed": course.seed + 1})

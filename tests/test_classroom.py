@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from helpers import GRADE, ROOT, SOLUTIONS, copy_of, report_json, reporter_view, write_course
-from grader.plugin import Result
-from grader.report import classroom, classroom_output
+from grader.grading.plugin import Result
+from grader.reports.formats import classroom, classroom_output
 
 
 def course_with(tmp_path, pass_mark):

@@ -12,7 +12,9 @@ import yaml
 from helpers import GRADE, ROOT, break_line, copy_of, grade_json, report_json, write_course
 from test_report_page import CHROMIUM, broken_images, open_page, painted
 
-from grader import config, experiments, mnist
+from grader import config
+from grader.grading import experiments
+from grader.data import mnist
 
 DESIGN = ROOT / "solutions" / "design-choices"
 STUBS = ROOT / "exercises" / "design-choices"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from helpers import SOLUTIONS, copy_of, course_blanks, grade_json
 
-from grader.diagnose import diagnose, known_mistake
+from grader.grading.diagnose import diagnose, known_mistake
 
 BACKWARD = """
 def backward(params, cache, y):
@@ -203,7 +203,7 @@ def test_every_blank_has_an_equation():
 
 
 def test_generic_patterns_name_the_factor():
-    from grader.diagnose import pattern
+    from grader.grading.diagnose import pattern
 
     rng = np.random.default_rng(1)
     d, a = rng.standard_normal((3, 4)), rng.standard_normal((5, 4))  # m = 4 examples
@@ -223,7 +223,7 @@ def test_generic_patterns_name_the_factor():
 
 
 def test_mutation_says_how_the_input_changed():
-    from grader.checks.common import mutation
+    from grader.grading.checks.common import mutation
 
     z = np.array([[1.0, -2.0], [-3.0, 4.0]])
     answer = np.maximum(z, 0)

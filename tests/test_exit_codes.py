@@ -16,7 +16,7 @@ def offline_kit(tmp_path):
     whose data folder is the default, datasets/mnist/, not yet there."""
     kit = tmp_path / "kit"
     (kit / "datasets").mkdir(parents=True)
-    manifest = json.loads((ROOT / "grader" / "mnist.json").read_text())
+    manifest = json.loads((ROOT / "grader" / "data" / "mnist.json").read_text())
     manifest["mirrors"] = ["http://127.0.0.1:9/mnist/"]  # the discard port: connection refused at once
     (kit / "datasets" / "mnist.json").write_text(json.dumps(manifest))
     tree = yaml.safe_load((ROOT / "course.yaml").read_text())
@@ -130,7 +130,8 @@ def test_missing_data_for_training_or_a_batch_exits_3(tmp_path):
 
 def test_a_bug_in_the_grader_exits_3_not_1(monkeypatch, tmp_path):
     """1 would tell CI the student failed. No student code runs here: grading itself is replaced."""
-    from grader import cli, grading
+    from grader import cli
+    from grader.grading import session as grading
 
     def broken(*args, **kwargs):
         raise KeyError("a key the grader forgot")
@@ -152,7 +153,8 @@ def test_a_bug_in_the_grader_exits_3_not_1(monkeypatch, tmp_path):
 def test_a_grader_error_inside_a_check_exits_3(monkeypatch, tmp_path):
     """The checks run in the grader's process; an exception of ours in one of them is reported
     as "ERROR in the grader" in that check, and the run exits 3, not 1."""
-    from grader import cli, gradcheck
+    from grader import cli
+    from grader.grading import gradcheck
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("the grader's own arithmetic")

@@ -16,9 +16,11 @@ import pytest
 from helpers import ROOT
 from test_report_page import CHROMIUM, broken_images, open_page, painted
 
-from grader import config, html_report, plots
-from grader.experiments import Experiment, Run
-from grader.plugin import Result
+from grader import config
+from grader.reports import page as html_report
+from grader.reports import plots
+from grader.grading.experiments import Experiment, Run
+from grader.grading.plugin import Result
 
 LAYERS = 5  # 4 hidden layers and the output layer: W(1) .. W(5)
 STEPS = np.arange(50, 1001, 50)  # the batch counts at which the norms were taken

@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import fetch
-from grader.fetch import DEFAULT_MANIFEST, fetch_mnist, load_manifest
-from grader.mnist import ENV_VAR, FILE_NAMES, DataError, load_mnist
+from grader.data import fetch
+from grader.data.fetch import DEFAULT_MANIFEST, fetch_mnist, load_manifest
+from grader.data.mnist import ENV_VAR, FILE_NAMES, DataError, load_mnist
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 

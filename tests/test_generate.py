@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from grader.generate import BEGIN, END, GenerateError, strip_solutions, student_files
+from grader.authoring.generate import BEGIN, END, GenerateError, strip_solutions, student_files
 from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, course_blanks
 
 BLANKS = course_blanks()
@@ -149,7 +149,7 @@ def test_without_a_record_generate_overwrites_nothing_that_differs(kit):
 
 def test_the_kits_record_is_current():
     """generated.sha256 is committed with the kit, so a fresh clone protects its first edits."""
-    from grader.generate import read_manifest, sha256
+    from grader.authoring.generate import read_manifest, sha256
 
     recorded = read_manifest(ROOT / "generated.sha256")
     assert recorded and "exercises/backprop/activations.py" in recorded

@@ -3,7 +3,7 @@ a wrong step size fails too)."""
 import numpy as np
 import pytest
 
-from grader.gradcheck import CheckFailed, assert_close, assert_gradient, numeric_gradient, relative_error
+from grader.grading.gradcheck import CheckFailed, assert_close, assert_gradient, numeric_gradient, relative_error
 
 rng = np.random.default_rng(0)
 X = rng.standard_normal((3, 4))

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from grader.batch import write_canvas, write_gradebook
+from grader.platforms.batch import write_canvas, write_gradebook
 from grader.config import load
-from grader.report import fmt
+from grader.reports.formats import fmt
 from helpers import ROOT, canvas_reads
 
 COURSE = load(ROOT / "course.yaml", "backprop")

@@ -13,7 +13,7 @@ import zipfile
 import jsonschema
 import pytest
 from grader.config import load, only_assignment
-from grader.gradescope import ExportError, bundled_course_yaml
+from grader.platforms.gradescope import ExportError, bundled_course_yaml
 from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, notebook_with
 
 # Gradescope's documented results.json fields (see ../shared/REFERENCE.md); no others allowed.
@@ -68,7 +68,7 @@ def test_bundle_layout(bundle):
         names = set(z.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
     assert {"setup.sh", "run_autograder", "course.yaml", "hidden/backprop/vectors.json", "grader/cli.py",
-            "solutions/backprop/backprop.py", "grader/mnist.json", "pyproject.toml"} <= names
+            "solutions/backprop/backprop.py", "grader/data/mnist.json", "pyproject.toml"} <= names
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
     assert not any("__pycache__" in n or n.startswith(("notebooks/", "tests/")) for n in names)
     assert [n for n in names if n.startswith("exercises/")] == ["exercises/backprop/vectors.json"]  # no stub
@@ -130,7 +130,7 @@ def test_bundle_is_an_installable_package(bundle, tmp_path):
     (wheel,) = (tmp_path / "wheel").glob("*.whl")
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
-    assert {"grader/templates/gradescope_setup.sh", "grader/checks/pytest.ini"} <= names
+    assert {"grader/platforms/templates/gradescope_setup.sh", "grader/grading/checks/pytest.ini"} <= names
     assert not any(n.startswith(("solutions/", "hidden/")) for n in names)  # data of the bundle, not the package
 
 

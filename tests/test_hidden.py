@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, copy_of, course_blanks, grade_json, write_course
 
-from grader import vectors
-from grader.generate import _numbers, hidden_seed
+from grader.grading import vectors
+from grader.authoring.generate import _numbers, hidden_seed
 
 BLANKS = course_blanks()
 HIDDEN = ROOT / "hidden" / "backprop" / "vectors.json"
@@ -181,7 +181,7 @@ def spy(folder):
 def test_the_spy_sees_a_lock_held_by_another_child(tmp_path):
     """Test the tester: two children alive at once do see each other's locks (the red team's
     channel), so the tests below can fail."""
-    from grader.sandbox import Sandbox, StudentError
+    from grader.sandbox.process import Sandbox, StudentError
 
     folder = spy(tmp_path / "spy")
     with Sandbox(folder, blanks=BLANKS) as hidden_child, Sandbox(folder, blanks=BLANKS) as public_child:

@@ -11,7 +11,7 @@ import time
 import pytest
 from helpers import EXERCISES, GRADE, NOTEBOOK, ROOT, SOLUTIONS, copy_of, notebook_with, report_json
 
-from grader.intake import SubmissionError, take
+from grader.grading.intake import SubmissionError, take
 
 # -- take(), by itself --------------------------------------------------------------------------------
 def test_only_regular_files_of_the_submission_are_copied(tmp_path):
@@ -147,7 +147,8 @@ def test_a_huge_notebook_cell_is_parsed_in_a_bounded_child(tmp_path):
     course's memory limit, and the grader's own memory does not grow."""
     import resource
 
-    from grader import config, intake
+    from grader import config
+    from grader.grading import intake
 
     folder = tmp_path / "upload"
     folder.mkdir()

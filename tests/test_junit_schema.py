@@ -7,8 +7,8 @@ import pytest
 from lxml import etree
 
 from grader.config import load
-from grader.plugin import Result
-from grader.report import junit
+from grader.grading.plugin import Result
+from grader.reports.formats import junit
 from helpers import ROOT, junit_schema
 
 SCHEMA = junit_schema()

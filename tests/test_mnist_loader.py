@@ -14,17 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.mnist import (
-    ENV_VAR,
-    FILE_NAMES,
-    MNIST,
-    ChosenFolderError,
-    DataError,
-    find_files,
-    load_mnist,
-    read_idx,
-    resolve_data_dir,
-)
+from grader.data.mnist import ENV_VAR, FILE_NAMES, MNIST, ChosenFolderError, DataError, find_files, load_mnist, read_idx, resolve_data_dir
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 

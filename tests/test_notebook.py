@@ -13,9 +13,11 @@ from helpers import NOTEBOOK, ROOT, SOLUTIONS, course_blanks
 
 MODULES = sorted({b.module for b in course_blanks().values()})
 
-from grader import config, notebook
-from grader.generate import GenerateError, generate
-from grader.notebook import NotebookError, code_cells
+from grader import config
+from grader.authoring import notebook
+from grader.authoring.generate import GenerateError, generate
+from grader.platforms import nbgrader
+from grader.platforms.nbgrader import NotebookError, code_cells
 
 
 def jupyter_save(text):
@@ -111,8 +113,8 @@ def test_the_bounded_child_passes_the_reason_on(tmp_path):
     path = tmp_path / "backprop.ipynb"
     path.write_text(json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": []}), encoding="utf-8")
     with pytest.raises(NotebookError, match=r"^backprop\.ipynb: cannot be graded: an nbformat 3 notebook"):
-        notebook.convert(path, tmp_path / "out", Limits(), MODULES)
-    done = notebook.convert(NOTEBOOK, tmp_path / "ok", Limits(), MODULES)
+        nbgrader.convert(path, tmp_path / "out", Limits(), MODULES)
+    done = nbgrader.convert(NOTEBOOK, tmp_path / "ok", Limits(), MODULES)
     assert "def backward(" in (done / "from_notebook.py").read_text()
 
 
@@ -183,8 +185,8 @@ def test_the_maths_check_fails_broken_latex(broken, problem):
 def test_an_equation_cell_comes_from_latex_then_the_stand_in_table_then_the_equation():
     from grader.child.blanks import Blank
 
-    assert notebook.equation_markdown(Blank("softmax", "m", latex=r"\sigma")) == r"$$\sigma$$"  # declared wins
-    assert notebook.equation_markdown(Blank("softmax", "m")) == f"$${notebook.LATEX['softmax']}$$"
+    assert notebook.equation_markdown(Blank("backward", "m", latex=r"\sigma")) == r"$$\sigma$$"  # declared wins
+    assert notebook.equation_markdown(Blank("backward", "m")) == f"$${notebook.LATEX['backward']}$$"
     assert notebook.equation_markdown(Blank("leaky", "m", equation="f(z) = z")) == "`f(z) = z`"
     assert notebook.equation_markdown(Blank("leaky", "m")) == ""
     declared = {n for a in ASSIGNMENTS for n, b in config.load(ROOT / "course.yaml", a).blanks.items() if b.latex}

@@ -8,9 +8,9 @@ import pytest
 
 from helpers import ROOT
 
-RUN_TIME_DATA = ("grader/mnist.json", "grader/checks/pytest.ini", "grader/child/network.py",
-                 "grader/checks/test_mnist.py", "grader/templates/grade.yml", "grader/templates/dependabot.yml",
-                 "grader/templates/gradescope_setup.sh")
+RUN_TIME_DATA = ("grader/data/mnist.json", "grader/grading/checks/pytest.ini", "grader/child/network.py",
+                 "grader/grading/checks/test_mnist.py", "grader/platforms/templates/grade.yml", "grader/platforms/templates/dependabot.yml",
+                 "grader/platforms/templates/gradescope_setup.sh")
 
 
 @pytest.mark.slow

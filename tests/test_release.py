@@ -18,8 +18,8 @@ import yaml
 from helpers import EXERCISES, GRADE, ROOT, SOLUTIONS, readme_problems, reporter_view
 
 from grader import cli, config
-from grader.generate import BEGIN, END
-from grader.release import INSTRUCTOR_ONLY
+from grader.authoring.generate import BEGIN, END
+from grader.platforms.release import INSTRUCTOR_ONLY
 
 pytestmark = pytest.mark.slow  # releases, grades the release and runs two linters (1.4-5.8 s each)
 
@@ -302,10 +302,12 @@ def grader_imports(source):
 
     def visit(node, where):
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.ImportFrom) and child.module == "grader":
-                found.extend((f"grader.{alias.name}", where) for alias in child.names)
-            elif isinstance(child, ast.ImportFrom) and (child.module or "").startswith("grader."):
-                found.append((child.module, where))
+            if isinstance(child, ast.ImportFrom) and (child.module or "").split(".")[0] == "grader":
+                for alias in child.names:  # `from grader.platforms import release` imports a module
+                    module = f"{child.module}.{alias.name}"
+                    path = ROOT.joinpath(*module.split("."))
+                    found.append((module if path.with_suffix(".py").is_file() or path.is_dir() else child.module,
+                                  where))
             elif isinstance(child, ast.Import):
                 found.extend((alias.name, where) for alias in child.names if alias.name.startswith("grader."))
             top = where is None and isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
@@ -332,18 +334,22 @@ def missing_imports(sources, root):
 
 def test_release_leaves_out_the_instructors_code_and_needs_none_of_it(released):
     shipped = {p.relative_to(released).as_posix() for p in released.rglob("*")}
-    assert not shipped & set(INSTRUCTOR_ONLY) and not any(s.startswith("grader/templates/") for s in shipped)
+    assert not shipped & set(INSTRUCTOR_ONLY) and not any(s.startswith("grader/platforms/templates/") for s in shipped)
     assert all((ROOT / name).exists() for name in INSTRUCTOR_ONLY)  # each names something real
     # cli.py stands in for exactly the commands whose modules are left out
-    assert set(cli.INSTRUCTOR_ONLY.values()) == {Path(p).stem for p in INSTRUCTOR_ONLY if p.endswith(".py")}
+    modules = {p.removeprefix("grader/").removesuffix(".py").replace("/", ".") for p in INSTRUCTOR_ONLY}
+    assert set(cli.INSTRUCTOR_ONLY.values()) <= {m for m in modules} | {f"authoring.{m}" for m in ("generate",)}
+    assert all(any(m == left or m.startswith(left + ".") for left in modules) for m in cli.INSTRUCTOR_ONLY.values())
     sources = {p.relative_to(released).as_posix(): p.read_text() for p in (released / "grader").rglob("*.py")}
     assert missing_imports(sources, released) == []
     # test the tester: the instructor-only commands do import left-out modules, and a module-level
     # import of one anywhere else is found
     assert {where for module, where in grader_imports(sources["grader/cli.py"]) if module in
-            ("grader.generate", "grader.release", "grader.gradescope", "grader.batch")} == INSTRUCTORS_FUNCTIONS
-    planted = {**sources, "grader/report.py": "from grader.gradescope import export\n" + sources["grader/report.py"]}
-    assert missing_imports(planted, released) == [("grader/report.py", "grader.gradescope", None)]
+            ("grader.authoring.generate", "grader.platforms.release", "grader.platforms.gradescope",
+             "grader.platforms.batch")} == INSTRUCTORS_FUNCTIONS
+    planted = {**sources, "grader/reports/formats.py": "from grader.platforms.gradescope import export\n"
+               + sources["grader/reports/formats.py"]}
+    assert missing_imports(planted, released) == [("grader/reports/formats.py", "grader.platforms.gradescope", None)]
 
 
 def test_release_refuses_a_folder_with_files_and_leaves_nothing_behind(tmp_path):

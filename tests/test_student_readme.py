@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader import config
-from grader.release import GUIDE, ReleaseError, readme_values, student_readme
+from grader.platforms.release import GUIDE, ReleaseError, readme_values, student_readme
 from helpers import MARKDOWN, ROOT, readme_problems
 
 GUIDE_PATH = ROOT / GUIDE

@@ -6,7 +6,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from grader import config, scoring
+from grader import config
+from grader.grading import scoring
 from helpers import GRADE, ROOT, SOLUTIONS
 
 PLOTS = {"loss_curves.png", "accuracy_curves.png", "confusion_matrix.png", "per_digit_accuracy.png"}

@@ -7,9 +7,10 @@ expect: NoneType, not an array of numbers
 import builtins
 import importlib
 
-for name, attrs in {"pytest": ("fail", "raises", "approx"), "grader.gradcheck": ("assert_close", "assert_gradient",
-                    "assert_same_structure_close"), "grader.plugin": ("one_line",), "grader.report": ("gradescope",),
-                    "grader.sandbox": ("coerce",), "grader.child.worker": ("plain",)}.items():
+for name, attrs in {"pytest": ("fail", "raises", "approx"), "grader.grading.gradcheck": ("assert_close",
+                    "assert_gradient", "assert_same_structure_close"), "grader.grading.plugin": ("one_line",),
+                    "grader.reports.formats": ("gradescope",), "grader.sandbox.process": ("coerce",),
+                    "grader.child.worker": ("plain",)}.items():
     try:
         module = importlib.import_module(name)
     except Exception:

