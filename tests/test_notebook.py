@@ -205,3 +205,14 @@ def test_a_broken_latex_declaration_stops_generate_naming_the_blank(latex, probl
     with pytest.raises(GenerateError, match=rf"cannot build the notebook: blank relu: its latex .* {re.escape(problem)}"):
         generate(dataclasses.replace(course, blanks=blanks), check=True)  # before anything is recorded or written
     assert notebook.latex_problem(r"\{a\} \$") == ""  # escaped: text
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_check_cells_are_worth_the_assignments_points(assignment):
+    """One autograded cell per part, also for a part no file holds (design-choices' experiments),
+    so nbgrader's total is the assignment's."""
+    course = config.load(ROOT / "course.yaml", assignment)
+    nb = json.loads(notebook.source_path(course).read_text())
+    graded = {c["metadata"]["nbgrader"]["grade_id"]: c["metadata"]["nbgrader"]["points"]
+              for c in nb["cells"] if c["metadata"]["nbgrader"].get("grade")}
+    assert graded == {f"check-{p.id}": p.points for p in course.parts.values()}

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # annotations only (nbformat is the instructor's extra)
     from nbformat import NotebookNode
 
     from grader.child.blanks import Blank
-    from grader.config import Course
+    from grader.config import Course, Part
 
 
 from grader.platforms.nbgrader import NotebookError, first_line
@@ -198,22 +198,35 @@ def build(solutions: str | os.PathLike[str], course: Course) -> NotebookNode:
             else:
                 cells.append(_cell("code", source, cell_id, _meta(cell_id, locked=True)))
         if part:
-            test_id = f"check-{part.id}"
-            cells.append(
-                _cell(
-                    "code",
-                    f"# Checks {part.title} ({part.points:g} points). Do not edit this cell.\n"
-                    f'grade_part("{part.id}", assignment="{course.assignment_id}")',
-                    test_id,
-                    _meta(test_id, grade=True, locked=True, points=part.points),
-                )
+            cells.append(check_cell(part, course))
+    # A part no file holds (design-choices' experiments): its notes and check cell at the end, so
+    # that the notebook's points add up to the assignment's.
+    checked = {c.metadata["nbgrader"]["grade_id"] for c in cells}
+    for part in course.parts.values():
+        if f"check-{part.id}" not in checked:
+            notes = f"## {part.title} ({part.points:g} points)\n\n" + "\n\n".join(
+                f"**{e.title}.** {e.look_for}" for e in course.experiments if part.id == "experiments"
             )
+            cells.append(_cell("markdown", notes, f"{part.id}-notes", _meta(f"{part.id}-notes", locked=True)))
+            cells.append(check_cell(part, course))
     return nbformat.v4.new_notebook(
         cells=cells,
         metadata={
             "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
             "language_info": {"name": "python"},
         },
+    )
+
+
+def check_cell(part: Part, course: Course) -> NotebookNode:
+    """The autograded cell of a part: it runs the part's checks (grade_part), worth its points."""
+    test_id = f"check-{part.id}"
+    return _cell(
+        "code",
+        f"# Checks {part.title} ({part.points:g} points). Do not edit this cell.\n"
+        f'grade_part("{part.id}", assignment="{course.assignment_id}")',
+        test_id,
+        _meta(test_id, grade=True, locked=True, points=part.points),
     )
 
 
