@@ -223,13 +223,12 @@ def check(
     from grader.data import mnist
     from grader.grading import intake, session as grading, vectors
     from grader.reports.formats import (
+        Report,
         classroom,
         classroom_output,
-        dumps,
         github,
-        gradescope,
-        junit,
         markdown,
+        render,
         text_report,
         verdict,
     )
@@ -288,30 +287,17 @@ def check(
         if os.environ.get("GITHUB_OUTPUT"):  # what Classroom's grading reporter reads (see report.classroom)
             with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as f:
                 f.write(f"result={classroom_output(classroom(results, pass_mark))}\n")
-    render = {
-        "json": lambda: dumps(gradescope(results, seconds, "\n".join(footer))),
-        "junit": lambda: junit(results, course, seconds),
-        "markdown": lambda: markdown(results, course, seconds, footer),
-        "classroom": lambda: dumps(classroom(results, pass_mark)),
-    }
+    report = Report(results, course, seconds, footer, pass_mark)
     try:
         for kind, path in (("json", results_json), ("junit", junit_xml)):
             if path:
-                write_report(path, render[kind]())
-        if fmt not in ("text", "github"):
-            text = render[fmt]()
-            if output:
-                write_report(output, text)
-            else:
-                sys.stdout.write(text)
-        elif output:
-            from rich.console import Console
-
-            Path(output).parent.mkdir(parents=True, exist_ok=True)
-            with open(output, "w", encoding="utf-8") as f:
-                text_report(results, course, seconds, Console(file=f, width=120), footer)
+                write_report(path, render(kind, report))
+        if output:  # github's file is its text (its annotations and outputs go to stdout and GitHub)
+            write_report(output, render("text" if fmt == "github" else fmt, report))
+        elif fmt not in ("text", "github"):
+            sys.stdout.write(render(fmt, report))
         else:
-            text_report(results, course, seconds, footer=footer)
+            text_report(results, course, seconds, footer=footer)  # to the terminal, in colour
     except OSError as exc:
         raise GradeError(f"{exc.filename}: cannot write the report there ({exc.strerror or exc})") from None
     # The verdict is out; only now the page and its plots (half a second of matplotlib).

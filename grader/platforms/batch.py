@@ -204,11 +204,9 @@ def grade_one(
 ) -> Row:
     """Grade one submission in this process; returns its gradebook row (with "unchanged": True
     when an earlier run graded these very files and force is off)."""
-    from rich.console import Console
-
     from grader.grading import intake
     from grader.platforms import nbgrader
-    from grader.reports.formats import dumps, gradescope, text_report
+    from grader.reports.formats import Report, dumps, gradescope, render
 
     start, waited = time.perf_counter(), getattr(gate, "waited", 0.0)
     where = out / "students" / sub.report
@@ -235,9 +233,7 @@ def grade_one(
     seconds = time.perf_counter() - start - graded.hidden_seconds - (getattr(gate, "waited", 0.0) - waited)
     if plots:
         grading.page(graded, course, seconds, where)
-    text = io.StringIO()
-    text_report(graded.results, course, seconds, Console(file=text, width=120), graded.footer)
-    atomic_write(where / "report.txt", text.getvalue())
+    atomic_write(where / "report.txt", render("text", Report(graded.results, course, seconds, graded.footer)))
     results = gradescope(graded.results, seconds, "\n".join(graded.footer))
     results["extra_data"] = {"fingerprint": print_, "seconds": round(seconds, 2)}
     atomic_write(where / "results.json", dumps(results))

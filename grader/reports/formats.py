@@ -4,11 +4,13 @@ results.json, JUnit XML, Markdown, GitHub annotations, and GitHub Classroom's te
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -397,3 +399,39 @@ def classroom_output(results_json: dict[str, Any]) -> str:
 
 def dumps(results_json: dict[str, Any]) -> str:
     return json.dumps(results_json, indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class Report:
+    """What every format is made from: one grading's results, the course, its time, the lines
+    said once below the table, and the pass mark a CI job holds the score to (or None)."""
+
+    results: Sequence[Result]
+    course: Course
+    seconds: float
+    footer: Sequence[str] = ()
+    pass_mark: float | None = None
+
+
+def as_text(report: Report) -> str:
+    """The text table as a file holds it (120 columns, no colour)."""
+    out = io.StringIO()
+    text_report(report.results, report.course, report.seconds, Console(file=out, width=120), report.footer)
+    return out.getvalue()
+
+
+# The one registry of report formats, by name: `grade check --format`, its --output, --results-json
+# and --junit-xml, `grade batch`'s per-student reports and the Gradescope runner (which runs
+# `grade check --format json`) all render through it.
+FORMATS: dict[str, Callable[[Report], str]] = {
+    "text": as_text,
+    "json": lambda r: dumps(gradescope(r.results, r.seconds, "\n".join(r.footer))),
+    "junit": lambda r: junit(r.results, r.course, r.seconds),
+    "markdown": lambda r: markdown(r.results, r.course, r.seconds, r.footer),
+    "classroom": lambda r: dumps(classroom(r.results, r.pass_mark)),
+}
+
+
+def render(fmt: str, report: Report) -> str:
+    """report in format fmt (a key of FORMATS)."""
+    return FORMATS[fmt](report)
