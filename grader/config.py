@@ -546,14 +546,18 @@ def only_assignment(course: Course, text: str | None = None) -> str:
         start = heads[0] + 1
         end = next((i for i in range(start, len(lines)) if re.match(r"[^\s#]", lines[i])), len(lines))
         indent = next((m.group(1) for line in lines[start:end] if (m := re.match(r"(\s+)[^\s#]", line))), "  ")
-        kept, keep = lines[:start], True
+        kept, keep, comments = lines[:start], True, []
         for line in lines[start:end]:
             key = re.match(rf"{indent}([^\s#:][^:]*?)\s*:", line)
+            if re.match(rf"{indent}#", line) and not line.startswith(indent + " "):
+                comments.append(line)  # a comment at the ids' indent introduces the id below it
+                continue
             if key and not line.startswith(indent + " "):
                 keep = key.group(1).strip("'\"") == course.assignment_id
             if keep or not line.strip():
-                kept.append(line)
-        kept += lines[end:]
+                kept += [*comments, line]
+            comments = []
+        kept += comments + lines[end:]
     out = "".join(kept)
     _, tree = read(course.path, out)
     if list(tree["assignments"]) != [course.assignment_id]:
