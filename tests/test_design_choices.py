@@ -152,3 +152,19 @@ def test_grade_train_runs_the_experiments_too(tmp_path):
     assert "  sigmoid + MSE: validation accuracy " in proc.stdout and "|dW(1)| / |dW(L)| median" in proc.stdout
     for name in ("experiment_vanishing.png", "experiment_losses.png", "loss_curves.png"):
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG"), name
+
+
+@pytest.mark.slow
+def test_the_gradescope_bundle_grades_its_own_assignment(tmp_path):
+    """The bundle holds design-choices alone and its runner names it, whatever GRADE_ASSIGNMENT
+    the machine sets (the test suite sets backprop)."""
+    from test_gradescope import autograde
+
+    bundle = tmp_path / "design.zip"
+    proc = subprocess.run([*GRADE, "export", "gradescope", str(bundle), "--assignment", "design-choices"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert os.environ.get("GRADE_ASSIGNMENT") == "backprop"
+    _, results = autograde(bundle, tmp_path, lambda d: copy_of(DESIGN, d))
+    assert results["score"] == pytest.approx(100), results["output"]
+    assert sum(t["name"].endswith("on hidden inputs") for t in results["tests"]) == 4

@@ -214,6 +214,8 @@ def run(autograder: str | os.PathLike[str]) -> int:
                 str(course.hidden_vectors),
                 "--course",
                 str(course.path),
+                "--assignment",  # the bundle's one assignment, whatever GRADE_ASSIGNMENT says
+                course.assignment_id,
                 "--data-dir",
                 data,
                 "--report-dir",
