@@ -109,15 +109,34 @@ class Course:
     experiments: tuple[Experiment, ...] = ()
 
     @property
+    def blank_modules(self) -> list[str]:
+        """The files (without .py) that hold the blanks: what a submission is."""
+        return sorted({b.module for b in self.blanks.values()})
+
+    @property
+    def given_modules(self) -> list[str]:
+        """The files that only give functions training calls (network.py): the grader always uses
+        the assignment's own copy (exercises/<id>/), never the student's (intake.prepare)."""
+        return sorted(set(self.provided.values()) - set(self.blank_modules))
+
+    @property
     def modules(self) -> list[str]:
-        """The submission's files (without .py) that hold its blanks or the functions it provides."""
-        return sorted({*(b.module for b in self.blanks.values()), *self.provided.values()})
+        """Every file of the assignment's code: the blanks' and the given ones."""
+        return sorted({*self.blank_modules, *self.given_modules})
+
+    @property
+    def trains(self) -> bool:
+        """Does grading train a network (an mnist or experiments part)?"""
+        return bool({"mnist", "experiments"} & set(self.parts))
 
     @property
     def provided(self) -> dict[str, str]:
         """The functions training needs that are not blanks here: the assignment gives them in its
         own network.py (name -> module), e.g. design-choices' relu, softmax and backward. Never
-        the kit's: grader/ ships to every student, and these are another assignment's answers."""
+        the kit's: grader/ ships to every student, and these are another assignment's answers.
+        None for an assignment that trains nothing."""
+        if not self.trains:
+            return {}
         networks = [self.network, *(network for e in self.experiments for _, network in e.runs)]
         names = dict.fromkeys(name for network in networks for name in network.roles().values())
         return {name: "network" for name in names if name not in self.blanks}
@@ -165,8 +184,10 @@ class Reader:
     def fail(self, key: str, value: object, why: str) -> NoReturn:
         raise ConfigError(f"{self.path}: {key} = {value!r}: {why}")
 
-    def section(self, tree: object, key: str, allowed: Collection[str]) -> dict:
-        value = tree.get(key.rsplit(".", 1)[-1]) if isinstance(tree, dict) else None
+    def section(self, tree: object, key: str, allowed: Collection[str], name: object = None) -> dict:
+        """The mapping at key (its last part, or name: a label with a "." in it) in tree, its keys
+        checked against allowed (any, when empty)."""
+        value = tree.get(key.rsplit(".", 1)[-1] if name is None else name) if isinstance(tree, dict) else None
         if not isinstance(value, dict):
             self.fail(key, value, "must be a mapping")
         for k in value:
@@ -319,6 +340,13 @@ def resolve(r: Reader, tree: dict, aid: str) -> Course:
     if not any(p.points for p in parts.values()):
         r.fail(f"{where}.parts", {k: p.points for k, p in parts.items()}, "at least one part needs points")
     blanks = declared_blanks(r, assignment, where)
+    for name, blank in blanks.items():
+        if blank.part not in parts_tree:
+            r.fail(
+                f"{where}.blanks.{name}.part",
+                blank.part,
+                f"not a part of this assignment (its parts: {', '.join(parts_tree)})",
+            )
     network = network_of(r, assignment, where)
     experiments = experiments_of(r, assignment, where, network)
     for pid in parts:  # a part's points must be reachable: its checks are its blanks' (mnist: the training)
@@ -387,7 +415,7 @@ def network_of(r: Reader, tree_of: dict, where: str, key: str = "network", base:
     the kit can train and score."""
     if key not in tree_of:
         return base
-    tree = r.section(tree_of, f"{where}.{key}", ("hidden", "output", "loss"))
+    tree = r.section(tree_of, f"{where}.{key}", ("hidden", "output", "loss"), name=key)
     network = dataclasses.replace(base, **{k: r.get(tree, f"{where}.{key}.{k}", str) for k in tree})
     if network.hidden not in HIDDEN:
         r.fail(f"{where}.{key}.hidden", network.hidden, f"must be one of {', '.join(HIDDEN)}")
@@ -395,6 +423,11 @@ def network_of(r: Reader, tree_of: dict, where: str, key: str = "network", base:
         pairs = ", ".join(f"{o} with {lo}" for o, lo in OUTPUTS)
         r.fail(f"{where}.{key}", tree, f"output and loss must be one of: {pairs}")
     return network
+
+
+def default(value: Any, otherwise: Any) -> Any:
+    """value, or otherwise where the key was left out (None): a 0 given stays 0."""
+    return otherwise if value is None else value
 
 
 def experiments_of(r: Reader, assignment: dict, where: str, network: Network) -> tuple[Experiment, ...]:
@@ -420,7 +453,11 @@ def experiments_of(r: Reader, assignment: dict, where: str, network: Network) ->
         if len(runs) < 2:
             r.fail(f"{key}.runs", runs_tree, "an experiment compares at least two runs")
         sizes = spec.get("hidden_sizes", [64])
-        if not isinstance(sizes, list) or not sizes or not all(isinstance(n, int) and 1 <= n <= 1024 for n in sizes):
+        if (
+            not isinstance(sizes, list)
+            or not sizes
+            or not all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 1024 for n in sizes)
+        ):
             r.fail(f"{key}.hidden_sizes", sizes, "must be a non-empty list of whole numbers from 1 to 1024")
         out.append(
             Experiment(
@@ -431,9 +468,9 @@ def experiments_of(r: Reader, assignment: dict, where: str, network: Network) ->
                 points=r.get(spec, f"{key}.points", float, 0),
                 runs=runs,
                 hidden_sizes=tuple(sizes),
-                epochs=r.get(spec, f"{key}.epochs", int, 1, 100, optional=True) or 2,
-                learning_rate=r.get(spec, f"{key}.learning_rate", float, 0, 100, optional=True) or 0.1,
-                images=r.get(spec, f"{key}.images", int, 100, 60000, optional=True) or 5000,
+                epochs=default(r.get(spec, f"{key}.epochs", int, 1, 100, optional=True), 2),
+                learning_rate=default(r.get(spec, f"{key}.learning_rate", float, 0, 100, optional=True), 0.1),
+                images=default(r.get(spec, f"{key}.images", int, 100, 60000, optional=True), 5000),
             )
         )
     return tuple(out)
@@ -446,7 +483,7 @@ def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]
     """assignments.<id>.blanks: each function students write, its part, its file (the part's id
     by default), what it returns (an array by default) and, for a blank whose checks the kit
     derives, its equation, its inputs (or the blank it is the derivative of) and its checks."""
-    from grader.grading.inputs import GENERATORS, STRESS
+    from grader.grading.inputs import ELEMENTWISE, GENERATORS, STRESS
 
     tree = r.section(assignment, f"{where}.blanks", ())
     if not tree:
@@ -470,7 +507,7 @@ def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]
         if returns not in RETURNS:
             r.fail(f"{key}.returns", returns, f"must be one of {', '.join(RETURNS)}")
         inputs = spec.get("inputs", [])
-        if not isinstance(inputs, list) or any(i not in GENERATORS for i in inputs):
+        if not isinstance(inputs, list) or any(not isinstance(i, str) or i not in GENERATORS for i in inputs):
             r.fail(f"{key}.inputs", inputs, f"must be a list of input generators: {', '.join(GENERATORS)}")
         checks = spec.get("checks", {})
         if not isinstance(checks, dict):
@@ -496,6 +533,14 @@ def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]
         kinds = dict(blank.checks)
         if blank.derivative_of and blank.derivative_of not in blanks:
             r.fail(f"{key}.derivative_of", blank.derivative_of, "not a blank of this assignment")
+        if blank.derivative_of and (
+            len(blanks[blank.derivative_of].inputs) != 1 or blanks[blank.derivative_of].inputs[0] not in ELEMENTWISE
+        ):
+            r.fail(
+                f"{key}.derivative_of",
+                blank.derivative_of,
+                f"an element-wise derivative is of a blank of one input, one of {', '.join(ELEMENTWISE)}",
+            )
         if kinds and not blank.equation:
             r.fail(
                 f"{key}.equation", None, "a blank with derived checks needs its equation (every diagnosis quotes it)"

@@ -58,6 +58,14 @@ def junit_schema():
     return etree.XMLSchema(etree.parse(str(junit_xsd())))
 
 
+def only_parts(tree, parts, assignment="backprop"):
+    """course.yaml's tree with the assignment narrowed to these parts and the blanks in them."""
+    chosen = tree["assignments"][assignment]
+    chosen["parts"] = {k: v for k, v in chosen["parts"].items() if k in parts}
+    chosen["blanks"] = {k: v for k, v in chosen["blanks"].items() if v["part"] in parts}
+    return tree
+
+
 def write_course(path, course):
     """Write a course.yaml (text, or a tree to dump) at path, beside a link to the kit's exercises/
     (the public vectors a course's checks compare with sit there, exercises/<id>/vectors.json)."""

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from helpers import GRADE, ROOT, SOLUTIONS, copy_of, report_json, reporter_view, write_course
+from helpers import GRADE, ROOT, SOLUTIONS, copy_of, report_json, reporter_view, write_course, only_parts
 from grader.grading.plugin import Result
 from grader.reports.formats import classroom, classroom_output
 
@@ -17,8 +17,7 @@ from grader.reports.formats import classroom, classroom_output
 def course_with(tmp_path, pass_mark):
     """course.yaml with two parts (30 points) and this pass mark."""
     tree = yaml.safe_load((ROOT / "course.yaml").read_text())
-    tree["assignments"]["backprop"]["parts"] = {k: v for k, v in tree["assignments"]["backprop"]["parts"].items()
-                                   if k in ("activations", "updates")}
+    only_parts(tree, ("activations", "updates"))
     tree["assignments"]["backprop"]["pass_mark"] = pass_mark
     tree["training"]["reference"] = str(SOLUTIONS.parent)
     path = write_course(tmp_path / f"course-{pass_mark}.yaml", tree)

@@ -125,6 +125,17 @@ def test_the_assignment_is_the_one_named_or_the_one_whose_folder_is_graded(tmp_p
     assert len(report_json(check(cwd=STUBS))["tests"]) == 5  # design-choices' activations part, not backprop's 8
 
 
+def test_an_experiment_keeps_a_zero_and_a_label_with_a_dot(tmp_path):
+    tree = yaml.safe_load((ROOT / "course.yaml").read_text())
+    losses = tree["assignments"]["design-choices"]["experiments"]["losses"]
+    losses["learning_rate"] = 0
+    losses["runs"]["MSE, lr 0.05"] = losses["runs"].pop("sigmoid + MSE")
+    course = config.load(write_course(tmp_path / "course.yaml", tree), "design-choices")
+    [spec] = [e for e in course.experiments if e.id == "losses"]
+    assert spec.learning_rate == 0 and "MSE, lr 0.05" in dict(spec.runs)
+    assert dict(spec.runs)["MSE, lr 0.05"].loss == "mse"
+
+
 @pytest.mark.parametrize("change, words", [
     (lambda a: a["experiments"]["losses"]["runs"].pop("sigmoid + MSE"), "an experiment compares at least two runs"),
     (lambda a: a["experiments"]["losses"].update(plot="bars"), "plot = 'bars': must be one of gradient_norms, curves"),
@@ -133,6 +144,11 @@ def test_the_assignment_is_the_one_named_or_the_one_whose_folder_is_graded(tmp_p
     (lambda a: a["blanks"]["mse_delta"]["delta_of"].update(output="tanh"), "delta_of = 'tanh': not a blank"),
     (lambda a: a["blanks"]["mse_delta"]["checks"].update(mean=1), "a mean over the batch is a check of a scalar"),
     (lambda a: a.pop("experiments"), "parts.experiments"),
+    (lambda a: a["blanks"]["mse_delta"].update(part="los"), "blanks.mse_delta.part = 'los': not a part of this"),
+    (lambda a: a["blanks"]["sigmoid_prime"].update(derivative_of="mse"),
+     "derivative_of = 'mse': an element-wise derivative is of a blank of one input"),
+    (lambda a: a["blanks"]["mse"].update(inputs=[{"a": 1}]), "blanks.mse.inputs = [{'a': 1}]: must be a list of"),
+    (lambda a: a["experiments"]["losses"].update(hidden_sizes=[True]), "hidden_sizes = [True]: must be a non-empty"),
 ])
 def test_bad_declarations_are_named(tmp_path, change, words):
     tree = yaml.safe_load((ROOT / "course.yaml").read_text())

@@ -70,6 +70,7 @@ STRESS: dict[str, tuple[Callable[[np.random.Generator, int], np.ndarray], str, s
         "a batch whose columns sit near +1000, 0 and -1000, and two that mix 1000 (or -1000) with 0",
     ),
 }
+ELEMENTWISE = ("z", "wide", "normal")  # generators of plain arrays: an element-wise blank's input
 # Generators of example columns: a blank of them is also checked on one example (m = 1), where a
 # flat (n,) answer or a sum over the wrong axis shows.
 COLUMNS = ("logits", "probabilities", "one_hot")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.errors import SubmissionProblem
+from grader.errors import GradeError, SubmissionProblem
 from grader.reports.formats import printable
 
 if TYPE_CHECKING:
@@ -171,11 +171,33 @@ class Prepared:
     folder: Path  # the modules the child imports (a private copy, or modules made from a notebook)
     taken: Taken  # every file read
     where: str  # what in the submission was graded: "", "exercises/<id>" or the notebook's relative path
+    replaced: tuple[str, ...] = ()  # the given files the submission held otherwise (see given)
 
     @property
     def notes(self) -> list[str]:
         """Lines for the report about what was not graded, and why."""
-        return [f"not graded: {line}" for line in self.taken.skipped]
+        return [f"not graded: {line}" for line in self.taken.skipped] + [
+            f"{name}: the assignment gives it, and the grader used the assignment's own copy, not yours"
+            for name in self.replaced
+        ]
+
+
+def given(folder: Path, course: Course) -> tuple[str, ...]:
+    """Put the assignment's own copy of each file that only gives functions (network.py, see
+    Course.given_modules) into the prepared folder, over the student's: training calls them, and
+    what a student does not write must not change a grade. Returns the files the submission
+    held with other contents."""
+    replaced = []
+    for module in course.given_modules:
+        ours, theirs = course.exercises / f"{module}.py", folder / f"{module}.py"
+        if not ours.is_file():
+            raise GradeError(f"{ours}: missing; it gives functions training calls: run `grade generate`")
+        text = ours.read_bytes()
+        if theirs.is_file() and not theirs.is_symlink() and theirs.read_bytes() != text:
+            replaced.append(theirs.name)
+        theirs.unlink(missing_ok=True)
+        theirs.write_bytes(text)
+    return tuple(replaced)
 
 
 def locate(taken: Taken, course: Course) -> tuple[str, str] | tuple[None, None]:
@@ -185,7 +207,7 @@ def locate(taken: Taken, course: Course) -> tuple[str, str] | tuple[None, None]:
     names, assignment_id = set(taken.files), course.assignment_id
 
     def has_modules(folder):
-        return any(f"{folder}{m}.py" in names for m in course.modules)
+        return any(f"{folder}{m}.py" in names for m in course.blank_modules)
 
     for folder in (f"{assignment_id}/", ""):
         if f"{folder}{assignment_id}.ipynb" in names:
@@ -209,10 +231,10 @@ def prepare(source: Path | str, workdir: Path | str, course: Course) -> Prepared
     kind, where = locate(taken, course)
     if where is not None and kind == "notebook":  # where is None exactly when kind is
         folder = nbgrader.convert(taken.folder / where, Path(workdir) / "from-notebook", limits, course.modules)
-        return Prepared(folder, taken, where)
+        return Prepared(folder, taken, where, given(folder, course))
     if where is not None and kind == "modules":
-        return Prepared(taken.folder / where, taken, where)
-    files = ", ".join(f"{m}.py" for m in course.modules)
+        return Prepared(taken.folder / where, taken, where, given(taken.folder / where, course))
+    files = ", ".join(f"{m}.py" for m in course.blank_modules)
     skipped = "".join(f"; {line}" for line in taken.skipped)
     raise SubmissionError(
         f"no {files} (nor exercises/{course.assignment_id}/ holding them, nor a notebook {course.assignment_id}.ipynb) "

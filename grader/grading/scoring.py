@@ -251,7 +251,9 @@ def reference_weights(course: Course, data: MNIST, use_cache: bool | None = None
     digest = hashlib.sha256()
     for path in [*sorted(course.reference.glob("*.py")), GRADER / "child" / "network.py"]:  # and the kit's loop
         digest.update(path.name.encode() + path.read_bytes())
-    digest.update(repr((course.hidden_sizes, course.budget, course.validation, np.__version__)).encode())
+    digest.update(
+        repr((course.hidden_sizes, course.budget, course.validation, course.network, np.__version__)).encode()
+    )
     for array in (data.train_images, data.train_labels):
         digest.update(np.ascontiguousarray(array).tobytes())
     cache = course.root / ".grade-cache" / f"reference-{digest.hexdigest()[:32]}.npz"

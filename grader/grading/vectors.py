@@ -12,6 +12,7 @@ grader cannot tell them apart) pass every gradient check with all-zero derivativ
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
@@ -122,6 +123,12 @@ def hidden_cases(
     return {f"hidden/{name}": case for name, case in {**written, **derived}.items()}
 
 
+def stream(name: str) -> int:
+    """A blank's own random stream, from its name (not its place in course.yaml, which an added
+    blank would shift)."""
+    return zlib.crc32(name.encode())
+
+
 def declared_cases(blanks: Mapping[str, Blank], seed: int, rows: int, cols: int) -> dict[str, tuple[str, list]]:
     """The value cases of the blanks whose checks are derived from their declarations: each
     blank on its declared inputs (grader/inputs.py), drawn at rows x cols; a blank of example
@@ -130,9 +137,9 @@ def declared_cases(blanks: Mapping[str, Blank], seed: int, rows: int, cols: int)
     from grader.config import inputs_of
 
     out: dict[str, tuple[str, list]] = {}
-    for index, blank in enumerate(blanks.values()):
+    for blank in blanks.values():
         if blank.checks:
-            rng = np.random.default_rng([seed, index])  # its own stream: a new blank moves no other's inputs
+            rng = np.random.default_rng([seed, stream(blank.name)])  # its own: a new blank moves no other's inputs
             inputs = inputs_of(blank, dict(blanks))
             out[blank.name] = (blank.name, draw(inputs, rng, rows, cols))
             if any(i in COLUMNS for i in inputs):
@@ -150,10 +157,10 @@ def declared_gradient_cases(reference: Sandbox, blanks: Mapping[str, Blank]) -> 
     from grader.config import inputs_of
 
     out: dict[str, tuple[str, list, Any]] = {}
-    for index, blank in enumerate(blanks.values()):
+    for blank in blanks.values():
         if "gradient" not in dict(blank.checks):
             continue
-        rng = np.random.default_rng([SEED, 1, index])
+        rng = np.random.default_rng([SEED, 1, stream(blank.name)])
         if blank.derivative_of:
             [z] = draw(inputs_of(blank, dict(blanks)), rng, 5, 7)
             plus, minus = reference.map(blank.derivative_of, [[z + H], [z - H]])

@@ -40,9 +40,10 @@ BUNDLED = (
 def bundled(course: Course) -> tuple[str, ...]:
     """What the bundle of this assignment holds, relative to the course folder."""
     root = course.root
+    given = [course.exercises / f"{m}.py" for m in course.given_modules]  # graded with, never the student's
     return (
         *BUNDLED,
-        *(p.relative_to(root).as_posix() for p in (course.solutions, course.vectors, course.hidden_vectors)),
+        *(p.relative_to(root).as_posix() for p in (course.solutions, course.vectors, course.hidden_vectors, *given)),
     )
 
 
@@ -184,7 +185,7 @@ def run(autograder: str | os.PathLike[str]) -> int:
         try:
             prepared = intake.prepare(autograder / "submission", Path(tmp) / "submission", course)
         except intake.SubmissionError as exc:
-            files = ", ".join(f"{m}.py" for m in course.modules)
+            files = ", ".join(f"{m}.py" for m in course.blank_modules)
             out.write_text(
                 json.dumps(
                     failure(
