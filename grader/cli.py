@@ -93,18 +93,33 @@ def load_course(path: str | None, assignment: str | None = None, where: str | No
     """The course as `assignment` sees it; with none named, the one whose exercises/<id>/ or
     solutions/<id>/ holds where (the submission) or the current folder, if any."""
     course_yaml = Path(path) if path else course_config.find()
+    root = course_yaml.resolve().parent
+    place = Path(where).resolve() if where else Path.cwd().resolve()
+
+    def inside(course: course_config.Course) -> str | None:
+        """The assignment whose exercises/<id>/ or solutions/<id>/ holds place, if any."""
+        for aid in course.assignment_ids:
+            if any(place.is_relative_to(root / kind / aid) for kind in ("exercises", "solutions")):
+                return aid
+        return None
+
     try:
-        return course_config.load(course_yaml, assignment)
+        course = course_config.load(course_yaml, assignment)
     except course_config.AssignmentChoiceError:
         if assignment is not None:
             raise
-        root = course_yaml.resolve().parent
-        places = [Path(where).resolve()] if where else []
-        for place in [*places, Path.cwd().resolve()]:
-            for aid in course_config.load_all(course_yaml)[0].assignment_ids:
-                if any(place.is_relative_to(root / kind / aid) for kind in ("exercises", "solutions")):
-                    return course_config.load(course_yaml, aid)
-        raise
+        found = inside(course_config.load_all(course_yaml)[0])
+        if found is None:
+            raise
+        return course_config.load(course_yaml, found)
+    found = inside(course)
+    if assignment is not None and found is not None and found != assignment:
+        what = "the submission" if where else "the current folder"
+        raise GradeError(
+            f"{place}: {what} is assignment {found}'s, but --assignment (or GRADE_ASSIGNMENT) says {assignment}: "
+            f"pass --assignment {found} (or set GRADE_ASSIGNMENT to it)"
+        )
+    return course
 
 
 def data_loader(course: course_config.Course, data_dir: str | None, quiet: bool = False) -> Callable[[], "MNIST"]:
@@ -493,13 +508,11 @@ def train(
             f"train accuracy {history['train_accuracy'][epoch]:.4f}  {validation}"
             f"test accuracy {history['test_accuracy'][epoch]:.4f}"
         )
-    paths = write_plots(history, run.confusion, out_dir, "MNIST")
+    paths = write_plots(history, run.confusion, out_dir, "MNIST", course.network.loss)
     click.echo(f"test accuracy {run.accuracy:.4f} (trained in {run.seconds:.1f} s)")
     if run.distance is not None:
-        click.echo(
-            f"relative distance from the reference's weights {run.distance:.3f} "
-            f"(at most {course.mnist_weight_distance:g} passes)"
-        )
+        graded = f" (at most {course.mnist_weight_distance:g} passes)" if "mnist" in course.parts else ""
+        click.echo(f"relative distance from the reference's weights {run.distance:.3f}{graded}")
     for experiment in done:  # the assignment's experiments (design-choices): each run's figures in short
         click.echo(f"experiment: {experiment.title}")
         for trained in experiment.runs:

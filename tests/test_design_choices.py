@@ -123,6 +123,11 @@ def test_the_assignment_is_the_one_named_or_the_one_whose_folder_is_graded(tmp_p
     assert report_json(check(str(DESIGN)))["score"] == 30  # solutions/design-choices/: that assignment's
     assert report_json(check(cwd=STUBS))["score"] == 0  # typed inside exercises/design-choices/: its stubs
     assert len(report_json(check(cwd=STUBS))["tests"]) == 5  # design-choices' activations part, not backprop's 8
+    # an assignment named (here by GRADE_ASSIGNMENT) that is not the folder's is refused, not graded as the other
+    env["GRADE_ASSIGNMENT"] = "backprop"
+    proc = check(str(DESIGN))
+    assert proc.returncode == 2 and "is assignment design-choices's, but --assignment (or GRADE_ASSIGNMENT) says " \
+        "backprop" in proc.stderr
 
 
 def test_an_experiment_keeps_a_zero_and_a_label_with_a_dot(tmp_path):
@@ -184,3 +189,20 @@ def test_the_gradescope_bundle_grades_its_own_assignment(tmp_path):
     _, results = autograde(bundle, tmp_path, lambda d: copy_of(DESIGN, d))
     assert results["score"] == pytest.approx(100), results["output"]
     assert sum(t["name"].endswith("on hidden inputs") for t in results["tests"]) == 4
+
+
+@pytest.mark.slow
+def test_the_given_network_is_the_assignments_not_the_students(tmp_path):
+    """network.py gives functions training calls but students do not write: an upload without it
+    loses nothing, and an edited one changes nothing (the report says its own copy was used)."""
+    without = tmp_path / "without"
+    without.mkdir()
+    for name in ("activations.py", "loss.py"):
+        (without / name).write_text((DESIGN / name).read_text())
+    code, results, _ = grade(without, "--report-dir", str(tmp_path / "r1"))
+    assert code == 0 and results["score"] == pytest.approx(100), results["output"]
+    edited = copy_of(DESIGN, tmp_path / "edited")
+    break_line(edited, "network.py", "    return np.maximum(z, 0)", "    raise RuntimeError('not this one')")
+    code, results, _ = grade(edited, "--report-dir", str(tmp_path / "r2"))
+    assert code == 0 and results["score"] == pytest.approx(100), results["output"]
+    assert "network.py: the assignment gives it, and the grader used the assignment's own copy" in results["output"]

@@ -182,7 +182,7 @@ def draw_experiments(experiments: Sequence[Experiment], folder: Path) -> dict[st
     for experiment in experiments:
         name = experiment_file(experiment)  # a bad id fails before the half-second of drawing
         images[experiment.id] = experiment_png(experiment)
-        (folder / name).write_bytes(images[experiment.id])
+        atomic_write(folder / name, images[experiment.id])
     return images
 
 
@@ -203,8 +203,8 @@ def write(
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    images = figures(run.history, run.confusion, "MNIST") if run is not None and plots else None
+    images = figures(run.history, run.confusion, "MNIST", course.network.loss) if run is not None and plots else None
     for name, png in (images or {}).items():
-        (path.parent / f"{name}.png").write_bytes(png)
+        atomic_write(path.parent / f"{name}.png", png)
     experiment_images = draw_experiments(experiments or (), path.parent) if plots else None
     return atomic_write(path, page(results, course, seconds, footer, run, images, experiments, experiment_images))

@@ -39,12 +39,17 @@ def _png(fig):
     return buffer.getvalue()
 
 
-def figures(history: dict[str, np.ndarray], confusion: np.ndarray, title: str = "") -> dict[str, bytes]:
+LOSSES = {"cross_entropy": "mean cross-entropy", "mse": "mean squared error"}  # a network's loss, as axes say it
+
+
+def figures(
+    history: dict[str, np.ndarray], confusion: np.ndarray, title: str = "", loss: str = "cross_entropy"
+) -> dict[str, bytes]:
     """name -> PNG bytes for loss_curves, accuracy_curves, confusion_matrix and per_digit_accuracy."""
     plt = pyplot()
     epochs = np.arange(1, len(history["train_loss"]) + 1)
     out = {}
-    for kind, ylabel in (("loss", "mean cross-entropy"), ("accuracy", "accuracy")):
+    for kind, ylabel in (("loss", LOSSES.get(loss, loss)), ("accuracy", "accuracy")):
         fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
         ax.plot(epochs, history[f"train_{kind}"], "o-", label="train (mean over the epoch's batches)")
         if len(history.get(f"validation_{kind}", ())):  # held-out training images, after the epoch
@@ -105,16 +110,19 @@ def digit_png(pixels: np.ndarray, scale: int = 3) -> bytes:
 
 
 def write_plots(
-    history: dict[str, np.ndarray], confusion: np.ndarray, folder: str | os.PathLike[str], title: str = ""
+    history: dict[str, np.ndarray],
+    confusion: np.ndarray,
+    folder: str | os.PathLike[str],
+    title: str = "",
+    loss: str = "cross_entropy",
 ) -> list[Path]:
-    """Write the figures as <name>.png into folder; return their paths."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, png in figures(history, confusion, title).items():
-        paths.append(folder / f"{name}.png")
-        paths[-1].write_bytes(png)
-    return paths
+    """Write the figures as <name>.png into folder, each whole; return their paths."""
+    from grader.files import atomic_write
+
+    return [
+        atomic_write(Path(folder) / f"{name}.png", png)
+        for name, png in figures(history, confusion, title, loss).items()
+    ]
 
 
 # -- The design-choice experiments ---------------------------------------------------------

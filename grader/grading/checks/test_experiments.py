@@ -39,6 +39,6 @@ def test_experiment(experiment, what, experiments_run):
     if failed:
         raise CheckFailed(
             "\n".join(f"the run {run.label!r} did not complete: {run.error}" for run in failed)
-            + "\n(each run trains with your blanks in the roles it names: fix the blank the message names, "
-            "which its own checks show too)"
+            + "\n(each run trains the network with your blanks in the roles it names, and the assignment's own "
+            "network.py in the others)"
         )

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, to build the autograder's image; the bundle is in
 # /autograder/source. It installs Python >= 3.11 and bubblewrap, the grader in its own venv,
-# and MNIST (downloaded and checked against the official checksums in grader/mnist.json).
+# and MNIST (downloaded and checked against the official checksums in grader/data/mnist.json).
 set -euo pipefail
 cd /autograder/source
 apt-get update -qq
@@ -15,6 +15,9 @@ fi
 /autograder/venv/bin/python -m pip install --quiet --upgrade pip
 /autograder/venv/bin/python -m pip install --quiet /autograder/source
 /autograder/venv/bin/grade fetch-data --dest /autograder/source/datasets/mnist --course /autograder/source/course.yaml
-# Train the reference once now, into the image's cache, rather than beside every submission.
-/autograder/venv/bin/grade check /autograder/source/solutions --course /autograder/source/course.yaml \
-  --format json --output /dev/null --report-dir /tmp/grade-warmup || true
+# Train the reference once now, into the image's cache, rather than beside every submission: grade
+# the bundle's reference (solutions/<id>/, its one assignment), which must pass (exit 0).
+for reference in /autograder/source/solutions/*/; do
+  /autograder/venv/bin/grade check "$reference" --course /autograder/source/course.yaml \
+    --format json --output /dev/null --report-dir /tmp/grade-warmup
+done
