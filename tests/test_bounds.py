@@ -322,7 +322,7 @@ def test_close_finds_a_setsid_escapee_with_neither_cgroup_nor_uid(tmp_path):
     script.write_text(f"""
 import subprocess, sys, time
 sys.path.insert(0, {str(ROOT)!r})
-from grader import bounds
+from grader.sandbox import bounds
 from grader.child.limits import Limits
 
 bounds.Cgroup.make = classmethod(lambda cls, *args: (None, "none in this test"))
