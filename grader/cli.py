@@ -189,7 +189,7 @@ def main() -> None:
     "--pass-mark",
     "use_pass_mark",
     is_flag=True,
-    help="Exit 0 once the score reaches course.yaml's assignment.pass_mark (else: only when all pass).",
+    help="Exit 0 once the score reaches the assignment's pass_mark in course.yaml (else: only when all pass).",
 )
 @click.option("--part", "parts", multiple=True, help="Only this part (repeatable), e.g. --part activations.")
 @click.option(
@@ -288,7 +288,7 @@ def check(
     if keyword and not graded.results:
         raise GradeError(
             f"-k {keyword}: no check's name matches (names are like test_blank[relu-values], "
-            "test_backward_gradient; see grader/checks/)"
+            "test_backward_gradient; see grader/grading/checks/)"
         )
     results, footer = graded.results, graded.footer
     seconds = time.perf_counter() - start - graded.hidden_seconds

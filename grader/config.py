@@ -40,7 +40,7 @@ OUTPUTS = {("softmax", "cross_entropy"): "output_delta", ("sigmoid", "mse"): "ms
 class Network:
     """The network an assignment trains (course.yaml's `network`): the hidden layers' activation,
     the output layer's and its loss. Each role is played by the assignment's blank of that name
-    (or, where it has none, the kit's own: grader/child/network.py)."""
+    (or, where it has none, a function its own network.py gives: Course.provided)."""
 
     hidden: str = "relu"
     output: str = "softmax"
@@ -62,7 +62,7 @@ class Network:
 
 @dataclass(frozen=True)
 class Experiment:
-    """One of an assignment's experiments (course.yaml's experiments.<id>; see grader/experiments.py):
+    """One of an assignment's experiments (course.yaml's experiments.<id>; see grader/grading/experiments.py):
     the network trained once per run, each run the assignment's network with its roles changed,
     all on one budget: hidden_sizes, epochs and learning_rate, on the first `images` training images."""
 

@@ -15,7 +15,7 @@ RETURNS = ("array", "scalar", "pair", "dict")
 @dataclass(frozen=True)
 class Blank:
     """One blank as course.yaml declares it. The child uses name, module and returns; the rest
-    is the grader's: from it come the checks (see grader/checks/test_blanks.py) and the vectors."""
+    is the grader's: from it come the checks (see grader/grading/checks/test_blanks.py) and the vectors."""
 
     name: str
     module: str
@@ -23,7 +23,7 @@ class Blank:
     part: str = ""  # the course.yaml part whose checks grade it
     equation: str = ""  # what it computes, in the notes' notation: quoted by every diagnosis
     latex: str = ""  # the same as the notes typeset it (the notebook shows it beside the blank's cell)
-    inputs: tuple[str, ...] = ()  # one input generator per argument (grader/inputs.py)
+    inputs: tuple[str, ...] = ()  # one input generator per argument (grader/grading/inputs.py)
     derivative_of: str = ""  # the blank this one is the element-wise derivative of
     delta_of: tuple[str, ...] = ()  # (output, loss): it is d loss(output(z), y) / dz, called as (output(z), y)
     checks: tuple[tuple[str, float], ...] = ()  # the checks derived for it: (kind, points), in order

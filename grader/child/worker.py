@@ -1,6 +1,6 @@
 """The child process: imports the submission and runs blank functions on request.
 
-This module runs ONLY in the child (see sandbox.py). Whatever the student's code does
+This module runs ONLY in the child (see grader/sandbox/process.py). Whatever the student's code does
 here -- patch numpy, print, raise, exit -- the parent sees only the messages below:
 plain arrays or an error description.
 """

@@ -46,7 +46,7 @@ _HEX_DIGITS = {"md5": 32, "sha256": 64}
 
 
 def load_manifest(path: str | os.PathLike = DEFAULT_MANIFEST) -> dict:
-    """Read and validate a data manifest (see grader/mnist.json).
+    """Read and validate a data manifest (see grader/data/mnist.json).
 
     The manifest is an object with "files" (a non-empty list of objects with
     "name", "size", "md5", "sha256") and "mirrors" (a non-empty list of base

@@ -22,7 +22,7 @@ Because the header states how many bytes must follow, a reader can tell a
 truncated or padded file from a good one without any checksum; that is what
 `load_mnist` relies on, so that any folder of genuine-looking MNIST files
 (even a subset of the training set) is accepted. Checksums against the
-official downloads are the downloader's job (see grader/fetch.py).
+official downloads are the downloader's job (see grader/data/fetch.py).
 """
 
 from __future__ import annotations

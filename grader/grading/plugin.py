@@ -1,7 +1,7 @@
 """The pytest plugin behind `grade check`: fixtures for the checks, and points collection.
 
-Checks are plain pytest tests in grader/checks/, marked with the part they belong to and
-their points. A part's points (course.yaml) are shared among its checks in proportion to
+Checks are plain pytest tests in grader/grading/checks/, marked with the part they belong to
+and their points; most are made from the blanks' declarations (the parametrizing below). A part's points (course.yaml) are shared among its checks in proportion to
 their markers. Student code is reached only through the `student` fixture (a Sandbox).
 """
 
@@ -112,7 +112,7 @@ class GradePlugin:
         reference: scoring.Params | None = None,
     ) -> None:
         """hidden: the hidden vectors (vectors.load_hidden) to run the hidden checks, and only
-        them; None to run the public checks. The two never share a session (see grading.py).
+        them; None to run the public checks. The two never share a session (see session.py).
         training: a future of scoring.train_and_score already under way, if any.
         bound: the submission's bounds.Bound, which every child of it joins. reference: the
         reference's trained weights, when the caller has them (see scoring.reference_weights)."""

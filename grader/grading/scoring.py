@@ -1,4 +1,4 @@
-"""The MNIST run, scored by trusted code: the grader's own forward pass (affine maps, ReLU,
+"""The MNIST run, scored by trusted code: the grader's own forward pass (affine maps, ReLU or sigmoid,
 argmax) on weights the child returns, and a check that those weights came from training.
 
 Honesty: the child gets the training set only, never the test images or labels, and sends

@@ -63,7 +63,7 @@ def affine_cache(
 def cases(
     softmax: Callable[[np.ndarray], np.ndarray], seed: int = SEED, n: tuple[int, ...] = (4, 5, 6, 3)
 ) -> dict[str, tuple[str, list]]:
-    """name -> (blank, args) of the blanks whose checks are still written by hand (grader/checks/;
+    """name -> (blank, args) of the blanks whose checks are still written by hand (grading/checks/;
     the others' cases come from their declarations: declared_cases). softmax is the reference's,
     needed to build a real cache. seed and the sizes n = (rows, columns, examples, layer width)
     vary the inputs: the public vectors use the defaults, the hidden ones (see hidden_cases) others."""
@@ -263,7 +263,7 @@ def record(course: Course, hidden_seed: int | None = None) -> dict[str, dict] | 
             return {name: (fn, args, *reference.call(fn, *args, record=True)) for name, (fn, args) in cases.items()}
 
         blanks = course.blanks
-        # The blanks whose checks are still written by hand (grader/checks/) have their cases written
+        # The blanks whose checks are still written by hand (grading/checks/) have their cases written
         # by hand too; they need the notes' network (softmax, relu, ...), so only where they are.
         by_hand = any(not b.checks for b in blanks.values())
         written = (

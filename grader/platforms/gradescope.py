@@ -247,7 +247,7 @@ def with_printed(output: str, path: Path, printed: bytes) -> str:
     added at its end. `grade check` keeps that in the report folder and names it ("see PATH"),
     but here the folder is a temporary one, gone when run() returns, and Gradescope shows
     students only results.json: the text goes where they see it. It is at most
-    limits.output_kb (grading.py cuts it and says how much more there was); control characters
+    limits.output_kb (grading/session.py cuts it and says how much more there was); control characters
     are shown as escapes. The hidden checks' output was never kept."""
     from grader.reports.formats import printable
 

@@ -3,7 +3,7 @@ no script, no request anywhere), for a student to open after `grade check`.
 
 It shows the per-part table, each failed check with its diagnosis, the network's results
 (loss and accuracy curves, the confusion matrix, accuracy per digit, and the test digits it
-got most wrong) and the design-choice experiments (grader/experiments.py): each one's
+got most wrong) and the design-choice experiments (grader/grading/experiments.py): each one's
 figure, what to look for in it, and the runs that did not complete. Every text from a
 check, a run or course.yaml is escaped: messages quote student code.
 """

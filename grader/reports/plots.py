@@ -1,7 +1,7 @@
 """The write-up's Results section for one training run, as PNG images: loss and accuracy
 curves per epoch, the test set's confusion matrix, accuracy per digit, and thumbnails of
 the digits the network got most wrong; and one figure per design-choice experiment
-(grader/experiments.py). Headless (Agg): works on CI and over SSH."""
+(grader/grading/experiments.py). Headless (Agg): works on CI and over SSH."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ They guard against answers hard-coded for the public vectors. What they report i
 verdict, passed or failed: no input, no expected value, no kind of error, no time, and none
 of the student's own text (an exception message, a print, an output-limit event could carry
 the hidden inputs out), since these reports reach students. They run in a pytest session of
-their own, after every other process running the submission has exited (grading.py).
+their own, after every other process running the submission has exited (session.py).
 """
 
 from __future__ import annotations
