@@ -1,8 +1,9 @@
 """The pytest plugin behind `grade check`: fixtures for the checks, and points collection.
 
 Checks are plain pytest tests in grader/grading/checks/, marked with the part they belong to
-and their points; most are made from the blanks' declarations (the parametrizing below). A part's points (course.yaml) are shared among its checks in proportion to
-their markers. Student code is reached only through the `student` fixture (a Sandbox).
+and their points; most are made from the blanks' declarations (the parametrizing below). A
+part's points (course.yaml) are shared among its checks in proportion to their markers.
+Student code is reached only through the `student` fixture (a Sandbox).
 """
 
 from __future__ import annotations

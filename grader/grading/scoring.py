@@ -1,5 +1,5 @@
-"""The MNIST run, scored by trusted code: the grader's own forward pass (affine maps, ReLU or sigmoid,
-argmax) on weights the child returns, and a check that those weights came from training.
+"""The MNIST run, scored by trusted code: the grader's own forward pass (affine maps, ReLU or
+sigmoid, argmax) on weights the child returns, and a check that those weights came from training.
 
 Honesty: the child gets the training set only, never the test images or labels, and sends
 its weights after every epoch. Where the course's reference solution is at hand, the grader
