@@ -251,7 +251,7 @@ def check(
     start = time.perf_counter()
     course = load_course(course_path, assignment, submission)
     folder = submission_folder(submission, course)
-    vectors.require(course.vectors)
+    vectors.require(course.vectors, course.blanks)
     unknown = [p for p in parts if p not in course.parts]
     if unknown:
         raise GradeError(f"--part {unknown[0]}: no such part; the course has {', '.join(course.parts)}")
@@ -397,7 +397,7 @@ def batch(
     course = load_course(course_path, assignment)
     if not Path(submissions).is_dir():
         raise GradeError(f"{submissions}: no such folder (the submissions to grade)")
-    vectors.require(course.vectors)
+    vectors.require(course.vectors, course.blanks)
     subs = batches.discover(submissions, out_dir)
     if not subs:
         raise GradeError(f"{submissions}: no student folders in it")

@@ -50,17 +50,36 @@ def test_the_reference_scores_full_marks_and_the_stubs_nothing(reference_run, tm
 
 
 @pytest.mark.slow
-def test_a_wrong_delta_costs_its_own_checks_and_nothing_else(tmp_path):
-    """delta(L) without the sigmoid's a (1 - a): its value and gradient checks fail; the MSE run
-    still trains (worse), so the experiments keep their points."""
+def test_a_wrong_delta_costs_its_own_checks_and_the_experiment_that_trains_with_it(tmp_path):
+    """delta(L) without the sigmoid's a (1 - a): its value and gradient checks fail, and so does the
+    cross-entropy-against-MSE experiment, which cannot show the notes' point with it (it counts once
+    the blanks it trains with pass their own checks: all-zero blanks earned 30 points otherwise);
+    the vanishing-gradient experiment, which does not use mse_delta, keeps its points."""
     wrong = copy_of(DESIGN, tmp_path / "wrong")
     break_line(wrong, "loss.py", "return (a - y) * a * (1 - a) / y.shape[1]", "return (a - y) / y.shape[1]")
     code, results, _ = grade(wrong, "--report-dir", str(tmp_path / "r"))
-    failed = {t["name"].split(": ", 1)[1] for t in results["tests"] if t["status"] != "passed"}
-    assert failed == {"mse_delta matches the reference (a batch, and one example)",
-                      "mse_delta agrees with central differences of mse(sigmoid(z), y)"}, failed
-    # 7 of the loss part's 13 weights (mse_delta's values 3 and gradient 4) of its 40 points
-    assert code == 1 and results["score"] == pytest.approx(100 - 40 * 7 / 13)
+    failed = {t["name"].split(": ", 1)[1]: t["output"] for t in results["tests"] if t["status"] != "passed"}
+    assert set(failed) == {"mse_delta matches the reference (a batch, and one example)",
+                           "mse_delta agrees with central differences of mse(sigmoid(z), y)",
+                           'the experiment "Cross-entropy against MSE" runs to completion with your blanks'}, failed
+    assert "trains with mse_delta, which fails its own checks" in failed[
+        'the experiment "Cross-entropy against MSE" runs to completion with your blanks']
+    # 7 of the loss part's 13 weights (mse_delta's values 3 and gradient 4) of its 40 points, and 15
+    assert code == 1 and results["score"] == pytest.approx(100 - 40 * 7 / 13 - 15)
+
+
+@pytest.mark.slow
+def test_all_zero_blanks_earn_nothing_from_the_experiments(tmp_path):
+    """Red team: zeros in sigmoid, sigmoid_prime and mse_delta let every run complete (and mse may
+    stay a stub: the loss is only plotted), which earned the experiments' 30 points."""
+    zeros = copy_of(STUBS, tmp_path / "zeros")
+    for name in ("sigmoid", "sigmoid_prime"):
+        break_line(zeros, "activations.py", f'raise NotImplementedError("{name} is not implemented yet")',
+                   "return np.zeros_like(z)")
+    break_line(zeros, "loss.py", 'raise NotImplementedError("mse_delta is not implemented yet")',
+               "return np.zeros_like(a)")
+    code, results, _ = grade(zeros, "--hidden", str(HIDDEN), "--report-dir", str(tmp_path / "r"))
+    assert code == 1 and results["score"] == 0, [(t["name"], t["score"]) for t in results["tests"] if t["score"]]
 
 
 @pytest.mark.slow
@@ -206,3 +225,27 @@ def test_the_given_network_is_the_assignments_not_the_students(tmp_path):
     code, results, _ = grade(edited, "--report-dir", str(tmp_path / "r2"))
     assert code == 0 and results["score"] == pytest.approx(100), results["output"]
     assert "network.py: the assignment gives it, and the grader used the assignment's own copy" in results["output"]
+
+
+def test_the_hidden_stress_case_is_not_the_public_one():
+    """Red team: with one fixed +-1000 row, a table of the public stress answers passed the hidden
+    check. The stress values are drawn from each file's seed."""
+    import json
+
+    public = json.loads((STUBS / "vectors.json").read_text())["sigmoid/stable"]["args"][0]
+    hidden = json.loads(HIDDEN.read_text())["vectors"]["hidden/sigmoid/stable"]["args"][0]
+    assert np.shape(public) == np.shape(hidden) == (1, 9) and not np.allclose(public, hidden)
+    assert np.abs(public).max() > 709 and np.abs(hidden).max() > 709  # where exp overflows
+
+
+def test_a_blank_declared_since_the_last_generate_is_named(tmp_path):
+    """Red team: a declaration without `grade generate` crashed every check of its blank (exit 3)."""
+    from grader.grading import vectors
+
+    tree = yaml.safe_load((ROOT / "course.yaml").read_text())
+    tree["assignments"]["design-choices"]["blanks"]["tanh"] = {
+        "part": "activations", "equation": "tanh(z)", "inputs": ["wide"], "checks": {"values": 1}}
+    course = config.load(write_course(tmp_path / "course.yaml", tree), "design-choices")
+    with pytest.raises(vectors.HiddenError, match=r"vectors\.json: no case tanh for blank tanh; run `grade generate`"):
+        vectors.require(course.vectors, course.blanks)
+    vectors.require(COURSE.vectors, COURSE.blanks)  # test the tester: the generated course has every case

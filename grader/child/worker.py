@@ -370,7 +370,13 @@ def roles(submission: Submission, names: dict[str, str]) -> dict[str, Callable[.
     the notes' backward(params, cache, y); one the assignment provides also takes the hidden
     derivative and the output delta, backward(params, cache, y, f_prime, output_delta), so that
     one provided recursion serves every run of an experiment."""
-    fn = submission.function
+
+    def fn(name):  # an array out: a blank may return a list, as its checks accept (red team)
+        original = submission.function(name)
+        if name in (names["backward"], names["update"]):
+            return original  # dicts of arrays
+        return lambda *args: np.asarray(original(*args))
+
     out = {role: fn(names[role]) for role in ("hidden", "output", "update")}
     out["loss"] = plot_only(fn(names["loss"]))
     backward = fn(names["backward"])

@@ -167,8 +167,15 @@ def _x(shape):
 def examples(blank: str, args: Sequence[Any]) -> int | None:
     """m, the number of examples (columns) in the blank's inputs, or None."""
     where = {"cross_entropy": 1, "output_delta": 1, "hidden_delta": 1, "layer_gradients": 0, "backward": 2}
+    name = blank.split()[0]
     try:
-        return int(np.shape(args[where[blank.split()[0]]])[1])
+        if name in where:
+            return int(np.shape(args[where[name]])[1])
+        # a declared blank of example columns (a loss, a delta: (a, y)): the columns of its last input
+        shapes = [np.shape(a) for a in args if isinstance(a, np.ndarray)]
+        if len(shapes) >= 2 and all(len(s) == 2 and s == shapes[0] for s in shapes):
+            return int(shapes[-1][1])
+        return None
     except (KeyError, IndexError, TypeError):
         return None
 
@@ -258,6 +265,8 @@ def _nonfinite(blank):
 def pattern(blank: str, got: object, expected: object, args: Sequence[Any], key: str | None = None) -> str | None:
     """A generic reading of a wrong array against the right one (overflow, shape, transpose,
     sign, a constant factor), or None when none fits."""
+    if isinstance(expected, (int, float)) and isinstance(got, (int, float, np.ndarray)):
+        got, expected = np.asarray(got, float), np.asarray(expected, float)  # a loss: one number
     if not isinstance(got, np.ndarray) or not isinstance(expected, np.ndarray):
         return None
     got, expected, m = got.astype(float), expected.astype(float), examples(blank, args)

@@ -40,10 +40,18 @@ GENERATORS: dict[str, tuple[Generator, str]] = {  # name -> (generator, what it 
     "one_hot": (lambda rng, rows, cols: one_hot(rng.integers(0, rows, size=cols), rows), "one-hot label columns"),
 }
 
-# Where an element-wise function must stay finite and exact (`stable` checks): float64's exp
-# overflows above about 709, so a form that ever computes exp(1000) fails here, and +-1 and
-# +-3 catch a step function that is exact only at the extremes.
-EXTREMES = np.array([[-1000.0, -750.0, -3.0, -1.0, 0.0, 1.0, 3.0, 750.0, 1000.0]])
+
+def extremes(rng: np.random.Generator, rows: int) -> np.ndarray:
+    """Where an element-wise function must stay finite and exact (`stable` checks): float64's exp
+    overflows above about 709, so a form that ever computes exp(z) for z in [710, 1000] fails here,
+    and the moderate values catch a step function that is exact only at the extremes. Drawn from
+    the case's seed, so that the hidden case differs from the public one (a table of the public
+    answers passed the hidden checks: red team)."""
+    far, near = rng.uniform(900, 1000), rng.uniform(710, 850)
+    moderate, small = rng.uniform(2, 4), rng.uniform(0.5, 1.5)
+    return np.array([[-far, -near, -moderate, -small, 0.0, small, moderate, near, far]])
+
+
 # Column shifts for a function of logits columns: columns near +1000, near -1000 and near 0 in one
 # batch. Subtracting one max for the whole batch (or each row's) leaves some column at
 # exp(-2000) = 0 everywhere, and 0 / 0 is NaN; only each column's own max keeps every column finite.
@@ -62,7 +70,7 @@ def shifted_logits(rng: np.random.Generator, rows: int) -> np.ndarray:
 # generator -> (the stress input of a `stable` check, where it is (the check's title), what it is)
 STRESS: dict[str, tuple[Callable[[np.random.Generator, int], np.ndarray], str, str]] = {
     **dict.fromkeys(
-        ("z", "wide", "normal"), (lambda rng, rows: EXTREMES.copy(), "at z = +-1000", "z = +-1000, +-750, +-3, +-1, 0")
+        ("z", "wide", "normal"), (extremes, "at |z| up to 1000", "z of both signs up to 1000, moderate and 0")
     ),
     "logits": (
         shifted_logits,

@@ -149,7 +149,7 @@ class GradePlugin:
         elif name == "test_experiment":
             from grader.grading.checks import test_experiments
 
-            metafunc.parametrize("experiment,what", test_experiments.cases(self.cfg.experiments))
+            metafunc.parametrize("experiment,what", test_experiments.cases(self.cfg.experiments, self.cfg.blanks))
         elif name in ("test_blank", "test_unchanged"):
             from grader.grading.checks import test_blanks
 

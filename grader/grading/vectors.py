@@ -304,13 +304,17 @@ class Cases(dict):
 
 def parse(table: dict[str, dict], blanks: Mapping[str, Blank]) -> Cases:
     """Cases: name -> (args, expected) as float64 arrays (dicts of arrays for params; a list of
-    arrays where the blank returns a pair), from the JSON form record() writes."""
+    arrays where the blank returns a pair), from the JSON form record() writes. The cases of a
+    blank the course no longer declares (a course narrowed to some parts) are left out."""
 
     def result(fn, value):
-        return [from_json(e) for e in value] if blanks[fn].returns == "pair" else from_json(value)
+        pair = fn in blanks and blanks[fn].returns == "pair"
+        return [from_json(e) for e in value] if pair else from_json(value)
 
     out = Cases()
     for name, case in table.items():
+        if case["fn"] not in blanks:
+            continue
         out[name] = ([from_json(a) for a in case["args"]], result(case["fn"], case["expected"]))
         out.calls[name] = [
             (c["fn"], [from_json(a) for a in c["args"]], result(c["fn"], c["result"])) for c in case.get("calls", [])
@@ -322,11 +326,20 @@ class HiddenError(GradeError):
     """A vectors file is missing or not one (exit 2)."""
 
 
-def require(path: Path | str) -> None:
-    """Stop before grading (exit 2) when the public vectors are not there, rather than fail every
-    check that compares with them."""
+def require(path: Path | str, blanks: Mapping[str, Blank] | None = None) -> None:
+    """Stop before grading (exit 2) when the public vectors are not there, or lack a case a
+    declared blank's checks need (a blank declared since the last `grade generate`), rather than
+    fail every check that compares with them."""
     if not Path(path).is_file():
         raise HiddenError(f"{path}: no test vectors there; run `grade generate` in the course kit")
+    table = read(path, "test vectors")
+    for blank in (blanks or {}).values():
+        kinds = dict(blank.checks)
+        needed = [blank.name] * bool(kinds) + [f"{blank.name}/central"] * ("gradient" in kinds)
+        needed += [f"{blank.name}/stable"] * ("stable" in kinds)
+        missing = [name for name in needed if name not in table]
+        if missing:
+            raise HiddenError(f"{path}: no case {', '.join(missing)} for blank {blank.name}; run `grade generate`")
 
 
 def load(path: Path | str, blanks: Mapping[str, Blank]) -> Cases:
