@@ -7,7 +7,7 @@ against sigmoid in a deep net: each layer's gradient norm over training) or the 
 less stable learning of MSE (cross-entropy against MSE: loss and accuracy curves side by
 side). The grader runs them (trusted code, from the arrays the child returns); the page
 shows them with one sentence on what to look for. They are never graded on what the plots
-show: only on running to completion.
+show: only on running to completion, with blanks that pass their own checks.
 """
 
 from __future__ import annotations

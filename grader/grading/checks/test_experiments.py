@@ -1,5 +1,6 @@
 """The experiments (course.yaml's experiments; grader/experiments.py): each runs the notes'
-comparison with the student's blanks. Graded on running to completion, never on what the
+comparison with the student's blanks. Graded on running to completion with blanks that pass
+their own checks (zeros complete every run, and show nothing), never on what the
 plots show: the page shows them, with what to look for."""
 
 from __future__ import annotations
