@@ -1,4 +1,4 @@
-"""The experiments (course.yaml's experiments; grader/experiments.py): each runs the notes'
+"""The experiments (course.yaml's experiments; grader/grading/experiments.py): each runs the notes'
 comparison with the student's blanks. Graded on running to completion with blanks that pass
 their own checks (zeros complete every run, and show nothing), never on what the
 plots show: the page shows them, with what to look for."""
