@@ -1,7 +1,8 @@
 """The checks derived from the blanks' declarations in course.yaml, for any blank of any
-assignment: its values against the reference's, its derivative against central differences
-of the blank it differentiates, its stability at extreme inputs, and (once per part) that the
-part's blanks leave their inputs unchanged. The plugin parametrizes these two tests with one
+assignment: its values against the reference's (a batch, and one example for blanks of
+example columns), its gradient against central differences (of the blank it differentiates,
+or of a loss through an output for a delta), its stability at extreme inputs, a loss's mean
+over the batch, and (once per part) that the part's blanks leave their inputs unchanged. The plugin parametrizes these two tests with one
 case per declared check (plugin.pytest_generate_tests, from cases() here): a blank an
 instructor declares gets all of this without a line of grader code.
 """
