@@ -2,9 +2,9 @@
 assignment: its values against the reference's (a batch, and one example for blanks of
 example columns), its gradient against central differences (of the blank it differentiates,
 or of a loss through an output for a delta), its stability at extreme inputs, a loss's mean
-over the batch, and (once per part) that the part's blanks leave their inputs unchanged. The plugin parametrizes these two tests with one
-case per declared check (plugin.pytest_generate_tests, from cases() here): a blank an
-instructor declares gets all of this without a line of grader code.
+over the batch, and (once per part) that the part's blanks leave their inputs unchanged. The
+plugin parametrizes these two tests with one case per declared check (plugin.pytest_generate_tests,
+from cases() here): a blank an instructor declares gets all of this without a line of grader code.
 """
 
 from __future__ import annotations
