@@ -4,13 +4,12 @@ comparisons -- the vanishing gradient and cross-entropy against MSE -- from the 
 blanks, in a real browser. Also: choosing the assignment in a course of two."""
 import os
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 from helpers import GRADE, ROOT, break_line, copy_of, grade_json, report_json, write_course
-from test_report_page import CHROMIUM, broken_images, open_page, painted
+from test_report_page import broken_images, open_page, painted
 
 from grader import config
 from grader.grading import experiments
@@ -98,17 +97,6 @@ def test_the_plots_show_what_the_look_for_sentences_say():
     losses = experiments.run(DESIGN, COURSE, data, specs["losses"])
     ce, mse = (run.history["validation_accuracy"] for run in losses.runs)
     assert all(a > b for a, b in zip(ce, mse, strict=True)), (ce, mse)  # ahead from the first epoch on
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).is_file(), f"no chromium at {CHROMIUM}: apt-get install chromium (or set CHROMIUM)"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @pytest.mark.slow

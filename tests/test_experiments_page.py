@@ -9,12 +9,11 @@ in headless chromium, as tests/test_report_page.py does, and test that checker o
 import base64
 import html
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import ROOT
-from test_report_page import CHROMIUM, broken_images, open_page, painted
+from test_report_page import broken_images, open_page, painted
 
 from grader import config
 from grader.reports import page as html_report
@@ -167,18 +166,6 @@ def test_an_experiment_id_that_is_not_a_plain_name_is_refused():
 
 
 # -- The page in chromium (slow) -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless chromium, launched as tests/test_report_page.py does."""
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).is_file(), f"no chromium at {CHROMIUM}: apt-get install chromium (or set CHROMIUM)"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
