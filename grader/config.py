@@ -59,6 +59,10 @@ class Network:
             "update": "sgd_update",
         }
 
+    def trained_with(self, blanks: Collection[str]) -> set[str]:
+        """The blanks training this network runs, in its roles (the loss aside: it is only plotted)."""
+        return {name for role, name in self.roles().items() if role != "loss" and name in blanks}
+
 
 @dataclass(frozen=True)
 class Experiment:

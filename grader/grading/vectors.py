@@ -113,14 +113,18 @@ def hidden_cases(
     see and with other sizes, so that answers hard-coded for the public inputs (or for their
     shapes) fail. Returns name -> (blank, args) with names "hidden/<blank>"."""
     n = tuple(int(v) for v in np.random.default_rng(seed).integers(2, 9, size=4))
-    by_hand = any(not b.checks for b in blanks.values())
-    written = (
-        {k: v for k, v in cases(softmax, seed, n).items() if v[0] in blanks and not blanks[v[0]].checks}
-        if by_hand
-        else {}
-    )
+    written = by_hand(blanks, lambda: cases(softmax, seed, n))
     derived = declared_cases(blanks, seed, n[0], n[1])
     return {f"hidden/{name}": case for name, case in {**written, **derived}.items()}
+
+
+def by_hand(blanks: Mapping[str, Blank], made: Callable[[], dict[str, tuple]]) -> dict[str, tuple]:
+    """The cases made() writes by hand, of the blanks whose checks are still written by hand
+    (grading/checks/). made() runs only where there are such blanks: its cases need the notes'
+    network (softmax, relu, ...), which an assignment of declared blanks alone may not have."""
+    if all(b.checks for b in blanks.values()):
+        return {}
+    return {name: case for name, case in made().items() if case[0] in blanks and not blanks[case[0]].checks}
 
 
 def stream(name: str) -> int:
@@ -263,17 +267,10 @@ def record(course: Course, hidden_seed: int | None = None) -> dict[str, dict] | 
             return {name: (fn, args, *reference.call(fn, *args, record=True)) for name, (fn, args) in cases.items()}
 
         blanks = course.blanks
-        # The blanks whose checks are still written by hand (grading/checks/) have their cases written
-        # by hand too; they need the notes' network (softmax, relu, ...), so only where they are.
-        by_hand = any(not b.checks for b in blanks.values())
-        written = (
-            {k: v for k, v in cases(softmax).items() if v[0] in blanks and not blanks[v[0]].checks} if by_hand else {}
-        )
-        table = run({**written, **declared_cases(blanks, SEED, 4, 5)})
-        gradients = {**(gradient_cases(reference) if by_hand else {}), **declared_gradient_cases(reference, blanks)}
+        table = run({**by_hand(blanks, lambda: cases(softmax)), **declared_cases(blanks, SEED, 4, 5)})
+        gradients = {**by_hand(blanks, lambda: gradient_cases(reference)), **declared_gradient_cases(reference, blanks)}
         for name, (fn, args, numeric) in gradients.items():
-            if fn in blanks:
-                table[name] = (fn, args, numeric, reference.call(fn, *args, record=True)[1])
+            table[name] = (fn, args, numeric, reference.call(fn, *args, record=True)[1])
         hidden = {} if hidden_seed is None else run(hidden_cases(softmax, hidden_seed, blanks))
 
     def plain(t):

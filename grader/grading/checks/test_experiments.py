@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 
 
 def used(spec: Experiment, blanks: Collection[str]) -> list[str]:
-    """The blanks an experiment's runs train with (the loss aside: it is only plotted), in order."""
-    roles = [name for _, network in spec.runs for role, name in network.roles().items() if role != "loss"]
-    return [name for name in dict.fromkeys(roles) if name in blanks]
+    """The blanks an experiment's runs train with, in the order course.yaml declares them."""
+    names = set().union(*(network.trained_with(blanks) for _, network in spec.runs))
+    return [name for name in blanks if name in names]
 
 
 def cases(experiments: Sequence[Experiment], blanks: Collection[str]) -> list[pytest.ParameterSet]:

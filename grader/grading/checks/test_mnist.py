@@ -25,7 +25,7 @@ def training_blanks(vectors: Cases, course: Course) -> list[str]:
     """The blanks training runs, in declaration order: those playing the network's roles (the loss
     aside: it is only plotted) and those the reference's role-playing blanks call (backward's
     helpers), as grade generate recorded them."""
-    roles = {name for role, name in course.network.roles().items() if role != "loss" and name in course.blanks}
+    roles = course.network.trained_with(course.blanks)
     called = {fn for name in roles for fn, _, _ in vectors.calls.get(name, [])}
     return [name for name in course.blanks if name in roles | called]
 
