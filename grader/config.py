@@ -343,7 +343,8 @@ def resolve(r: Reader, tree: dict, aid: str) -> Course:
         )
     if not any(p.points for p in parts.values()):
         r.fail(f"{where}.parts", {k: p.points for k, p in parts.items()}, "at least one part needs points")
-    blanks = declared_blanks(r, assignment, where)
+    network = network_of(r, assignment, where)
+    blanks = declared_blanks(r, assignment, where, network)
     for name, blank in blanks.items():
         if blank.part not in parts_tree:
             r.fail(
@@ -351,7 +352,6 @@ def resolve(r: Reader, tree: dict, aid: str) -> Course:
                 blank.part,
                 f"not a part of this assignment (its parts: {', '.join(parts_tree)})",
             )
-    network = network_of(r, assignment, where)
     experiments = experiments_of(r, assignment, where, network)
     for pid in parts:  # a part's points must be reachable: its checks are its blanks' (mnist: the training)
         if pid == "experiments" and not experiments:
@@ -480,19 +480,26 @@ def experiments_of(r: Reader, assignment: dict, where: str, network: Network) ->
     return tuple(out)
 
 
-KINDS = ("values", "gradient", "stable", "mean")  # the checks the kit derives from a declaration
+# the checks the kit derives from a declaration (grader/grading/checks/test_blanks.py)
+KINDS = ("values", "gradient", "stable", "mean", "descent", "helpers")
+# what a blank may be declared the gradient of, besides derivative_of and delta_of: the network's
+# loss with respect to every parameter, or one layer's W(l) and b(l) from its delta(l) and a(l-1)
+GRADIENT_OF = ("network", "layer")
 
 
-def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]:
+def declared_blanks(r: Reader, assignment: dict, where: str, network: Network) -> dict[str, Blank]:
     """assignments.<id>.blanks: each function students write, its part, its file (the part's id
     by default), what it returns (an array by default) and, for a blank whose checks the kit
-    derives, its equation, its inputs (or the blank it is the derivative of) and its checks."""
-    from grader.grading.inputs import ELEMENTWISE, GENERATORS, STRESS
+    derives, its equation, its inputs (or the blank it is the derivative of), what it is the
+    gradient of and its checks."""
+    from grader.grading import inputs as generators
 
     tree = r.section(assignment, f"{where}.blanks", ())
     if not tree:
         r.fail(f"{where}.blanks", tree, "declare at least one blank")
-    keys = ("part", "module", "returns", "equation", "latex", "inputs", "derivative_of", "delta_of", "checks")
+    keys = (
+        "part", "module", "returns", "equation", "latex", "inputs", "derivative_of", "delta_of", "gradient_of", "checks"
+    )  # fmt: skip
     blanks = {}
     for name, spec in tree.items():
         key = f"{where}.blanks.{name}"
@@ -511,15 +518,16 @@ def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]
         if returns not in RETURNS:
             r.fail(f"{key}.returns", returns, f"must be one of {', '.join(RETURNS)}")
         inputs = spec.get("inputs", [])
-        if not isinstance(inputs, list) or any(not isinstance(i, str) or i not in GENERATORS for i in inputs):
-            r.fail(f"{key}.inputs", inputs, f"must be a list of input generators: {', '.join(GENERATORS)}")
-        checks = spec.get("checks", {})
-        if not isinstance(checks, dict):
-            r.fail(f"{key}.checks", checks, f"must map checks ({', '.join(KINDS)}) to their points")
-        for kind in checks:
-            if kind not in KINDS:
-                r.fail(f"{key}.checks.{kind}", checks[kind], f"unknown check; the kit derives {', '.join(KINDS)}")
-            r.get(checks, f"{key}.checks.{kind}", float, 0)
+        if not isinstance(inputs, list):
+            r.fail(f"{key}.inputs", inputs, "must be a list: one input generator per argument")
+        for i, entry in enumerate(inputs):
+            try:
+                generators.parse(entry)
+            except ValueError as exc:
+                r.fail(f"{key}.inputs[{i}]", entry, str(exc))
+        gradient_of = r.get(spec, f"{key}.gradient_of", str, optional=True) or ""
+        if gradient_of and gradient_of not in GRADIENT_OF:
+            r.fail(f"{key}.gradient_of", gradient_of, f"must be one of {', '.join(GRADIENT_OF)}")
         blanks[name] = Blank(
             name,
             module,
@@ -529,52 +537,141 @@ def declared_blanks(r: Reader, assignment: dict, where: str) -> dict[str, Blank]
             latex=r.get(spec, f"{key}.latex", str, optional=True) or "",
             inputs=tuple(inputs),
             derivative_of=r.get(spec, f"{key}.derivative_of", str, optional=True) or "",
-            delta_of=delta_of(r, spec, key),
-            checks=tuple((kind, float(points)) for kind, points in checks.items()),
+            gradient_of=gradient_of,
+            checks=checks_of(r, spec, key, returns),
+            **delta_of(r, spec, key),
         )
     for name, blank in blanks.items():  # what the derived checks need, now that every blank is known
-        key = f"{where}.blanks.{name}"
-        kinds = dict(blank.checks)
-        if blank.derivative_of and blank.derivative_of not in blanks:
-            r.fail(f"{key}.derivative_of", blank.derivative_of, "not a blank of this assignment")
-        if blank.derivative_of and (
-            len(blanks[blank.derivative_of].inputs) != 1 or blanks[blank.derivative_of].inputs[0] not in ELEMENTWISE
-        ):
-            r.fail(
-                f"{key}.derivative_of",
-                blank.derivative_of,
-                f"an element-wise derivative is of a blank of one input, one of {', '.join(ELEMENTWISE)}",
-            )
-        if kinds and not blank.equation:
-            r.fail(
-                f"{key}.equation", None, "a blank with derived checks needs its equation (every diagnosis quotes it)"
-            )
-        if kinds and not (blank.inputs or (blank.derivative_of and blanks[blank.derivative_of].inputs)):
-            r.fail(f"{key}.inputs", None, "its checks need inputs (or derivative_of a blank that has them)")
-        if "gradient" in kinds and not (blank.derivative_of or blank.delta_of):
-            r.fail(f"{key}.checks.gradient", kinds["gradient"], "a gradient check needs derivative_of or delta_of")
-        for role in blank.delta_of:
-            if role not in blanks:
-                r.fail(f"{key}.delta_of", role, "not a blank of this assignment (its reference gives the differences)")
-        if "mean" in kinds and blank.returns != "scalar":
-            r.fail(
-                f"{key}.checks.mean", kinds["mean"], "a mean over the batch is a check of a scalar (returns: scalar)"
-            )
-        if "stable" in kinds and (len(inputs_of(blank, blanks)) != 1 or inputs_of(blank, blanks)[0] not in STRESS):
-            r.fail(
-                f"{key}.checks.stable",
-                kinds["stable"],
-                f"a stability check is for a blank of one input, made by one of {', '.join(STRESS)}",
-            )
+        validate(r, f"{where}.blanks.{name}", blank, blanks, network)
     return blanks
 
 
-def delta_of(r: Reader, spec: dict, key: str) -> tuple[str, ...]:
-    """A blank's delta_of: {output, loss}, as (output, loss), or () when not declared."""
+def checks_of(r: Reader, spec: dict, key: str, returns: str) -> tuple[tuple[str, float], ...]:
+    """A declaration's checks as (kind, points); `values: {dW: 4, db: 3}` of a pair checks its
+    two arrays one at a time, as ("values dW", 4) and ("values db", 3)."""
+    checks = spec.get("checks", {})
+    if not isinstance(checks, dict):
+        r.fail(f"{key}.checks", checks, f"must map checks ({', '.join(KINDS)}) to their points")
+    out = []
+    for kind in checks:
+        if kind not in KINDS:
+            r.fail(f"{key}.checks.{kind}", checks[kind], f"unknown check; the kit derives {', '.join(KINDS)}")
+        if kind == "values" and isinstance(checks[kind], dict):
+            if returns != "pair" or len(checks[kind]) != 2 or not all(isinstance(c, str) for c in checks[kind]):
+                r.fail(
+                    f"{key}.checks.values", checks[kind], "points per array are for a pair (returns: pair): two names"
+                )
+            out += [(f"values {c}", r.get(checks[kind], f"{key}.checks.values.{c}", float, 0)) for c in checks[kind]]
+            continue
+        out.append((kind, r.get(checks, f"{key}.checks.{kind}", float, 0)))
+    return tuple((kind, float(points)) for kind, points in out)
+
+
+def delta_of(r: Reader, spec: dict, key: str) -> dict[str, Any]:
+    """A blank's delta_of: {output, loss} (an output layer's delta) or {hidden} (a hidden
+    layer's), as Blank's fields."""
     if "delta_of" not in spec:
-        return ()
+        return {}
+    tree = spec["delta_of"]
+    if isinstance(tree, dict) and set(tree) == {"hidden"}:
+        return {"hidden_delta_of": r.get(tree, f"{key}.delta_of.hidden", str)}
     tree = r.section(spec, f"{key}.delta_of", ("output", "loss"))
-    return (r.get(tree, f"{key}.delta_of.output", str), r.get(tree, f"{key}.delta_of.loss", str))
+    return {"delta_of": (r.get(tree, f"{key}.delta_of.output", str), r.get(tree, f"{key}.delta_of.loss", str))}
+
+
+def validate(r: Reader, key: str, blank: Blank, blanks: dict[str, Blank], network: Network) -> None:
+    """What a blank's derived checks need of its declaration and of the other blanks."""
+    from grader.grading import inputs as generators
+
+    kinds = blank.kinds
+    inputs = inputs_of(blank, blanks)
+    made = [generators.generator(i) for i in inputs]
+    if blank.derivative_of and blank.derivative_of not in blanks:
+        r.fail(f"{key}.derivative_of", blank.derivative_of, "not a blank of this assignment")
+    if blank.derivative_of and (
+        len(blanks[blank.derivative_of].inputs) != 1
+        or generators.generator(blanks[blank.derivative_of].inputs[0]) not in generators.ELEMENTWISE
+    ):
+        r.fail(
+            f"{key}.derivative_of",
+            blank.derivative_of,
+            f"an element-wise derivative is of a blank of one input, one of {', '.join(generators.ELEMENTWISE)}",
+        )
+    if kinds and not blank.equation:
+        r.fail(f"{key}.equation", None, "a blank with derived checks needs its equation (every diagnosis quotes it)")
+    if kinds and not inputs:
+        r.fail(f"{key}.inputs", None, "its checks need inputs (or derivative_of a blank that has them)")
+    of = (blank.derivative_of, blank.delta_of, blank.hidden_delta_of, blank.gradient_of)
+    if "gradient" in kinds and not any(of):
+        r.fail(
+            f"{key}.checks.gradient",
+            kinds["gradient"],
+            "a gradient check needs derivative_of, delta_of or gradient_of: what the differences are of",
+        )
+    for role in (*blank.delta_of, *[blank.hidden_delta_of] * bool(blank.hidden_delta_of)):
+        if role not in blanks:
+            r.fail(f"{key}.delta_of", role, "not a blank of this assignment (its reference gives the differences)")
+    shapes = {
+        "hidden_delta_of": (blank.hidden_delta_of, 3, "W(l+1), delta(l+1) and z(l)"),
+        "gradient_of": (blank.gradient_of, 3 if blank.gradient_of == "network" else 2, "its gradient's arguments"),
+    }
+    for field_, (declared, count, what) in shapes.items():
+        if declared and generators.arguments(inputs) != count:
+            kind = field_.removesuffix("_of")
+            r.fail(f"{key}.inputs", list(inputs), f"a blank declared {kind} is called with {what}")
+    if blank.gradient_of == "layer" and ("gradient" in kinds or blank.returns != "pair"):
+        r.fail(
+            f"{key}.gradient_of",
+            blank.gradient_of,
+            "a layer's gradients are a pair (returns: pair) checked by their values (no gradient check)",
+        )
+    if blank.gradient_of == "network" and made != ["net"]:
+        r.fail(f"{key}.inputs", list(inputs), "the gradient of the network is taken on a small net: inputs: [net]")
+    if "net" in made:
+        missing = [f for f in (network.hidden, network.output, network.loss) if f not in blanks]
+        if missing:
+            r.fail(
+                f"{key}.inputs",
+                list(inputs),
+                f"a small net's cache is built with the reference's {', '.join(missing)}, which must be blanks here",
+            )
+    if "mean" in kinds and blank.returns != "scalar":
+        r.fail(f"{key}.checks.mean", kinds["mean"], "a mean over the batch is a check of a scalar (returns: scalar)")
+    if "stable" in kinds and (len(inputs) != 1 or made[0] not in generators.STRESS):
+        r.fail(
+            f"{key}.checks.stable",
+            kinds["stable"],
+            f"a stability check is for a blank of one input, made by one of {', '.join(generators.STRESS)}",
+        )
+    if "descent" in kinds and made != ["step"]:
+        r.fail(f"{key}.checks.descent", kinds["descent"], "a descent check is of an optimiser step: inputs: [step]")
+    if "helpers" in kinds and blank.gradient_of != "network":
+        r.fail(
+            f"{key}.checks.helpers",
+            kinds["helpers"],
+            "a helpers check is of the network's gradient (gradient_of: network), built from the other blanks",
+        )
+    if "helpers" in kinds and not helpers(blanks, network):
+        r.fail(
+            f"{key}.checks.helpers",
+            kinds["helpers"],
+            "needs the blanks of the recursion declared: an output delta (delta_of: {output, loss}), a hidden "
+            "delta (delta_of: {hidden}) and a layer's gradients (gradient_of: layer)",
+        )
+
+
+def helpers(blanks: dict[str, Blank], network: Network) -> dict[str, str] | None:
+    """The blanks backward's recursion is made of, for the network: "output_delta" (delta(L) of
+    its output and loss), "hidden_delta" (delta(l) through its hidden activation) and
+    "layer_gradients" (dW(l), db(l) from (delta(l), a(l-1))); None unless each is one blank."""
+    found = {
+        "output_delta": [b.name for b in blanks.values() if b.delta_of == (network.output, network.loss)],
+        "hidden_delta": [b.name for b in blanks.values() if b.hidden_delta_of == network.hidden],
+        "layer_gradients": [b.name for b in blanks.values() if b.gradient_of == "layer"],
+    }
+    if not all(len(names) == 1 for names in found.values()):
+        return None
+    return {role: names[0] for role, names in found.items()}
 
 
 def inputs_of(blank: Blank, blanks: dict[str, Blank]) -> tuple[str, ...]:

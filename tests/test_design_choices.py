@@ -159,7 +159,7 @@ def test_an_experiment_keeps_a_zero_and_a_label_with_a_dot(tmp_path):
     (lambda a: a["blanks"]["mse_delta"].update(part="los"), "blanks.mse_delta.part = 'los': not a part of this"),
     (lambda a: a["blanks"]["sigmoid_prime"].update(derivative_of="mse"),
      "derivative_of = 'mse': an element-wise derivative is of a blank of one input"),
-    (lambda a: a["blanks"]["mse"].update(inputs=[{"a": 1}]), "blanks.mse.inputs = [{'a': 1}]: must be a list of"),
+    (lambda a: a["blanks"]["mse"].update(inputs=[{"a": 1}]), "blanks.mse.inputs[0] = {'a': 1}: not an input generator"),
     (lambda a: a["experiments"]["losses"].update(hidden_sizes=[True]), "hidden_sizes = [True]: must be a non-empty"),
 ])
 def test_bad_declarations_are_named(tmp_path, change, words):

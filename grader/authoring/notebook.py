@@ -29,21 +29,6 @@ from grader.platforms.nbgrader import NotebookError, first_line
 
 BEGIN = "### BEGIN SOLUTION"
 
-# The LaTeX of the backprop blanks that course.yaml does not declare in full yet, as the notes
-# typeset them. A stand-in, keyed by blank name: these strings move into those blanks' `latex:`
-# keys in course.yaml when their declarations are written (under way, with their derived
-# checks), and then this table goes. A declared `latex` always wins.
-LATEX = {
-    "hidden_delta": r"\delta^{(l)} = \left(W^{(l+1)}\right)^{\top} \delta^{(l+1)} \odot f^{\prime}\left(z^{(l)}\right)",
-    "backward": r"\frac{\partial L}{\partial W^{(l)}} = \delta^{(l)} \left(a^{(l-1)}\right)^{\top}, \quad "
-    r"\frac{\partial L}{\partial b^{(l)}} = \sum_{\text{columns}} \delta^{(l)}, \quad "
-    r"\text{from } \delta^{(L)} = \frac{1}{m} \left(a^{(L)} - y\right)",
-    "layer_gradients": r"\frac{\partial L}{\partial W^{(l)}} = \delta^{(l)} \left(a^{(l-1)}\right)^{\top}, \qquad "
-    r"\frac{\partial L}{\partial b^{(l)}} = \sum_{\text{columns}} \delta^{(l)}",
-    "sgd_update": r"W^{(l)} \leftarrow W^{(l)} - \mathrm{lr} \, \frac{\partial L}{\partial W^{(l)}}, \qquad "
-    r"b^{(l)} \leftarrow b^{(l)} - \mathrm{lr} \, \frac{\partial L}{\partial b^{(l)}}",
-}
-
 
 def _meta(grade_id, *, solution=False, grade=False, locked=False, points=None):
     meta = {
@@ -100,9 +85,9 @@ def latex_problem(latex: str) -> str:
 def equation_markdown(blank: Blank) -> str:
     """The Markdown shown just above a blank's cell: its equation as the notes typeset it
     (display maths, $$...$$, which Jupyter renders with MathJax) from its declared `latex`,
-    else from LATEX; else its plain `equation` in backticks; '' when it has neither. Raises
+    else its plain `equation` in backticks; '' when it has neither. Raises
     ValueError for LaTeX that MathJax could not typeset (see latex_problem)."""
-    latex = (blank.latex or LATEX.get(blank.name, "")).strip()
+    latex = blank.latex.strip()
     if latex:
         problem = latex_problem(latex)
         if problem:

@@ -23,10 +23,28 @@ class Blank:
     part: str = ""  # the course.yaml part whose checks grade it
     equation: str = ""  # what it computes, in the notes' notation: quoted by every diagnosis
     latex: str = ""  # the same as the notes typeset it (the notebook shows it beside the blank's cell)
-    inputs: tuple[str, ...] = ()  # one input generator per argument (grader/grading/inputs.py)
+    inputs: tuple[str, ...] = ()  # its arguments' generators, with sizes (grader/grading/inputs.py)
     derivative_of: str = ""  # the blank this one is the element-wise derivative of
     delta_of: tuple[str, ...] = ()  # (output, loss): it is d loss(output(z), y) / dz, called as (output(z), y)
-    checks: tuple[tuple[str, float], ...] = ()  # the checks derived for it: (kind, points), in order
+    # the hidden activation f of delta(l) = dL/dz(l), called as (W(l+1), delta(l+1), z(l))
+    hidden_delta_of: str = ""
+    gradient_of: str = ""  # "network": dL/dW(l), dL/db(l) of every layer, called as (params, cache, y)
+    # the checks derived for it, in order: (kind, points); a pair's values are checked one array
+    # at a time, as ("values dW", points) and ("values db", points)
+    checks: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def kinds(self) -> dict[str, float]:
+        """Its checks' kinds -> points, a pair's components summed under "values"."""
+        out: dict[str, float] = {}
+        for kind, points in self.checks:
+            out[kind.split()[0]] = out.get(kind.split()[0], 0) + points
+        return out
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        """The names of a pair's two arrays where its values are checked one at a time, else ()."""
+        return tuple(kind.split()[1] for kind, _ in self.checks if " " in kind)
 
 
 def modules(blanks: Mapping[str, Blank]) -> list[str]:

@@ -16,17 +16,6 @@ from typing import Any
 
 import numpy as np
 
-# The equations of the blanks whose checks are still written by hand; a blank declared in
-# course.yaml with derived checks brings its own (its `equation`).
-EQUATIONS = {
-    "hidden_delta": "delta(l) = (W(l+1))^T delta(l+1) (*) f'(z(l))",
-    "layer_gradients": "dL/dW(l) = delta(l) (a(l-1))^T and dL/db(l) = sum over the columns of delta(l)",
-    "layer_gradients dW": "dL/dW(l) = delta(l) (a(l-1))^T",
-    "layer_gradients db": "dL/db(l) = sum over the columns of delta(l)",
-    "sgd_update": "W(l) <- W(l) - lr dL/dW(l), and the same for b(l)",
-    "backward": "dL/dW(l) = delta(l) (a(l-1))^T, dL/db(l) = sum of delta(l)'s columns, from delta(L) = (a(L) - y) / m",
-}
-
 
 def _sigmoid(z):  # the plain formula: the stable one is the students' to find (and ships with the grader)
     with np.errstate(over="ignore"):
@@ -405,8 +394,7 @@ def by_key(blank: str, got: dict[str, Any], expected: dict[str, Any], args: Sequ
 
 def should(blank: str, equation: str | None = None) -> str:
     """The line every diagnosis ends with: what the blank should compute. equation: the one its
-    declaration gives (course.yaml); else EQUATIONS' (a blank, or "layer_gradients dW" / "... db")."""
-    equation = equation or EQUATIONS.get(blank)
+    declaration gives (course.yaml). blank: its name, or a pair's array ("layer_gradients dW")."""
     return f"{blank.split()[0]} should compute {equation}" if equation else f"(no equation is declared for {blank})"
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
@@ -22,109 +22,13 @@ import numpy as np
 from grader.child.blanks import Blank
 from grader.errors import GradeError
 from grader.grading.gradcheck import H, numeric_gradient
-from grader.grading.inputs import COLUMNS, STRESS, away_from_zero, draw, one_hot
+from grader.grading.inputs import COLUMNS, STRESS, draw, generator, hidden_dims, one_hot, public_dims, square
 from grader.sandbox.process import Replay, Sandbox
 
 if TYPE_CHECKING:
-    from grader.config import Course
+    from grader.config import Course, Network
 
 SEED = 20261124
-
-
-def small_net(
-    rng: np.random.Generator, sizes: list[int], m: int
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Parameters of a small ReLU net with every hidden z away from the kink."""
-    params = {}
-    for l in range(1, len(sizes)):
-        params[f"W{l}"] = rng.standard_normal((sizes[l], sizes[l - 1])) * np.sqrt(2.0 / sizes[l - 1])
-        params[f"b{l}"] = away_from_zero(rng, (sizes[l], 1), 0.05, 0.3)
-    X = rng.standard_normal((sizes[0], m))
-    y = one_hot(rng.integers(0, sizes[-1], size=m), sizes[-1])
-    return params, X, y
-
-
-def affine_cache(
-    params: dict[str, np.ndarray],
-    X: np.ndarray,
-    hidden: Callable[[np.ndarray], np.ndarray],
-    output: Callable[[np.ndarray], np.ndarray],
-) -> dict[str, np.ndarray]:
-    """The cache forward() builds: affine maps, hidden(z) for hidden layers, output(z) on top."""
-    L = len(params) // 2
-    cache, a = {"a0": X}, X
-    for l in range(1, L + 1):
-        z = params[f"W{l}"] @ a + params[f"b{l}"]
-        a = output(z) if l == L else hidden(z)
-        cache[f"z{l}"], cache[f"a{l}"] = z, a
-    return cache
-
-
-def cases(
-    softmax: Callable[[np.ndarray], np.ndarray], seed: int = SEED, n: tuple[int, ...] = (4, 5, 6, 3)
-) -> dict[str, tuple[str, list]]:
-    """name -> (blank, args) of the blanks whose checks are still written by hand (grading/checks/;
-    the others' cases come from their declarations: declared_cases). softmax is the reference's,
-    needed to build a real cache. seed and the sizes n = (rows, columns, examples, layer width)
-    vary the inputs: the public vectors use the defaults, the hidden ones (see hidden_cases) others."""
-    rows, cols, m, k = n
-    rng = np.random.default_rng(seed)
-    params, X, y_net = small_net(rng, [m, cols, rows, k], rows)
-    small, _, _ = small_net(rng, [rows, k, 2], 1)
-    grads, _, _ = small_net(rng, [rows, k, 2], 1)
-    # in the order backward builds them (W2, b2, W1, b1): sgd_update must pair gradients with
-    # parameters by name, not by position (zip(params.values(), grads.values()) pairs W2 with W1)
-    grads = dict(sorted(grads.items(), key=lambda item: (-int(item[0][1:]), item[0] == "b")))
-    # Edge shapes students get wrong: square matrices, where a missing or extra transpose keeps
-    # the shape and changes the values.
-    square = rows
-    sq_params, sq_X, sq_y = small_net(rng, [square, square, square, k], m)
-    return {
-        "hidden_delta": (
-            "hidden_delta",
-            [rng.standard_normal((k, cols)), rng.standard_normal((k, m)), away_from_zero(rng, (cols, m))],
-        ),
-        "backward": ("backward", [params, affine_cache(params, X, lambda z: np.maximum(z, 0), softmax), y_net]),
-        "layer_gradients": ("layer_gradients", [rng.standard_normal((cols, m)), rng.standard_normal((rows, m))]),
-        "sgd_update": ("sgd_update", [small, grads, 0.1]),
-        "hidden_delta/square": (
-            "hidden_delta",
-            [
-                rng.standard_normal((square, square)),
-                rng.standard_normal((square, square)),
-                away_from_zero(rng, (square, square)),
-            ],
-        ),
-        "layer_gradients/square": (
-            "layer_gradients",
-            [rng.standard_normal((square, square)), rng.standard_normal((square, square))],
-        ),
-        "backward/square": (
-            "backward",
-            [sq_params, affine_cache(sq_params, sq_X, lambda z: np.maximum(z, 0), softmax), sq_y],
-        ),
-    }
-
-
-def hidden_cases(
-    softmax: Callable[[np.ndarray], np.ndarray], seed: int, blanks: Mapping[str, Blank]
-) -> dict[str, tuple[str, list]]:
-    """The hidden vectors: every blank again, on inputs drawn from a seed the students never
-    see and with other sizes, so that answers hard-coded for the public inputs (or for their
-    shapes) fail. Returns name -> (blank, args) with names "hidden/<blank>"."""
-    n = tuple(int(v) for v in np.random.default_rng(seed).integers(2, 9, size=4))
-    written = by_hand(blanks, lambda: cases(softmax, seed, n))
-    derived = declared_cases(blanks, seed, n[0], n[1])
-    return {f"hidden/{name}": case for name, case in {**written, **derived}.items()}
-
-
-def by_hand(blanks: Mapping[str, Blank], made: Callable[[], dict[str, tuple]]) -> dict[str, tuple]:
-    """The cases made() writes by hand, of the blanks whose checks are still written by hand
-    (grading/checks/). made() runs only where there are such blanks: its cases need the notes'
-    network (softmax, relu, ...), which an assignment of declared blanks alone may not have."""
-    if all(b.checks for b in blanks.values()):
-        return {}
-    return {name: case for name, case in made().items() if case[0] in blanks and not blanks[case[0]].checks}
 
 
 def stream(name: str) -> int:
@@ -133,105 +37,101 @@ def stream(name: str) -> int:
     return zlib.crc32(name.encode())
 
 
-def declared_cases(blanks: Mapping[str, Blank], seed: int, rows: int, cols: int) -> dict[str, tuple[str, list]]:
+Roles = Mapping[str, Callable[[np.ndarray], np.ndarray]]  # "hidden", "output" -> the reference's function
+
+
+def declared_cases(
+    blanks: Mapping[str, Blank], seed: int, dims_of: Callable[[Sequence[str]], dict[str, int]], roles: Roles
+) -> dict[str, tuple[str, list]]:
     """The value cases of the blanks whose checks are derived from their declarations: each
-    blank on its declared inputs (grader/inputs.py), drawn at rows x cols; a blank of example
+    blank on its declared inputs (inputs.py) at the sizes dims_of gives; a blank of example
     columns also on one example ("<blank>/one_example"); a blank with a stability check on its
-    input's stress case ("<blank>/stable", inputs.STRESS)."""
+    input's stress case ("<blank>/stable", inputs.STRESS); a blank of three sizes or more where
+    they are all one ("<blank>/square", inputs.square)."""
     from grader.config import inputs_of
 
     out: dict[str, tuple[str, list]] = {}
     for blank in blanks.values():
-        if blank.checks:
-            rng = np.random.default_rng([seed, stream(blank.name)])  # its own: a new blank moves no other's inputs
-            inputs = inputs_of(blank, dict(blanks))
-            out[blank.name] = (blank.name, draw(inputs, rng, rows, cols))
-            if any(i in COLUMNS for i in inputs):
-                out[f"{blank.name}/one_example"] = (blank.name, draw(inputs, rng, rows, 1))
-            if "stable" in dict(blank.checks):
-                out[f"{blank.name}/stable"] = (blank.name, [STRESS[inputs[0]][0](rng, rows)])
+        if not blank.checks:
+            continue
+        rng = np.random.default_rng([seed, stream(blank.name)])  # its own: a new blank moves no other's inputs
+        inputs = inputs_of(blank, dict(blanks))
+        dims = dims_of(inputs)
+        out[blank.name] = (blank.name, draw(inputs, rng, dims, roles))
+        if any(generator(i) in COLUMNS for i in inputs):
+            out[f"{blank.name}/one_example"] = (blank.name, draw(inputs, rng, {**dims, "m": 1}, roles))
+        if "stable" in blank.kinds:
+            out[f"{blank.name}/stable"] = (blank.name, [STRESS[generator(inputs[0])][0](rng, dims["n"])])
+        if square(inputs):
+            out[f"{blank.name}/square"] = (blank.name, draw(inputs, rng, dict.fromkeys(dims, dims["n"]), roles))
     return out
 
 
-def declared_gradient_cases(reference: Sandbox, blanks: Mapping[str, Blank]) -> dict[str, tuple[str, list, Any]]:
-    """For each blank with a gradient check, name "<blank>/central" -> (blank, its arguments,
-    central differences of the reference's blanks): for the element-wise derivative of another
-    blank, that blank's at z; for an output delta (delta_of: output and loss), the loss of
-    output(z) and one-hot labels y, with respect to z, the blank called as (output(z), y)."""
+def declared_gradient_cases(
+    reference: Sandbox, blanks: Mapping[str, Blank], network: Network, roles: Roles
+) -> dict[str, tuple[str, list, Any]]:
+    """For each blank with a gradient check, "<blank>/central" -> (blank, its arguments, central
+    differences of the reference's blanks):
+    - derivative_of f: f's at z, the blank called as (z);
+    - delta_of {output, loss}: of loss(output(z), y) with respect to z, called as (output(z), y);
+    - delta_of {hidden: f}: of sum(delta(l+1) * (W(l+1) f(z(l)))) with respect to z(l), whose
+      gradient is delta(l) exactly (dL/dz(l+1) = delta(l+1)), called as (W(l+1), delta(l+1), z(l));
+    - gradient_of network: of the network's mean loss with respect to every W(l) and b(l) of a
+      small net on two examples, called as (params, cache, y)."""
     from grader.config import inputs_of
 
     out: dict[str, tuple[str, list, Any]] = {}
     for blank in blanks.values():
-        if "gradient" not in dict(blank.checks):
+        if "gradient" not in blank.kinds:
             continue
         rng = np.random.default_rng([SEED, 1, stream(blank.name)])
+        inputs = inputs_of(blank, dict(blanks))
         if blank.derivative_of:
-            [z] = draw(inputs_of(blank, dict(blanks)), rng, 5, 7)
+            [z] = draw(inputs, rng, {"n": 5, "m": 7})
             plus, minus = reference.map(blank.derivative_of, [[z + H], [z - H]])
             out[f"{blank.name}/central"] = (blank.name, [z], (plus - minus) / (2 * H))
-            continue
-        output, loss = blank.delta_of
-        z, y = rng.standard_normal((4, 3)) * 2, one_hot(rng.integers(0, 4, size=3), 4)
+        elif blank.delta_of:
+            output, loss = blank.delta_of
+            z, y = rng.standard_normal((4, 3)) * 2, one_hot(rng.integers(0, 4, size=3), 4)
 
-        def losses(points, output=output, loss=loss, y=y):
-            outputs = reference.map(output, [[p["z"]] for p in points])
-            return [float(v) for v in reference.map(loss, [[a, y] for a in outputs])]
+            def losses(points, output=output, loss=loss, y=y):
+                outputs = reference.map(output, [[p["z"]] for p in points])
+                return [float(v) for v in reference.map(loss, [[a, y] for a in outputs])]
 
-        numeric = numeric_gradient(losses, {"z": z})["z"]
-        out[f"{blank.name}/central"] = (blank.name, [reference.call(output, z), y], numeric)
+            numeric = numeric_gradient(losses, {"z": z})["z"]
+            out[f"{blank.name}/central"] = (blank.name, [reference.call(output, z), y], numeric)
+        elif blank.hidden_delta_of:
+            W_next, delta_next, z = draw(inputs, rng, public_dims(inputs))
+            f = blank.hidden_delta_of
+
+            def through(points, f=f, W_next=W_next, delta_next=delta_next):
+                return [float(np.sum(delta_next * (W_next @ a))) for a in reference.map(f, [[p["z"]] for p in points])]
+
+            numeric = numeric_gradient(through, {"z": z})["z"]
+            out[f"{blank.name}/central"] = (blank.name, [W_next, delta_next, z], numeric)
+        else:  # gradient_of: network. Two examples; every size distinct, so that dividing by the
+            # wrong one of n_L and m, or transposing a square matrix, cannot pass by coincidence
+            params, cache, y = draw(inputs, rng, {**public_dims(inputs), "m": 2}, roles)
+            X, L = cache["a0"], len(params) // 2
+
+            def mean_loss(points, X=X, y=y, L=L):
+                activations = [X] * len(points)
+                for l in range(1, L + 1):
+                    zs = [p[f"W{l}"] @ a + p[f"b{l}"] for p, a in zip(points, activations, strict=True)]
+                    role = network.output if l == L else network.hidden
+                    activations = reference.map(role, [[z] for z in zs])
+                return [float(v) for v in reference.map(network.loss, [[a, y] for a in activations])]
+
+            out[f"{blank.name}/central"] = (blank.name, [params, cache, y], numeric_gradient(mean_loss, params))
     return out
 
 
-def kink_free_net(
-    rng: np.random.Generator, sizes: list[int], m: int, margin: float = 1e-3
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """A small net whose hidden z stay at least `margin` from 0, so that perturbing any
-    weight by h cannot cross ReLU's kink; deterministic because rng is seeded."""
-    while True:
-        params, X, y = small_net(rng, sizes, m)
-        a, ok = X, True
-        for l in range(1, len(sizes) - 1):
-            z = params[f"W{l}"] @ a + params[f"b{l}"]
-            ok &= bool(np.abs(z).min() > margin)
-            a = np.maximum(z, 0)
-        if ok:
-            return params, X, y
-
-
-def gradient_cases(reference: Sandbox) -> dict[str, tuple[str, list, Any]]:
-    """name -> (blank, args, central differences of the reference's forward functions with
-    respect to what the blank differentiates). reference: a Sandbox on solutions/."""
-
-    def losses(params_list, X, y):  # mean cross-entropy of a ReLU/softmax net, per params
-        activations = [X] * len(params_list)
-        L = len(params_list[0]) // 2
-        for l in range(1, L + 1):
-            zs = [p[f"W{l}"] @ a + p[f"b{l}"] for p, a in zip(params_list, activations, strict=True)]
-            activations = reference.map("softmax" if l == L else "relu", [[z] for z in zs])
-        return [float(v) for v in reference.map("cross_entropy", [[a, y] for a in activations])]
-
-    out: dict[str, tuple[str, list, Any]] = {}
-
-    # dL/dz(l+1) of L = sum(delta_next * (W_next relu(z))) is exactly delta_next, so dL/dz(l)
-    # is what hidden_delta computes.
-    rng = np.random.default_rng(6)
-    W_next, delta_next = rng.standard_normal((3, 5)), rng.standard_normal((3, 4))
-    z = away_from_zero(rng, (5, 4), 0.01, 2.0)
-    numeric = numeric_gradient(
-        lambda points: [
-            float(np.sum(delta_next * (W_next @ a))) for a in reference.map("relu", [[p["z"]] for p in points])
-        ],
-        {"z": z},
-    )["z"]
-    out["hidden_delta/central"] = ("hidden_delta", [W_next, delta_next, z], numeric)
-
-    # every dimension distinct (6, 5, 4, 3 units; 2 examples): dividing by the wrong one of n_L
-    # and m, or transposing a square matrix, cannot pass by coincidence
-    params, X, y = kink_free_net(np.random.default_rng(7), [6, 5, 4, 3], 2)
-    grads = numeric_gradient(lambda points: losses(points, X, y), params)
-    cache = affine_cache(params, X, lambda z: reference.call("relu", z), lambda z: reference.call("softmax", z))
-    out["backward/central"] = ("backward", [params, cache, y], grads)
-    return out
+def hidden_cases(seed: int, blanks: Mapping[str, Blank], roles: Roles) -> dict[str, tuple[str, list]]:
+    """The hidden vectors: every blank again, on inputs drawn from a seed the students never
+    see and with other sizes (inputs.hidden_dims), so that answers hard-coded for the public
+    inputs (or for their shapes) fail. Returns name -> (blank, args) with names "hidden/<case>"."""
+    derived = declared_cases(blanks, seed, lambda inputs: hidden_dims(inputs, seed), roles)
+    return {f"hidden/{name}": case for name, case in derived.items()}
 
 
 def to_json(x: Any) -> Any:
@@ -261,17 +161,21 @@ def record(course: Course, hidden_seed: int | None = None) -> dict[str, dict] | 
     where calls are the reference's calls to other blanks on the way (see sandbox.Replay).
     With hidden_seed, returns (public, hidden): the hidden cases go in a file of their own."""
     with Sandbox(course.solutions, blanks=course.blanks) as reference:
-        softmax = lambda z: reference.call("softmax", z)  # noqa: E731
+        network, blanks = course.network, course.blanks
+        # a small net's cache is built with the reference's own functions (inputs.net); config
+        # makes sure they are blanks wherever a blank takes a net
+        roles = {
+            role: (lambda z, fn=fn: reference.call(fn, z))
+            for role, fn in (("hidden", network.hidden), ("output", network.output))
+        }
 
         def run(cases):
             return {name: (fn, args, *reference.call(fn, *args, record=True)) for name, (fn, args) in cases.items()}
 
-        blanks = course.blanks
-        table = run({**by_hand(blanks, lambda: cases(softmax)), **declared_cases(blanks, SEED, 4, 5)})
-        gradients = {**by_hand(blanks, lambda: gradient_cases(reference)), **declared_gradient_cases(reference, blanks)}
-        for name, (fn, args, numeric) in gradients.items():
+        table = run(declared_cases(blanks, SEED, public_dims, roles))
+        for name, (fn, args, numeric) in declared_gradient_cases(reference, blanks, network, roles).items():
             table[name] = (fn, args, numeric, reference.call(fn, *args, record=True)[1])
-        hidden = {} if hidden_seed is None else run(hidden_cases(softmax, hidden_seed, blanks))
+        hidden = {} if hidden_seed is None else run(hidden_cases(hidden_seed, blanks, roles))
 
     def plain(t):
         return {
@@ -331,7 +235,7 @@ def require(path: Path | str, blanks: Mapping[str, Blank] | None = None) -> None
         raise HiddenError(f"{path}: no test vectors there; run `grade generate` in the course kit")
     table = read(path, "test vectors")
     for blank in (blanks or {}).values():
-        kinds = dict(blank.checks)
+        kinds = blank.kinds
         needed = [blank.name] * bool(kinds) + [f"{blank.name}/central"] * ("gradient" in kinds)
         needed += [f"{blank.name}/stable"] * ("stable" in kinds)
         missing = [name for name in needed if name not in table]

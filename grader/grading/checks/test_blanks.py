@@ -1,33 +1,43 @@
 """The checks derived from the blanks' declarations in course.yaml, for any blank of any
-assignment: its values against the reference's (a batch, and one example for blanks of
-example columns), its gradient against central differences (of the blank it differentiates,
-or of a loss through an output for a delta), its stability at extreme inputs, a loss's mean
-over the batch, and (once per part) that the part's blanks leave their inputs unchanged. The
-plugin parametrizes these two tests with one case per declared check (plugin.pytest_generate_tests,
-from cases() here): a blank an instructor declares gets all of this without a line of grader code.
+assignment: its values against the reference's (a batch, and its edge cases: one example for
+blanks of example columns, square matrices for blanks of three sizes or more; a pair's two
+arrays one at a time), its gradient against central differences (of the blank it
+differentiates, of a loss through an output or a hidden layer for a delta, of the network's
+loss for backward), its stability at extreme inputs, a loss's mean over the batch, an
+optimiser step's descent, backward with the student's own helpers, and (once per part) that
+the part's blanks leave their inputs unchanged. The plugin parametrizes these two tests with
+one case per declared check (plugin.pytest_generate_tests, from cases() here): a blank an
+instructor declares gets all of this without a line of grader code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
-from grader.config import inputs_of
+from grader.config import helpers as config_helpers, inputs_of
 from grader.grading.checks.common import (
     all_unchanged,
     call,
     central_check,
+    diagnosed,
     equation_of,
     not_judged,
     related,
     value_check,
 )
 from grader.grading.diagnose import overflow, side_by_side
-from grader.grading.gradcheck import VALUE_FLOOR, CheckFailed, relative_error
-from grader.grading.inputs import COLUMNS, STRESS
+from grader.grading.gradcheck import (
+    VALUE_FLOOR,
+    CheckFailed,
+    assert_close,
+    assert_same_structure_close,
+    relative_error,
+)
+from grader.grading.inputs import COLUMNS, STRESS, generator, square
 from grader.sandbox.process import StudentError
 
 if TYPE_CHECKING:
@@ -39,18 +49,45 @@ WHAT = {  # a check's title, from its kind
     "gradient": "{name} agrees with central differences of {of}",
     "stable": "{name} is finite and exact {where}",
     "mean": "{name} is the mean over the columns: repeating the batch leaves it unchanged",
+    "descent": "{name} moves every parameter by -lr times its gradient",
+    "helpers": "{name} with your own helpers gives what they give when called as the notes' recursion does",
 }
-EDGES = ("one_example",)  # the edge cases a values check takes too, where the vectors hold them
-PROPERTIES = ("stable", "mean")  # judged whatever the values (see plugin.withhold)
+# the edge cases a values check takes too, where the vectors hold them, and what its title says of them
+EDGES = {
+    "one_example": " (a batch, and one example)",
+    "square": " (and where the matrices are square, so a transpose shows)",
+}
+PROPERTIES = ("stable", "mean", "descent", "helpers")  # judged whatever the values (see plugin.withhold)
 
 
 def differentiated(blank: Blank) -> str:
-    """What a gradient check holds the blank against: the blank it differentiates, or the loss
-    through the output it is the delta of."""
+    """What a gradient check holds the blank against: the blank it differentiates, the loss
+    through the output it is the delta of, the step back through a hidden layer, or the loss."""
     if blank.delta_of:
         output, loss = blank.delta_of
         return f"{loss}({output}(z), y)"
+    if blank.hidden_delta_of:
+        return f"L = sum(delta_next * (W_next {blank.hidden_delta_of}(z)))"
+    if blank.gradient_of == "network":
+        return "the network's mean loss, for every W and b of a small net"
     return blank.derivative_of
+
+
+def called(blank: Blank) -> str:
+    """How a gradient check's message names the blank's answer ({} for a key of a dict)."""
+    if blank.delta_of:
+        return f"{blank.name}({blank.delta_of[0]}(z), y)"
+    if blank.hidden_delta_of:
+        return f"{blank.name}(W_next, delta_next, z)"
+    if blank.gradient_of == "network":
+        return f"{blank.name}'s dL/d{{}}"
+    return f"{blank.name}(z)"
+
+
+def vouches(name: str, component: str | None = None) -> str:
+    """What a check vouches for (its blanks marker): a blank, or one array of a pair's
+    ("layer_gradients' dW"), so that a wrong db costs the db checks alone (plugin.withhold)."""
+    return f"{name}{chr(39) if name.endswith('s') else chr(39) + 's'} {component}" if component else name
 
 
 def listed(names: list[str]) -> str:
@@ -61,26 +98,35 @@ def cases(blanks: Mapping[str, Blank]) -> list[pytest.ParameterSet]:
     """test_blank's cases: each declared check of each blank, in declaration order."""
     out = []
     for blank in blanks.values():
-        inputs = inputs_of(blank, dict(blanks))
-        edges = " (a batch, and one example)" if any(i in COLUMNS for i in inputs) else ""
+        inputs = [generator(i) for i in inputs_of(blank, dict(blanks))]
+        edges = "".join(text for edge, text in EDGES.items() if edge_of(inputs_of(blank, dict(blanks)), edge))
         where = STRESS[inputs[0]][1] if inputs and inputs[0] in STRESS else ""
         for kind, points in blank.checks:
-            what = WHAT[kind].format(name=blank.name, of=differentiated(blank), where=where)
+            base, _, component = kind.partition(" ")
+            name = vouches(blank.name, component or None)
+            what = WHAT[base].format(name=name, of=differentiated(blank), where=where)
             out.append(
                 pytest.param(
                     blank.name,
                     kind,
-                    what + (edges if kind == "values" else ""),
-                    id=f"{blank.name}-{kind}",
+                    what + (edges if base == "values" else ""),
+                    id=f"{blank.name}-{kind.replace(' ', '-')}",
                     marks=[
                         pytest.mark.part(blank.part),
                         pytest.mark.points(points),
-                        pytest.mark.blanks(blank.name),
-                        *([pytest.mark.property] if kind in PROPERTIES else []),
+                        pytest.mark.blanks(name),
+                        *([pytest.mark.property] if base in PROPERTIES else []),
                     ],
                 )
             )
     return out
+
+
+def edge_of(inputs: Sequence[str], edge: str) -> bool:
+    """Does a blank of these inputs get this edge case (vectors.declared_cases makes them)?"""
+    if edge == "one_example":
+        return any(generator(i) in COLUMNS for i in inputs)
+    return square(inputs)
 
 
 def part_cases(parts: Mapping[str, Part], blanks: Mapping[str, Blank]) -> list[pytest.ParameterSet]:
@@ -107,17 +153,25 @@ def part_cases(parts: Mapping[str, Part], blanks: Mapping[str, Blank]) -> list[p
 
 def test_blank(name, kind, what, student, vectors, course, note):
     """{what}"""
-    if kind == "values":
-        for case in (name, *[f"{name}/{edge}" for edge in EDGES if f"{name}/{edge}" in vectors]):
+    base, _, component = kind.partition(" ")
+    edges = [f"{name}/{edge}" for edge in EDGES if f"{name}/{edge}" in vectors]
+    if base == "values" and component:
+        for case in (name, *edges):
+            component_check(student, vectors, course, case, component)
+    elif base == "values":
+        for case in (name, *edges):
             value_check(student, vectors, case, course.value_rel_error)
-    elif kind == "gradient":
+    elif base == "gradient":
         blank = course.blanks[name]
-        called = f"{name}({blank.delta_of[0]}(z), y)" if blank.delta_of else f"{name}(z)"
-        central_check(student, vectors, course, name, called, differentiated(blank))
-    elif kind == "stable":
+        central_check(student, vectors, course, name, called(blank), differentiated(blank))
+    elif base == "stable":
         stable(student, vectors, course, name, note)
-    elif kind == "mean":
+    elif base == "mean":
         mean(student, vectors, course, name)
+    elif base == "descent":
+        descent(student, vectors, course, name)
+    elif base == "helpers":
+        helpers(student, vectors, course, name)
     else:  # config.KINDS and WHAT agree: a kind without a check here is ours to fix
         raise RuntimeError(f"no check for the kind {kind!r}")
 
@@ -125,9 +179,23 @@ def test_blank(name, kind, what, student, vectors, course, note):
 def test_unchanged(names, what, student, vectors, course):
     """{what}"""
     # each alone: a blank that calls another on its case has it replayed; a modified input fails
-    # whichever blank did it
+    # whichever blank did it; an optimiser step is judged an attempt by its step, not by the
+    # parameters it starts from (see common.all_unchanged)
     replayed = [n for n in names if vectors.calls.get(n)]
-    all_unchanged(student, vectors, course, names, replayed=replayed)
+    steps = [n for n in names if "step" in map(generator, inputs_of(course.blanks[n], course.blanks))]
+    all_unchanged(student, vectors, course, names, replayed=replayed, steps=steps)
+
+
+def component_check(student, vectors, course, case, component):
+    """One array of a pair (layer_gradients' dW, its db) against the reference's, diagnosed as
+    that array ("layer_gradients dW" in diagnose.MISTAKES)."""
+    name = case.split("/")[0]
+    args, expected = vectors[case]
+    index = course.blanks[name].components.index(component)
+    got = call(student, name, *args)
+    shown = f"{name}({', '.join('x'.join(map(str, a.shape)) + ' array' for a in args)})'s {component}"
+    with diagnosed(f"{name} {component}", got[index], expected[index], args, equation_of(student, name)):
+        assert_close(shown, got[index], expected[index], course.value_rel_error)
 
 
 def mean(student, vectors, course, name):
@@ -161,7 +229,7 @@ def stable(student, vectors, course, name, note):
     +-1 and +-3. Judged once the blank's answer on its value case is an attempt at the
     reference's (a table of the public answers and zeros elsewhere is exact nowhere else)."""
     (z,), expected = vectors[f"{name}/stable"]
-    kind = inputs_of(course.blanks[name], course.blanks)[0]
+    kind = generator(inputs_of(course.blanks[name], course.blanks)[0])
     shown = f"{name}([{', '.join(f'{v:g}' for v in np.ravel(z))}])" if z.size <= 12 else f"{name} of {STRESS[kind][2]}"
     args, answer = vectors[name]
     try:
@@ -195,3 +263,128 @@ def stable(student, vectors, course, name, note):
             f"the answer is right, but numpy warned in your code: {'; '.join(student.last_warnings)}. "
             + overflow(name, equation_of(student, name)).removeprefix("diagnosis: ").split("\n")[0]
         )
+
+
+def descent(student, vectors, course, name):
+    """An optimiser step (inputs: [step]) moves every parameter by -lr times its gradient, at a
+    rate of the grader's choosing as well as the case's. Judged once its step at the case's rate
+    is an attempt at the reference's, whichever its sign: the direction is this check's verdict."""
+    (params, grads, case_lr), expected = vectors[name]
+    lr = 0.05
+    try:
+        new = student.call(name, params, grads, lr)
+        at_case = student.call(name, params, grads, case_lr)
+    except StudentError as exc:
+        raise not_judged(f"how {name} moves the parameters", exc) from None
+    if not related(at_case, expected, base=params, either_sign=True):
+        raise CheckFailed(
+            f"not graded: {name}'s step at lr = {case_lr:g} is not yet an attempt at the "
+            "reference's (it does not rise and fall with it): how it scales with lr counts once it is"
+        )
+    for key in params:
+        if key not in new:
+            raise CheckFailed(f"{name}'s result has no {key!r}")
+        if new[key].shape != params[key].shape:
+            raise CheckFailed(f"{name}'s {key} has shape {new[key].shape}; expected {params[key].shape}")
+        moved = new[key] - params[key]
+        if not moved.any():
+            raise CheckFailed(f"{name} left {key} unchanged; it should move by -lr * d{key}")
+        if np.sum(moved * grads[key]) >= 0:
+            raise CheckFailed(f"{name} moved {key} along its gradient, not against it: use {key} - lr * d{key}")
+        # judged as the values are: at the course's tolerance (a float32 result is right)
+        if (
+            relative_error(moved, -lr * grads[key], VALUE_FLOOR).max() > course.value_rel_error * 10
+            and relative_error(new[key], params[key] - lr * grads[key], VALUE_FLOOR).max() > course.value_rel_error
+        ):
+            raise CheckFailed(f"{name} moved {key} by something other than -lr * d{key} (lr = {lr})")
+
+
+def failure(exc: StudentError) -> str | tuple[str, str]:
+    """What a failed call comes down to, to tell two failures apart: the blank that was not
+    implemented, or the kind and the line of student code that raised."""
+    text = exc.args[0]
+    if exc.kind == "not_implemented":
+        return text.split(" (called by")[0]
+    if exc.is_error:  # a timeout, a crash: where it happened is not in the message (red team)
+        return exc.kind
+    return (exc.kind, exc.where or text)
+
+
+def own_file_fails(exc: StudentError, module: str) -> bool:
+    """Did the blank's own file fail to import (a syntax error in it, say)? Then the helpers in
+    that file fail the same way, and that says nothing of how the blank calls them."""
+    text, file = exc.args[0], f"{module}.py"
+    return file in text.split("\n")[0] and any(
+        word in text for word in (f"SyntaxError in {file}", f"importing {file}", f"{file} is not valid")
+    )
+
+
+def helpers(student, vectors, course, name):
+    """The network's gradient (gradient_of: network) with the student's own helpers gives what
+    they give when called as the notes' recursion does: delta(L) from the output delta, then
+    for l = L..1 the layer's gradients from delta(l) and a(l-1) and, while l > 1, delta(l-1)
+    from W(l), delta(l) and z(l-1). Right with the reference's answers, it passes whatever the
+    helpers do; wrong, it fails only where the glue is what is wrong (see right_alone)."""
+    roles = config_helpers(course.blanks, course.network)
+    if roles is None:  # config.validate refuses a helpers check without them: ours to fix
+        raise RuntimeError(f"{name}'s helpers check has no recursion to compose")
+    (params, cache, y), expected = vectors[name]
+    tol = course.value_rel_error
+    try:
+        own = student.call(name, params, cache, y)  # no replay: your own helpers answer
+    except StudentError as exc:
+        own = exc
+    if not isinstance(own, StudentError):
+        try:
+            assert_same_structure_close(name, own, expected, tol)
+            return  # right, whatever the helpers do
+        except CheckFailed:
+            pass
+    try:  # the recursion as the notes state it, each step a call of your own helper
+        top = len(params) // 2
+        composed, delta = {}, student.call(roles["output_delta"], cache[f"a{top}"], y)
+        for layer in reversed(range(1, top + 1)):
+            below = layer - 1
+            composed[f"W{layer}"], composed[f"b{layer}"] = student.call(
+                roles["layer_gradients"], delta, cache[f"a{below}"]
+            )
+            if below:
+                delta = student.call(roles["hidden_delta"], params[f"W{layer}"], delta, cache[f"z{below}"])
+    except StudentError as exc:
+        module = course.blanks[name].module
+        if isinstance(own, StudentError) and failure(own) == failure(exc) and not own_file_fails(own, module):
+            # Both stop at the same helper's failure: the glue cannot be seen through it.
+            right_alone(student, vectors, tol, name, f"{name} with your own helpers stops where they do ({exc})")
+            return
+        raise CheckFailed(
+            f"{name} with your own helpers: {own if isinstance(own, StudentError) else 'gave an answer'}"
+            f"; calling your helpers as the notes' recursion does: {exc}"
+        ) from None
+    if isinstance(own, StudentError):
+        raise CheckFailed(
+            f"{name} with your own helpers failed ({own}), but calling your helpers as the "
+            f"notes' recursion does works: check how {name} calls them"
+        ) from None
+    try:
+        assert_same_structure_close(f"{name} with your own helpers", own, composed, tol)
+    except CheckFailed as exc:
+        raise CheckFailed(
+            f"{exc}, where calling your own helpers as the notes' recursion does gives "
+            f"the expected value: check how {name} calls them (arguments, their order, "
+            "which layer's W, z and a)"
+        ) from None
+    # It agrees with your helpers, which are wrong: glue and helpers could both be no attempt at all
+    # (zeros everywhere agree with each other).
+    right_alone(student, vectors, tol, name, f"{name} with your own helpers agrees with them, but they are wrong")
+
+
+def right_alone(student, vectors, tol, name, why):
+    """The glue counts where helpers hide it only if the blank is right with the reference's
+    helpers (a helper's bug then costs that helper's checks, not this one); otherwise its own
+    value check has said what is wrong, and this check is not graded."""
+    try:
+        value_check(student, vectors, name, tol)
+    except (CheckFailed, StudentError):
+        raise CheckFailed(
+            f"not graded: {why}, and {name} is not right with the reference's helpers either (its value check says how)"
+        ) from None

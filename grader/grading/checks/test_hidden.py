@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from grader.grading.checks.common import value_check
+from grader.grading.checks.test_blanks import vouches
 from grader.grading.gradcheck import CheckFailed, assert_close
 from grader.sandbox.process import StudentError
 
@@ -24,24 +25,21 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.hidden
 
 
-# A blank that returns a pair is checked part by part, as its public checks are (layer_gradients'
-# dW and db): a wrong db then withholds the db check's points, not dW's as well (see
-# plugin.withhold, which matches these names with the public checks' blanks markers).
-COMPONENTS = {"pair": ("dW", "db")}
-
-
 def case(blank: Blank, component: str | None = None) -> pytest.ParameterSet:
-    """One hidden check: a blank (or one of a pair's two arrays), in its own part."""
+    """One hidden check: a blank, or one of a pair's two arrays where its public checks take them
+    one at a time (layer_gradients' dW and db): a wrong db then withholds the db check's points,
+    not dW's as well (see plugin.withhold, which matches these names with the public checks'
+    blanks markers)."""
     name = blank.name
-    vouches = f"{name}{chr(39) if name.endswith('s') else chr(39) + 's'} {component}" if component else name
+    what = vouches(name, component)
     return pytest.param(
         name,
         component,
-        vouches,
+        what,
         id=f"{name}-{component}" if component else name,
         marks=[
             pytest.mark.part(blank.part),
-            pytest.mark.blanks(vouches),
+            pytest.mark.blanks(what),
             pytest.mark.points(0.5 if component else 1),
         ],
     )
@@ -49,7 +47,7 @@ def case(blank: Blank, component: str | None = None) -> pytest.ParameterSet:
 
 def cases(blanks: Mapping[str, Blank]) -> list[pytest.ParameterSet]:
     """Every hidden check of an assignment (the plugin parametrizes test_hidden with these)."""
-    return [case(b, c) for b in blanks.values() for c in COMPONENTS.get(b.returns, [None])]
+    return [case(b, c) for b in blanks.values() for c in (b.components or [None])]
 
 
 def test_hidden(blank, component, what, hidden_student, hidden_vectors, course):
@@ -61,7 +59,7 @@ def test_hidden(blank, component, what, hidden_student, hidden_vectors, course):
                 continue
             args, expected = hidden_vectors[name]
             got = hidden_student.call(blank, *args, replay=hidden_vectors.replay(name, course.value_rel_error))
-            index = COMPONENTS["pair"].index(component)
+            index = course.blanks[blank].components.index(component)
             assert_close(what, got[index], expected[index], course.value_rel_error)
     except (StudentError, CheckFailed):
         # One message and one status for every way to fail: which way it failed (an error
