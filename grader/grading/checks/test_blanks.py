@@ -17,12 +17,14 @@ import pytest
 
 from grader.config import inputs_of
 from grader.grading.checks.common import (
+    Trial,
     all_unchanged,
     call,
     central_check,
     equation_of,
+    loss_relation,
     not_judged,
-    related,
+    relation,
     value_check,
 )
 from grader.grading.diagnose import overflow, side_by_side
@@ -132,20 +134,21 @@ def test_unchanged(names, what, student, vectors, course):
 
 def mean(student, vectors, course, name):
     """A loss over a batch is the mean over its columns: the batch twice over gives the same
-    number. Judged once the blank computes the loss from its inputs (within a factor 2 of the
-    reference's, and not the same number for another batch): a constant is trivially a mean."""
-    args, expected = vectors[name]
+    number. Judged once the blank's answer is an attempt at the reference's loss: one constant
+    times it (a loss summed over the m examples is m times it, and fails here, once) or a
+    listed mistake, on batches whose reference losses differ (loss_relation): a constant, or
+    a[0, 0] + 0.3, is trivially a mean."""
+    args, _ = vectors[name]
     try:
         once = student.call(name, *args)
         twice = student.call(name, *[np.hstack([a, a]) for a in args])
-        other = student.call(name, np.roll(args[0], 1, axis=1), *args[1:])
+        found = loss_relation(student, vectors, course, name, once)
     except StudentError as exc:
         raise not_judged(f"whether {name} is a mean", exc) from None
-    if once == other or not related(once, expected):
+    if not found:
         raise CheckFailed(
-            f"not graded: {name} gave {float(once):.6g} where the reference gives "
-            f"{float(expected):.6g}{', and the same for another batch' if once == other else ''}: "
-            "whether it is a mean counts once it computes the loss from its inputs (within a factor 2)"
+            f"not graded: {name} is not yet an attempt at the reference's loss ({found.why}): whether it is "
+            "a mean counts once it computes the loss from its inputs"
         )
     if abs(twice - once) > course.value_rel_error * max(1e-8, abs(once) + abs(twice)):
         raise CheckFailed(
@@ -159,7 +162,8 @@ def stable(student, vectors, course, name, note):
     columns shifted by +-1000 for logits) equals the reference's answer there, finite: an exp
     that overflows (or a 0 / 0) shows as NaN or inf; a form exact only at the extremes fails at
     +-1 and +-3. Judged once the blank's answer on its value case is an attempt at the
-    reference's (a table of the public answers and zeros elsewhere is exact nowhere else)."""
+    reference's (common.relation; a table of the public answers and zeros elsewhere is exact
+    nowhere else)."""
     (z,), expected = vectors[f"{name}/stable"]
     kind = inputs_of(course.blanks[name], course.blanks)[0]
     shown = f"{name}([{', '.join(f'{v:g}' for v in np.ravel(z))}])" if z.size <= 12 else f"{name} of {STRESS[kind][2]}"
@@ -171,10 +175,11 @@ def stable(student, vectors, course, name, note):
         if exc.kind != "nonfinite":
             raise not_judged(f"{name}'s stability", exc) from None
         raise
-    if not related(attempt, answer):
+    how = relation([Trial(attempt, answer, args)], blank=name, tol=course.value_rel_error)
+    if not how:
         raise CheckFailed(
-            f"not graded: {name}'s answer on its value case is not yet an attempt at the reference's (it does "
-            "not rise and fall with it): stability counts once it is"
+            f"not graded: {name}'s answer on its value case is not yet an attempt at the reference's "
+            f"({how.why}): stability counts once it is"
         )
     if (
         got.shape != expected.shape
