@@ -243,6 +243,51 @@ def test_a_number_alone_counts_within_a_factor_2_and_on_batches_by_one_constant(
     assert relation([Trial(np.asarray(wrong), expected, args)], blank="cross_entropy").how == "mistake"
 
 
+# -- U2: stability judged the way the value case agrees -------------------------------------------
+
+
+def test_a_constant_factor_keeps_its_stability_points():
+    assert stable_of(sigmoid=lambda z: 0.5 * sigmoid(z)) == "passed"
+    assert stable_of() == "passed"  # test the tester: the reference passes
+
+
+def test_a_constant_factor_that_overflows_or_is_exact_only_on_the_value_case_still_fails():
+    args, answer = DC_VECTORS["sigmoid"]
+
+    def halved_table(z):  # 0.5 x the public answer, zeros elsewhere
+        return 0.5 * answer if z.shape == args[0].shape and np.allclose(z, args[0]) else np.zeros_like(z)
+
+    message = stable_of(sigmoid=halved_table)
+    assert message.startswith("on its value case sigmoid gives 0.5 times the reference's answer;"), message
+    assert "(0.5 times the reference's answer)" in message
+
+    def halved_within_6_only(z):  # the value case draws |z| <= 6
+        return np.where(np.abs(z) <= 6, 0.5 * sigmoid(z), 0.25)
+
+    assert "0.5 times the reference's answer" in stable_of(sigmoid=halved_within_6_only)
+
+    def halved_and_overflowing(z):  # inf / inf at z = 1000
+        with np.errstate(all="ignore"):
+            return 0.5 * np.exp(z) / (1 + np.exp(z))
+
+    assert "NaN or inf" in stable_of(sigmoid=halved_and_overflowing)
+
+
+def test_a_listed_mistake_is_held_to_its_own_formula_at_the_extremes():
+    assert stable_of(sigmoid=lambda z: sigmoid(-z)) == "passed"
+
+    def flipped_then_wrong(z):  # sigma(-z) on the value case, 0.5 at the extremes
+        return np.where(np.abs(z) < 6.5, sigmoid(-z), 0.5)
+
+    message = stable_of(sigmoid=flipped_then_wrong)
+    assert "gives what a typical mistake gives (it computes 1 / (1 + exp(z)) = sigma(-z)" in message, message
+
+
+def test_an_answer_that_only_tracks_the_reference_is_not_graded_for_stability():
+    message = stable_of(sigmoid=lambda z: sigmoid(z) + 1e-3)
+    assert message.startswith("not graded") and "what it should give at the extremes is not known" in message
+
+
 # -- end to end: the points, check by check ------------------------------------------------------------
 
 
@@ -269,6 +314,14 @@ def test_graded_a_summed_mse_loses_its_values_and_mean_only(tmp_path):
     mean_check = "mse is the mean over the columns: repeating the batch leaves it unchanged"
     assert lost(table) == {f"mse {VALUES} (a batch, and one example)", mean_check}, table
     assert "divide by m = y.shape[1]" in table[mean_check][2]
+
+
+@pytest.mark.slow
+def test_graded_half_a_sigmoid_loses_its_values_only(tmp_path):
+    halved = "_reference = sigmoid\n\n\ndef sigmoid(z):\n    return 0.5 * _reference(z)"
+    table = scores(tmp_path, halved, "activations", ("activations",))
+    assert lost(table) == {f"sigmoid {VALUES}"}, table
+    assert "every entry is 0.5 times the right one" in table[f"sigmoid {VALUES}"][2]
 
 
 @pytest.mark.slow
