@@ -288,6 +288,27 @@ def test_an_answer_that_only_tracks_the_reference_is_not_graded_for_stability():
     assert message.startswith("not graded") and "what it should give at the extremes is not known" in message
 
 
+# -- M4: the overflow advice for an overflow only -----------------------------------------------------
+
+
+def test_the_overflow_advice_goes_with_an_overflow_warning_only():
+    def naive(z):
+        return 1 / (1 + np.exp(-z))
+
+    notes = []
+    assert stable_of(notes, sigmoid=naive) == "passed"
+    assert "overflow encountered in exp" in notes[0] and "exp(-z) overflows float64" in notes[0], notes
+
+    def right_but_warns(z):
+        np.log(np.zeros(1))  # divide by zero encountered in log
+        return sigmoid(z)
+
+    notes = []
+    assert stable_of(notes, sigmoid=right_but_warns) == "passed"
+    assert "the answer is right, but numpy warned in your code: RuntimeWarning: divide by zero" in notes[0], notes
+    assert "overflows" not in notes[0]
+
+
 # -- end to end: the points, check by check ------------------------------------------------------------
 
 

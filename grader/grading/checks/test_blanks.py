@@ -216,10 +216,13 @@ def stable(student, vectors, course, name, note):
             found_text += f" ({what})"
         raise CheckFailed(f"{lead}{shown} {found_text}")
     # The verdict is the answer's. A warning is only the child's account of itself (a child
-    # can say anything, or nothing): it is shown, never scored.
+    # can say anything, or nothing): it is shown, never scored; the overflow advice only for
+    # a warning of an overflow.
     if student.last_warnings:
+        advice = overflow(name, equation_of(student, name)).removeprefix("diagnosis: ").split("\n")[0]
+        overflowed = any("overflow" in w for w in student.last_warnings)
         agrees = "right" if not lead and not found.mistake else f"finite and agrees with {what}"
         note(
-            f"the answer is {agrees}, but numpy warned in your code: {'; '.join(student.last_warnings)}. "
-            + overflow(name, equation_of(student, name)).removeprefix("diagnosis: ").split("\n")[0]
+            f"the answer is {agrees}, but numpy warned in your code: {'; '.join(student.last_warnings)}"
+            + (f". {advice}" if overflowed else "")
         )
