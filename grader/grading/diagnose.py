@@ -66,6 +66,13 @@ MISTAKES: dict[str, list[tuple[str, Callable[..., Any]]]] = {
             "each ROW sums to 1: the sum runs over axis 1 (the examples) instead of axis 0 (the classes)",
             lambda z: _softmax(z, axis=1),
         ),
+        (  # the same, shifted by each column's max (which a sum over rows does not cancel)
+            "each ROW sums to 1: the sum runs over axis 1 (the examples) instead of axis 0 (the classes)",
+            lambda z: (
+                np.exp(z - z.max(axis=0, keepdims=True))
+                / np.exp(z - z.max(axis=0, keepdims=True)).sum(axis=1, keepdims=True)
+            ),
+        ),
         (
             "the whole array sums to 1: the sum needs axis=0 (and keepdims=True), one sum per column",
             lambda z: np.exp(z - z.max()) / np.exp(z - z.max()).sum(),
@@ -136,8 +143,8 @@ def _same(got, candidate):
     return got.shape == candidate.shape and bool(np.allclose(got, candidate, rtol=1e-6, atol=1e-9))
 
 
-def known_mistake(blank: str, got: object, args: Sequence[Any]) -> str | None:
-    """The description of the first listed mistake whose formula gives got, or None."""
+def listed_mistake(blank: str, got: object, args: Sequence[Any]) -> tuple[str, Callable[..., Any]] | None:
+    """The first listed mistake (description, formula) whose formula gives got, or None."""
     for description, formula in MISTAKES.get(blank, []):
         try:
             with np.errstate(all="ignore"):
@@ -145,8 +152,14 @@ def known_mistake(blank: str, got: object, args: Sequence[Any]) -> str | None:
         except (ValueError, TypeError, KeyError, IndexError):
             continue  # the inputs do not fit this mistake (shapes)
         if _same(got, candidate):
-            return description
+            return description, formula
     return None
+
+
+def known_mistake(blank: str, got: object, args: Sequence[Any]) -> str | None:
+    """The description of the first listed mistake whose formula gives got, or None."""
+    found = listed_mistake(blank, got, args)
+    return found[0] if found else None
 
 
 def _x(shape):

@@ -4,13 +4,19 @@ the affine maps the grader may do itself (they are provided code, not a blank)."
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Container, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from grader.grading.diagnose import diagnose, diagnose_crash
-from grader.grading.gradcheck import CheckFailed, assert_gradient, assert_same_structure_close
+from grader.grading.diagnose import diagnose, diagnose_crash, listed_mistake
+from grader.grading.gradcheck import (
+    VALUE_FLOOR,
+    CheckFailed,
+    assert_gradient,
+    assert_same_structure_close,
+    relative_error,
+)
 from grader.sandbox.process import StudentError
 
 if TYPE_CHECKING:
@@ -118,12 +124,14 @@ def unchanged(
     replay: Replay | None = None,
     expected: object = None,
     base: object = None,
+    attempt: Callable[[object], Relation] | None = None,
 ) -> str | StudentError | None:
     """Call fn and fail if it modified any array it was given, saying how. Judged by the grader
     from the arguments before and after (it reads them back itself), whatever the answer's
     values. Returns None, or why purity is not graded here: the call failed (a StudentError), or
-    its answer is no attempt at the reference's (expected; see related), so leaving the inputs
-    alone is trivial."""
+    its answer is no attempt at the reference's, so leaving the inputs alone is trivial. attempt
+    judges the answer (default: relation() with expected, base and fn's listed mistakes; a
+    loss is judged on more batches, see loss_relation); it may call fn again."""
     try:
         result, after = student.call(fn, *args, watch=True, replay=replay)
     except StudentError as exc:
@@ -138,11 +146,16 @@ def unchanged(
             if isinstance(array, np.ndarray) and not np.array_equal(array, seen):
                 answer = result.get(key) if isinstance(result, dict) and key is not None else result
                 raise CheckFailed(f"{fn} modified its input ({name})\ndiagnosis: {mutation(array, seen, answer)}")
-    if expected is not None and not related(result, expected, base):
+    if attempt is None and expected is None:
+        return None
+    try:
+        found = attempt(result) if attempt else relation([Trial(result, expected, args, base)], blank=fn)
+    except StudentError as exc:
+        return not_judged(f"whether {fn} modifies its inputs", exc)
+    if not found:
         return (
-            f"not graded: {fn}'s answer is not yet an attempt at the reference's (it does not rise and fall "
-            "with it), and such a function leaves its inputs alone trivially: this check counts once it "
-            "computes its answer from them"
+            f"not graded: {fn}'s answer is not yet an attempt at the reference's ({found.why}), and such a "
+            "function leaves its inputs alone trivially: this check counts once it computes its answer from them"
         )
     return None
 
@@ -158,13 +171,21 @@ def all_unchanged(
     """unchanged() for each blank on its value case: a modified input fails the check whichever
     blank did it; a failed call ends it there; otherwise the first reason it is not graded, if
     any. A blank in steps is judged an attempt by its step from its first argument (an SGD
-    update is mostly the parameters)."""
+    update is mostly the parameters); a blank that returns a number, on several batches
+    (loss_relation)."""
     reasons = []
     for fn in fns:
         args, expected = vectors[fn]
         replay = vectors.replay(fn, course.value_rel_error) if fn in replayed else None
         base = args[0] if fn in steps else None
-        reason = unchanged(student, fn, *args, replay=replay, expected=expected, base=base)
+
+        def attempt(result: object, fn: str = fn, args: Sequence[Any] = args, expected: object = expected) -> Relation:
+            if is_number(expected):
+                return loss_relation(student, vectors, course, fn, result)
+            trial = Trial(result, expected, args, args[0] if fn in steps else None)
+            return relation([trial], blank=fn, tol=course.value_rel_error)
+
+        reason = unchanged(student, fn, *args, replay=replay, expected=expected, base=base, attempt=attempt)
         if isinstance(reason, StudentError):  # a failed call ends the check (and stays an error if it was one)
             raise reason
         reasons.append(reason)
@@ -173,37 +194,227 @@ def all_unchanged(
         raise CheckFailed(reason)
 
 
-def related(got: object, expected: object, base: object = None, either_sign: bool = False) -> bool:
-    """Is an answer an attempt at the reference's? For arrays (flattened, dicts in the expected
-    keys' order, base subtracted from both, e.g. the parameters an SGD step starts from):
-    correlation at least 0.5, so a wrong factor or offset counts as an attempt and a constant,
-    noise or a sign-flipped map does not (unless either_sign). A number: the same sign, within a
-    factor of 2."""
+# An answer that tracks the reference (relation's third way) correlates with it at least this
+# much: where the reference takes both signs and the answer matches its sign at every entry,
+# that match is evidence too, and 0.5 is enough; where the reference has one sign (a sigmoid,
+# a softmax), any answer of that sign matches it, and the correlation alone must say it.
+TRACKS_BOTH_SIGNS, TRACKS_ONE_SIGN = 0.5, 0.9
+# A loss is one constant times the reference's when its ratios to the reference's on several
+# batches agree to this (relative): room for an epsilon inside a log (a + 1e-3: 0.9%), none for
+# another function of the batch (measured on the public vectors: 10% and more).
+LOSS_SPREAD = 0.05
 
-    def flat(x, keys):
-        if isinstance(x, dict):
-            return np.concatenate([np.ravel(np.asarray(x[k], float)) for k in keys]) if keys else np.zeros(0)
-        if isinstance(x, list):
-            return np.concatenate([np.ravel(np.asarray(v, float)) for v in x])
-        return np.ravel(np.asarray(x, float))
 
-    keys = list(expected) if isinstance(expected, dict) else None
+class Trial(NamedTuple):
+    """One case an answer is judged on: the student's answer, the reference's, the arguments
+    both were computed from, and what to subtract from both first (an SGD step's parameters)."""
+
+    got: object
+    expected: object
+    args: Sequence[Any]
+    base: object = None
+
+
+class Relation(NamedTuple):
+    """How a blank's answer relates to the reference's (see relation): how is "factor" (it is
+    factor times the reference's), "mistake" (it is what the listed mistake's formula gives,
+    mistake[1] a function of the blank's arguments), "tracks" (it rises and falls with it, on
+    its side of zero), or "" (no attempt: why says what the numbers show). True when an attempt."""
+
+    how: str
+    why: str = ""
+    factor: float = 1.0
+    mistake: tuple[str, Callable[..., Any]] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.how)
+
+
+def is_number(x: object) -> bool:
+    """A scalar blank's answer (a number, or an array of one)."""
+    return isinstance(x, (int, float, np.number, np.ndarray)) and np.ndim(x) == 0
+
+
+def related(
+    got: object,
+    expected: object,
+    base: object = None,
+    either_sign: bool = False,
+    blank: str | None = None,
+    args: Sequence[Any] = (),
+) -> bool:
+    """Is an answer an attempt at the reference's? It is when it is (1) the reference's answer
+    times one constant (k > 0; any k != 0 with either_sign), (2) what one of the blank's listed
+    typical mistakes gives (diagnose.MISTAKES; blank and args, its arguments, needed), or (3)
+    for arrays, correlated with the reference's answer (0.5 where the reference takes both
+    signs, 0.9 where it has one) and never of the other sign. So a wrong factor, a missing 1/m,
+    sigma(-z) or a softmax over the wrong axis count; a constant, noise, or tanh for sigmoid
+    (correlated, but negative where sigma is positive) do not. base is subtracted from both
+    first (an SGD step's parameters). A number needs several cases to show (1) (relation,
+    loss_relation); on one case it counts within a factor 2, with the reference's sign. The
+    rule and why: relation()."""
+    return bool(relation([Trial(got, expected, args, base)], either_sign=either_sign, blank=blank))
+
+
+def relation(
+    trials: Sequence[Trial], either_sign: bool = False, blank: str | None = None, tol: float = 1e-6
+) -> Relation:
+    """Is an answer an attempt at the reference's, and how? It is, in one of three ways:
+
+    factor: it is the reference's answer times one constant k (k > 0, or any k != 0 with
+        either_sign), on every case: divided by k it passes the value check (tol). A missing
+        1/m, a doubled answer, 0.5 sigma(z), a loss summed over the m examples (on batches of
+        one size, see loss_relation) are one mistake each.
+    mistake: on every case it is what one of the blank's typical mistakes gives
+        (diagnose.MISTAKES, trusted NumPy formulas of wrong answers): sigma(-z), a softmax
+        normalised over the wrong axis, sigmoid_prime as s (1 - z), relu as min(0, z), ...
+    tracks (arrays only): on every case it correlates with the reference's (TRACKS_*, |r| with
+        either_sign) and has the reference's sign wherever both are non-zero: a factor that
+        varies entry by entry, such as a delta without its a (1 - a), or an epsilon.
+
+    Anything else is no attempt, and why says what was found: a constant or noise (no
+    correlation), tanh for sigmoid (0.99 correlated, but negative where sigma is positive),
+    a loss that is not one constant times the reference's on batches of different losses. A
+    number on one case alone cannot show proportionality: it counts within a factor 2, with the
+    reference's sign (the old rule; loss_relation gives a loss the batches that can). Arrays
+    are flattened (dicts in the expected keys' order), base subtracted from both."""
     try:
-        if isinstance(expected, dict) and (not isinstance(got, dict) or set(got) != set(expected)):
-            return False
-        g, e = flat(got, keys), flat(expected, keys)
-        if base is not None:
-            g, e = g - flat(base, keys), e - flat(base, keys)
-    except (ValueError, TypeError, KeyError):
-        return False
-    if g.shape != e.shape or not np.all(np.isfinite(g)):
-        return False
-    if g.size == 1:
-        return bool(g[0] * e[0] > 0 and 0.5 <= g[0] / e[0] <= 2)
-    if np.std(g) == 0 or np.std(e) == 0:
-        return bool(np.array_equal(g, e))
-    correlation = np.corrcoef(g, e)[0, 1]
-    return bool((abs(correlation) if either_sign else correlation) >= 0.5)
+        return _relation(trials, either_sign, blank, tol)
+    except (ValueError, TypeError, KeyError, IndexError, ZeroDivisionError, FloatingPointError) as exc:
+        return Relation("", f"it could not be compared with the reference's: {exc}")
+
+
+def _flat(x: object, keys: list[str] | None) -> np.ndarray:
+    if isinstance(x, dict):
+        return np.concatenate([np.ravel(np.asarray(x[k], float)) for k in keys or []]) if keys else np.zeros(0)
+    if isinstance(x, list):
+        return np.concatenate([np.ravel(np.asarray(v, float)) for v in x])
+    return np.ravel(np.asarray(x, float))
+
+
+def _relation(trials: Sequence[Trial], either_sign: bool, blank: str | None, tol: float) -> Relation:
+    pairs = []
+    for t in trials:
+        if isinstance(t.expected, dict) and (not isinstance(t.got, dict) or set(t.got) != set(t.expected)):
+            have = sorted(t.got) if isinstance(t.got, dict) else type(t.got).__name__
+            return Relation("", f"it has the keys {have}; the reference's has {sorted(t.expected)}")
+        keys = list(t.expected) if isinstance(t.expected, dict) else None
+        g, e = _flat(t.got, keys), _flat(t.expected, keys)
+        if t.base is not None:
+            g, e = g - _flat(t.base, keys), e - _flat(t.base, keys)
+        if g.shape != e.shape:
+            return Relation("", f"it has {g.size} numbers where the reference's has {e.size}")
+        if not np.all(np.isfinite(g)):
+            return Relation("", "it is not finite")
+        pairs.append((g, e))
+    mistake = _listed(trials, blank)
+    number = all(e.size == 1 for _, e in pairs)
+    with np.errstate(all="ignore"):
+        k = sum(float(g @ e) for g, e in pairs) / max(sum(float(e @ e) for _, e in pairs), 1e-300)
+    sign_ok = k > 0 or (either_sign and k != 0)
+    if number:
+        ratios = [float(g[0] / e[0]) if e[0] else np.inf for g, e in pairs]
+        values = [float(e[0]) for _, e in pairs]
+        informative = max(values) - min(values) > LOSS_SPREAD * max(map(abs, values))
+        k = ratios[0]
+        agree = bool(np.isfinite(k)) and all(abs(r - k) <= LOSS_SPREAD * abs(k) for r in ratios)
+        signed = k > 0 or (either_sign and k != 0)
+        if agree and signed and (informative or 0.5 <= abs(k) <= 2):
+            return Relation("factor", factor=k)
+        if mistake:
+            return Relation("mistake", mistake=mistake)
+        shown = ", ".join(f"{float(g[0]):.6g}" for g, _ in pairs)
+        found = f"it is {shown} where the reference's is {', '.join(f'{v:.6g}' for v in values)}"
+        if not agree:
+            return Relation(
+                "",
+                f"{found}: not one constant times the reference's (to within {LOSS_SPREAD:.0%}), nor a typical "
+                "mistake the grader knows",
+            )
+        if not signed:
+            return Relation("", f"{found}: of the other sign")
+        return Relation("", f"{found}: not within a factor 2 (one loss cannot show more)")
+    if sign_ok and all(relative_error(g / k, e, VALUE_FLOOR).max(initial=0) <= tol for g, e in pairs):
+        return Relation("factor", factor=k)
+    if all(not g.any() and not e.any() for g, e in pairs):
+        return Relation("factor")
+    if mistake:
+        return Relation("mistake", mistake=mistake)
+    for g, e in pairs:
+        why = _untracked(g, e, either_sign)
+        if why:
+            return Relation("", why)
+    return Relation("tracks")
+
+
+def _listed(trials: Sequence[Trial], blank: str | None) -> tuple[str, Callable[..., Any]] | None:
+    """The listed mistake (diagnose.MISTAKES) the answer is on every case, or None."""
+    if blank is None or not trials:
+        return None
+    found = [listed_mistake(blank, t.got, t.args) for t in trials]
+    first = found[0]
+    return first if first and all(f is not None and f[0] == first[0] for f in found) else None
+
+
+def _untracked(g: np.ndarray, e: np.ndarray, either_sign: bool) -> str:
+    """Why g does not track e (see relation), or '' when it does."""
+    if np.std(g) == 0:
+        return "it is the same number at every entry"
+    if np.std(e) == 0:
+        return "it varies where the reference's answer is the same number at every entry"
+    correlation = float(np.corrcoef(g, e)[0, 1])
+    direction = -1.0 if either_sign and correlation < 0 else 1.0
+    on = (np.abs(g) > 1e-9 * np.abs(g).max()) & (np.abs(e) > 1e-9 * np.abs(e).max())
+    other = int(np.sum(on & (direction * g * e < 0)))
+    both = bool(np.any(e > 0) and np.any(e < 0))
+    need = TRACKS_BOTH_SIGNS if both else TRACKS_ONE_SIGN
+    if direction * correlation < need:
+        where = "" if both else ", where the reference's answer has one sign"
+        return f"its correlation with the reference's answer is {correlation:.2f}; an attempt needs {need:g}{where}"
+    if other:
+        return (
+            f"it correlates with the reference's answer ({correlation:.2f}), but {other} of its {g.size} numbers "
+            f"{'has' if other == 1 else 'have'} the other sign"
+        )
+    return ""
+
+
+def loss_relation(student: Sandbox, vectors: Cases, course: Course, fn: str, got: object) -> Relation:
+    """relation() for a blank that returns one number, got its answer on its value case. One
+    number and one reference value say little (a[0, 0] + 0.3 was within a factor 2 of the
+    mean squared error), so when the blank is declared a mean over the batch (a `mean` check:
+    the reference's value is known there without the reference) its answer is also taken on
+    the same examples in another order (columns of every argument rolled: the reference's loss
+    is the same) and on its one-example case repeated to the batch's m columns (the
+    reference's: that example's loss); every batch has m columns, so a loss summed over them
+    is still one constant (m) times the reference's. Otherwise, its one-example case as
+    recorded. Calls fn (StudentError propagates); fn's extra answers are not replayed."""
+    args, expected = vectors[fn]
+    trials = [Trial(got, expected, args)]
+    blank = course.blanks.get(fn)
+    means = blank is not None and "mean" in dict(blank.checks)
+    one = vectors.get(f"{fn}/one_example")
+    columns = {np.shape(a)[1] if np.ndim(a) == 2 else 0 for a in args}
+    m = columns.pop() if len(columns) == 1 else 0
+    if means and m > 1:
+        rolled = [np.roll(a, 1, axis=1) for a in args]
+        trials.append(Trial(student.call(fn, *rolled), expected, rolled))
+        if one is not None:
+            repeated = [np.repeat(a, m, axis=1) for a in one[0]]
+            trials.append(Trial(student.call(fn, *repeated), one[1], repeated))
+    elif not means and one is not None:
+        trials.append(Trial(student.call(fn, *one[0]), one[1], one[0]))
+    found = relation(trials, blank=fn, tol=course.value_rel_error)
+    if found or len(trials) == 1:
+        return found
+    batches = (
+        f"on its value case, the same examples in another order and its one example repeated to {m} columns"
+        if means and len(trials) == 3
+        else "on its value case and the same examples in another order"
+        if means
+        else "on its value case and its one-example case"
+    )
+    return Relation("", f"{batches} {found.why}")
 
 
 def not_judged(what: str, exc: StudentError) -> StudentError:

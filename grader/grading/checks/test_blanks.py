@@ -20,13 +20,15 @@ import pytest
 
 from grader.config import helpers as config_helpers, inputs_of
 from grader.grading.checks.common import (
+    Trial,
     all_unchanged,
     call,
     central_check,
     diagnosed,
     equation_of,
+    loss_relation,
     not_judged,
-    related,
+    relation,
     value_check,
 )
 from grader.grading.diagnose import overflow, side_by_side
@@ -200,20 +202,21 @@ def component_check(student, vectors, course, case, component):
 
 def mean(student, vectors, course, name):
     """A loss over a batch is the mean over its columns: the batch twice over gives the same
-    number. Judged once the blank computes the loss from its inputs (within a factor 2 of the
-    reference's, and not the same number for another batch): a constant is trivially a mean."""
-    args, expected = vectors[name]
+    number. Judged once the blank's answer is an attempt at the reference's loss: one constant
+    times it (a loss summed over the m examples is m times it, and fails here, once) or a
+    listed mistake, on batches whose reference losses differ (loss_relation): a constant, or
+    a[0, 0] + 0.3, is trivially a mean."""
+    args, _ = vectors[name]
     try:
         once = student.call(name, *args)
         twice = student.call(name, *[np.hstack([a, a]) for a in args])
-        other = student.call(name, np.roll(args[0], 1, axis=1), *args[1:])
+        found = loss_relation(student, vectors, course, name, once)
     except StudentError as exc:
         raise not_judged(f"whether {name} is a mean", exc) from None
-    if once == other or not related(once, expected):
+    if not found:
         raise CheckFailed(
-            f"not graded: {name} gave {float(once):.6g} where the reference gives "
-            f"{float(expected):.6g}{', and the same for another batch' if once == other else ''}: "
-            "whether it is a mean counts once it computes the loss from its inputs (within a factor 2)"
+            f"not graded: {name} is not yet an attempt at the reference's loss ({found.why}): whether it is "
+            "a mean counts once it computes the loss from its inputs"
         )
     if abs(twice - once) > course.value_rel_error * max(1e-8, abs(once) + abs(twice)):
         raise CheckFailed(
@@ -224,44 +227,72 @@ def mean(student, vectors, course, name):
 
 def stable(student, vectors, course, name, note):
     """The blank on its input's stress case (inputs.STRESS: +-1000 for an element-wise blank,
-    columns shifted by +-1000 for logits) equals the reference's answer there, finite: an exp
-    that overflows (or a 0 / 0) shows as NaN or inf; a form exact only at the extremes fails at
-    +-1 and +-3. Judged once the blank's answer on its value case is an attempt at the
-    reference's (a table of the public answers and zeros elsewhere is exact nowhere else)."""
+    columns shifted by +-1000 for logits) is finite, and there agrees with the reference's answer
+    the way it does on its value case: equal to it, k times it (0.5 sigma(z): the factor is the
+    values check's to count, once), or what the same listed mistake gives there (its formula
+    is judged where it is finite itself). An exp that overflows (or a 0 / 0) shows as NaN or
+    inf; a form right on the value case only (a table of the public answers, zeros elsewhere)
+    or at the extremes only fails at the stress case's extremes or its moderate entries (+-1,
+    +-3). Judged once the answer on its value case is one of those (relation(); an answer that
+    merely tracks the reference says nothing of what it should give at +-1000)."""
     (z,), expected = vectors[f"{name}/stable"]
     kind = generator(inputs_of(course.blanks[name], course.blanks)[0])
     shown = f"{name}([{', '.join(f'{v:g}' for v in np.ravel(z))}])" if z.size <= 12 else f"{name} of {STRESS[kind][2]}"
     args, answer = vectors[name]
     try:
         attempt = student.call(name, *args)
-        got = call(student, name, z)
+        got = call(student, name, z)  # the last call: its warnings are the ones shown below
     except StudentError as exc:
         if exc.kind != "nonfinite":
             raise not_judged(f"{name}'s stability", exc) from None
         raise
-    if not related(attempt, answer):
-        raise CheckFailed(
-            f"not graded: {name}'s answer on its value case is not yet an attempt at the reference's (it does "
-            "not rise and fall with it): stability counts once it is"
+    found = relation([Trial(attempt, answer, args)], blank=name, tol=course.value_rel_error)
+    if found.how not in ("factor", "mistake"):
+        why = found.why or (
+            "it rises and falls with it, but is neither it, nor one constant times it, nor a typical mistake the "
+            "grader knows, so what it should give at the extremes is not known"
         )
+        raise CheckFailed(
+            f"not graded: {name}'s answer on its value case is not yet an attempt at the reference's ({why}): "
+            "stability counts once it is"
+        )
+    if found.mistake:
+        description, formula = found.mistake
+        with np.errstate(all="ignore"):
+            target = np.asarray(formula(z), float)
+        what = "what that mistake gives"
+        lead = f"on its value case {name} gives what a typical mistake gives ({description}); at the extremes, "
+    else:
+        target = found.factor * expected
+        exact = abs(found.factor - 1) <= course.value_rel_error
+        what = "the reference's answer" if exact else f"{found.factor:.4g} times the reference's answer"
+        lead = "" if exact else f"on its value case {name} gives {found.factor:.4g} times the reference's answer; "
+    judged = np.isfinite(target)  # a mistake's plain formula may itself overflow there: judged where it does not
     if (
-        got.shape != expected.shape
+        got.shape != target.shape
         or not np.all(np.isfinite(got))
-        or relative_error(got, expected, VALUE_FLOOR).max() > course.value_rel_error
+        or relative_error(got[judged] / found.factor, target[judged] / found.factor, VALUE_FLOOR).max(initial=0)
+        > course.value_rel_error
     ):
         text = np.array2string
-        found = (
-            f"gave {text(np.ravel(got), precision=4)}; expected {text(np.ravel(expected), precision=4)}"
-            if got.size <= 12 or got.shape != expected.shape
-            else f"differs from the reference's answer: {side_by_side(got, expected)}"
+        found_text = (
+            f"gave {text(np.ravel(got), precision=4)}; expected {text(np.ravel(target), precision=4)}"
+            if got.size <= 12 or got.shape != target.shape
+            else f"differs from {what}: {side_by_side(got, target)}"
         )
-        raise CheckFailed(f"{shown} {found}")
+        if lead or found.mistake:
+            found_text += f" ({what})"
+        raise CheckFailed(f"{lead}{shown} {found_text}")
     # The verdict is the answer's. A warning is only the child's account of itself (a child
-    # can say anything, or nothing): it is shown, never scored.
+    # can say anything, or nothing): it is shown, never scored; the overflow advice only for
+    # a warning of an overflow.
     if student.last_warnings:
+        advice = overflow(name, equation_of(student, name)).removeprefix("diagnosis: ").split("\n")[0]
+        overflowed = any("overflow" in w for w in student.last_warnings)
+        agrees = "right" if not lead and not found.mistake else f"finite and agrees with {what}"
         note(
-            f"the answer is right, but numpy warned in your code: {'; '.join(student.last_warnings)}. "
-            + overflow(name, equation_of(student, name)).removeprefix("diagnosis: ").split("\n")[0]
+            f"the answer is {agrees}, but numpy warned in your code: {'; '.join(student.last_warnings)}"
+            + (f". {advice}" if overflowed else "")
         )
 
 
