@@ -307,10 +307,11 @@ def descent(student, vectors, course, name):
         at_case = student.call(name, params, grads, case_lr)
     except StudentError as exc:
         raise not_judged(f"how {name} moves the parameters", exc) from None
-    if not related(at_case, expected, base=params, either_sign=True):
+    found = relation([Trial(at_case, expected, (params, grads, case_lr), params)], either_sign=True, blank=name)
+    if not found:
         raise CheckFailed(
             f"not graded: {name}'s step at lr = {case_lr:g} is not yet an attempt at the "
-            "reference's (it does not rise and fall with it): how it scales with lr counts once it is"
+            f"reference's ({found.why}): how it scales with lr counts once it is"
         )
     for key in params:
         if key not in new:
