@@ -225,6 +225,60 @@ def test_errors_in_a_row_do_not_poison_the_sandbox(hostile):
         assert_recovers(hostile)
 
 
+LOOPING_RELU_PRIME = """
+    def relu_prime(z):
+        while True:  # and it swallows whatever is raised to stop it
+            try:
+                pass
+            except BaseException:
+                pass
+"""
+
+
+@pytest.mark.slow
+def test_the_watchdog_names_the_blank_a_call_is_stuck_in_and_it_is_not_called_again(tmp_path):
+    """hidden_delta calls relu_prime, which never returns: the call stops at the limit, the
+    message names relu_prime (not hidden_delta), and from then on a blank that calls relu_prime
+    fails at once with that reason, while one that does not is unaffected."""
+    W, delta, z = np.ones((3, 2)), np.ones((3, 4)), np.ones((2, 4))
+    with Sandbox(submission(tmp_path, activations=LOOPING_RELU_PRIME), Limits(call_seconds=1)) as box:
+        box.call("sigmoid", Z)  # the child is up: time only the call
+        start = time.monotonic()
+        with pytest.raises(StudentError) as info:
+            box.call("hidden_delta", W, delta, z)
+        assert 0.9 <= time.monotonic() - start < 2.0
+        assert info.value.kind == "timeout"
+        assert str(info.value).startswith("relu_prime (called by hidden_delta) did not finish within 1 s")
+        assert info.value.where.startswith("activations.py:") and "in relu_prime" in info.value.where
+        assert box.hung == {"relu_prime"}
+        start = time.monotonic()
+        with pytest.raises(StudentError) as info:
+            box.call("hidden_delta", W, delta, z)
+        assert time.monotonic() - start < 0.5 and info.value.kind == "timeout"
+        assert "relu_prime was not called again (called by hidden_delta)" in str(info.value)
+        assert box.call("relu", Z).shape == Z.shape
+
+
+@pytest.mark.slow
+def test_a_blank_stuck_in_training_ends_it_at_the_call_limit_naming_the_epoch_and_batch(tmp_path):
+    """Training calls the blanks thousands of times in one request: a stuck one ended it only at
+    limits.training_seconds (300 s). The child's watchdog stops it at call_seconds and says where."""
+    rng = np.random.default_rng(0)
+    data = {"train_images": rng.integers(0, 256, (64, 784), dtype=np.uint8), "train_labels": rng.integers(0, 10, 64)}
+    budget = {"epochs": 2, "batch_size": 16, "learning_rate": 0.1, "seed": 0}
+    with Sandbox(submission(tmp_path, activations=LOOPING_RELU_PRIME), Limits(call_seconds=1)) as box:
+        box.call("sigmoid", Z)
+        start = time.monotonic()
+        with pytest.raises(StudentError) as info:
+            box.train([784, 8, 10], budget, data)
+        assert time.monotonic() - start < 3
+    assert info.value.kind == "timeout"
+    assert str(info.value).startswith(
+        "relu_prime (called by hidden_delta, backward) did not finish within 1 s at epoch 1, batch 1 of 4"
+    ), info.value
+    assert "so training stopped there" in str(info.value) and "in relu_prime" in info.value.where
+
+
 # -- 4. one broken blank costs only its own checks -----------------------------------------------
 @pytest.mark.slow
 def test_os_exit_in_relu_fails_only_relus_checks(tmp_path):
@@ -264,6 +318,26 @@ def test_endless_loop_in_relu_fails_only_relus_checks(tmp_path):
     for name in SIGMOID_CHECKS + [RELU_PRIME_VALUES, RELU_PRIME_GRADIENT]:
         assert tests[name]["status"] == "passed" and tests[name]["score"] == tests[name]["max_score"] > 0, name
     assert results["score"] == 12
+
+
+@pytest.mark.slow
+def test_a_stuck_blank_costs_its_own_checks_and_mnist_in_seconds(tmp_path):
+    """The whole assignment with relu_prime stuck (issue 15): relu_prime's checks and MNIST
+    fail, naming it; every other blank keeps its points, backward's own-helpers check too (its
+    glue is right), and the verdict comes after about one call limit, not training's 300 s."""
+    sub = submission(tmp_path, activations=LOOPING_RELU_PRIME)
+    start = time.monotonic()
+    proc, results = grade_json(sub, "--course", str(tiny_timeout_course(tmp_path, call=2)), "--no-plots", timeout=120)
+    assert time.monotonic() - start < 30  # the training limit is 300 s: anything near it is the old behaviour
+    failed = {t["name"]: t["output"] for t in results["tests"] if t["status"] != "passed"}
+    assert set(failed) == {
+        f"Activation functions: {RELU_PRIME_VALUES}",
+        f"Activation functions: {RELU_PRIME_GRADIENT}",
+        f"Activation functions: {UNCHANGED}",
+        "MNIST accuracy: training with your blanks reaches the course's test accuracy",
+    }, failed
+    mnist = failed["MNIST accuracy: training with your blanks reaches the course's test accuracy"]
+    assert "relu_prime (called by hidden_delta, backward) did not finish within 2 s at epoch 1, batch 1 of" in mnist
 
 
 # -- 5. tampering with numpy and pytest in the child changes nothing in the parent ----------------

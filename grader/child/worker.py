@@ -25,6 +25,7 @@ import numpy as np
 from grader.child import limits as rlimits, network
 from grader.child.blanks import Blank, from_json, modules
 from grader.child.protocol import read_message, write_message
+from grader.child.watchdog import NotAgain, Watchdog
 
 if TYPE_CHECKING:  # annotations only: the child imports nothing it does not run
     import types
@@ -198,6 +199,13 @@ class Submission:
             return {"kind": "exit", "message": f"{fn} called sys.exit({exc.code!r})", "where": where}
         if isinstance(exc, Unimportable):
             return dict(exc.args[0])
+        if isinstance(exc, NotAgain):
+            return {
+                "kind": "hung",
+                "message": f"{exc.args[0]} was not called again (called by {fn}): an earlier call ran out of "
+                "time (an endless loop?)",
+                "where": where,
+            }
         if isinstance(exc, SyntaxError):
             return {"kind": "exception", "message": syntax_error(exc)}
         text = f"{type(exc).__name__}: {exc}".strip()
@@ -304,6 +312,21 @@ def replayer(ask: Ask, blanks: dict[str, Blank]) -> Make:
     return make
 
 
+def not_again(hung: set[str], make: Make | None) -> Make:
+    """make() for stand_ins: a blank that ran out of time earlier raises NotAgain when another
+    blank calls it, where make's stand-in would call it (a replayed answer still comes first)."""
+
+    def stand_in(name, original):
+        if name in hung:
+
+            def original(*args, _name=name, **kwargs):
+                raise NotAgain(_name)
+
+        return make(name, original) if make else original
+
+    return stand_in
+
+
 def bound_args(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
     """Positional arguments, keywords folded in by the function's own signature."""
     if not kwargs:
@@ -320,9 +343,11 @@ def run(
     returns: str,
     mode: str | None = None,
     ask: Ask | None = None,
+    hung: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Call one blank; returns the reply message (result or error). mode "record" also returns
-    the calls it made to other blanks; mode "replay" has them answered through ask()."""
+    the calls it made to other blanks; mode "replay" has them answered through ask(). hung: the
+    blanks that ran out of time earlier (watchdog.py): a call of one of them fails at once."""
     try:
         func = submission.function(fn)
     except LookupError as exc:
@@ -333,6 +358,8 @@ def run(
     # mode "replay" always comes with ask (main): the ignore states that, it changes nothing at run time
     blanks = submission.blanks
     make = recorder(calls, blanks) if mode == "record" else replayer(ask, blanks) if mode == "replay" else None  # type: ignore[arg-type]
+    if hung:
+        make = not_again(set(hung), make)
     try:
         with (
             warnings.catch_warnings(record=True) as caught,
@@ -388,7 +415,7 @@ def roles(submission: Submission, names: dict[str, str]) -> dict[str, Callable[.
     return out
 
 
-def train(submission: Submission, fd: int, request: dict[str, Any]) -> dict[str, Any]:
+def train(submission: Submission, fd: int, request: dict[str, Any], watchdog: Watchdog) -> dict[str, Any]:
     """Train with the kit's loop (child/network.py) and the student's blanks in the roles the
     course configures. The test set is not here: after each epoch the weights go to the
     parent, which scores them itself."""
@@ -397,24 +424,27 @@ def train(submission: Submission, fd: int, request: dict[str, Any]) -> dict[str,
             submission.function(name)
         except BaseException as exc:
             return {"ok": False, **submission.describe(exc, name)}
-    played = roles(submission, request["network"])
     data, budget = request["data"], request["budget"]
     X_train = (data["train_images"].T / np.float32(255)).astype(np.float32)
+    played = {role: watchdog.watched(role, fn) for role, fn in roles(submission, request["network"]).items()}
 
     def on_epoch(epoch, params, history):
-        write_message(
-            fd,
-            {
-                "id": request["id"],
-                "progress": epoch,
-                "total": budget["epochs"],
-                "params": plain(params, "dict", "training"),
-            },
-        )
+        with watchdog.lock:  # never beside the watchdog's own reply
+            write_message(
+                fd,
+                {
+                    "id": request["id"],
+                    "progress": epoch,
+                    "total": budget["epochs"],
+                    "params": plain(params, "dict", "training"),
+                },
+            )
+        watchdog.next_epoch()
 
     try:
         params = network.init_params(request["sizes"], budget["seed"])
-        with np.errstate(all="ignore"):
+        batches = -(-X_train.shape[1] // int(budget["batch_size"]))
+        with np.errstate(all="ignore"), watchdog.training(request["id"], batches):
             params, history, norms, steps = network.train(
                 params,
                 X_train,
@@ -568,6 +598,10 @@ def main(rfd: int, wfd: int, folder: str, setup_json: str) -> None:
     fd, size = setup["arena"]  # the grader's shared memory: watched calls' arguments live there
     arena = mmap.mmap(fd, size)
     submission = Submission(folder, from_json(setup["blanks"]), setup.get("provided"))
+    seconds = float(setup["limits"].get("call_seconds", rlimits.Limits().call_seconds))
+    watchdog = Watchdog(
+        seconds, submission.folder, {*submission.blanks, *submission.provided}, lambda m: write_message(wfd, m)
+    )
     write_message(wfd, {"ready": True, "skipped": skipped})
     while True:
         request = read_message(rfd, arena=arena)
@@ -579,24 +613,29 @@ def main(rfd: int, wfd: int, folder: str, setup_json: str) -> None:
         elif request["op"] == "call":
 
             def ask(name, args, rid=request["id"]):
-                write_message(wfd, {"id": rid, "ask": name, "args": args})
+                with watchdog.lock:
+                    write_message(wfd, {"id": rid, "ask": name, "args": args})
                 got = read_message(rfd)
                 return got.get("answer") if isinstance(got, dict) and got.get("id") == rid else None
 
             returns = submission.blanks[request["fn"]].returns
-            reply = run(submission, request["fn"], request["args"], returns, request.get("mode"), ask)
+            hung = request.get("hung", [])
+            with watchdog.running(request["id"], request["fn"]):
+                reply = run(submission, request["fn"], request["args"], returns, request.get("mode"), ask, hung)
         elif request["op"] == "map":
             results, warned = [], set[str]()
-            for args in request["args_list"]:
-                reply = run(submission, request["fn"], args, submission.blanks[request["fn"]].returns)
-                if not reply["ok"]:
-                    break
-                results.append(reply["result"])
-                warned.update(reply["warnings"])
-            else:
-                reply = {"ok": True, "result": results, "warnings": sorted(warned)}
+            with watchdog.running(request["id"], request["fn"]):
+                for args in request["args_list"]:
+                    reply = run(submission, request["fn"], args, submission.blanks[request["fn"]].returns)
+                    if not reply["ok"]:
+                        break
+                    results.append(reply["result"])
+                    warned.update(reply["warnings"])
+                else:
+                    reply = {"ok": True, "result": results, "warnings": sorted(warned)}
         elif request["op"] == "train":
-            reply = train(submission, wfd, request)
+            reply = train(submission, wfd, request, watchdog)
         else:
             reply = {"ok": False, "kind": "protocol", "message": f"unknown op {request['op']!r}"}
-        write_message(wfd, {**reply, "id": request["id"]})
+        with watchdog.lock:
+            write_message(wfd, {**reply, "id": request["id"]})

@@ -51,6 +51,10 @@ STARTUP_SECONDS = 60  # a cold start on a busy machine; student code has not run
 # (126 s against 2.1 s, measured); one thread also fixes the order of float sums.
 ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 ERRORS = {"crash", "timeout", "exit", "memory", "cpu", "protocol"}  # the process died or was killed
+# How long past limits.call_seconds the grader waits for a call before it kills the child itself:
+# the child's own watchdog stops the call at the limit and says which blank it was in
+# (child/watchdog.py; it looks every 0.25 s at most), which the grader's clock cannot.
+GRACE = 2.0
 MAX_REPLY = 16 << 20  # a call's honest reply is KiBs; a forged one costs the grader at most 8 times this (protocol.py)
 # A blank's answer as coerce() gives it, by the blank's `returns`: "array" and "scalar" an
 # ndarray, "pair" a list of two, "dict" names to arrays.
@@ -562,7 +566,8 @@ class Sandbox:
         if self.deadline is not None and self.deadline - time.monotonic() < timeout:
             check_budget = True
             timeout = max(0.0, self.deadline - time.monotonic())
-        deadline = time.monotonic() + timeout
+        # a call's limit is the child's watchdog's to enforce first; ours follows GRACE later
+        deadline = time.monotonic() + timeout + (GRACE if message["op"] in ("call", "map") and not check_budget else 0)
         printed = self.tap.total
         try:
             write_message(self.to_child, message, lambda fd: self._wait(fd, deadline, writing=True))
@@ -621,6 +626,13 @@ class Sandbox:
             raise StudentError("protocol", f"the process running {what} sent a malformed reply")
         if not reply["ok"]:
             kind = reply.get("kind")
+            if kind == "timeout":  # the child's watchdog (child/watchdog.py): it has exited
+                self.stop()
+                blank = reply.get("blank")
+                self.hung.add(blank if isinstance(blank, str) and blank in self.blanks else what)
+                return self._fail(kind, reply, what)
+            if kind == "hung":  # it called a blank that ran out of time earlier
+                return self._fail("timeout", reply, what)
             known = isinstance(kind, str) and kind in {"not_implemented", "exception", "bad_return", "exit", "memory"}
             return self._fail(kind if known else "exception", reply, what)
         return reply
@@ -665,6 +677,8 @@ class Sandbox:
         self.not_again(fn)
         sent = self.arena.place(args) if watch else list(args)
         message = {"op": "call", "fn": fn, "args": sent}
+        if self.hung:  # where fn calls one of them, it fails at once (child/watchdog.py)
+            message["hung"] = sorted(self.hung)
         if replay is not None or record:
             message["mode"] = "replay" if replay is not None else "record"
         if replay is not None:
@@ -737,6 +751,7 @@ class Sandbox:
                 "data": data,
                 "network": network or Network().roles(),  # the notes' network
                 "norms_every": norms_every,
+                "call_seconds": self.limits.call_seconds,  # one call of the student's code (child/watchdog.py)
             },
             "training",
             self.limits.training_seconds,
