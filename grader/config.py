@@ -543,6 +543,14 @@ def declared_blanks(r: Reader, assignment: dict, where: str, network: Network) -
         )
     for name, blank in blanks.items():  # what the derived checks need, now that every blank is known
         validate(r, f"{where}.blanks.{name}", blank, blanks, network)
+    for name, blank in blanks.items():  # then what one blank's check needs of the others' declarations
+        if "helpers" in blank.kinds and not helpers(blanks, network):
+            r.fail(
+                f"{where}.blanks.{name}.checks.helpers",
+                blank.kinds["helpers"],
+                "needs the blanks of the recursion declared: an output delta (delta_of: {output, loss}), a hidden "
+                f"delta (delta_of: {{hidden: {network.hidden}}}) and a layer's gradients (gradient_of: layer)",
+            )
     return blanks
 
 
@@ -573,7 +581,13 @@ def delta_of(r: Reader, spec: dict, key: str) -> dict[str, Any]:
     if "delta_of" not in spec:
         return {}
     tree = spec["delta_of"]
-    if isinstance(tree, dict) and set(tree) == {"hidden"}:
+    if isinstance(tree, dict) and "hidden" in tree:
+        if set(tree) != {"hidden"}:
+            r.fail(
+                f"{key}.delta_of",
+                tree,
+                "either {hidden: f} (a hidden layer's delta) or {output: g, loss: L} (the output layer's), not both",
+            )
         return {"hidden_delta_of": r.get(tree, f"{key}.delta_of.hidden", str)}
     tree = r.section(spec, f"{key}.delta_of", ("output", "loss"))
     return {"delta_of": (r.get(tree, f"{key}.delta_of.output", str), r.get(tree, f"{key}.delta_of.loss", str))}
@@ -608,17 +622,42 @@ def validate(r: Reader, key: str, blank: Blank, blanks: dict[str, Blank], networ
             kinds["gradient"],
             "a gradient check needs derivative_of, delta_of or gradient_of: what the differences are of",
         )
-    for role in (*blank.delta_of, *[blank.hidden_delta_of] * bool(blank.hidden_delta_of)):
-        if role not in blanks:
-            r.fail(f"{key}.delta_of", role, "not a blank of this assignment (its reference gives the differences)")
-    shapes = {
-        "hidden_delta_of": (blank.hidden_delta_of, 3, "W(l+1), delta(l+1) and z(l)"),
-        "gradient_of": (blank.gradient_of, 3 if blank.gradient_of == "network" else 2, "its gradient's arguments"),
+    roles = [
+        *zip(("output", "loss"), blank.delta_of, strict=False),
+        *[("hidden", blank.hidden_delta_of)] * bool(blank.hidden_delta_of),
+    ]
+    for role, name in roles:
+        if name not in blanks:
+            r.fail(
+                f"{key}.delta_of.{role}", name, "not a blank of this assignment (its reference gives the differences)"
+            )
+    calls = {
+        "delta_of: {hidden}": (blank.hidden_delta_of, "(W_next, delta_next, z)"),
+        "gradient_of: network": (blank.gradient_of == "network", "(params, cache, y)"),
+        "gradient_of: layer": (blank.gradient_of == "layer", "(delta, a_prev)"),
     }
-    for field_, (declared, count, what) in shapes.items():
+    for declared_as, (declared, called) in calls.items():
+        count = called.count(",") + 1
         if declared and generators.arguments(inputs) != count:
-            kind = field_.removesuffix("_of")
-            r.fail(f"{key}.inputs", list(inputs), f"a blank declared {kind} is called with {what}")
+            r.fail(
+                f"{key}.inputs",
+                list(inputs),
+                f"a blank declared {declared_as} is called with {count} arguments, {called}; these make "
+                f"{generators.arguments(inputs)}",
+            )
+    if blank.hidden_delta_of and (
+        blank.hidden_delta_of in blanks
+        and (
+            len(inputs_of(blanks[blank.hidden_delta_of], blanks)) != 1
+            or generators.generator(inputs_of(blanks[blank.hidden_delta_of], blanks)[0]) not in generators.ELEMENTWISE
+        )
+    ):
+        r.fail(
+            f"{key}.delta_of.hidden",
+            blank.hidden_delta_of,
+            "a hidden layer's activation is an element-wise blank of one input "
+            f"({', '.join(generators.ELEMENTWISE)}), such as relu or sigmoid",
+        )
     if blank.gradient_of == "layer" and ("gradient" in kinds or blank.returns != "pair"):
         r.fail(
             f"{key}.gradient_of",
@@ -650,13 +689,6 @@ def validate(r: Reader, key: str, blank: Blank, blanks: dict[str, Blank], networ
             f"{key}.checks.helpers",
             kinds["helpers"],
             "a helpers check is of the network's gradient (gradient_of: network), built from the other blanks",
-        )
-    if "helpers" in kinds and not helpers(blanks, network):
-        r.fail(
-            f"{key}.checks.helpers",
-            kinds["helpers"],
-            "needs the blanks of the recursion declared: an output delta (delta_of: {output, loss}), a hidden "
-            "delta (delta_of: {hidden}) and a layer's gradients (gradient_of: layer)",
         )
 
 

@@ -27,6 +27,10 @@ def edited(tmp_path, change):
     return path
 
 
+def BLANKS(tree):  # noqa: N802 (a table's short name)
+    return tree["assignments"]["backprop"]["blanks"]
+
+
 @pytest.mark.parametrize("change, words", [
     (lambda t: t["thresholds"].update(mnist_accuracy=1.5), "thresholds.mnist_accuracy = 1.5: must be between 0 and 1"),
     (lambda t: t["training"].update(epochs="ten"), "training.epochs = 'ten': must be a whole number"),
@@ -59,6 +63,31 @@ def edited(tmp_path, change):
      "assignments.backprop.network.hidden = 'tanh': must be one of relu, sigmoid"),
     (lambda t: t["assignments"]["backprop"].update(network={"output": "sigmoid"}),
      "output and loss must be one of: softmax with cross_entropy, sigmoid with mse"),
+    # declarations of the derived checks (red team: each accepted, or named the wrong key)
+    (lambda t: BLANKS(t)["backward"].update(inputs=["net(n)"]),
+     "blanks.backward.inputs[0] = 'net(n)': net's sizes are its layers' widths: 3 letters or more"),
+    (lambda t: BLANKS(t)["sgd_update"].update(inputs=["step(n)"]), "step's sizes are its layers' widths"),
+    (lambda t: BLANKS(t)["hidden_delta"].update(inputs=["normal(k)", "normal(k, m)", "z"]),
+     "blanks.hidden_delta.inputs[0] = 'normal(k)': an array's sizes are two letters"),
+    (lambda t: BLANKS(t)["hidden_delta"]["delta_of"].update(hidden="softmax"),
+     "blanks.hidden_delta.delta_of.hidden = 'softmax': a hidden layer's activation is an element-wise blank"),
+    (lambda t: BLANKS(t)["hidden_delta"]["delta_of"].update(hidden="tanh"),
+     "blanks.hidden_delta.delta_of.hidden = 'tanh': not a blank of this assignment"),
+    (lambda t: BLANKS(t)["hidden_delta"]["delta_of"].update(loss="cross_entropy"),
+     "blanks.hidden_delta.delta_of = {'hidden': 'relu', 'loss': 'cross_entropy'}: either {hidden: f}"),
+    (lambda t: BLANKS(t)["layer_gradients"].update(inputs=["net"]),
+     "blanks.layer_gradients.inputs = ['net']: a blank declared gradient_of: layer is called with 2 arguments, "
+     "(delta, a_prev); these make 3"),
+    (lambda t: BLANKS(t)["layer_gradients"]["checks"].update(gradient=1),
+     "blanks.layer_gradients.gradient_of = 'layer': a layer's gradients are a pair"),
+    (lambda t: BLANKS(t)["hidden_delta"]["checks"].update(helpers=1),
+     "blanks.hidden_delta.checks.helpers = 1.0: a helpers check is of the network's gradient"),
+    (lambda t: BLANKS(t)["relu"]["checks"].update(descent=1),
+     "blanks.relu.checks.descent = 1.0: a descent check is of an optimiser step"),
+    (lambda t: BLANKS(t)["backward"].update(gradient_of="loss"),
+     "blanks.backward.gradient_of = 'loss': must be one of network, layer"),
+    (lambda t: BLANKS(t)["relu"]["checks"].update(values={"a": 1, "b": 1}),
+     "blanks.relu.checks.values = {'a': 1, 'b': 1}: points per array are for a pair"),
 ])
 def test_bad_values_are_named(tmp_path, change, words):
     with pytest.raises(ConfigError) as info:

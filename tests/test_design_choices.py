@@ -153,7 +153,7 @@ def test_an_experiment_keeps_a_zero_and_a_label_with_a_dot(tmp_path):
     (lambda a: a["experiments"]["losses"].update(plot="bars"), "plot = 'bars': must be one of gradient_norms, curves"),
     (lambda a: a["experiments"]["losses"]["runs"]["sigmoid + MSE"].update(loss="hinge"),
      "output and loss must be one of"),
-    (lambda a: a["blanks"]["mse_delta"]["delta_of"].update(output="tanh"), "delta_of = 'tanh': not a blank"),
+    (lambda a: a["blanks"]["mse_delta"]["delta_of"].update(output="tanh"), "delta_of.output = 'tanh': not a blank"),
     (lambda a: a["blanks"]["mse_delta"]["checks"].update(mean=1), "a mean over the batch is a check of a scalar"),
     (lambda a: a.pop("experiments"), "parts.experiments"),
     (lambda a: a["blanks"]["mse_delta"].update(part="los"), "blanks.mse_delta.part = 'los': not a part of this"),

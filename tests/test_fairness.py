@@ -91,6 +91,20 @@ BUGS = [
     ("backward stops before layer 1", "backprop", backward(stop=1), "backprop", True),
     ("backward z(l) for z(l-1)", "backprop", backward(step='hidden_delta(params[f"W{l}"], delta, cache[f"z{l}"])'),
      "backprop", True),
+    ("backward z(l-1) for a(l-1)", "backprop",
+     backward(grads='layer_gradients(delta, cache[f"z{l - 1}"] if l > 1 else cache["a0"])'), "backprop", True),
+    # a loop written for the public net's three layers: the square case (two) and the hidden one (four) differ
+    ("backward for three layers only", "backprop", backward().replace("    L = len(params) // 2", "    L = 3"),
+     "backprop", True),
+    # the dicts themselves changed (only the child sees that: it says so, worker.rebound)
+    ("sgd_update rebinds params' keys", "updates",
+     "def sgd_update(params, grads, lr):\n    for k in list(params):\n        params[k] = params[k] - lr * grads[k]\n"
+     "    return params", "updates", False),
+    ("backward writes into the cache dict", "backprop",
+     backward().replace("    grads = {}", '    grads = {}\n    cache[f"a{L}"] = cache[f"a{L}"] * 1.0'), "backprop", False),
+    ("db over the rows", "updates",
+     "def layer_gradients(delta, a_prev):\n    return delta @ a_prev.T, delta.sum(axis=0, keepdims=True)", "updates",
+     True),
     ("db without keepdims", "updates",
      "def layer_gradients(delta, a_prev):\n    return delta @ a_prev.T, delta.sum(axis=1)", "updates", True),
     ("db a mean", "updates",
@@ -230,6 +244,13 @@ def test_messages_say_what_was_verified(gradebook):
     tests = report(gradebook, "backward transposes square dW")
     values = next(t for n, t in tests.items() if "backward matches the reference" in n)
     assert "every db is right" in values["output"] and "hidden_delta" not in values["output"]
+    # an attempt that is wrong costs its values, never its part's purity too (the gate: common.relation)
+    for name in ("db over the rows", "backward z(l-1) for a(l-1)"):
+        purity = next(t for n, t in report(gradebook, name).items() if "do not modify their inputs" in n)
+        assert purity["status"] == "passed", (name, purity["output"])
+    three = report(gradebook, "backward for three layers only")
+    values = next(t for n, t in three.items() if "backward matches the reference" in n)
+    assert values["status"] == "failed" and "KeyError" in values["output"], values["output"]
     tests = report(gradebook, "relu_prime doubled")
     mnist = next(t for n, t in tests.items() if n.startswith("MNIST"))
     if mnist["status"] != "passed":

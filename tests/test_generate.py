@@ -155,3 +155,19 @@ def test_the_kits_record_is_current():
     assert recorded and "exercises/backprop/activations.py" in recorded
     for name, digest in recorded.items():
         assert sha256(ROOT / name) == digest, f"{name} differs from generated.sha256: run grade generate"
+
+
+@pytest.mark.slow
+def test_inputs_the_reference_fails_on_are_named_by_their_key(kit):
+    """Sizes that do not fit together (delta_next's rows are not W_next's) made generate stop with
+    the reference's traceback, naming no course.yaml key (red team); now the key, the shapes and
+    the reference's error, exit 2, and no vectors file is half written."""
+    path = kit / "course.yaml"
+    path.write_text(path.read_text().replace('"normal(k, n)", "normal(k, m)"', '"normal(k, n)", "normal(j, m)"'))
+    before = (kit / "exercises" / "backprop" / "vectors.json").read_bytes()
+    done = generate_in(kit)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "assignments.backprop.blanks.hidden_delta.inputs: the reference's hidden_delta fails on the inputs " \
+        "declared there (6x4, 3x5, 4x5): hidden_delta raised ValueError: matmul" in done.stderr, done.stderr
+    assert (kit / "exercises" / "backprop" / "vectors.json").read_bytes() == before

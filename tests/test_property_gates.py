@@ -361,3 +361,31 @@ def test_graded_garbage_earns_no_property_points(tmp_path):
         "mse is the mean over the columns: repeating the batch leaves it unchanged",
         "mse and mse_delta do not modify their inputs",
     }, table
+
+
+# -- the gate on a pair and on a dict (red team of the derived backprop and updates parts) ---------
+
+
+def test_a_pair_is_judged_array_by_array_by_its_own_listed_mistakes():
+    """layer_gradients' db summed over the rows has the wrong size: a listed mistake of its db
+    ("layer_gradients db"), so an attempt, and its part's purity check is not lost to it too."""
+    (delta, a_prev), (dW, db) = BP_VECTORS["layer_gradients"]
+    args = (delta, a_prev)
+    for wrong_db in (delta.sum(axis=0, keepdims=True), delta.sum(axis=0)):
+        assert relation([Trial([dW, wrong_db], [dW, db], args)], blank="layer_gradients").how == "tracks"
+    assert relation([Trial([dW.T, db], [dW, db], args)], blank="layer_gradients")  # a transposed dW
+    # test the tester: garbage in either array is no attempt, and says which
+    found = relation([Trial([dW, np.ones_like(db)], [dW, db], args)], blank="layer_gradients")
+    assert not found and found.why.startswith("its db: "), found
+    assert not relation([Trial([np.zeros_like(dW), db], [dW, db], args)], blank="layer_gradients")
+
+
+def test_a_dict_with_arrays_right_is_an_attempt_and_one_with_none_is_not():
+    """backward passing z(l-1) for a(l-1) to layer_gradients: every dW is off (and of the other
+    sign here and there), every db right: an attempt. Garbage in every key is not."""
+    args, grads = BP_VECTORS["backward"]
+    rng = np.random.default_rng(0)
+    off = {k: (v + rng.standard_normal(v.shape) if k[0] == "W" else v) for k, v in grads.items()}
+    assert relation([Trial(off, grads, args)], blank="backward")
+    assert not relation([Trial({k: np.ones_like(v) for k, v in grads.items()}, grads, args)], blank="backward")
+    assert not relation([Trial({k: np.zeros_like(v) for k, v in grads.items()}, grads, args)], blank="backward")

@@ -366,15 +366,38 @@ def run(
             np.errstate(all="warn", under="ignore"),
         ):  # numpy's defaults: underflow to 0 is harmless
             warnings.simplefilter("always")
+            before = [{k: id(v) for k, v in a.items()} if isinstance(a, dict) else None for a in args]
             with stand_ins(submission, fn, make) if make else contextlib.nullcontext():
                 value = func(*args)
         result = plain(value, returns, fn)
+        changed = rebound(args, before)
     except BadReturn as exc:
         return {"ok": False, "kind": "bad_return", "message": str(exc)}
     except BaseException as exc:
         return {"ok": False, **submission.describe(exc, fn)}
     reply = {"ok": True, "result": result, "warnings": sorted({f"{w.category.__name__}: {w.message}" for w in caught})}
+    if changed:
+        reply["dicts"] = changed
     return {**reply, "calls": calls} if mode == "record" else reply
+
+
+def rebound(args: Sequence[Any], before: Sequence[dict[str, int] | None]) -> list[str]:
+    """What a call did to the dicts it was given, as the grader cannot see it (it reads back the
+    arrays alone): keys removed or added, and keys that now hold another array (params[k] =
+    params[k] - lr * grads[k] writes into the caller's dict as surely as -= into its arrays)."""
+    out = []
+    for position, (arg, ids) in enumerate(zip(args, before, strict=True)):
+        if ids is None or not isinstance(arg, dict):
+            continue
+        name = f"argument {position + 1}"
+        now = {str(k): id(v) for k, v in arg.items()}
+        for key in sorted(set(ids) - set(now)):
+            out.append(f"{name}'s key {key!r} was removed")
+        for key in sorted(set(now) - set(ids))[:5]:
+            out.append(f"{name} got a new key {key!r}")
+        for key in sorted(k for k in set(ids) & set(now) if ids[k] != now[k]):
+            out.append(f"{name} [{key!r}] was replaced by another array")
+    return out[:20]
 
 
 def plot_only(loss_fn: Callable[..., Any]) -> Callable[[np.ndarray, np.ndarray], float]:

@@ -59,6 +59,17 @@ def at(index: Iterable[int | np.integer]) -> str:
     return "[" + ", ".join(str(int(i)) for i in index) + "]"
 
 
+def shown(got: float, expected: float, other: str = "expected") -> str:
+    """'x, expected y' with enough digits that x and y read differently: 6, or up to 12 when the
+    two agree to 6 (a float32 answer off at the 7th digit read 'got -0.000161644, expected
+    -0.000161644': red team)."""
+    for digits in (6, 9, 12):
+        a, b = f"{got:.{digits}g}", f"{expected:.{digits}g}"
+        if a != b:
+            break
+    return f"{a}, {other} {b}"
+
+
 VALUE_FLOOR = 1e-4  # values near 0 (a dead unit, a tiny probability) get an absolute tolerance of tol * 1e-4
 
 
@@ -76,8 +87,7 @@ def assert_close(what: str, got: Any, expected: np.ndarray, tol: float) -> None:
     if err.size and err.max() > tol:
         i = np.unravel_index(np.argmax(err), err.shape)
         raise CheckFailed(
-            f"{what}: relative error {err[i]:.2g} at {at(i)} (threshold {tol:g}): "
-            f"got {got[i]:.6g}, expected {expected[i]:.6g}"
+            f"{what}: relative error {err[i]:.2g} at {at(i)} (threshold {tol:g}): got {shown(got[i], expected[i])}"
         )
 
 
@@ -110,6 +120,5 @@ def assert_gradient(what: str, numeric: np.ndarray, analytic: ArrayLike, tol: fl
         i = np.unravel_index(np.argmax(err), err.shape)
         raise CheckFailed(
             f"{what} disagrees with central differences of {source}: relative error "
-            f"{err[i]:.2g} at {at(i)} (threshold {tol:g}): analytic {analytic[i]:.6g}, "
-            f"numeric {numeric[i]:.6g}"
+            f"{err[i]:.2g} at {at(i)} (threshold {tol:g}): analytic {shown(analytic[i], numeric[i], 'numeric')}"
         )

@@ -166,6 +166,10 @@ def parse(spec: str) -> tuple[str, tuple[str, ...]]:
         raise ValueError(f"not an input generator: {known}, an array's optionally with sizes, e.g. normal(k, n)")
     letters = tuple(re.split(r"\s*,\s*", match[2])) if match[2] else ()
     if match[1] in COMPOSITES:
+        least = {"net": 3, "step": 2}[match[1]]  # two layers at least: a recursion, a step of several keys
+        if letters and len(letters) < least:
+            example = f"{match[1]}({', '.join(COMPOSITES[match[1]][2])})"
+            raise ValueError(f"{match[1]}'s sizes are its layers' widths: {least} letters or more, e.g. {example}")
         return match[1], letters or COMPOSITES[match[1]][2]
     if letters and len(letters) != 2:
         raise ValueError("an array's sizes are two letters: rows and columns, e.g. normal(k, n)")
@@ -209,6 +213,8 @@ def hidden_dims(inputs: Sequence[str], seed: int) -> dict[str, int]:
         if x not in dims:
             free = [v for v in range(2, 10) if v not in dims.values()] or list(range(2, 10))
             dims[x] = int(rng.choice(free))
+    if "net" in map(generator, inputs):  # another depth than the public net's: a loop written for its
+        dims["depth"] = len(parse(next(i for i in inputs if generator(i) == "net"))[1])  # layers fails here
     return dims
 
 
@@ -219,6 +225,15 @@ def square(inputs: Sequence[str]) -> bool:
     return len(letters(inputs)) >= 3
 
 
+def square_dims(inputs: Sequence[str], dims: Dims) -> dict[str, int]:
+    """The square case's sizes: every letter the size of n; a net there is two layers deep (the
+    public one is three, the hidden one four), so that a loop written for one depth fails."""
+    out = dict.fromkeys([*(x for x in dims if x != "depth"), *letters(inputs)], dims["n"])
+    if "net" in map(generator, inputs):
+        out["depth"] = 2
+    return out
+
+
 def draw(
     inputs: Sequence[str], rng: np.random.Generator, dims: Dims, roles: Mapping[str, Any] | None = None
 ) -> list[Any]:
@@ -227,7 +242,11 @@ def draw(
     for spec in inputs:
         name, own = parse(spec)
         if name in COMPOSITES:
-            out += COMPOSITES[name][0](rng, [dims[x] for x in own], dims["m"], roles or {})
+            sizes = [dims[x] for x in own]
+            if name == "net" and "depth" in dims:  # layers past the letters' repeat the last hidden width
+                depth = dims["depth"]
+                sizes = [*sizes[: min(depth, len(sizes) - 1)], *[sizes[-2]] * (depth + 1 - len(sizes)), sizes[-1]]
+            out += COMPOSITES[name][0](rng, sizes, dims["m"], roles or {})
         else:
             out.append(GENERATORS[name][0](rng, tuple(dims[x] for x in own)))
     return out

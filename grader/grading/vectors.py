@@ -22,8 +22,18 @@ import numpy as np
 from grader.child.blanks import Blank
 from grader.errors import GradeError
 from grader.grading.gradcheck import H, numeric_gradient
-from grader.grading.inputs import COLUMNS, STRESS, draw, generator, hidden_dims, one_hot, public_dims, square
-from grader.sandbox.process import Replay, Sandbox
+from grader.grading.inputs import (
+    COLUMNS,
+    STRESS,
+    draw,
+    generator,
+    hidden_dims,
+    one_hot,
+    public_dims,
+    square,
+    square_dims,
+)
+from grader.sandbox.process import Replay, Sandbox, StudentError
 
 if TYPE_CHECKING:
     from grader.config import Course, Network
@@ -63,7 +73,7 @@ def declared_cases(
         if "stable" in blank.kinds:
             out[f"{blank.name}/stable"] = (blank.name, [STRESS[generator(inputs[0])][0](rng, dims["n"])])
         if square(inputs):
-            out[f"{blank.name}/square"] = (blank.name, draw(inputs, rng, dict.fromkeys(dims, dims["n"]), roles))
+            out[f"{blank.name}/square"] = (blank.name, draw(inputs, rng, square_dims(inputs, dims), roles))
     return out
 
 
@@ -169,13 +179,30 @@ def record(course: Course, hidden_seed: int | None = None) -> dict[str, dict] | 
             for role, fn in (("hidden", network.hidden), ("output", network.output))
         }
 
-        def run(cases):
-            return {name: (fn, args, *reference.call(fn, *args, record=True)) for name, (fn, args) in cases.items()}
+        def on(fn, args):
+            """The reference's answer (and its calls), or what failed, named by its declaration."""
+            try:
+                return reference.call(fn, *args, record=True)
+            except StudentError as exc:
+                shapes = ", ".join(_shape(a) for a in args)
+                raise ReferenceFailed(
+                    f"{course.path}: assignments.{course.assignment_id}.blanks.{fn}.inputs: the reference's {fn} "
+                    f"fails on the inputs declared there ({shapes}): {exc}"
+                ) from None
 
-        table = run(declared_cases(blanks, SEED, public_dims, roles))
-        for name, (fn, args, numeric) in declared_gradient_cases(reference, blanks, network, roles).items():
-            table[name] = (fn, args, numeric, reference.call(fn, *args, record=True)[1])
-        hidden = {} if hidden_seed is None else run(hidden_cases(hidden_seed, blanks, roles))
+        def run(cases):
+            return {name: (fn, args, *on(fn, args)) for name, (fn, args) in cases.items()}
+
+        try:
+            table = run(declared_cases(blanks, SEED, public_dims, roles))
+            for name, (fn, args, numeric) in declared_gradient_cases(reference, blanks, network, roles).items():
+                table[name] = (fn, args, numeric, on(fn, args)[1])
+            hidden = {} if hidden_seed is None else run(hidden_cases(hidden_seed, blanks, roles))
+        except StudentError as exc:  # a network role, or a differentiated blank, on the declared inputs
+            raise ReferenceFailed(
+                f"{course.path}: assignments.{course.assignment_id}.blanks: building the vectors, the reference "
+                f"failed: {exc}"
+            ) from None
 
     def plain(t):
         return {
@@ -189,6 +216,18 @@ def record(course: Course, hidden_seed: int | None = None) -> dict[str, dict] | 
         }
 
     return plain(table) if hidden_seed is None else (plain(table), plain(hidden))
+
+
+class ReferenceFailed(GradeError):
+    """The reference fails on the inputs a declaration gives it (`grade generate`, exit 2)."""
+
+
+def _shape(arg: Any) -> str:
+    if isinstance(arg, np.ndarray):
+        return "x".join(map(str, arg.shape))
+    if isinstance(arg, dict):
+        return "{" + ", ".join(arg) + "}"
+    return repr(arg)
 
 
 class Cases(dict):

@@ -354,6 +354,7 @@ class Sandbox:
         self.hung: set[str] = set()  # blanks that ran out of time: not called again (see not_again)
         self.sent: set[str] = set()  # the ids of this child's earlier requests (see request)
         self.last_warnings: list[str] = []
+        self.last_dicts: list[str] = []  # what the last call did to its dict arguments, as the child says
         self.bwrap: str | None  # the bwrap that isolates the child, or None and why not:
         self.isolation_problem: str | None
         if isolation_mode == "off":
@@ -685,6 +686,8 @@ class Sandbox:
             replay.asked = []
         reply = self.request(message, fn, self.limits.call_seconds, replay=replay)
         self._warnings(reply)
+        changed = reply.get("dicts", [])  # the child's account of what it did to the dicts (see unchanged)
+        self.last_dicts = [str(c)[:200] for c in changed][:20] if isinstance(changed, list) else []
         result = self._coerce(reply.get("result"), self.blanks[fn].returns, fn)
         if record:
             calls: Any = reply.get("calls")  # the reference's own reply (record mode only): its calls

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 
-from grader.grading.diagnose import diagnose, diagnose_crash, listed_mistake
+from grader.grading.diagnose import MISTAKES, diagnose, diagnose_crash, listed_mistake
 from grader.grading.gradcheck import (
     VALUE_FLOOR,
     CheckFailed,
@@ -146,6 +146,13 @@ def unchanged(
             if isinstance(array, np.ndarray) and not np.array_equal(array, seen):
                 answer = result.get(key) if isinstance(result, dict) and key is not None else result
                 raise CheckFailed(f"{fn} modified its input ({name})\ndiagnosis: {mutation(array, seen, answer)}")
+    changed = getattr(student, "last_dicts", [])  # the dicts themselves: only the child sees them
+    if changed:
+        raise CheckFailed(
+            f"{fn} modified its input ({'; '.join(changed)})\ndiagnosis: a dict it was given was changed in "
+            "place (d[k] = ..., d.pop(k), del d[k]); the caller still holds that dict: build a new one "
+            "({k: ... for k in params}) and leave the given one as it is"
+        )
     if attempt is None and expected is None:
         return None
     try:
@@ -313,6 +320,14 @@ def _untransposed(got: object, expected: object) -> object:
 
 
 def _relation(trials: Sequence[Trial], either_sign: bool, blank: str | None, tol: float) -> Relation:
+    components = _components(trials, blank)
+    if components:  # a pair: each array judged as its own blank's (its listed mistakes are its own)
+        for i, component in enumerate(components):
+            part = [Trial(t.got[i], t.expected[i], t.args) for t in trials]  # type: ignore[index]
+            judged = _relation(part, either_sign, f"{blank} {component}", tol)
+            if not judged:
+                return Relation("", f"its {component}: {judged.why}")
+        return Relation("tracks")
     pairs = []
     for t in trials:
         if isinstance(t.expected, dict) and (not isinstance(t.got, dict) or set(t.got) != set(t.expected)):
@@ -323,6 +338,9 @@ def _relation(trials: Sequence[Trial], either_sign: bool, blank: str | None, tol
         if t.base is not None:
             g, e = g - _flat(t.base, keys), e - _flat(t.base, keys)
         if g.shape != e.shape:
+            mistake = _listed(trials, blank)  # a sum over the wrong axis has its own shape
+            if mistake:
+                return Relation("mistake", mistake=mistake)
             return Relation("", f"it has {g.size} numbers where the reference's has {e.size}")
         if not np.all(np.isfinite(g)):
             return Relation("", "it is not finite")
@@ -363,8 +381,41 @@ def _relation(trials: Sequence[Trial], either_sign: bool, blank: str | None, tol
     for g, e in pairs:
         why = _untracked(g, e, either_sign)
         if why:
+            right = _right_keys(trials, tol)
+            if right:  # backward passing z(l-1) for a(l-1): every db is still right
+                return Relation("tracks", f"{', '.join(right)} {'is' if len(right) == 1 else 'are'} the reference's")
             return Relation("", why)
     return Relation("tracks")
+
+
+def _components(trials: Sequence[Trial], blank: str | None) -> list[str]:
+    """The names of a pair's arrays where its mistakes are listed one array at a time
+    (diagnose.MISTAKES' "layer_gradients dW", "layer_gradients db"), else []."""
+    names = [key.split(" ", 1)[1] for key in MISTAKES if blank and key.startswith(f"{blank} ")]
+    pair = all(
+        isinstance(t.got, (list, tuple)) and isinstance(t.expected, (list, tuple)) and len(t.got) == len(t.expected)
+        for t in trials
+    )
+    return names if trials and pair and len(names) == len(trials[0].expected) else []  # type: ignore[arg-type]
+
+
+def _right_keys(trials: Sequence[Trial], tol: float) -> list[str]:
+    """The keys of a dict answer that are the reference's on every case (within tol)."""
+    answers = [(t.got, t.expected) for t in trials]
+    if not answers or not all(isinstance(g, dict) and isinstance(e, dict) for g, e in answers):
+        return []
+
+    def right(g: Any, e: Any) -> bool:
+        g, e = np.asarray(g, float), np.asarray(e, float)
+        return (
+            g.shape == e.shape
+            and bool(np.all(np.isfinite(g)))
+            and bool(np.any(e))
+            and (relative_error(g, e, VALUE_FLOOR).max(initial=0) <= tol)
+        )
+
+    keys = list(cast(dict, answers[0][1]))
+    return [k for k in keys if all(right(cast(dict, g).get(k), cast(dict, e)[k]) for g, e in answers)]
 
 
 def _listed(trials: Sequence[Trial], blank: str | None) -> tuple[str, Callable[..., Any]] | None:
@@ -477,7 +528,7 @@ def central_check(student: Sandbox, vectors: Cases, course: Course, fn: str, wha
             return
         if set(analytic) != set(numeric):
             raise CheckFailed(f"{fn} returned keys {sorted(analytic)}; expected {sorted(numeric)}")
-        with diagnosed(fn, analytic, numeric, args):
+        with diagnosed(fn, analytic, numeric, args, equation_of(student, fn)):
             for key in sorted(numeric, key=lambda k: (k[1:], k[0] == "b")):
                 assert_gradient(what.format(key), numeric[key], analytic[key], course.gradient_rel_error, source)
     except (CheckFailed, StudentError) as exc:

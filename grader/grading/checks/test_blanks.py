@@ -394,8 +394,9 @@ def helpers(student, vectors, course, name):
         ) from None
     if isinstance(own, StudentError):
         raise CheckFailed(
-            f"{name} with your own helpers failed ({own}), but calling your helpers as the "
-            f"notes' recursion does works: check how {name} calls them"
+            f"{name} with your own helpers failed ({own}), but calling your helpers as the notes' recursion "
+            f"does works, when the grader passes each helper's answer on to the next as a float64 array: check "
+            f"how {name} calls them, and what each of them returns (an array, as its docstring says)"
         ) from None
     try:
         assert_same_structure_close(f"{name} with your own helpers", own, composed, tol)
