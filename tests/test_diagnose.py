@@ -67,10 +67,10 @@ BUGS = [  # (id, module, code appended to it, part, text the failing check's out
      "updates", "the learning rate is missing"),
     # shapes, with the shape the equation gives and why
     ("db flat", "updates", "def layer_gradients(delta, a_prev):\n    return delta @ a_prev.T, delta.sum(axis=1)",
-     "updates", "not a 5x1 column: keep the axis (keepdims=True)"),
+     "updates", "not a 4x1 column: keep the axis (keepdims=True)"),
     ("hidden_delta W not W^T", "backprop",
      "def hidden_delta(W_next, delta_next, z):\n    return (W_next @ delta_next) * relu_prime(z)", "backprop",
-     "the shapes do not fit together. W(l+1) is 3x5 (n_(l+1) x n_l), delta(l+1) is 3x6"),
+     "the shapes do not fit together. W(l+1) is 6x4 (n_(l+1) x n_l), delta(l+1) is 6x5"),
     # in place, overflow, the wrong axis
     ("relu in place", "activations", "def relu(z):\n    z[z < 0] = 0\n    return z", "activations",
      "the input now holds the answer: it was computed in place"),
@@ -89,7 +89,7 @@ BUGS = [  # (id, module, code appended to it, part, text the failing check's out
      "layer 3 (the output layer) is right, so delta(3) is; layer 2 is the first wrong one going back"),
     ("backward 1/m twice", "backprop",
      wrong_backward(grads="[g / y.shape[1] for g in layer_gradients(delta, cache[f\"a{l - 1}\"])]"), "backprop",
-     "every gradient shows the same: every entry is m = 4 times too small"),
+     "every gradient shows the same: every entry is m = 5 times too small"),
     ("backward a(l) for a(l-1)", "backprop", wrong_backward(grads="layer_gradients(delta, cache[f\"a{l}\"])"),
      "backprop", "every db is right, so every delta(l) is: the error is in dW(l)"),
 ]
