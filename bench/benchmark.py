@@ -239,7 +239,7 @@ def main():
     help_walls = [timed([GRADE, "--help"], env)[0] for _ in range(args.runs)]
     one_blank = [timed([GRADE, "check", "solutions/backprop", "-k", "relu_prime", "--no-plots", "--report-dir",
                         tempfile.mkdtemp()], env)[0] for _ in range(args.runs)]
-    runs, nbgrader_walls = [], []
+    runs, nbgrader_walls, floor_walls = [], [], []
     with tempfile.TemporaryDirectory() as nb_tmp:
         if not args.no_nbgrader:  # built before the cache goes, so round 1 is cold only on our side
             nb_root = Path(nb_tmp)
@@ -248,7 +248,10 @@ def main():
         for i in range(args.runs):  # interleaved: the machine's noise hits both commands alike
             wall, results = grade_run(env)
             runs.append((phases(wall, results), results["score"]))
-            line = f"run {i + 1}/{args.runs}: {wall:.2f} s, score {results['score']:g}"
+            floor_wall, floor_proc = timed([sys.executable, str(ROOT / "bench" / "floor.py"), env["GRADE_DATA_DIR"]], env)
+            floor_walls.append(floor_wall)
+            line = f"run {i + 1}/{args.runs}: {wall:.2f} s, score {results['score']:g}; floor {floor_wall:.2f} s, " \
+                f"{floor_proc.stdout.strip()}"
             failed = [t["name"] for t in results["tests"] if t["score"] < t["max_score"]]
             if failed:  # a run that failed checks may be fast for the wrong reason: say which
                 line += f" (failed: {'; '.join(failed)})"
@@ -289,8 +292,19 @@ def main():
     if warm:
         print(f"  cold run (reference trained too)     {cold:7.3f}  vs warm median {statistics.median(warm):.3f}")
 
+    ours, verdicts = [p["total (command wall)"] for p, _ in runs], [p["verdict on disk (results.json)"] for p, _ in runs]
+    print(f"\nAgainst the floor: bench/floor.py, a bare NumPy script that loads the same MNIST files and trains the "
+          f"same budget with the same equations, grading nothing; {args.runs} rounds interleaved (round 1 trains "
+          "the reference too)")
+    row("floor (python bench/floor.py)", floor_walls)
+    row("grade check: verdict on disk", verdicts)
+    row("grade check: command wall", ours)
+    ratio("verdict / floor, medians", statistics.median(verdicts) / statistics.median(floor_walls), "(target <= 1.25)")
+    ratio("command / floor, medians", statistics.median(ours) / statistics.median(floor_walls), "(the page after it)")
+    if len(ours) > 1:
+        ratio("verdict / floor, warm rounds", statistics.median(verdicts[1:]) / statistics.median(floor_walls[1:]), "")
+
     if nbgrader_walls:
-        ours = [p["total (command wall)"] for p, _ in runs]
         per_round = [a / b for a, b in zip(ours, nbgrader_walls)]
         print(f"\nAgainst nbgrader: `nbgrader autograde` of a two-function notebook (add, square; 2 test "
               f"cells), {args.runs} rounds interleaved; seconds: median (min - max)")

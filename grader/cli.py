@@ -371,6 +371,13 @@ def check(
     show_default=True,
     help="canvas: also write canvas.csv, for Canvas's gradebook import (students by SIS Login ID).",
 )
+@click.option(
+    "--cluster",
+    metavar="tcp://HOST:PORT",
+    help="Grade on this Dask distributed cluster's workers instead of -j local ones (pip install "
+    "'nn-from-scratch-grader[cluster]'; every worker must see the kit, MNIST, SUBMISSIONS and --out at the "
+    'same paths). See docs/instructor-guide.md, "Grade a class on a cluster".',
+)
 def batch(
     submissions: str,
     jobs: int,
@@ -383,6 +390,7 @@ def batch(
     course_path: str | None,
     assignment: str | None,
     book_format: str,
+    cluster: str | None,
 ) -> None:
     """Grade every submission in SUBMISSIONS (a folder per student: .py files, a cloned repo with
     exercises/, or nbgrader's submitted/<student>/<assignment>/ notebooks) into a gradebook."""
@@ -397,6 +405,10 @@ def batch(
     course = load_course(course_path, assignment)
     if not Path(submissions).is_dir():
         raise GradeError(f"{submissions}: no such folder (the submissions to grade)")
+    if cluster:
+        from grader.platforms import cluster as dask_cluster
+
+        dask_cluster.usable(course.isolation)
     vectors.require(course.vectors, course.blanks)
     subs = batches.discover(submissions, out_dir)
     if not subs:
@@ -423,14 +435,38 @@ def batch(
             counts[row["status"]] += 1
             bar.update(task, advance=1, description=f"{escape(row['student'])}: {fmt(row['total'])} ({row['status']})")
 
-        rows, skipped = batches.run(
-            subs, course, lambda: data, hidden, hidden_path, Path(out_dir), jobs, timeout, force, done, plots, reference
-        )
+        if cluster:
+            job = dask_cluster.Job(
+                str(course.path.resolve()),
+                course.assignment_id,
+                str(Path(data_dir).resolve()) if data_dir else None,
+                str(Path(hidden_path).resolve()) if hidden_path else None,
+                str(Path(out_dir).resolve()),
+                plots,
+                force,
+                timeout,
+            )
+            rows, skipped = dask_cluster.run(cluster, subs, job, reference, done)
+        else:
+            rows, skipped = batches.run(
+                subs,
+                course,
+                lambda: data,
+                hidden,
+                hidden_path,
+                Path(out_dir),
+                jobs,
+                timeout,
+                force,
+                done,
+                plots,
+                reference,
+            )
     gradebook = Path(out_dir) / "gradebook.csv"
     batches.write_gradebook(gradebook, rows, course)
     seconds = time.perf_counter() - start
     click.echo(
-        f"{len(rows)} submissions in {seconds:.1f} s with -j {jobs}: "
+        f"{len(rows)} submissions in {seconds:.1f} s {f'on {cluster}' if cluster else f'with -j {jobs}'}: "
         + ", ".join(f"{n} {k}" for k, n in counts.items())
         + (f" ({skipped} unchanged since their last grading, not graded again; --force to regrade)" if skipped else "")
     )

@@ -257,12 +257,15 @@ def worker(
     plots: bool,
     reference: Params | None,
     force: bool,
-    lock: int,
+    lock: int | None,
 ) -> None:
+    """A grading process: submissions in from conn, rows out. lock: the Gate's file, shared with
+    the batch's other workers; None where no other grading process runs beside it (a Dask
+    worker's, see cluster.py)."""
     from grader.grading import intake
     from grader.sandbox import process as sandbox
 
-    gate = Gate(lock, lambda on: conn.send(("waiting", on)))
+    gate = Gate(lock, lambda on: conn.send(("waiting", on))) if lock is not None else grading.Alone()
 
     def stopped(signum, frame):  # the supervisor's time limit: no child, and no copy, may outlive this worker
         sandbox.kill_all(also=intake.remove_private_folders)

@@ -32,13 +32,14 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 SHIPPED = ("grader", "pyproject.toml", "LICENSE", ".gitignore")  # and the assignment's exercises/<id>/
 SKIPPED = ("__pycache__", ".pyc", ".egg-info")
 # What builds the course from solutions/ (authoring/: generate and the notebook), packages it
-# (release, gradescope, and their templates) and grades a class (batch): a student's `grade`
-# imports none of it.
+# (release, gradescope, and their templates) and grades a class (batch, and cluster for Dask):
+# a student's `grade` imports none of it.
 INSTRUCTOR_ONLY = (
     "grader/authoring",
     "grader/platforms/release.py",
     "grader/platforms/gradescope.py",
     "grader/platforms/batch.py",
+    "grader/platforms/cluster.py",
     "grader/platforms/templates",
 )
 
