@@ -93,14 +93,17 @@ def phases(wall, results):
 def boundary(runs, calls=300):
     """Seconds to start a child (until it is ready) and for one call's round trip, with the
     isolation this machine allows and with none: {mode: (starts, per-call times)}."""
+    from grader import config
     from grader.sandbox.process import Sandbox
+
+    blanks = config.load(ROOT / "course.yaml", "backprop").blanks
 
     z = np.random.default_rng(0).standard_normal((128, 32))
     out = {}
     for mode in ("auto", "off"):
         starts, per_call = [], []
         for _ in range(runs):
-            with Sandbox(ROOT / "solutions" / "backprop", isolation_mode=mode) as box:
+            with Sandbox(ROOT / "solutions" / "backprop", isolation_mode=mode, blanks=blanks) as box:
                 start = time.perf_counter()
                 box.start()
                 starts.append(time.perf_counter() - start)
@@ -265,6 +268,7 @@ def main():
         tree["training"]["reference"] = str(ROOT / "solutions")
         plain_course = Path(tmp) / "course.yaml"
         plain_course.write_text(yaml.safe_dump(tree))
+        (Path(tmp) / "exercises").symlink_to(ROOT / "exercises", target_is_directory=True)  # its public vectors
         shutil.copytree(ROOT / ".grade-cache", Path(tmp) / ".grade-cache")  # warm, like the runs it is compared with
         plain_walls = [grade_run(env, plain_course)[0] for _ in range(args.runs)]
     crossing = boundary(args.runs)

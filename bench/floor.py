@@ -16,7 +16,13 @@ import gzip
 import os
 import sys
 
-import numpy as np
+# One BLAS thread, as the grader trains (sandbox.ONE_THREAD): the same arithmetic, in the same
+# order, so the same accuracy; and the floor gets no second core that `grade check` spends on
+# its checks while it trains.
+for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[name] = "1"
+
+import numpy as np  # noqa: E402 (after the thread count, which numpy reads once)
 
 HIDDEN, EPOCHS, BATCH, LR, SEED, VALIDATION = 128, 6, 32, 0.2, 0, 1000  # course.yaml's training
 

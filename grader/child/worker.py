@@ -448,7 +448,14 @@ def train(submission: Submission, fd: int, request: dict[str, Any], watchdog: Wa
         except BaseException as exc:
             return {"ok": False, **submission.describe(exc, name)}
     data, budget = request["data"], request["budget"]
-    X_train = (data["train_images"].T / np.float32(255)).astype(np.float32)
+    # One pass over the images, row by row, into float32 examples-as-rows; X_train is its
+    # transpose, a view (784, m) whose columns are the examples. The same division as
+    # (images.T / 255).astype(float32), the same numbers, 12 ms where that took 60-240 ms
+    # (it strode across the rows, then copied): bench/benchmark.py's first-epoch time.
+    images = data["train_images"]
+    rows = np.empty(images.shape, np.float32)
+    np.divide(images, np.float32(255), out=rows, dtype=np.float32)
+    X_train = rows.T
     played = {role: watchdog.watched(role, fn) for role, fn in roles(submission, request["network"]).items()}
 
     def on_epoch(epoch, params, history):

@@ -249,7 +249,12 @@ def reference_weights(course: Course, data: MNIST, use_cache: bool | None = None
         use_cache = cache_is_safe(course)
     sizes = [784, *course.hidden_sizes, 10]
     digest = hashlib.sha256()
-    for path in [*sorted(course.reference.glob("*.py")), GRADER / "child" / "network.py"]:  # and the kit's loop
+    # and the kit's loop, with the child's side of it (how it turns the images into floats)
+    for path in [
+        *sorted(course.reference.glob("*.py")),
+        GRADER / "child" / "network.py",
+        GRADER / "child" / "worker.py",
+    ]:
         digest.update(path.name.encode() + path.read_bytes())
     digest.update(
         repr((course.hidden_sizes, course.budget, course.validation, course.network, np.__version__)).encode()
