@@ -281,7 +281,7 @@ def check(
 
     with intake.private_folder() as work:  # the submission's files, copied; graded there, removed after
         prepared = intake.prepare(folder, work, course)
-        graded = grading.grade(prepared.folder, course, load, hidden, report_dir, plots=plots, keyword=keyword)
+        graded = grading.grade(prepared.folder, course, load, hidden, report_dir, keyword=keyword)
         graded.footer[:0] = prepared.notes
         if fmt == "github":  # read from the copy, shown at the student's own paths
             annotations = github(graded.results, course.blanks, prepared.folder, folder / prepared.where)

@@ -616,6 +616,8 @@ def forbid_outliving_objects() -> str | None:
 
 def main(rfd: int, wfd: int, folder: str, setup_json: str) -> None:
     setup: dict[str, Any] = json.loads(setup_json)  # its own name: mypy gives a name one type
+    if setup.get("nice"):  # the checks' child, while training runs beside it: it waits, training goes on
+        os.nice(int(setup["nice"]))
     # Before any student code: limits it cannot raise, as a user that is not root.
     skipped = rlimits.apply(rlimits.Limits(**setup["limits"]), setup["process_problem"])
     if setup.get("uid") is not None:

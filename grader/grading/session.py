@@ -8,7 +8,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -60,12 +59,6 @@ class Alone:
     exclusive = shared
 
 
-def _import_matplotlib():
-    from grader.reports.plots import pyplot
-
-    pyplot()  # 0.3 s, while the main thread only waits for the training child
-
-
 def run_session(plugin: GradePlugin, keyword: str | None = None) -> list[Result]:
     import pytest
 
@@ -106,7 +99,6 @@ def grade(
     hidden: Cases | None = None,
     report_dir: Path | str = "grade-report",
     alone: Alone = Alone(),
-    plots: bool = False,
     keyword: str | None = None,
     reference: scoring.Params | None = None,
 ) -> Graded:
@@ -116,11 +108,12 @@ def grade(
     of their own. Every child of the submission is held by one bound (bounds.py), and whatever
     they left running is killed before this returns, so that nothing of theirs outlives the
     grading or touches the reports written after it. Drawing is not done here, so that no plot
-    delays a verdict: see page(); plots=True only imports matplotlib meanwhile, on a thread,
-    while the network trains. keyword: a pytest -k expression selecting checks by name
+    delays a verdict: see page(), which imports matplotlib too (importing it on a thread while
+    the network trained cost the verdict 0.3 s: the thread took the GIL from the checks and
+    from the reader of training's replies). keyword: a pytest -k expression selecting checks by name
     (test_blank[relu-values], ...). reference: the reference's MNIST weights if the caller has them."""
     with bounded(course) as bound:
-        graded = _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword, reference, bound)
+        graded = _grade(folder, course, load_data, hidden, report_dir, alone, keyword, reference, bound)
     # What the hidden session leaves is killed too, but never counted aloud: a number of
     # processes left behind could carry something of the hidden inputs out.
     left = graded.left if hidden is not None else graded.left + bound.killed
@@ -142,7 +135,7 @@ def bounded(course: Course) -> Iterator[Bound]:
         bound.close(tracked=set(sandbox.LIVE))
 
 
-def _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword, reference, bound):
+def _grade(folder, course, load_data, hidden, report_dir, alone, keyword, reference, bound):
     from grader.sandbox import process as sandbox
 
     with alone.shared():
@@ -157,8 +150,6 @@ def _grade(folder, course, load_data, hidden, report_dir, alone, plots, keyword,
                 if "mnist" in course.parts and not keyword
                 else None
             )  # -k may leave MNIST out: the plugin decides
-            if plots and {"mnist", "experiments"} & set(course.parts):
-                threading.Thread(target=_import_matplotlib, daemon=True).start()
             from grader.grading.plugin import GradePlugin, share_points, withhold
 
             plugin = GradePlugin(folder, course, load_data, training=training, bound=bound, reference=reference)

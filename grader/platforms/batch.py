@@ -223,7 +223,7 @@ def grade_one(
             (where / "results.json").unlink(missing_ok=True)  # until the new one is written, not graded
             if prepared.where.endswith(".ipynb"):  # the code that is graded, where the instructor can read it
                 shutil_copytree(prepared.folder, where / "code-from-notebook")
-            graded = grading.grade(prepared.folder, course, load, hidden, where, gate, plots, reference=reference)
+            graded = grading.grade(prepared.folder, course, load, hidden, where, gate, reference=reference)
         except (intake.SubmissionError, nbgrader.NotebookError, grading.GraderBroken) as exc:
             (where / "results.json").unlink(missing_ok=True)
             atomic_write(where / "report.txt", f"not graded: {exc}\n")
