@@ -436,10 +436,13 @@ def batch(
             bar.update(task, advance=1, description=f"{escape(row['student'])}: {fmt(row['total'])} ({row['status']})")
 
         if cluster:
+            from grader.data import mnist
+
+            folder, _ = mnist.resolve_data_dir(data_dir, course.data_dir, course.root / "datasets" / "mnist")
             job = dask_cluster.Job(
                 str(course.path.resolve()),
                 course.assignment_id,
-                str(Path(data_dir).resolve()) if data_dir else None,
+                str(Path(folder).resolve()),  # the folder this client read, not the worker's own guess
                 str(Path(hidden_path).resolve()) if hidden_path else None,
                 str(Path(out_dir).resolve()),
                 plots,

@@ -58,12 +58,14 @@ def train(
     seed: int = 0,
     on_epoch: Callable[[int, dict[str, np.ndarray], dict[str, list[float]]], object] | None = None,
     norms_every: int = 0,
+    on_batch: Callable[[int, int], object] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, list[float]], list[list[float]], list[int]]:
     """Mini-batch SGD: shuffle, then for each batch forward, backward, update. roles: "hidden",
     "output", "loss", "backward" (params, cache, y) -> grads and "update" (params, grads, lr).
     Returns (params, history, norms, steps): history's "train_loss" and "train_accuracy" are
     the means over each epoch's batches as they were seen; with norms_every, norms holds the
-    Frobenius norm of every dW(l) at every norms_every-th batch (steps: their 1-based counts)."""
+    Frobenius norm of every dW(l) at every norms_every-th batch (steps: their 1-based counts).
+    on_batch(epoch, batch) is told as each batch begins (1-based both)."""
     rng = np.random.default_rng(seed)
     m = X_train.shape[1]
     history: dict[str, list[float]] = {"train_loss": [], "train_accuracy": []}
@@ -75,6 +77,8 @@ def train(
         order = rng.permutation(m)
         loss_sum, correct = 0.0, 0
         for start in range(0, m, batch_size):
+            if on_batch is not None:  # the child's watchdog times each batch (child/watchdog.py)
+                on_batch(epoch, start // batch_size + 1)
             batch = order[start : start + batch_size]
             X, labels = X_train[:, batch], labels_train[batch]
             Y = one_hot(labels)

@@ -5,14 +5,13 @@ Before this, the parent's clock was the only one: it knew which request ran late
 blank. An endless loop in relu_prime then cost its own check's 10 s, again 10 s in every
 check whose blank calls it (hidden_delta, backward), and in training the whole
 limits.training_seconds (300 s: five minutes of a student's waiting, issue 15). Now the child
-times each request (and, in training, each role call: hidden, output, loss, backward,
-update -- two attribute writes each, about 7 ms over a whole MNIST run). A thread wakes a few
-times a second; when the call in progress is older than the limit, it reads the main
-thread's stack (sys._current_frames), finds the innermost frame of a blank in the
-submission's own files, writes the reply itself (kind "timeout", with that blank's name, file
-and line) and ends the process: no exception has to travel back through the student's code,
-which could catch it. The parent then calls that blank no more (Sandbox.hung): where another
-blank calls it, it raises at once (NotAgain, see worker.run).
+times each request (and, in training, each batch: an attribute write or two per batch). A
+thread wakes a few times a second; when the call in progress is older than the limit, it reads
+the main thread's stack (sys._current_frames) for the innermost frame of a blank in the
+submission's own files, writes the reply itself (kind "timeout": what was timed, and where it
+was) and ends the process: no exception has to travel back through the student's code, which
+could catch it. The parent then calls the blank it timed no more (Sandbox.hung): where another
+blank calls that one, it raises at once (NotAgain, see worker.run).
 
 What it says is the child's account, like everything the child says: it can only cost the
 student's own checks. The parent keeps its own deadlines over every request (a loop in C
@@ -62,30 +61,31 @@ class Watchdog:
 
     @contextlib.contextmanager
     def training(self, request: str, batches: int) -> Iterator[None]:
-        """A training request: its role calls are timed one by one (watched), and the reply says
-        the epoch and batch."""
+        """A training request: each batch is timed (begin()), whatever runs in it -- the role
+        calls, and the kit's own loop around them, which touches what the student's functions
+        returned (a dict whose __getitem__ never returns hung it, red team); the reply says the
+        epoch and batch, and the role that was running (watched)."""
         self.request, self.epoch, self.batch, self.batches = request, 1, 0, batches
         try:
             yield
         finally:
-            self.batches = 0
+            self.since, self.batches = None, 0
+
+    def begin(self, epoch: int, index: int) -> None:
+        """A batch begins (child/network.py's on_batch): its time starts now."""
+        self.epoch, self.batch, self.since = epoch, index, time.monotonic()
 
     def watched(self, role: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """fn, timed while it runs (backward counts the batches: one call per batch)."""
+        """fn, noted as the role running (for the reply) while it runs."""
 
         def call(*args: Any) -> Any:
-            if role == "backward":
-                self.batch += 1
-            self.role, self.since = role, time.monotonic()
+            self.role = role
             try:
                 return fn(*args)
             finally:
-                self.since = None
+                self.role = "training loop"
 
         return call
-
-    def next_epoch(self) -> None:
-        self.epoch, self.batch = self.epoch + 1, 0
 
     def _watch(self) -> None:
         poll = min(0.25, self.seconds / 10)
@@ -100,9 +100,10 @@ class Watchdog:
                 os._exit(0)  # the reply is out; nothing of this call may follow it
 
     def where(self) -> dict[str, str]:
-        """The reply's message and place: the innermost blank the main thread is in (its name in
-        "blank", for the parent's Sandbox.hung), the blanks that called it, and in training the
-        epoch and batch."""
+        """The reply's message and place: what was timed (the request's blank, or in training the
+        batch), and the innermost blank the main thread was in when it was stopped, with the
+        blanks that called it -- the child's account, for the message only: the grader marks
+        what it timed (Sandbox.hung), never the blank named here."""
         frame = sys._current_frames().get(self.main)
         chain = []  # innermost first: (name, file, line)
         while frame is not None:
@@ -111,19 +112,18 @@ class Watchdog:
                 chain.append((code.co_name, code.co_filename, frame.f_lineno))
             frame = frame.f_back
         if self.batches:
-            at = f" at epoch {self.epoch}, batch {self.batch} of {self.batches}"
-            stopped = "so training stopped there"
+            message = (
+                f"training stopped at epoch {self.epoch}, batch {self.batch} of {self.batches}: that batch did not "
+                f"finish within {self.seconds:g} s (an endless loop?)"
+            )
         else:
-            at, stopped = "", "and was stopped"
-        limit = f"did not finish within {self.seconds:g} s{at} (an endless loop?), {stopped}"
+            message = f"{self.role} did not finish within {self.seconds:g} s (an endless loop?), and was stopped"
         if not chain:
-            return {"message": f"{self.role} {limit}", "blank": self.role}
+            return {"message": message + (f"; it was in {self.role}" if self.batches else "")}
         name, file, line = chain[0]
         callers = [c[0] for c in chain[1:]]
-        called = f" (called by {', '.join(callers)})" if callers else ""
+        inside = name != self.role or callers
+        if inside:
+            message += f"; it was in {name}" + (f", called by {', '.join(callers)}" if callers else "")
         source = linecache.getline(file, line).strip()
-        return {
-            "message": f"{name}{called} {limit}",
-            "blank": name,
-            "where": f"{Path(file).name}:{line} in {name}: {source}",
-        }
+        return {"message": message, "where": f"{Path(file).name}:{line} in {name}: {source}"}

@@ -444,7 +444,8 @@ def train(submission: Submission, fd: int, request: dict[str, Any], watchdog: Wa
     parent, which scores them itself."""
     for name in dict.fromkeys(request["network"].values()):  # every role's function, each once
         try:
-            submission.function(name)
+            with watchdog.running(request["id"], f"importing {name}'s file"):  # a loop at its top level
+                submission.function(name)
         except BaseException as exc:
             return {"ok": False, **submission.describe(exc, name)}
     data, budget = request["data"], request["budget"]
@@ -469,7 +470,6 @@ def train(submission: Submission, fd: int, request: dict[str, Any], watchdog: Wa
                     "params": plain(params, "dict", "training"),
                 },
             )
-        watchdog.next_epoch()
 
     try:
         params = network.init_params(request["sizes"], budget["seed"])
@@ -486,12 +486,14 @@ def train(submission: Submission, fd: int, request: dict[str, Any], watchdog: Wa
                 budget["seed"],
                 on_epoch=on_epoch,
                 norms_every=int(request.get("norms_every", 0)),
+                on_batch=watchdog.begin,
             )
-        measured = {k: to_array(history[k], "the history") for k in ("train_loss", "train_accuracy")}
-        if request.get("norms_every"):
-            measured["gradient_norms"] = to_array(norms, "the gradient norms")
-            measured["steps"] = to_array(steps, "the steps")
-        result = {"params": plain(params, "dict", "training"), "history": measured}
+            watchdog.begin(budget["epochs"], batches)  # still timed: the weights as the student's code left them
+            measured = {k: to_array(history[k], "the history") for k in ("train_loss", "train_accuracy")}
+            if request.get("norms_every"):
+                measured["gradient_norms"] = to_array(norms, "the gradient norms")
+                measured["steps"] = to_array(steps, "the steps")
+            result = {"params": plain(params, "dict", "training"), "history": measured}
     except BadReturn as exc:
         return {"ok": False, "kind": "bad_return", "message": str(exc)}
     except BaseException as exc:

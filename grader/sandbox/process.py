@@ -587,7 +587,8 @@ class Sandbox:
             check_budget = True
             timeout = max(0.0, self.deadline - time.monotonic())
         # a call's limit is the child's watchdog's to enforce first; ours follows GRACE later
-        deadline = time.monotonic() + timeout + (GRACE if message["op"] in ("call", "map") and not check_budget else 0)
+        began = time.monotonic()
+        deadline = began + timeout + (GRACE if message["op"] in ("call", "map") and not check_budget else 0)
         printed = self.tap.total
         try:
             write_message(self.to_child, message, lambda fd: self._wait(fd, deadline, writing=True))
@@ -648,8 +649,11 @@ class Sandbox:
             kind = reply.get("kind")
             if kind == "timeout":  # the child's watchdog (child/watchdog.py): it has exited
                 self.stop()
-                blank = reply.get("blank")
-                self.hung.add(blank if isinstance(blank, str) and blank in self.blanks else what)
+                if time.monotonic() - began < 0.9 * self.limits.call_seconds:  # no watchdog says that so soon
+                    raise StudentError("protocol", f"the process running {what} claimed a timeout it did not have")
+                # What the grader timed is `what`: the blank the child says it was in is the
+                # child's account, for the message only (a blame the child could shift, red team)
+                self.hung.add(what)
                 return self._fail(kind, reply, what)
             if kind == "hung":  # it called a blank that ran out of time earlier
                 return self._fail("timeout", reply, what)
