@@ -85,7 +85,7 @@ _GRADER: dict[str, Any] = {}  # the worker's grading process and the job it was 
 
 
 class Grader:
-    """A grading process of the Dask worker's: `python -m grader.platforms.cluster FD`, which runs
+    """A grading process of the Dask worker's: `python -m grader.platforms.cluster FD PARENT`, which runs
     batch.worker (the `-j` worker) on a pipe. Not multiprocessing's Process: a Dask worker under
     its nanny is a daemonic process, which multiprocessing forbids children; and a fresh
     interpreter inherits none of the worker's threads (its event loop) or their locks."""
@@ -94,7 +94,7 @@ class Grader:
         ours, theirs = multiprocessing.Pipe()
         self.conn = ours
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader.platforms.cluster", str(theirs.fileno())],
+            [sys.executable, "-m", "grader.platforms.cluster", str(theirs.fileno()), str(os.getpid())],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.PIPE,
         )
@@ -115,7 +115,7 @@ class Grader:
 
 
 def serve(fd: int) -> None:
-    """The grading process's side (python -m grader.platforms.cluster FD): load the job's course,
+    """The grading process's side (python -m grader.platforms.cluster FD PARENT): load the job's course,
     hidden vectors and MNIST loader once, then grade what comes over the pipe."""
     from multiprocessing.connection import Connection
 
@@ -123,7 +123,7 @@ def serve(fd: int) -> None:
     from grader.grading import vectors
     from grader.platforms.batch import worker
 
-    die_with_parent()
+    die_with_parent(int(sys.argv[2]))
     job, reference = pickle.load(sys.stdin.buffer)
     conn = Connection(fd)
     course = config.load(job.course, job.assignment)
@@ -138,7 +138,7 @@ def serve(fd: int) -> None:
     worker(conn, course, load, hidden, job.hidden, Path(job.out), job.plots, reference, job.force, host_lock())
 
 
-def die_with_parent() -> None:
+def die_with_parent(parent: int) -> None:
     """SIGTERM this grading process when its Dask worker dies (Linux's parent-death signal):
     batch.worker's handler then kills its sandboxed children. Without it a SIGKILLed worker
     left it grading on, past --timeout, and writing a report the gradebook did not have (red
@@ -151,7 +151,7 @@ def die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: the worker's own shutdown stops it
         return
-    if os.getppid() == 1:  # the worker died before the signal was asked for
+    if os.getppid() != parent:  # the worker died before the signal was asked for (a worker may be PID 1)
         os._exit(1)
 
 
