@@ -6,13 +6,13 @@ and re-runs, the per-student timeout.
 Each Dask worker grades one submission at a time, in a grading process of its own (Grader: a
 fresh interpreter running batch.worker, the `-j` worker), started the first time the Dask
 worker is given a submission: it loads the course, MNIST and the hidden vectors once, and
-grades with the same sandbox, limits and isolation. A grading process that overruns --timeout or dies is killed and
-replaced, and its student gets a timeout or error row, as with `-j`. One at a time, so that
-hidden checks run while no other student's code runs on that worker (a local batch's Gate does
-the same across its workers); run one Dask worker per core (`dask worker --nworkers N
---nthreads 1`). A Dask worker that dies is Dask's to replace: its submission goes to another
-worker, and one that kept killing workers (Dask's `allowed-failures`, 3 by default) gets an
-error row; none is lost.
+grades with the same sandbox, limits and isolation. A grading process that overruns --timeout
+or dies is killed and replaced, and its student gets a timeout or error row, as with `-j`.
+Hidden checks run while no other student's code runs on that machine: the grading processes of
+a machine's Dask workers share one lock (host_lock), as a local batch's workers share the Gate.
+Run one Dask worker per core (`dask worker --nworkers N --nthreads 1`). A Dask worker that dies
+is Dask's to replace: its submission goes to another worker, and one that kept killing workers
+(Dask's `allowed-failures`, 3 by default) gets an error row; none is lost.
 
 The cluster must see the same files at the same paths: the course kit (course.yaml, exercises/,
 hidden/), the MNIST folder, the submissions and --out (a shared file system, as on Slurm or PBS;
