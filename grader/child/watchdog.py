@@ -47,7 +47,6 @@ class Watchdog:
         self.since: float | None = None  # when it started; None between calls
         self.epoch, self.batch, self.batches = 0, 0, 0  # in training
         self.main = threading.get_ident()
-        self.done = threading.Event()
         threading.Thread(target=self._watch, name="grade-watchdog", daemon=True).start()
 
     @contextlib.contextmanager
@@ -89,7 +88,8 @@ class Watchdog:
 
     def _watch(self) -> None:
         poll = min(0.25, self.seconds / 10)
-        while not self.done.wait(poll):
+        while True:
+            time.sleep(poll)
             since = self.since
             if since is None or time.monotonic() - since <= self.seconds:
                 continue

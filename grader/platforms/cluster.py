@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,32 +51,12 @@ class Job:
 
     course: str  # course.yaml's path
     assignment: str
-    data_dir: str | None
+    data_dir: str  # the MNIST folder the client read
     hidden: str | None  # the hidden vectors' path
     out: str
     plots: bool
     force: bool
     timeout: float
-
-
-@dataclass
-class Loader:
-    """MNIST for a grading process, loaded on its first use and kept (picklable: it travels to
-    the forkserver's children, where a closure could not)."""
-
-    course: Any
-    data_dir: str | None
-    data: Any = field(default=None, repr=False)
-
-    def __call__(self) -> Any:
-        if self.data is None:
-            from grader.data import mnist
-
-            folder, _ = mnist.resolve_data_dir(
-                self.data_dir, self.course.data_dir, self.course.root / "datasets" / "mnist"
-            )
-            self.data = mnist.load_mnist(folder)  # a worker never downloads: the cluster's data is put there
-        return self.data
 
 
 # -- on each Dask worker -------------------------------------------------------------------------
@@ -116,10 +96,11 @@ class Grader:
 
 def serve(fd: int) -> None:
     """The grading process's side (python -m grader.platforms.cluster FD PARENT): load the job's course,
-    hidden vectors and MNIST loader once, then grade what comes over the pipe."""
+    hidden vectors and MNIST once, then grade what comes over the pipe."""
     from multiprocessing.connection import Connection
 
     from grader import config
+    from grader.data import mnist
     from grader.grading import vectors
     from grader.platforms.batch import worker
 
@@ -128,14 +109,13 @@ def serve(fd: int) -> None:
     conn = Connection(fd)
     course = config.load(job.course, job.assignment)
     hidden = vectors.load_hidden(job.hidden, course.blanks) if job.hidden else None
-    load = Loader(course, job.data_dir)
     try:  # now, not at the first submission: a worker without MNIST grades nobody at 75 points
-        load()
+        data = mnist.load_mnist(job.data_dir)  # the folder the client read; a worker never downloads
     except Exception as exc:
         while (sub := conn.recv()) is not None:
             conn.send(error_row(sub.student, f"not graded: this Dask worker cannot read MNIST ({exc})"))
         return
-    worker(conn, course, load, hidden, job.hidden, Path(job.out), job.plots, reference, job.force, host_lock())
+    worker(conn, course, lambda: data, hidden, job.hidden, Path(job.out), job.plots, reference, job.force, host_lock())
 
 
 def die_with_parent(parent: int) -> None:
