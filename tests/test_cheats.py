@@ -112,7 +112,7 @@ def weights_from_elsewhere(tmp_path_factory):
 
     course = config.load(ROOT / "course.yaml", "backprop")
     other = type(course)(**{**course.__dict__, "seed": course.seed + 1})
-    params, _, _, _ = scoring.train(SOLUTIONS, other, mnist.load_mnist(os.environ[mnist.ENV_VAR]))
+    params, _, _, _ = scoring.train(SOLUTIONS, other, lambda: mnist.load_mnist(os.environ[mnist.ENV_VAR]))
     path = tmp_path_factory.mktemp("weights") / "weights.npz"
     np.savez(path, **params)
     return path

@@ -65,6 +65,38 @@ def test_a_chosen_data_folder_that_is_wrong_is_a_configuration_error(tmp_path):
         assert f"leave {source} out" in proc.stderr
 
 
+def test_a_damaged_data_file_is_named_as_a_missing_one_is(tmp_path):
+    """The files are decoded on a thread while grading starts (cli.data_loader's ahead): a damaged
+    one still stops a chosen folder with exit 2 and official grading with exit 3, and leaves a
+    student's own check at 75 points with the file named, as a missing folder does."""
+    shared = os.environ["GRADE_DATA_DIR"]
+    kit = offline_kit(tmp_path)
+    data = kit / "datasets" / "mnist"
+    data.mkdir()
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"):
+        (data / name).symlink_to(os.path.join(shared, name))
+    damaged = data / "t10k-labels-idx1-ubyte.gz"
+    damaged.write_bytes(b"\x1f\x8b\x08\x00 not gzip after all")
+    env = {k: v for k, v in os.environ.items() if k != "GRADE_DATA_DIR"}
+
+    def check(*args):
+        return subprocess.run([*GRADE, "check", str(SOLUTIONS), "--course", str(kit / "course.yaml"), "--report-dir",
+                               str(tmp_path / "r"), "--no-plots", *args], capture_output=True, text=True, cwd=tmp_path,
+                              env=env, timeout=300)
+
+    chosen = check("--part", "mnist", "--data-dir", str(data))
+    assert chosen.returncode == 2, chosen.stderr
+    assert f"data folder from --data-dir: {damaged}: corrupt gzip data" in chosen.stderr, chosen.stderr
+    official = check("--hidden", str(ROOT / "hidden" / "backprop" / "vectors.json"))
+    assert official.returncode == 3 and f"{damaged}: corrupt gzip data" in official.stderr, official.stderr
+    own = check("--format", "json")
+    assert own.returncode == 1, own.stderr
+    results = report_json(own)
+    mnist = next(t for t in results["tests"] if t["extra_data"]["part"] == "mnist")
+    assert mnist["output"].startswith("not graded: no MNIST data") and f"{damaged}: corrupt gzip" in mnist["output"]
+    assert results["score"] == 75
+
+
 def test_a_validation_split_larger_than_the_data_is_named(tmp_path):
     tree = yaml.safe_load((ROOT / "course.yaml").read_text())
     tree["training"]["validation"] = 59_999  # the shared folder has 24,345 training images

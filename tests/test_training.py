@@ -41,15 +41,24 @@ class Recorder:
     def __exit__(self, *exc):
         return False
 
-    def train(self, sizes, budget, payload, on_epoch, network=None, norms_every=0):
+    def start(self):
+        pass
+
+    def weights(self, seed):
+        rng = np.random.default_rng(seed)
+        return {"W1": rng.normal(0, 0.05, (4, 784)), "b1": np.zeros((4, 1)),
+                "W2": rng.normal(0, 1.0, (10, 4)), "b2": np.zeros((10, 1))}
+
+    def train(self, sizes, budget, payload, on_epoch, network=None, norms_every=0, on_sent=None):
         Recorder.seen = payload
-        rng = np.random.default_rng(0)
-        Recorder.params = {"W1": rng.normal(0, 0.05, (4, 784)), "b1": np.zeros((4, 1)),
-                           "W2": rng.normal(0, 1.0, (10, 4)), "b2": np.zeros((10, 1))}
+        Recorder.params = self.weights(0)
         for epoch in range(1, budget["epochs"] + 1):
             on_epoch(epoch, Recorder.params)
-        return Recorder.params, {"train_loss": np.ones(budget["epochs"]),
+        return self.returned(), {"train_loss": np.ones(budget["epochs"]),
                                  "train_accuracy": np.zeros(budget["epochs"])}, 0.1
+
+    def returned(self):
+        return Recorder.params
 
     def describe(self):
         return []
@@ -65,7 +74,7 @@ def test_the_validation_images_never_reach_training(monkeypatch):
     course = SimpleNamespace(hidden_sizes=(4,), epochs=3, validation=12, limits=None, isolation="off",
                              budget={"epochs": 3}, path=ROOT / "course.yaml", blanks={}, provided={},
                              network=config.Network())
-    _, history, _, _ = scoring.train(SOLUTIONS, course, data)
+    _, history, _, _ = scoring.train(SOLUTIONS, course, lambda: data)
     assert len(Recorder.seen["train_images"]) == 38 and np.array_equal(Recorder.seen["train_images"], images[:38])
     assert np.array_equal(Recorder.seen["train_labels"], labels[:38]) and set(Recorder.seen) == {"train_images",
                                                                                                "train_labels"}
@@ -79,8 +88,39 @@ def test_the_validation_images_never_reach_training(monkeypatch):
     assert np.allclose(history["validation_accuracy"], accuracy) and len(history["test_accuracy"]) == 3
     # without a split, training gets every image and there is no validation curve
     course.validation = 0
-    _, history, _, _ = scoring.train(SOLUTIONS, course, data)
+    _, history, _, _ = scoring.train(SOLUTIONS, course, lambda: data)
     assert len(Recorder.seen["train_images"]) == 50 and "validation_loss" not in history
+
+
+class Switcher(Recorder):
+    """A child whose last epoch sends other weights than the ones training returns."""
+
+    def returned(self):
+        return self.weights(1)
+
+
+@pytest.mark.parametrize("child", [Recorder, Switcher])
+def test_the_final_score_is_of_the_weights_training_returns(monkeypatch, child):
+    # The last epoch's weights are scored as they arrive, and that score is reused only when
+    # training returns the very same weights (scoring.train_and_score).
+    monkeypatch.setattr(scoring, "Sandbox", child)
+    rng = np.random.default_rng(2)
+    test_images, test_labels = rng.integers(0, 256, (400, 784), dtype=np.uint8), rng.integers(0, 10, 400)
+    data = SimpleNamespace(train_images=rng.integers(0, 256, (20, 784), dtype=np.uint8),
+                           train_labels=rng.integers(0, 10, 20), test_images=test_images, test_labels=test_labels)
+    course = SimpleNamespace(hidden_sizes=(4,), epochs=2, validation=0, limits=None, isolation="off",
+                             budget={"epochs": 2}, path=ROOT / "course.yaml", blanks={}, provided={},
+                             network=config.Network(), reference=None)
+    run = scoring.train_and_score(SOLUTIONS, course, lambda: data)
+    X = test_images.T.astype(np.float64) / 255
+    returned, last_epoch = child().returned(), Recorder().weights(0)
+    accuracy = float((scoring.predict(returned, X) == test_labels).mean())
+    other = float((scoring.predict(last_epoch, X) == test_labels).mean())
+    assert run.accuracy == accuracy
+    assert all(np.array_equal(run.params[k], returned[k]) for k in returned)
+    if child is Switcher:
+        assert other != accuracy  # test the tester: the last epoch's score would have been another
+    assert run.history["test_accuracy"][-1] == other  # the curve: what the last epoch sent
 
 
 def test_the_grader_cross_entropy_is_the_mean_negative_log_likelihood():

@@ -84,7 +84,7 @@ def run(
             learning_rate=spec.learning_rate,
         )
         try:
-            _, history, _, _ = scoring.train(folder, trained, subset, bound=bound, norms_every=every)
+            _, history, _, _ = scoring.train(folder, trained, lambda: subset, bound=bound, norms_every=every)
         except StudentError as exc:
             done.runs.append(Run(label, error=str(exc)))
             continue

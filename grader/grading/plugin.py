@@ -208,7 +208,7 @@ class GradePlugin:
     def _train(self) -> scoring.MnistRun:
         assert self.load_data is not None, "grading the mnist part needs load_data"
         return scoring.train_and_score(
-            self.submission, self.cfg, self.load_data(), bound=self.bound, reference=self.reference
+            self.submission, self.cfg, self.load_data, bound=self.bound, reference=self.reference
         )
 
     def _experiments(self) -> dict[str, experiments.Experiment]:

@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -85,22 +85,24 @@ def mean_loss(params: Params, X: np.ndarray, labels: np.ndarray, network: Networ
 def train(
     folder: Path | str,
     course: Course,
-    data: MNIST,
+    load_data: Callable[[], MNIST],
     on_epoch: Callable[[int, int], object] | None = None,
     bound: Bound | None = None,
     norms_every: int = 0,
+    on_start: Callable[[], object] | None = None,
+    scored: dict[str, Any] | None = None,
 ) -> tuple[Params, dict[str, np.ndarray], float, tuple[str, ...]]:
     """Train in a fresh child with folder's blanks and the course's budget (in the submission's
     bound, if given), on the training images less the validation split. Returns (params,
     history, seconds, notes); history's validation loss and accuracy and test accuracy are
     computed here, by the grader's own forward pass, after each epoch. With norms_every,
-    history also holds gradient_norms (steps, layers) and steps (see Sandbox.train)."""
+    history also holds gradient_norms (steps, layers) and steps (see Sandbox.train).
+    load_data() returns the data: it is asked for only once the child is starting, so that the
+    child's start overlaps the data's decoding (the caller may be decoding it on a thread).
+    on_start() is told when the child is up and the data sent (see session._grade).
+    With scored, the last epoch's weights are scored in float64, as the final score is, and
+    scored gets "X" (the test images, float64), "params" (those weights) and "logits" (theirs)."""
     sizes = [784, *course.hidden_sizes, 10]
-    train_images, train_labels, val_images, val_labels = split(data, course)
-    payload = {"train_images": train_images, "train_labels": train_labels}
-    X_val = val_images.T.astype(np.float32) / np.float32(255)
-    X_test = np.asarray(data.test_images).T.astype(np.float32) / np.float32(255)
-    labels = np.asarray(data.test_labels)
     test_accuracy: list[float] = []
     val_loss: list[float] = []
     val_accuracy: list[float] = []
@@ -113,18 +115,43 @@ def train(
                 f"{course.epochs}: the grader's loop was tampered with",
             )
         check_params(params, sizes, f"after epoch {epoch}, training")
-        test_accuracy.append(float((predict(params, X_test, course.network) == labels).mean()))
+        if scored is not None and epoch == course.epochs:
+            scored.update(params=params, logits=logits(params, scored["X"], course.network))
+            test_accuracy.append(float((scored["logits"].argmax(axis=0) == labels).mean()))
+        else:
+            test_accuracy.append(float((predict(params, X_test, course.network) == labels).mean()))
         if len(val_labels):
             val_loss.append(mean_loss(params, X_val, val_labels, course.network))
             val_accuracy.append(float((predict(params, X_val, course.network) == val_labels).mean()))
         if on_epoch:
             on_epoch(epoch, course.epochs)
 
-    with Sandbox(
-        folder, course.limits, course.isolation, bound, blanks=course.blanks, provided=course.provided
-    ) as trainer:
+    with (
+        Sandbox(
+            folder, course.limits, course.isolation, bound, blanks=course.blanks, provided=course.provided
+        ) as trainer,
+        concurrent.futures.ThreadPoolExecutor(1) as beside,
+    ):
+        # The child starts (0.1 s: bubblewrap, Python, NumPy) while the data is read and the
+        # validation and test images are made floats here: one after the other, they were all on
+        # the way to the first batch (bench/benchmark.py's timeline).
+        started = beside.submit(trainer.start)
+        data = load_data()
+        train_images, train_labels, val_images, val_labels = split(data, course)
+        X_val = val_images.T.astype(np.float32) / np.float32(255)
+        X_test = np.asarray(data.test_images).T.astype(np.float32) / np.float32(255)
+        labels = np.asarray(data.test_labels)
+        if scored is not None:
+            scored["X"] = np.asarray(data.test_images).T.astype(np.float64) / 255
+        started.result()
         params, history, seconds = trainer.train(
-            sizes, course.budget, payload, epoch_done, course.network.roles(), norms_every
+            sizes,
+            course.budget,
+            {"train_images": train_images, "train_labels": train_labels},
+            epoch_done,
+            course.network.roles(),
+            norms_every,
+            on_sent=on_start,
         )
         notes = tuple(trainer.describe())
     check_params(params, sizes, "training")
@@ -170,21 +197,31 @@ def checked_norms(norms: dict[str, np.ndarray], layers: int) -> dict[str, np.nda
 def train_and_score(
     folder: Path | str,
     course: Course,
-    data: MNIST,
+    load_data: Callable[[], MNIST],
     on_progress: Callable[[int, int], object] | None = None,
     bound: Bound | None = None,
     reference: Params | None = None,
+    on_start: Callable[[], object] | None = None,
 ) -> MnistRun:
     """Train the submission (and, concurrently, the reference unless the caller has its
     weights or they are cached); score the returned weights on the test set here. Raises
-    StudentError if training fails."""
+    StudentError if training fails. load_data() returns the data, the same each time it is
+    called (from this thread and one beside it). on_start() is told once the training's child
+    is up and the data sent (see train)."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(reference_weights, course, data) if reference is None else None
-        params, history, seconds, notes = train(folder, course, data, on_progress, bound)
-        if pending is not None:
-            reference = pending.result()
+        pending = pool.submit(lambda: reference_weights(course, load_data()) if reference is None else reference)
+        # The last epoch's weights are scored in float64 as they arrive: the final score, when
+        # training returns the same weights (they were scored in float32, then again after the
+        # training in float64: 0.03 s more before the verdict)
+        scored: dict[str, Any] = {}
+        params, history, seconds, notes = train(
+            folder, course, load_data, on_progress, bound, on_start=on_start, scored=scored
+        )
+        reference = pending.result()
+    data = load_data()
     labels = np.asarray(data.test_labels)
-    scores = logits(params, np.asarray(data.test_images).T.astype(np.float64) / 255, course.network)
+    same = "params" in scored and all(np.array_equal(params[k], scored["params"][k]) for k in params)
+    scores = scored["logits"] if same else logits(params, scored["X"], course.network)
     predicted = scores.argmax(axis=0)
     distance = None if reference is None else relative_distance(params, reference)
     worst = most_wrong(scores, predicted, labels)
@@ -271,7 +308,7 @@ def reference_weights(course: Course, data: MNIST, use_cache: bool | None = None
                 return params
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, StudentError):
             pass  # a damaged cache is trained again, and replaced
-    params, _, _, _ = train(course.reference, course, data)
+    params, _, _, _ = train(course.reference, course, lambda: data)
     if use_cache:
         cache.parent.mkdir(mode=0o755, exist_ok=True)
         saved = io.BytesIO()

@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
 from grader.child.blanks import Blank
 
 if TYPE_CHECKING:  # annotations only: plugin imports this module
+    from rich.console import Console
+
     from grader.config import Course, Part
     from grader.grading.plugin import Result
 
@@ -78,6 +76,14 @@ def part_rows(results: Sequence[Result], course: Course) -> Iterator[tuple[str, 
             )
 
 
+def warm() -> None:
+    """Import rich, which text_report needs (25 ms): session.grade calls this while the network
+    trains, so that the verdict does not wait for it after the training."""
+    import rich.console
+    import rich.table
+    import rich.text  # noqa: F401
+
+
 def text_report(
     results: Sequence[Result],
     course: Course,
@@ -86,6 +92,11 @@ def text_report(
     footer: Iterable[str] = (),
 ) -> None:
     """Per part: earned / possible and pass or fail; then one line per failed check."""
+    # rich only here: `grade check` imports this module before the training starts (see warm)
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     console = console or Console(highlight=False)
     table = Table(title=f"{course.assignment}", title_justify="left")
     table.add_column("part")
@@ -415,6 +426,8 @@ class Report:
 
 def as_text(report: Report) -> str:
     """The text table as a file holds it (120 columns, no colour)."""
+    from rich.console import Console
+
     out = io.StringIO()
     text_report(report.results, report.course, report.seconds, Console(file=out, width=120), report.footer)
     return out.getvalue()

@@ -194,12 +194,15 @@ def coerce(value: object, returns: str, what: str, finite: bool = True) -> Resul
 
 
 def roomy(fd: int, size: int = 1 << 20) -> None:
-    """Make the pipe the child replies on hold a whole epoch's weights (400 KB for 784-128-10)
-    where the system allows (Linux: up to /proc/sys/fs/pipe-max-size, 1 MiB by default). With
-    the default 64 KiB, the training child waited at each epoch's end until the grader's reader
-    thread, sharing the GIL with the checks, had taken the message in slices: training took
-    1.5-1.9 s in `grade check` against 1.4 s alone. A bigger pipe only lets the child write
-    sooner; the grader reads and bounds what arrives as before."""
+    """Make a pipe hold 1 MiB where the system allows (Linux: up to /proc/sys/fs/pipe-max-size,
+    1 MiB by default), not 64 KiB. The pipe the child replies on then holds a whole epoch's
+    weights (0.8 MB for 784-128-10): with 64 KiB, the training child waited at each epoch's end
+    until the grader's reader thread, sharing the GIL with the checks, had taken the message in
+    slices (training took 1.5-1.9 s in `grade check` against 1.4 s alone). The pipe the grader
+    writes on takes the 18 MB of training images in 18 writes, not 288, each of which waits for
+    the GIL when another thread of the grader's holds it (a busy thread beside it made the
+    training request 2.9 s instead of 1.5: bench/benchmark.py). A bigger pipe only lets a side
+    write sooner; what arrives is read and bounded as before."""
     import fcntl
 
     with contextlib.suppress(OSError, AttributeError):  # not Linux, or a lower limit: the default it is
@@ -393,6 +396,7 @@ class Sandbox:
         resp_r, resp_w = os.pipe()
         out_r, out_w = os.pipe()
         roomy(resp_r)
+        roomy(req_w)
         uid = self.uid()
         if self.bwrap:
             self.workdir, prefix = None, isolation.command(self.bwrap, self.folder, self.limits.disk_mb << 20)
@@ -550,17 +554,20 @@ class Sandbox:
         on_progress: Callable[[dict[str, Any]], object] | None = None,
         max_reply: int = MAX_REPLY,
         replay: Replay | None = None,
+        on_sent: Callable[[], object] | None = None,
     ) -> dict[str, Any]:
+        """Send message, and return the reply to it (on_progress gets the frames before it).
+        on_sent() is told once the whole message is in the pipe."""
         if self.proc is not None and select.select([self.from_child], [], [], 0)[0]:
             self._replace_talkative()
         try:
-            return self._exchange(message, what, timeout, on_progress, max_reply, replay)
+            return self._exchange(message, what, timeout, on_progress, max_reply, replay, on_sent)
         except Leftover:
             # The last call's code wrote into our pipe, but its words came in only after this
             # request went out (a forged reply, then the real one: 1 run in 8 of the cheat
             # forge_overflowing_reply blamed the next blank). As above, and this call again.
             self._replace_talkative()
-            return self._exchange(message, what, timeout, on_progress, max_reply, replay)
+            return self._exchange(message, what, timeout, on_progress, max_reply, replay, on_sent)
 
     def _replace_talkative(self) -> None:
         """Data nobody asked for: the last call's code wrote into our pipe. A fresh child, so
@@ -576,6 +583,7 @@ class Sandbox:
         on_progress: Callable[[dict[str, Any]], object] | None,
         max_reply: int,
         replay: Replay | None,
+        on_sent: Callable[[], object] | None = None,
     ) -> dict[str, Any]:
         if self.proc is None:
             self.start()
@@ -592,6 +600,8 @@ class Sandbox:
         printed = self.tap.total
         try:
             write_message(self.to_child, message, lambda fd: self._wait(fd, deadline, writing=True))
+            if on_sent is not None:
+                on_sent()
             while True:
                 reply = read_message(self.from_child, lambda fd: self._wait(fd, deadline), max_reply)
                 if reply is None:
@@ -750,6 +760,7 @@ class Sandbox:
         on_epoch: Callable[[int, dict[str, np.ndarray]], object] | None = None,
         network: dict[str, str] | None = None,
         norms_every: int = 0,
+        on_sent: Callable[[], object] | None = None,
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float]:
         """Train on MNIST in the child with the kit's loop (child/network.py) and the student's
         blanks in the roles network names (config.Network.roles). data holds train_images
@@ -757,7 +768,8 @@ class Sandbox:
         each epoch's weights (checked: float64 dict, finite). Returns (params, history,
         seconds): history's train_loss and train_accuracy are what the child measured with the
         student's own functions, per epoch; with norms_every, also gradient_norms (steps,
-        layers) and steps, every norms_every-th batch's |dW(l)| (the child's account, for plots)."""
+        layers) and steps, every norms_every-th batch's |dW(l)| (the child's account, for plots).
+        on_sent() is told once the data is on its way (in the pipe)."""
 
         def progress(frame):
             if on_epoch and isinstance(frame.get("progress"), int):
@@ -783,6 +795,7 @@ class Sandbox:
             self.limits.training_seconds,
             progress,
             MAX_REPLY + 8 * weights,
+            on_sent=on_sent,
         )
         seconds = time.perf_counter() - start  # measured here: the child's own figure is its account
         result: Any = reply.get("result") if isinstance(reply.get("result"), dict) else {}
