@@ -26,6 +26,15 @@ ratio of the medians, ours / nbgrader (the target is <= 1.0), the per-round rati
 and the same ratio over the warm rounds only. Every autograde's score is read back from the
 gradebook; anything but full marks aborts the benchmark. --no-nbgrader skips all this.
 
+Then issue 15's other two figures (bench/scale_benchmark.py, --scale-runs times; --no-scale
+skips them): the time to the verdict of a submission whose relu_prime never returns, and
+`grade batch` throughput of --students submissions with -j 2 against a two-worker local Dask
+cluster. It ends with the four figures side by side.
+
+Before anything, it compiles the package's .pyc files (python -m compileall grader), as pip
+install or a first run leaves them: this machine sets PYTHONDONTWRITEBYTECODE, and without
+them every `grade` run compiles its modules again (0.05-0.1 s), which no student's does.
+
 This is a benchmark, not a test: it prints medians (min-max) and ratios, never pass/fail.
 """
 import argparse
@@ -41,6 +50,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scale_benchmark
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -232,9 +242,14 @@ def main():
     parser.add_argument("--runs", type=int, default=5, help="how many `grade check` runs (default 5)")
     parser.add_argument("--no-nbgrader", action="store_true",
                         help="skip the `nbgrader autograde` yardstick (one autograde after each run)")
+    parser.add_argument("--no-scale", action="store_true",
+                        help="skip the hanging blank and the batch throughput (bench/scale_benchmark.py)")
+    parser.add_argument("--scale-runs", type=int, default=3, help="runs of each of those (default 3)")
+    parser.add_argument("--students", type=int, default=8, help="submissions in the batch (default 8)")
     args = parser.parse_args()
     env = dict(os.environ)
     env.setdefault("GRADE_DATA_DIR", str(ROOT.parent / "shared" / "datasets" / "mnist"))
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "grader")], check=True)
 
     # start-up, layer by layer: the interpreter, then the CLI's imports, then click's --help
     python_walls = [timed([sys.executable, "-c", "pass"], env)[0] for _ in range(args.runs)]
@@ -348,6 +363,33 @@ def main():
     print(f"  ratio achieved / matmul best   {achieved / peak:9.1%}")
     print(f"  batch {training['batch_size']} makes each matmul tiny ({sizes[1]}x{sizes[0]} @ {sizes[0]}x"
           f"{training['batch_size']}), so Python and per-call overhead, not FLOPs, set the pace.")
+
+
+    if not args.no_scale:
+        with tempfile.TemporaryDirectory() as tmp:
+            scale_env = dict(scale_benchmark.environment(), TMPDIR=tmp)
+            hang = scale_benchmark.hanging(scale_env, Path(tmp), args.scale_runs)
+            local, remote, agree = scale_benchmark.throughput(scale_env, Path(tmp), args.scale_runs, args.students)
+        scale_benchmark.report(hang, local, remote, agree, args.scale_runs, args.students)
+
+    per_round = [v / f for v, f in zip(verdicts, floor_walls)]
+    print("\nWhere we stand (issue 15), this run; medians (min - max)")
+    print(f"  1. grade check solutions, verdict / bare script    x{statistics.median(verdicts) / statistics.median(floor_walls):.2f}"
+          f"  (per round x{min(per_round):.2f} - x{max(per_round):.2f}; target <= 1.25)")
+    if nbgrader_walls:
+        nb_round = [a / b for a, b in zip(ours, nbgrader_walls)]
+        print(f"  2. grade check / nbgrader autograde (commands)     x{statistics.median(ours) / statistics.median(nbgrader_walls):.2f}"
+              f"  (per round x{min(nb_round):.2f} - x{max(nb_round):.2f})")
+    else:
+        print("  2. grade check / nbgrader autograde                 not measured (--no-nbgrader)")
+    if not args.no_scale:
+        print(f"  3. verdict with a blank in an endless loop        {statistics.median(hang):6.2f} s"
+              f"  ({min(hang):.2f} - {max(hang):.2f}; target <= 20 s)")
+        print(f"  4. grade batch, submissions per minute: -j 2 {statistics.median(local):.1f} ({min(local):.1f} - "
+              f"{max(local):.1f}), local Dask cluster {statistics.median(remote):.1f} ({min(remote):.1f} - "
+              f"{max(remote):.1f}); gradebooks equal: {'yes' if all(agree) else 'NO'}")
+    else:
+        print("  3-4. not measured (--no-scale)")
 
 
 if __name__ == "__main__":

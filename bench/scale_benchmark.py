@@ -76,54 +76,75 @@ def row(name, values, unit="s"):
     print(f"  {name:<44} {statistics.median(values):8.2f} {unit}  ({min(values):.2f} - {max(values):.2f})")
 
 
+def hanging(env, root, runs):
+    """Seconds to the verdict of `grade check` on a copy of the reference whose relu_prime loops."""
+    stuck = copy(root / "stuck", ("activations.py", "def relu_prime(z):\n    while True:\n        pass"))
+    walls = []
+    for i in range(runs):
+        wall, proc = timed([GRADE, "check", str(stuck), "--no-plots", "--report-dir", str(root / "r")], env)
+        walls.append(wall)
+        print(f"stuck relu_prime, run {i + 1}: {wall:.2f} s (exit {proc.returncode})", file=sys.stderr)
+    return walls
+
+
+def throughput(env, root, runs, students):
+    """Submissions per minute of `grade batch -j 2` and of `grade batch --cluster` on a local Dask
+    cluster (scheduler and two workers), alternating: (local, cluster, gradebooks equal per run)."""
+    folder = root / "class"
+    wrong = ("updates.py",
+             "def sgd_update(params, grads, lr):\n    return {k: params[k] + lr * grads[k] for k in params}")
+    for i in range(students):
+        copy(folder / f"student{i:03d}", wrong if i % 3 == 2 else None)
+    address, procs = start_cluster(root, env)
+    local, remote, agree = [], [], []
+    try:
+        for i in range(runs):
+            for label, extra, into in (("-j 2", ["-j", "2"], local), ("--cluster", ["--cluster", address], remote)):
+                out = root / f"out-{label.strip('-')[0]}-{i}"
+                wall, proc = timed([GRADE, "batch", str(folder), "--out", str(out), "--force", *extra], env)
+                if proc.returncode:
+                    sys.exit(f"grade batch {label} failed:\n{proc.stderr[-2000:]}")
+                into.append(students / wall * 60)
+                print(f"batch {label}, run {i + 1}: {wall:.1f} s", file=sys.stderr)
+            agree.append(book(root / f"out-j-{i}") == book(root / f"out-c-{i}"))
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+    return local, remote, agree
+
+
+def report(hang, local, remote, agree, runs, students):
+    print(f"\nA blank that never returns (relu_prime in an endless loop), `grade check`, {runs} runs")
+    row("time to the verdict", hang)
+    print("  before the watchdog: training waited for limits.training_seconds (300 s)")
+    print(f"\n`grade batch` of {students} submissions, {runs} runs each, alternating; submissions per minute")
+    row("-j 2 (two local workers)", local, "/min")
+    row("--cluster (local Dask: scheduler + 2 workers)", remote, "/min")
+    print(f"  cluster / local, medians: x{statistics.median(remote) / statistics.median(local):.2f}")
+    print(f"  gradebooks equal (seconds aside) in every run: {'yes' if all(agree) else 'NO'}")
+
+
+def environment():
+    env = dict(os.environ)
+    env.setdefault("GRADE_DATA_DIR", str(ROOT.parent / "shared" / "datasets" / "mnist"))
+    env["GRADE_ASSIGNMENT"] = "backprop"
+    return env
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--students", type=int, default=12)
     args = parser.parse_args()
-    env = dict(os.environ)
-    env.setdefault("GRADE_DATA_DIR", str(ROOT.parent / "shared" / "datasets" / "mnist"))
-    env["GRADE_ASSIGNMENT"] = "backprop"
+    env = environment()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         env["TMPDIR"] = str(root)
-        stuck = copy(root / "stuck", ("activations.py", "def relu_prime(z):\n    while True:\n        pass"))
-        hang = []
-        for i in range(args.runs):
-            wall, proc = timed([GRADE, "check", str(stuck), "--no-plots", "--report-dir", str(root / "r")], env)
-            hang.append(wall)
-            print(f"stuck relu_prime, run {i + 1}: {wall:.2f} s (exit {proc.returncode})", file=sys.stderr)
-
-        folder = root / "class"
-        wrong = ("updates.py", "def sgd_update(params, grads, lr):\n    return {k: params[k] + lr * grads[k] for k in params}")
-        for i in range(args.students):
-            copy(folder / f"student{i:03d}", wrong if i % 3 == 2 else None)
-        address, procs = start_cluster(root, env)
-        local, remote, agree = [], [], []
-        try:
-            for i in range(args.runs):
-                for label, extra, into in (("-j 2", ["-j", "2"], local), ("--cluster", ["--cluster", address], remote)):
-                    out = root / f"out-{label.strip('-')[0]}-{i}"
-                    wall, proc = timed([GRADE, "batch", str(folder), "--out", str(out), "--force", *extra], env)
-                    if proc.returncode:
-                        sys.exit(f"grade batch {label} failed:\n{proc.stderr[-2000:]}")
-                    into.append(args.students / wall * 60)
-                    print(f"batch {label}, run {i + 1}: {wall:.1f} s", file=sys.stderr)
-                agree.append(book(root / f"out-j-{i}") == book(root / f"out-c-{i}"))
-        finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                proc.wait(timeout=30)
-
-    print(f"\nA blank that never returns (relu_prime in an endless loop), `grade check`, {args.runs} runs")
-    row("time to the verdict", hang)
-    print("  before the watchdog: training waited for limits.training_seconds (300 s)")
-    print(f"\n`grade batch` of {args.students} submissions, {args.runs} runs each, alternating; submissions per minute")
-    row("-j 2 (two local workers)", local, "/min")
-    row("--cluster (local Dask: scheduler + 2 workers)", remote, "/min")
-    print(f"  cluster / local, medians: x{statistics.median(remote) / statistics.median(local):.2f}")
-    print(f"  gradebooks equal (seconds aside) in every run: {'yes' if all(agree) else 'NO'}")
+        hang = hanging(env, root, args.runs)
+        local, remote, agree = throughput(env, root, args.runs, args.students)
+    report(hang, local, remote, agree, args.runs, args.students)
 
 
 if __name__ == "__main__":
