@@ -321,6 +321,24 @@ def test_a_blank_stuck_in_training_ends_it_at_the_call_limit_naming_the_epoch_an
     assert "in relu_prime" in info.value.where
 
 
+def test_what_the_watchdog_cannot_stop_meets_the_training_limit_and_its_reason(tmp_path):
+    """A loop in C code holds the GIL: the child's watchdog never runs. The grader's own deadline
+    (scoring.training_limit's, here 2 s) ends it, and its message says why it was that one."""
+    rng = np.random.default_rng(0)
+    data = {"train_images": rng.integers(0, 256, (64, 784), dtype=np.uint8), "train_labels": rng.integers(0, 10, 64)}
+    budget = {"epochs": 2, "batch_size": 16, "learning_rate": 0.1, "seed": 0}
+    stuck = submission(tmp_path, activations="def relu(z):\n    return sum(range(10**13))")
+    with Sandbox(stuck, Limits(call_seconds=1)) as box:
+        start = time.monotonic()
+        with pytest.raises(StudentError) as info:
+            box.train([784, 8, 10], budget, data, limit=2, why="its limit here: a test's")
+        assert time.monotonic() - start < 5
+    assert info.value.kind == "timeout"
+    assert info.value.args[0] == (
+        "training did not finish within 2 s and was killed (an endless loop?) (its limit here: a test's)"
+    ), info.value
+
+
 # -- 4. one broken blank costs only its own checks -----------------------------------------------
 @pytest.mark.slow
 def test_os_exit_in_relu_fails_only_relus_checks(tmp_path):

@@ -761,6 +761,8 @@ class Sandbox:
         network: dict[str, str] | None = None,
         norms_every: int = 0,
         on_sent: Callable[[], object] | None = None,
+        limit: float | None = None,
+        why: str = "",
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float]:
         """Train on MNIST in the child with the kit's loop (child/network.py) and the student's
         blanks in the roles network names (config.Network.roles). data holds train_images
@@ -769,7 +771,8 @@ class Sandbox:
         seconds): history's train_loss and train_accuracy are what the child measured with the
         student's own functions, per epoch; with norms_every, also gradient_norms (steps,
         layers) and steps, every norms_every-th batch's |dW(l)| (the child's account, for plots).
-        on_sent() is told once the data is on its way (in the pipe)."""
+        on_sent() is told once the data is on its way (in the pipe). limit: the training's wall
+        time limit (default limits.training_seconds), why: what a timeout's message says of it."""
 
         def progress(frame):
             if on_epoch and isinstance(frame.get("progress"), int):
@@ -781,22 +784,27 @@ class Sandbox:
         if self.proc is None:
             self.start()  # timed below: the training, not the child's start
         start = time.perf_counter()
-        reply = self.request(
-            {
-                "op": "train",
-                "sizes": list(sizes),
-                "budget": budget,
-                "data": data,
-                "network": network or Network().roles(),  # the notes' network
-                "norms_every": norms_every,
-                "call_seconds": self.limits.call_seconds,  # one call of the student's code (child/watchdog.py)
-            },
-            "training",
-            self.limits.training_seconds,
-            progress,
-            MAX_REPLY + 8 * weights,
-            on_sent=on_sent,
-        )
+        try:
+            reply = self.request(
+                {
+                    "op": "train",
+                    "sizes": list(sizes),
+                    "budget": budget,
+                    "data": data,
+                    "network": network or Network().roles(),  # the notes' network
+                    "norms_every": norms_every,
+                    "call_seconds": self.limits.call_seconds,  # one call of the student's code (child/watchdog.py)
+                },
+                "training",
+                self.limits.training_seconds if limit is None else limit,
+                progress,
+                MAX_REPLY + 8 * weights,
+                on_sent=on_sent,
+            )
+        except StudentError as exc:  # the grader's own deadline: why it was that one
+            if why and exc.kind == "timeout" and exc.args[0].startswith("training did not finish within"):
+                raise StudentError(exc.kind, f"{exc.args[0]} ({why})", exc.where) from None
+            raise
         seconds = time.perf_counter() - start  # measured here: the child's own figure is its account
         result: Any = reply.get("result") if isinstance(reply.get("result"), dict) else {}
         params = coerce(result.get("params"), "dict", "training")
