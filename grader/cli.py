@@ -129,9 +129,10 @@ def data_loader(
     It raises mnist.ChosenFolderError for a folder someone chose that cannot be used (exit 2),
     DataError ending with how to get the data when the default folder has none (exit 3, unless
     the caller grades without MNIST), and ConfigError when training.validation would hold out
-    every training image (exit 2). With ahead, the folder is found (or fetched) now, raising
-    now, and its files are decoded on a thread of their own, beside whatever the caller does
-    next: the function waits for them, and raises what decoding them raised (a damaged file)."""
+    every training image (exit 2). It loads once, for whichever thread asks first: every call
+    returns that data, or raises that error (training asks from several threads at once). With
+    ahead, the folder is found (or fetched) now, raising now, and its files are decoded on a
+    thread of their own, beside whatever the caller does next."""
     from grader.data import fetch, mnist
     from grader.grading import scoring
 
@@ -157,24 +158,30 @@ def data_loader(
         scoring.validation_cut(course, len(data.train_labels))  # a setting the data cannot meet: said now
         return data
 
-    if not ahead:
-        return lambda: read(*find())
     import concurrent.futures
     import threading
 
-    where = find()
-    decoded: concurrent.futures.Future[MNIST] = concurrent.futures.Future()
+    loaded: concurrent.futures.Future[MNIST] = concurrent.futures.Future()
+    first = threading.Lock()  # held by whoever loads: the first caller, or the thread started below
 
-    def decode() -> None:
+    def run(where: tuple[Path, str] | None = None) -> None:
         try:
-            decoded.set_result(read(*where))
-        except Exception as exc:  # handed to whoever asks for the data
-            decoded.set_exception(exc)
+            loaded.set_result(read(*(where or find())))
+        except Exception as exc:  # handed to everyone who asks for the data
+            loaded.set_exception(exc)
 
-    # 0.09 s of gzip (zlib lets go of the GIL) beside the imports, the submission's intake and
-    # the training child's start, where it had come before them all (bench/benchmark.py)
-    threading.Thread(target=decode, name="mnist", daemon=True).start()
-    return decoded.result
+    def load() -> "MNIST":
+        if first.acquire(blocking=False):
+            run()
+        return loaded.result()
+
+    if ahead:
+        where = find()
+        first.acquire()
+        # 0.09 s of gzip (zlib lets go of the GIL) beside the imports, the submission's intake and
+        # the training child's start, where it had come before them all (bench/benchmark.py)
+        threading.Thread(target=run, args=(where,), name="mnist", daemon=True).start()
+    return load
 
 
 def write_report(path: str | os.PathLike[str], text: str) -> None:
@@ -286,9 +293,12 @@ def check(
         if problem:
             raise GraderFailure(f"{course.path}: isolation = required, but {problem}")
     hidden = vectors.load_hidden(hidden_path, course.blanks) if hidden_path else None
-    ahead = bool({"mnist", "experiments"} & set(course.parts)) and not keyword  # the parts that train
-    try:  # for them, the data is found (or fetched) now, once, and decoded while grading starts
+    trains = bool({"mnist", "experiments"} & set(course.parts)) and not keyword
+    ahead = trains and hidden is None  # a student's check: decoded while grading starts
+    try:  # for the parts that train, the data is found (or fetched) now, once
         load = data_loader(course, data_dir, quiet=fmt not in ("text", "github"), ahead=ahead)
+        if trains and not ahead:
+            load()  # official grading: decoded whole before any student code runs
     except mnist.DataError as missing:
         if hidden is not None or isinstance(missing, mnist.ChosenFolderError):
             raise  # official grading never goes on without MNIST; a chosen folder is to fix
@@ -316,12 +326,13 @@ def check(
         graded.footer[:0] = prepared.notes
         if fmt == "github":  # read from the copy, shown at the student's own paths
             annotations = github(graded.results, course.blanks, prepared.folder, folder / prepared.where)
-    if ahead:  # a damaged file is said as a missing one is, above: load() raises its error again
+    if ahead:  # a damaged file in a chosen folder is to fix, as a missing one is (exit 2)
         try:
             load()
-        except mnist.DataError as broken:
-            if hidden is not None or isinstance(broken, mnist.ChosenFolderError):
-                raise
+        except mnist.ChosenFolderError:
+            raise
+        except mnist.DataError:
+            pass  # the default folder's: the MNIST check said it, "not graded"
     if keyword and not graded.results:
         raise GradeError(
             f"-k {keyword}: no check's name matches (names are like test_blank[relu-values], "

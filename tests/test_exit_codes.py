@@ -3,6 +3,9 @@ grader could not grade), and a first `grade check` that grades what it can witho
 import json
 import os
 import subprocess
+import time
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -95,6 +98,47 @@ def test_a_damaged_data_file_is_named_as_a_missing_one_is(tmp_path):
     mnist = next(t for t in results["tests"] if t["extra_data"]["part"] == "mnist")
     assert mnist["output"].startswith("not graded: no MNIST data") and f"{damaged}: corrupt gzip" in mnist["output"]
     assert results["score"] == 75
+
+
+def test_the_data_is_fetched_and_decoded_once_however_many_ask(tmp_path, monkeypatch):
+    """Training asks for the data from three threads at once (train_and_score): with -k there is
+    no decoding ahead, and two downloads into the same .part file had crashed the grader."""
+    import hashlib
+    import threading
+
+    from grader import cli, config
+    from grader.data import mnist
+
+    shared = Path(os.environ["GRADE_DATA_DIR"])
+    kit = offline_kit(tmp_path)
+    files = []
+    for name in mnist.FILE_NAMES.values():
+        blob = (shared / f"{name}.gz").read_bytes()
+        files.append({"name": f"{name}.gz", "size": len(blob), "md5": hashlib.md5(blob).hexdigest(),
+                      "sha256": hashlib.sha256(blob).hexdigest()})
+    manifest = {"description": "the shared folder, served as a mirror", "files": files, "mirrors": [f"{shared.as_uri()}/"]}
+    (kit / "datasets" / "mnist.json").write_text(json.dumps(manifest))
+    env = {k: v for k, v in os.environ.items() if k != "GRADE_DATA_DIR"}
+    proc = subprocess.run([*GRADE, "check", str(SOLUTIONS), "-k", "mnist", "--course", str(kit / "course.yaml"),
+                           "--no-plots", "--format", "json", "--report-dir", str(tmp_path / "r")], capture_output=True,
+                          text=True, cwd=tmp_path, env=env, timeout=300)
+    assert proc.returncode == 0 and report_json(proc)["score"] == 25, proc.stderr
+    assert sorted(p.name for p in (kit / "datasets" / "mnist").iterdir()) == sorted(f["name"] for f in files)
+
+    calls, data = [], SimpleNamespace(train_labels=range(24_345))
+    monkeypatch.setattr(mnist, "load_mnist", lambda folder: calls.append(folder) or time.sleep(0.2) or data)
+    monkeypatch.setenv("GRADE_DATA_DIR", str(shared))
+    course = config.load(kit / "course.yaml", "backprop")
+    for ahead in (False, True):
+        calls.clear()
+        load = cli.data_loader(course, None, quiet=True, ahead=ahead)
+        got = []
+        threads = [threading.Thread(target=lambda: got.append(load())) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert got == [data] * 3 and len(calls) == 1, (ahead, calls)
 
 
 def test_a_validation_split_larger_than_the_data_is_named(tmp_path):

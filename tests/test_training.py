@@ -1,19 +1,15 @@
 """`grade train`, and the validation split behind the validation curves: held out of the
 training images, never the test set, measured by the grader after every epoch."""
-import json
-import os
 import subprocess
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import yaml
 
 from grader import config
 from grader.child.limits import Limits
-from grader.data import mnist
 from grader.grading import scoring
-from helpers import GRADE, ROOT, SOLUTIONS, write_course
+from helpers import GRADE, ROOT, SOLUTIONS
 
 PLOTS = {"loss_curves.png", "accuracy_curves.png", "confusion_matrix.png", "per_digit_accuracy.png"}
 
@@ -54,7 +50,7 @@ class Recorder:
         return {"W1": rng.normal(0, 0.05, (4, 784)), "b1": np.zeros((4, 1)),
                 "W2": rng.normal(0, 1.0, (10, 4)), "b2": np.zeros((10, 1))}
 
-    def train(self, sizes, budget, payload, on_epoch, network=None, norms_every=0, on_sent=None, limit=None, why=""):
+    def train(self, sizes, budget, payload, on_epoch, network=None, norms_every=0, on_sent=None):
         Recorder.seen = payload
         Recorder.params = self.weights(0)
         for epoch in range(1, budget["epochs"] + 1):
@@ -126,38 +122,6 @@ def test_the_final_score_is_of_the_weights_training_returns(monkeypatch, child):
     if child is Switcher:
         assert other != accuracy  # test the tester: the last epoch's score would have been another
     assert run.history["test_accuracy"][-1] == other  # the curve: what the last epoch sent
-
-
-def test_a_submissions_training_limit_follows_the_reference_timed_here(tmp_path):
-    """40 times the reference's training on this machine, at least 60 s, at most training_seconds;
-    training_seconds itself where the reference has not been timed here, or its record is bad."""
-    tree = yaml.safe_load((ROOT / "course.yaml").read_text())
-    tree["training"]["reference"] = str(SOLUTIONS.parent)
-    course = config.load(write_course(tmp_path / "course.yaml", tree), "backprop")
-    assert scoring.training_limit(course, 1000) == (300, "")
-    record = scoring.timing_file(course, 1000)
-    record.parent.mkdir()
-    for seconds, limit in ((1.5, 60), (3.0, 120), (7.4, 296), (8.0, 300), (-1, 300), ("nan", 300)):
-        record.write_text(json.dumps({"seconds": seconds}))
-        got, why = scoring.training_limit(course, 1000)
-        assert got == pytest.approx(limit), (seconds, got)
-        assert (f"{float(seconds):.1f} s" in why) == (limit != 300), why
-    assert scoring.training_limit(course, 1001) == (300, "")  # another amount of data: not timed
-    record.write_text("{not json")
-    assert scoring.training_limit(course, 1000) == (300, "")
-
-
-@pytest.mark.slow
-def test_the_reference_is_timed_where_it_trains(tmp_path):
-    tree = yaml.safe_load((ROOT / "course.yaml").read_text())
-    tree["training"]["reference"] = str(SOLUTIONS.parent)
-    course = config.load(write_course(tmp_path / "course.yaml", tree), "backprop")
-    data = mnist.load_mnist(os.environ[mnist.ENV_VAR])
-    assert scoring.reference_weights(course, data) is not None
-    seconds = json.loads(scoring.timing_file(course, len(data.train_labels)).read_text())["seconds"]
-    assert 0 < seconds < 60
-    limit, why = scoring.training_limit(course, len(data.train_labels))
-    assert limit == max(60, 40 * seconds) and "the reference" in why
 
 
 def test_the_grader_cross_entropy_is_the_mean_negative_log_likelihood():

@@ -30,6 +30,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+# In training the child also says it is alive, at the start of a batch at most every BEAT
+# seconds (and after each role's file is imported): the grader kills a training that says
+# nothing for longer than a batch may take (Sandbox.train), which is what stops a loop this
+# watchdog cannot (C code that never lets Python run), in seconds rather than training_seconds.
+BEAT = 0.5
+
 
 class NotAgain(Exception):
     """A blank that ran out of time earlier, called again from another blank: it fails at once."""
@@ -46,6 +52,7 @@ class Watchdog:
         self.role: str = ""  # what runs: a blank, or a training role
         self.since: float | None = None  # when it started; None between calls
         self.epoch, self.batch, self.batches = 0, 0, 0  # in training
+        self.beaten = 0.0  # when it last said it is alive (beat)
         self.main = threading.get_ident()
         threading.Thread(target=self._watch, name="grade-watchdog", daemon=True).start()
 
@@ -65,6 +72,7 @@ class Watchdog:
         returned (a dict whose __getitem__ never returns hung it, red team); the reply says the
         epoch and batch, and the role that was running (watched)."""
         self.request, self.epoch, self.batch, self.batches = request, 1, 0, batches
+        self.beaten = 0.0  # the first batch says where it is
         try:
             yield
         finally:
@@ -73,6 +81,14 @@ class Watchdog:
     def begin(self, epoch: int, index: int) -> None:
         """A batch begins (child/network.py's on_batch): its time starts now."""
         self.epoch, self.batch, self.since = epoch, index, time.monotonic()
+        if self.since - self.beaten >= BEAT:
+            self.beat()
+
+    def beat(self) -> None:
+        """Tell the grader the training is alive, and where it is."""
+        self.beaten = time.monotonic()
+        with self.lock:
+            self.write({"id": self.request, "progress": "alive", "epoch": self.epoch, "batch": self.batch})
 
     def watched(self, role: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         """fn, noted as the role running (for the reply) while it runs."""

@@ -448,6 +448,7 @@ def train(submission: Submission, fd: int, request: dict[str, Any], watchdog: Wa
                 submission.function(name)
         except BaseException as exc:
             return {"ok": False, **submission.describe(exc, name)}
+        watchdog.beat()
     data, budget = request["data"], request["budget"]
     # One pass over the images, row by row, into float32 examples-as-rows; X_train is its
     # transpose, a view (784, m) whose columns are the examples. The same division as

@@ -14,8 +14,6 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import io
-import json
-import math
 import os
 import zipfile
 from collections.abc import Callable
@@ -93,7 +91,6 @@ def train(
     norms_every: int = 0,
     on_start: Callable[[], object] | None = None,
     scored: dict[str, Any] | None = None,
-    paced: bool = False,
 ) -> tuple[Params, dict[str, np.ndarray], float, tuple[str, ...]]:
     """Train in a fresh child with folder's blanks and the course's budget (in the submission's
     bound, if given), on the training images less the validation split. Returns (params,
@@ -104,8 +101,7 @@ def train(
     child's start overlaps the data's decoding (the caller may be decoding it on a thread).
     on_start() is told when the child is up and the data sent (see session._grade).
     With scored, the last epoch's weights are scored in float64, as the final score is, and
-    scored gets "X" (the test images, float64), "params" (those weights) and "logits" (theirs).
-    paced: a submission's training, whose limit follows the reference's pace (training_limit)."""
+    scored gets "X" (the test images, float64), "params" (those weights) and "logits" (theirs)."""
     sizes = [784, *course.hidden_sizes, 10]
     test_accuracy: list[float] = []
     val_loss: list[float] = []
@@ -138,7 +134,9 @@ def train(
     ):
         # The child starts (0.1 s: bubblewrap, Python, NumPy) while the data is read and the
         # validation and test images are made floats here: one after the other, they were all on
-        # the way to the first batch (bench/benchmark.py's timeline).
+        # the way to the first batch (bench/benchmark.py's timeline). bubblewrap's child dies with
+        # the thread that started it (--die-with-parent), which lives until this block ends; and
+        # the block waits for start() before it closes the sandbox, if load_data() raises.
         started = beside.submit(trainer.start)
         data = load_data()
         train_images, train_labels, val_images, val_labels = split(data, course)
@@ -147,7 +145,6 @@ def train(
         labels = np.asarray(data.test_labels)
         if scored is not None:
             scored["X"] = np.asarray(data.test_images).T.astype(np.float64) / 255
-        limit, why = training_limit(course, len(data.train_labels)) if paced else (None, "")
         started.result()
         params, history, seconds = trainer.train(
             sizes,
@@ -157,8 +154,6 @@ def train(
             course.network.roles(),
             norms_every,
             on_sent=on_start,
-            limit=limit,
-            why=why,
         )
         notes = tuple(trainer.describe())
     check_params(params, sizes, "training")
@@ -222,7 +217,7 @@ def train_and_score(
         # training in float64: 0.03 s more before the verdict)
         scored: dict[str, Any] = {}
         params, history, seconds, notes = train(
-            folder, course, load_data, on_progress, bound, on_start=on_start, scored=scored, paced=True
+            folder, course, load_data, on_progress, bound, on_start=on_start, scored=scored
         )
         reference = pending.result()
     data = load_data()
@@ -292,7 +287,17 @@ def reference_weights(course: Course, data: MNIST, use_cache: bool | None = None
     if use_cache is None:
         use_cache = cache_is_safe(course)
     sizes = [784, *course.hidden_sizes, 10]
-    digest = reference_digest(course)
+    digest = hashlib.sha256()
+    # and the kit's loop, with the child's side of it (how it turns the images into floats)
+    for path in [
+        *sorted(course.reference.glob("*.py")),
+        GRADER / "child" / "network.py",
+        GRADER / "child" / "worker.py",
+    ]:
+        digest.update(path.name.encode() + path.read_bytes())
+    digest.update(
+        repr((course.hidden_sizes, course.budget, course.validation, course.network, np.__version__)).encode()
+    )
     for array in (data.train_images, data.train_labels):
         digest.update(np.ascontiguousarray(array).tobytes())
     cache = course.root / ".grade-cache" / f"reference-{digest.hexdigest()[:32]}.npz"
@@ -305,69 +310,13 @@ def reference_weights(course: Course, data: MNIST, use_cache: bool | None = None
                 return params
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, StudentError):
             pass  # a damaged cache is trained again, and replaced
-    params, _, seconds, _ = train(course.reference, course, lambda: data)
+    params, _, _, _ = train(course.reference, course, lambda: data)
     if use_cache:
-        timed = timing_file(course, len(data.train_labels))
-        timed.parent.mkdir(mode=0o755, exist_ok=True)
-        atomic_write(timed, json.dumps({"seconds": seconds}))
         cache.parent.mkdir(mode=0o755, exist_ok=True)
         saved = io.BytesIO()
         np.savez(saved, **params)  # type: ignore[arg-type]  # numpy's stub fears a key "allow_pickle"
         atomic_write(cache, saved.getvalue())  # two graders at once each write their own temporary file
     return params
-
-
-def reference_digest(course: Course) -> hashlib._Hash:
-    """A digest of what the reference's training depends on, the data aside: its files, the
-    kit's loop with the child's side of it (how it turns the images into floats), the settings."""
-    assert course.reference is not None
-    digest = hashlib.sha256()
-    for path in [
-        *sorted(course.reference.glob("*.py")),
-        GRADER / "child" / "network.py",
-        GRADER / "child" / "worker.py",
-    ]:
-        digest.update(path.name.encode() + path.read_bytes())
-    digest.update(
-        repr((course.hidden_sizes, course.budget, course.validation, course.network, np.__version__)).encode()
-    )
-    return digest
-
-
-# A submission's training may take PACE times the reference's on this machine, and at least
-# FLOOR seconds, before it is stopped (at most limits.training_seconds). The child's watchdog
-# stops a call of student code that runs past limits.call_seconds; this is the backstop for what
-# it cannot stop (a loop in C code that holds the GIL). Correct code written slowly must never
-# meet it: against the reference's 1.5 s (`grade check --part mnist`), softmax one column at a
-# time trained in 1.9 s, float64 throughout 2.4 s, ReLU and its derivative entry by entry in
-# Python 5.4 s, dW as a loop of outer products 7.2 s (4.8 times the reference's).
-PACE, FLOOR = 40, 60.0
-
-
-def timing_file(course: Course, n_images: int) -> Path:
-    """Where the reference's training time on this machine is kept, for these settings and
-    this many training images (written when it trains, see reference_weights)."""
-    digest = reference_digest(course)
-    digest.update(str(n_images).encode())
-    return course.root / ".grade-cache" / f"reference-seconds-{digest.hexdigest()[:32]}.json"
-
-
-def training_limit(course: Course, n_images: int) -> tuple[float, str]:
-    """The wall time a submission's training may take, and why: PACE times the reference's
-    training on this machine (at least FLOOR s) where it has been timed here, within
-    limits.training_seconds; else limits.training_seconds itself."""
-    cap = float(course.limits.training_seconds)
-    if course.reference is None or not course.reference.is_dir() or not cache_is_safe(course):
-        return cap, ""
-    try:
-        seconds = float(json.loads(timing_file(course, n_images).read_text())["seconds"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return cap, ""
-    if not math.isfinite(seconds) or seconds <= 0 or PACE * seconds >= cap:
-        return cap, ""
-    if PACE * seconds <= FLOOR:
-        return FLOOR, f"its limit here: {FLOOR:g} s, the least it gets (the reference trains in {seconds:.1f} s)"
-    return PACE * seconds, f"its limit here: {PACE} times the reference's training, {seconds:.1f} s"
 
 
 def check_params(params: Params, sizes: list[int], what: str = "training") -> None:

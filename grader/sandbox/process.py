@@ -202,7 +202,9 @@ def roomy(fd: int, size: int = 1 << 20) -> None:
     writes on takes the 18 MB of training images in 18 writes, not 288, each of which waits for
     the GIL when another thread of the grader's holds it (a busy thread beside it made the
     training request 2.9 s instead of 1.5: bench/benchmark.py). A bigger pipe only lets a side
-    write sooner; what arrives is read and bounded as before."""
+    write sooner; what arrives is read and bounded as before. Only training's pipes are made
+    bigger: an ordinary user's pipes may hold 64 MiB in all (fs.pipe-user-pages-soft), past
+    which every new pipe of theirs gets 8 KiB (red team: 32 sandboxes at 2 MiB each)."""
     import fcntl
 
     with contextlib.suppress(OSError, AttributeError):  # not Linux, or a lower limit: the default it is
@@ -395,8 +397,6 @@ class Sandbox:
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         out_r, out_w = os.pipe()
-        roomy(resp_r)
-        roomy(req_w)
         uid = self.uid()
         if self.bwrap:
             self.workdir, prefix = None, isolation.command(self.bwrap, self.folder, self.limits.disk_mb << 20)
@@ -555,19 +555,21 @@ class Sandbox:
         max_reply: int = MAX_REPLY,
         replay: Replay | None = None,
         on_sent: Callable[[], object] | None = None,
+        silence: float | None = None,
     ) -> dict[str, Any]:
         """Send message, and return the reply to it (on_progress gets the frames before it).
-        on_sent() is told once the whole message is in the pipe."""
+        on_sent() is told once the whole message is in the pipe. silence: the longest the child
+        may say nothing before it is killed (frames count: training's signs of life)."""
         if self.proc is not None and select.select([self.from_child], [], [], 0)[0]:
             self._replace_talkative()
         try:
-            return self._exchange(message, what, timeout, on_progress, max_reply, replay, on_sent)
+            return self._exchange(message, what, timeout, on_progress, max_reply, replay, on_sent, silence)
         except Leftover:
             # The last call's code wrote into our pipe, but its words came in only after this
             # request went out (a forged reply, then the real one: 1 run in 8 of the cheat
             # forge_overflowing_reply blamed the next blank). As above, and this call again.
             self._replace_talkative()
-            return self._exchange(message, what, timeout, on_progress, max_reply, replay, on_sent)
+            return self._exchange(message, what, timeout, on_progress, max_reply, replay, on_sent, silence)
 
     def _replace_talkative(self) -> None:
         """Data nobody asked for: the last call's code wrote into our pipe. A fresh child, so
@@ -584,6 +586,7 @@ class Sandbox:
         max_reply: int,
         replay: Replay | None,
         on_sent: Callable[[], object] | None = None,
+        silence: float | None = None,
     ) -> dict[str, Any]:
         if self.proc is None:
             self.start()
@@ -598,12 +601,19 @@ class Sandbox:
         began = time.monotonic()
         deadline = began + timeout + (GRACE if message["op"] in ("call", "map") and not check_budget else 0)
         printed = self.tap.total
+        heard = time.monotonic()  # when the child last said something
+        place: tuple[int, int] | None = None  # and the epoch and batch it said it was at
+
+        def waiting(fd):
+            self._wait(fd, deadline if silence is None else min(deadline, heard + silence))
+
         try:
             write_message(self.to_child, message, lambda fd: self._wait(fd, deadline, writing=True))
+            heard = time.monotonic()
             if on_sent is not None:
                 on_sent()
             while True:
-                reply = read_message(self.from_child, lambda fd: self._wait(fd, deadline), max_reply)
+                reply = read_message(self.from_child, waiting, max_reply)
                 if reply is None:
                     raise ConnectionError
                 if isinstance(reply, dict) and reply.get("id") in self.sent:
@@ -611,6 +621,9 @@ class Sandbox:
                 if not isinstance(reply, dict) or reply.get("id") != message["id"]:
                     raise ProtocolError("a reply to a request it was not sent")
                 if "progress" in reply:
+                    heard = time.monotonic()
+                    if isinstance(reply.get("epoch"), int) and isinstance(reply.get("batch"), int):
+                        place = (reply["epoch"], reply["batch"])
                     if on_progress:
                         on_progress(reply)
                     continue
@@ -626,6 +639,14 @@ class Sandbox:
                 break
         except Timeout:
             self.stop()
+            if silence is not None and time.monotonic() < deadline:  # not the whole limit: it fell silent
+                said = f" (its last word: epoch {place[0]}, batch {place[1]})" if place and place[0] else ""
+                raise StudentError(
+                    "timeout",
+                    f"{what} stopped answering{said}: nothing came from it for {silence:g} s, where each batch "
+                    f"ends within {self.limits.call_seconds:g} s or its watchdog stops it and says so; code that "
+                    "never lets Python run (a loop in C) stops both. It was killed",
+                ) from None
             if not check_budget:
                 self.hung.add(what)
             if check_budget:
@@ -761,8 +782,6 @@ class Sandbox:
         network: dict[str, str] | None = None,
         norms_every: int = 0,
         on_sent: Callable[[], object] | None = None,
-        limit: float | None = None,
-        why: str = "",
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float]:
         """Train on MNIST in the child with the kit's loop (child/network.py) and the student's
         blanks in the roles network names (config.Network.roles). data holds train_images
@@ -771,8 +790,7 @@ class Sandbox:
         seconds): history's train_loss and train_accuracy are what the child measured with the
         student's own functions, per epoch; with norms_every, also gradient_norms (steps,
         layers) and steps, every norms_every-th batch's |dW(l)| (the child's account, for plots).
-        on_sent() is told once the data is on its way (in the pipe). limit: the training's wall
-        time limit (default limits.training_seconds), why: what a timeout's message says of it."""
+        on_sent() is told once the data is on its way (in the pipe)."""
 
         def progress(frame):
             if on_epoch and isinstance(frame.get("progress"), int):
@@ -783,28 +801,26 @@ class Sandbox:
         weights = sum(n_out * (n_in + 1) for n_in, n_out in itertools.pairwise(sizes))
         if self.proc is None:
             self.start()  # timed below: the training, not the child's start
+        for fd in (self.to_child, self.from_child):  # training's alone: a user's pipes share 64 MiB
+            roomy(fd)
         start = time.perf_counter()
-        try:
-            reply = self.request(
-                {
-                    "op": "train",
-                    "sizes": list(sizes),
-                    "budget": budget,
-                    "data": data,
-                    "network": network or Network().roles(),  # the notes' network
-                    "norms_every": norms_every,
-                    "call_seconds": self.limits.call_seconds,  # one call of the student's code (child/watchdog.py)
-                },
-                "training",
-                self.limits.training_seconds if limit is None else limit,
-                progress,
-                MAX_REPLY + 8 * weights,
-                on_sent=on_sent,
-            )
-        except StudentError as exc:  # the grader's own deadline: why it was that one
-            if why and exc.kind == "timeout" and exc.args[0].startswith("training did not finish within"):
-                raise StudentError(exc.kind, f"{exc.args[0]} ({why})", exc.where) from None
-            raise
+        reply = self.request(
+            {
+                "op": "train",
+                "sizes": list(sizes),
+                "budget": budget,
+                "data": data,
+                "network": network or Network().roles(),  # the notes' network
+                "norms_every": norms_every,
+                "call_seconds": self.limits.call_seconds,  # one call of the student's code (child/watchdog.py)
+            },
+            "training",
+            self.limits.training_seconds,
+            progress,
+            MAX_REPLY + 8 * weights,
+            on_sent=on_sent,
+            silence=self.limits.call_seconds + 2 * GRACE,  # a batch's limit, its watchdog's look, a sign of life
+        )
         seconds = time.perf_counter() - start  # measured here: the child's own figure is its account
         result: Any = reply.get("result") if isinstance(reply.get("result"), dict) else {}
         params = coerce(result.get("params"), "dict", "training")
