@@ -50,7 +50,7 @@ class Recorder:
         return {"W1": rng.normal(0, 0.05, (4, 784)), "b1": np.zeros((4, 1)),
                 "W2": rng.normal(0, 1.0, (10, 4)), "b2": np.zeros((10, 1))}
 
-    def train(self, sizes, budget, payload, on_epoch, network=None, norms_every=0, on_sent=None):
+    def train(self, sizes, budget, payload, on_epoch, network=None, norms_every=0):
         Recorder.seen = payload
         Recorder.params = self.weights(0)
         for epoch in range(1, budget["epochs"] + 1):

@@ -89,7 +89,6 @@ def train(
     on_epoch: Callable[[int, int], object] | None = None,
     bound: Bound | None = None,
     norms_every: int = 0,
-    on_start: Callable[[], object] | None = None,
     scored: dict[str, Any] | None = None,
 ) -> tuple[Params, dict[str, np.ndarray], float, tuple[str, ...]]:
     """Train in a fresh child with folder's blanks and the course's budget (in the submission's
@@ -99,7 +98,6 @@ def train(
     history also holds gradient_norms (steps, layers) and steps (see Sandbox.train).
     load_data() returns the data: it is asked for only once the child is starting, so that the
     child's start overlaps the data's decoding (the caller may be decoding it on a thread).
-    on_start() is told when the child is up and the data sent (see session._grade).
     With scored, the last epoch's weights are scored in float64, as the final score is, and
     scored gets "X" (the test images, float64), "params" (those weights) and "logits" (theirs)."""
     sizes = [784, *course.hidden_sizes, 10]
@@ -153,7 +151,6 @@ def train(
             epoch_done,
             course.network.roles(),
             norms_every,
-            on_sent=on_start,
         )
         notes = tuple(trainer.describe())
     check_params(params, sizes, "training")
@@ -203,22 +200,18 @@ def train_and_score(
     on_progress: Callable[[int, int], object] | None = None,
     bound: Bound | None = None,
     reference: Params | None = None,
-    on_start: Callable[[], object] | None = None,
 ) -> MnistRun:
     """Train the submission (and, concurrently, the reference unless the caller has its
     weights or they are cached); score the returned weights on the test set here. Raises
     StudentError if training fails. load_data() returns the data, the same each time it is
-    called (from this thread and one beside it). on_start() is told once the training's child
-    is up and the data sent (see train)."""
+    called (from this thread and those beside it)."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pending = pool.submit(lambda: reference_weights(course, load_data()) if reference is None else reference)
         # The last epoch's weights are scored in float64 as they arrive: the final score, when
         # training returns the same weights (they were scored in float32, then again after the
         # training in float64: 0.03 s more before the verdict)
         scored: dict[str, Any] = {}
-        params, history, seconds, notes = train(
-            folder, course, load_data, on_progress, bound, on_start=on_start, scored=scored
-        )
+        params, history, seconds, notes = train(folder, course, load_data, on_progress, bound, scored=scored)
         reference = pending.result()
     data = load_data()
     labels = np.asarray(data.test_labels)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -147,24 +146,12 @@ def _grade(folder, course, load_data, hidden, report_dir, alone, keyword, refere
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             # Training is the long pole: it starts first, in its own child, and the checks run
             # while it trains -- pytest's and the plugin's imports too (0.28 s before training
-            # started, when they came first: bench/benchmark.py's timeline). They wait until
-            # its data is in the child: their imports held the GIL that its start and the
-            # sending of its 18 MB needed, one slice at a time (training's request took 1.65 s
-            # against 1.38 s with the checks held back; they still end long before it).
+            # started, when they came first: bench/benchmark.py's timeline).
             training = None
             if "mnist" in course.parts and not keyword:  # -k may leave MNIST out: the plugin decides
-                started = threading.Event()
-
-                def train() -> scoring.MnistRun:
-                    try:
-                        return scoring.train_and_score(
-                            folder, course, load_data, bound=bound, reference=reference, on_start=started.set
-                        )
-                    finally:
-                        started.set()
-
-                training = pool.submit(train)
-                started.wait()
+                training = pool.submit(
+                    lambda: scoring.train_and_score(folder, course, load_data, bound=bound, reference=reference)
+                )
                 from grader.reports.formats import warm
 
                 warm()  # what the verdict needs once the training ends, imported while it runs

@@ -554,22 +554,21 @@ class Sandbox:
         on_progress: Callable[[dict[str, Any]], object] | None = None,
         max_reply: int = MAX_REPLY,
         replay: Replay | None = None,
-        on_sent: Callable[[], object] | None = None,
         silence: float | None = None,
     ) -> dict[str, Any]:
         """Send message, and return the reply to it (on_progress gets the frames before it).
-        on_sent() is told once the whole message is in the pipe. silence: the longest the child
-        may say nothing before it is killed (frames count: training's signs of life)."""
+        silence: the longest the child may say nothing before it is killed (frames count:
+        training's signs of life)."""
         if self.proc is not None and select.select([self.from_child], [], [], 0)[0]:
             self._replace_talkative()
         try:
-            return self._exchange(message, what, timeout, on_progress, max_reply, replay, on_sent, silence)
+            return self._exchange(message, what, timeout, on_progress, max_reply, replay, silence)
         except Leftover:
             # The last call's code wrote into our pipe, but its words came in only after this
             # request went out (a forged reply, then the real one: 1 run in 8 of the cheat
             # forge_overflowing_reply blamed the next blank). As above, and this call again.
             self._replace_talkative()
-            return self._exchange(message, what, timeout, on_progress, max_reply, replay, on_sent, silence)
+            return self._exchange(message, what, timeout, on_progress, max_reply, replay, silence)
 
     def _replace_talkative(self) -> None:
         """Data nobody asked for: the last call's code wrote into our pipe. A fresh child, so
@@ -585,7 +584,6 @@ class Sandbox:
         on_progress: Callable[[dict[str, Any]], object] | None,
         max_reply: int,
         replay: Replay | None,
-        on_sent: Callable[[], object] | None = None,
         silence: float | None = None,
     ) -> dict[str, Any]:
         if self.proc is None:
@@ -610,8 +608,6 @@ class Sandbox:
         try:
             write_message(self.to_child, message, lambda fd: self._wait(fd, deadline, writing=True))
             heard = time.monotonic()
-            if on_sent is not None:
-                on_sent()
             while True:
                 reply = read_message(self.from_child, waiting, max_reply)
                 if reply is None:
@@ -781,7 +777,6 @@ class Sandbox:
         on_epoch: Callable[[int, dict[str, np.ndarray]], object] | None = None,
         network: dict[str, str] | None = None,
         norms_every: int = 0,
-        on_sent: Callable[[], object] | None = None,
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float]:
         """Train on MNIST in the child with the kit's loop (child/network.py) and the student's
         blanks in the roles network names (config.Network.roles). data holds train_images
@@ -789,8 +784,7 @@ class Sandbox:
         each epoch's weights (checked: float64 dict, finite). Returns (params, history,
         seconds): history's train_loss and train_accuracy are what the child measured with the
         student's own functions, per epoch; with norms_every, also gradient_norms (steps,
-        layers) and steps, every norms_every-th batch's |dW(l)| (the child's account, for plots).
-        on_sent() is told once the data is on its way (in the pipe)."""
+        layers) and steps, every norms_every-th batch's |dW(l)| (the child's account, for plots)."""
 
         def progress(frame):
             if on_epoch and isinstance(frame.get("progress"), int):
@@ -818,7 +812,6 @@ class Sandbox:
             self.limits.training_seconds,
             progress,
             MAX_REPLY + 8 * weights,
-            on_sent=on_sent,
             silence=self.limits.call_seconds + 2 * GRACE,  # a batch's limit, its watchdog's look, a sign of life
         )
         seconds = time.perf_counter() - start  # measured here: the child's own figure is its account
