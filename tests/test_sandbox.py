@@ -344,6 +344,38 @@ def test_a_training_that_falls_silent_ends_in_seconds_where_the_watchdog_cannot_
     ), info.value
 
 
+def test_training_data_goes_through_shared_memory_or_the_pipe_when_it_does_not_fit(tmp_path):
+    """The images are placed in the arena (one write, no 18 MB through the pipe); data larger
+    than the arena goes through the pipe as before. Both train to the same weights."""
+    from grader.sandbox.process import Arena
+
+    rng = np.random.default_rng(0)
+    data = {"train_images": rng.integers(0, 256, (64, 784), dtype=np.uint8), "train_labels": rng.integers(0, 10, 64)}
+    budget = {"epochs": 1, "batch_size": 16, "learning_rate": 0.1, "seed": 0}
+    trained, ways = [], []
+    for size in (None, 4096):  # 4 KiB: the 50 KB of images do not fit
+        with Sandbox(SOLUTIONS) as box:
+            if size:
+                box.arena.close()
+                box.arena = Arena(size)
+            real_place = box.arena.place
+
+            def place(args, real_place=real_place):
+                try:
+                    placed = real_place(args)
+                except ValueError:
+                    ways.append("pipe")
+                    raise
+                ways.append("shared")
+                return placed
+
+            box.arena.place = place
+            params, _, _ = box.train([784, 8, 10], budget, data)
+            trained.append(params)
+    assert ways == ["shared", "pipe"]
+    assert all(np.array_equal(trained[0][k], trained[1][k]) for k in trained[0])
+
+
 def test_a_slow_training_that_keeps_talking_is_not_silent(tmp_path):
     """Test the tester: 8 batches of 0.8 s each, each within call_seconds (1 s), 6.4 s in all:
     longer than the silence allowed (1 s + 2 GRACE = 5 s), which its signs of life keep off."""

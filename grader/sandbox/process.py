@@ -43,7 +43,9 @@ BOOT = (
     "import sys; sys.path.insert(0, sys.argv[4]); from grader.child.worker import main; "
     "main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[5])"
 )
-ARENA = 16 << 20  # shared memory for the arguments of watched calls (a few KiB each); sparse until used
+# Shared memory for the arguments of watched calls (a few KiB each) and for training's images
+# (18 MB; all of MNIST's 60,000 are 47 MB): sparse, a page is memory only once written.
+ARENA = 64 << 20
 STARTUP_SECONDS = 60  # a cold start on a busy machine; student code has not run yet
 # The child's whole environment: no variable of the grader's (tokens, GITHUB_*, data paths)
 # reaches student code. One BLAS thread: children train side by side (the submission and
@@ -195,16 +197,14 @@ def coerce(value: object, returns: str, what: str, finite: bool = True) -> Resul
 
 def roomy(fd: int, size: int = 1 << 20) -> None:
     """Make a pipe hold 1 MiB where the system allows (Linux: up to /proc/sys/fs/pipe-max-size,
-    1 MiB by default), not 64 KiB. The pipe the child replies on then holds a whole epoch's
-    weights (0.8 MB for 784-128-10): with 64 KiB, the training child waited at each epoch's end
+    1 MiB by default), not 64 KiB: the pipe training's child replies on then holds a whole
+    epoch's weights (0.8 MB for 784-128-10). With 64 KiB, the child waited at each epoch's end
     until the grader's reader thread, sharing the GIL with the checks, had taken the message in
-    slices (training took 1.5-1.9 s in `grade check` against 1.4 s alone). The pipe the grader
-    writes on takes the 18 MB of training images in 18 writes, not 288, each of which waits for
-    the GIL when another thread of the grader's holds it (a busy thread beside it made the
-    training request 2.9 s instead of 1.5: bench/benchmark.py). A bigger pipe only lets a side
-    write sooner; what arrives is read and bounded as before. Only training's pipes are made
-    bigger: an ordinary user's pipes may hold 64 MiB in all (fs.pipe-user-pages-soft), past
-    which every new pipe of theirs gets 8 KiB (red team: 32 sandboxes at 2 MiB each)."""
+    slices (training took 1.5-1.9 s in `grade check` against 1.4 s alone); each slice waits for
+    the GIL when another thread of the grader's holds it. A bigger pipe only lets the child
+    write sooner; what arrives is read and bounded as before. Training's alone: an ordinary
+    user's pipes may hold 64 MiB in all (fs.pipe-user-pages-soft), past which every new pipe of
+    theirs gets 8 KiB (red team: 32 sandboxes at 2 MiB each)."""
     import fcntl
 
     with contextlib.suppress(OSError, AttributeError):  # not Linux, or a lower limit: the default it is
@@ -795,15 +795,18 @@ class Sandbox:
         weights = sum(n_out * (n_in + 1) for n_in, n_out in itertools.pairwise(sizes))
         if self.proc is None:
             self.start()  # timed below: the training, not the child's start
-        for fd in (self.to_child, self.from_child):  # training's alone: a user's pipes share 64 MiB
-            roomy(fd)
+        roomy(self.from_child)  # training's alone: a user's pipes share 64 MiB
+        try:  # the images in shared memory: one write of the grader's, not 18 MB through the pipe
+            payload = self.arena.place([data])[0]
+        except ValueError:  # more than the arena holds: through the pipe, then
+            payload = data
         start = time.perf_counter()
         reply = self.request(
             {
                 "op": "train",
                 "sizes": list(sizes),
                 "budget": budget,
-                "data": data,
+                "data": payload,
                 "network": network or Network().roles(),  # the notes' network
                 "norms_every": norms_every,
                 "call_seconds": self.limits.call_seconds,  # one call of the student's code (child/watchdog.py)
