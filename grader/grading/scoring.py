@@ -113,6 +113,7 @@ def train(
                 f"{course.epochs}: the grader's loop was tampered with",
             )
         check_params(params, sizes, f"after epoch {epoch}, training")
+        X_val, X_test = floats.result()
         if scored is not None and epoch == course.epochs:
             scored.update(params=params, logits=logits(params, scored["X"], course.network))
             test_accuracy.append(float((scored["logits"].argmax(axis=0) == labels).mean()))
@@ -130,19 +131,24 @@ def train(
         ) as trainer,
         concurrent.futures.ThreadPoolExecutor(1) as beside,
     ):
-        # The child starts (0.1 s: bubblewrap, Python, NumPy) while the data is read and the
-        # validation and test images are made floats here: one after the other, they were all on
-        # the way to the first batch (bench/benchmark.py's timeline). bubblewrap's child dies with
-        # the thread that started it (--die-with-parent), which lives until this block ends; and
-        # the block waits for start() before it closes the sandbox, if load_data() raises.
+        # The child starts (0.1 s: bubblewrap, Python, NumPy) while the data is read, and the
+        # validation and test images are made floats for the grader's own scoring after that,
+        # while the first epoch runs: one after the other, they were all on the way to the first
+        # batch (bench/benchmark.py's timeline). bubblewrap's child dies with the thread that
+        # started it (--die-with-parent), which lives until this block ends; and the block waits
+        # for start() before it closes the sandbox, if load_data() raises.
         started = beside.submit(trainer.start)
         data = load_data()
         train_images, train_labels, val_images, val_labels = split(data, course)
-        X_val = val_images.T.astype(np.float32) / np.float32(255)
-        X_test = np.asarray(data.test_images).T.astype(np.float32) / np.float32(255)
         labels = np.asarray(data.test_labels)
-        if scored is not None:
-            scored["X"] = np.asarray(data.test_images).T.astype(np.float64) / 255
+
+        def as_floats() -> tuple[np.ndarray, np.ndarray]:
+            if scored is not None:
+                scored["X"] = np.asarray(data.test_images).T.astype(np.float64) / 255
+            X_test = np.asarray(data.test_images).T.astype(np.float32) / np.float32(255)
+            return val_images.T.astype(np.float32) / np.float32(255), X_test
+
+        floats = beside.submit(as_floats)
         started.result()
         params, history, seconds = trainer.train(
             sizes,
