@@ -376,6 +376,26 @@ def test_training_data_goes_through_shared_memory_or_the_pipe_when_it_does_not_f
     assert all(np.array_equal(trained[0][k], trained[1][k]) for k in trained[0])
 
 
+@pytest.mark.slow
+def test_the_graders_own_time_is_never_the_childs_silence(tmp_path):
+    """The grader scoring an epoch (or a loaded machine) between two reads is not the child falling
+    silent: the frames waiting in the pipe count (red team: a 5.5 s pause killed a healthy run,
+    "nothing came from it for 5 s"). A silence before the first batch says so."""
+    rng = np.random.default_rng(0)
+    data = {"train_images": rng.integers(0, 256, (64, 784), dtype=np.uint8), "train_labels": rng.integers(0, 10, 64)}
+    budget = {"epochs": 3, "batch_size": 16, "learning_rate": 0.1, "seed": 0}
+    with Sandbox(SOLUTIONS, Limits(call_seconds=1, training_seconds=120)) as box:
+        params, _, seconds = box.train([784, 8, 10], budget, data, lambda epoch, params: time.sleep(5.5 * (epoch == 1)))
+    assert seconds > 5.5 and set(params) == {"W1", "b1", "W2", "b2"}
+    stuck = submission(tmp_path, activations="sum(range(10**13))")  # at the top of the file: its import
+    with Sandbox(stuck, Limits(call_seconds=1, training_seconds=120)) as box, pytest.raises(StudentError) as info:
+        box.train([784, 8, 10], budget, data)
+    assert info.value.args[0].startswith(
+        "training stopped answering before its first batch (importing its files, or making the images floats): "
+        "nothing came from it for 5 s"
+    ), info.value
+
+
 def test_a_slow_training_that_keeps_talking_is_not_silent(tmp_path):
     """Test the tester: 8 batches of 0.8 s each, each within call_seconds (1 s), 6.4 s in all:
     longer than the silence allowed (1 s + 2 GRACE = 5 s), which its signs of life keep off."""

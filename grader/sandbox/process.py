@@ -599,11 +599,19 @@ class Sandbox:
         began = time.monotonic()
         deadline = began + timeout + (GRACE if message["op"] in ("call", "map") and not check_budget else 0)
         printed = self.tap.total
-        heard = time.monotonic()  # when the child last said something
-        place: tuple[int, int] | None = None  # and the epoch and batch it said it was at
+        heard = time.monotonic()  # when bytes of the child's last came in
+        place: tuple[int, int] | None = None  # and the epoch and batch it last said it was at
 
         def waiting(fd):
-            self._wait(fd, deadline if silence is None else min(deadline, heard + silence))
+            # Silence is time with nothing in the pipe: never the grader's own time between two
+            # reads (scoring an epoch; a 0.8 MB frame read in slices; a loaded machine, red team)
+            nonlocal heard
+            if silence is None:
+                return self._wait(fd, deadline)
+            if time.monotonic() < deadline and select.select([fd], [], [], 0)[0]:
+                heard = time.monotonic()
+                return None
+            return self._wait(fd, min(deadline, heard + silence))
 
         try:
             write_message(self.to_child, message, lambda fd: self._wait(fd, deadline, writing=True))
@@ -617,11 +625,12 @@ class Sandbox:
                 if not isinstance(reply, dict) or reply.get("id") != message["id"]:
                     raise ProtocolError("a reply to a request it was not sent")
                 if "progress" in reply:
-                    heard = time.monotonic()
-                    if isinstance(reply.get("epoch"), int) and isinstance(reply.get("batch"), int):
-                        place = (reply["epoch"], reply["batch"])
+                    epoch, batch = reply.get("epoch"), reply.get("batch")
+                    if type(epoch) is int and type(batch) is int and 0 < epoch < 10**6 and 0 < batch < 10**9:
+                        place = (epoch, batch)  # the child's account, for the message only
                     if on_progress:
                         on_progress(reply)
+                    heard = time.monotonic()
                     continue
                 if "ask" in reply and replay is not None:  # the blank called another: see Replay
                     if reply.get("ask") not in self.blanks:
@@ -636,7 +645,11 @@ class Sandbox:
         except Timeout:
             self.stop()
             if silence is not None and time.monotonic() < deadline:  # not the whole limit: it fell silent
-                said = f" (its last word: epoch {place[0]}, batch {place[1]})" if place and place[0] else ""
+                said = (
+                    f" (its last word: epoch {place[0]}, batch {place[1]})"
+                    if place
+                    else " before its first batch (importing its files, or making the images floats)"
+                )
                 raise StudentError(
                     "timeout",
                     f"{what} stopped answering{said}: nothing came from it for {silence:g} s, where each batch "
